@@ -1,0 +1,148 @@
+"""The ``ptce`` command line (also ``python -m simulation``).
+
+User errors (a bad scenario file, a bad option, an unwritable folder) print one line
+naming the file and the field and exit with status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from .params import ScenarioError, load_scenario
+
+EXIT_USER_ERROR = 2
+
+
+class UserError(Exception):
+    """An error the user can fix; printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not argparse's usage block
+        raise UserError(f"{self.prog}: {message}")
+
+
+def _overrides(pairs: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--set {pair!r}: expected KEY=VALUE, e.g. --set regime.kind=competitive")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _prepare_out(out: Path) -> None:
+    """Create the output folder and check it is writable before any work is done."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise UserError(f"{out}: cannot write results there: {exc.strerror or exc}") from None
+
+
+def write_parquet_atomic(df, path: Path) -> None:
+    """Write a DataFrame to Parquet under a temporary name, then rename: a reader never
+    sees a half-written file and an interrupted write leaves the old file intact."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        df.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+SUMMARY_COLUMNS = (
+    ("ess_employment_fte", "ESS employment (FTE)", "{:,.0f}"),
+    ("insertion_employment_fte", "insertion employment (FTE)", "{:,.0f}"),
+    ("volunteers_fte", "volunteers (FTE)", "{:,.0f}"),
+    ("organisations", "ESS organisations", "{:,.0f}"),
+    ("personalisation", "personalisation (0-1)", "{:.3f}"),
+    ("unmet_need_share", "unmet need (share)", "{:.3f}"),
+    ("technicisation", "technicisation (0-1)", "{:.3f}"),
+    ("governance", "governance (0-1)", "{:.3f}"),
+    ("public_spend_eur", "public spend (EUR/quarter)", "{:,.0f}"),
+    ("subsidy_share", "subsidies (share of revenue)", "{:.3f}"),
+    ("public_order_share", "public orders (share of revenue)", "{:.3f}"),
+    ("sales_share", "sales (share of revenue)", "{:.3f}"),
+    ("hhi", "size concentration (HHI)", "{:.4f}"),
+)
+
+
+def summary_table(ts) -> str:
+    """First and last quarter of the headline series, as aligned text."""
+    first, last = ts.iloc[0], ts.iloc[-1]
+    rows = [("", f"quarter {int(first['step'])}", f"quarter {int(last['step'])}")]
+    for col, label, fmt in SUMMARY_COLUMNS:
+        rows.append((label, fmt.format(first[col]), fmt.format(last[col])))
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    w2 = max(len(r[2]) for r in rows)
+    return "\n".join(f"{a:<{w0}}  {b:>{w1}}  {c:>{w2}}" for a, b, c in rows)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .model import TerritoryModel
+
+    overrides = _overrides(args.set)
+    if args.steps is not None:
+        overrides["steps"] = str(args.steps)
+    if args.seed is not None:
+        overrides["seed"] = str(args.seed)
+    scenario = load_scenario(args.scenario, overrides)
+    out = Path(args.out) if args.out else Path("results") / f"run-{scenario.name}-{scenario.regime.kind}-seed{scenario.seed}"
+    _prepare_out(out)
+    model = TerritoryModel(scenario, rng=scenario.seed)
+    model.run(scenario.steps)
+    ts = model.timeseries()
+    write_parquet_atomic(ts, out / "timeseries.parquet")
+    write_parquet_atomic(model.organisations_frame(), out / "organisations.parquet")
+    print(f"scenario {scenario.name!r}, regime {scenario.regime.kind}, seed {scenario.seed}, {scenario.steps} quarters")
+    print(summary_table(ts))
+    print(f"wrote {out / 'timeseries.parquet'} and {out / 'organisations.parquet'}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    scenario = load_scenario(args.scenario, _overrides(args.set))
+    print(f"{args.scenario}: valid (scenario {scenario.name!r}, regime {scenario.regime.kind}, {scenario.steps} quarters)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="ptce", description="PTCE-sim: ESS organisations that concentrate or cooperate on a territory.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run = sub.add_parser("run", help="simulate one territory and write its time series")
+    run.add_argument("scenario", help="scenario TOML file, e.g. scenarios/baseline.toml")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter, e.g. regime.kind=competitive (repeatable)")
+    run.add_argument("--seed", type=int, help="seed of the run (default: the scenario's seed)")
+    run.add_argument("--steps", type=int, help="quarters to simulate (default: the scenario's steps, 100)")
+    run.add_argument("--out", help="output folder (default: results/run-NAME-REGIME-seedN)")
+    run.set_defaults(func=cmd_run)
+    val = sub.add_parser("validate", help="check a scenario file without running it")
+    val.add_argument("scenario")
+    val.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    val.set_defaults(func=cmd_validate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except (UserError, ScenarioError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

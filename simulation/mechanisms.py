@@ -1,0 +1,343 @@
+"""The model's mechanisms as small pure functions, each named for its economics.
+
+Each docstring gives the equation in plain text, the unit of each symbol and the source.
+Nothing here knows about Mesa, the regimes or the runner: agents and the model call these
+functions with numbers and arrays, so each can be tested against a hand computation.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+# --------------------------------------------------------------------------- production and cost
+
+
+def capacity_hours(
+    employees_fte: float,
+    insertion_fte: float,
+    volunteers_fte: float,
+    hours_per_fte: float,
+    insertion_productivity: float,
+    volunteer_productivity: float,
+) -> float:
+    """Service capacity of an organisation in a quarter.
+
+    Q = h * (E + a_i * I + a_v * V)
+    Q service hours/quarter; h service hours per FTE per quarter; E salaried FTE;
+    I insertion FTE; V volunteer FTE; a_i, a_v relative productivities (DESIGN.md 3.3).
+    """
+    return hours_per_fte * (
+        employees_fte + insertion_productivity * insertion_fte + volunteer_productivity * volunteers_fte
+    )
+
+
+def fixed_cost(capacity: float, scale_eur: float, exponent: float) -> float:
+    """Fixed cost of premises, equipment and management: economies of scale.
+
+    F(Q) = f0 * Q**beta, 0 < beta < 1 (DESIGN.md 3b), so F grows less than
+    proportionally with capacity Q (hours/quarter); F in EUR/quarter.
+    """
+    if capacity <= 0:
+        return 0.0
+    return scale_eur * capacity**exponent
+
+
+def unit_cost(capacity: float, wage_eur: float, hours_per_fte: float, fixed_cost_eur: float) -> float:
+    """Cost of one service hour.
+
+    c(Q) = w / h + F(Q) / Q   (DESIGN.md 3b)
+    w EUR per FTE per quarter, h service hours per FTE per quarter, F EUR per quarter.
+    With F = f0 Q**beta, dc/dQ = f0 (beta - 1) Q**(beta - 2) < 0: unit cost falls with size.
+    """
+    if capacity <= 0:
+        return wage_eur / hours_per_fte
+    return wage_eur / hours_per_fte + fixed_cost_eur / capacity
+
+
+# --------------------------------------------------------------------------- choice
+
+
+def logit_shares(utility: np.ndarray, temperature: float, mask: np.ndarray | None = None) -> np.ndarray:
+    """Multinomial logit choice probabilities along the last axis (McFadden 1974).
+
+    p_j = exp(U_j / tau) / sum_k exp(U_k / tau); tau = 0 gives the arg-max (ties shared),
+    tau -> inf gives a uniform choice.  Masked-out alternatives get 0; a row with no
+    alternative gets all zeros.
+    """
+    u = np.asarray(utility, dtype=float)
+    if mask is None:
+        mask = np.ones(u.shape, dtype=bool)
+    if temperature <= 0:
+        masked = np.where(mask, u, -np.inf)
+        best = masked.max(axis=-1, keepdims=True)
+        top = mask & (masked == best)
+        count = top.sum(axis=-1, keepdims=True)
+        return np.where(count > 0, top / np.maximum(count, 1), 0.0)
+    z = np.where(mask, u / temperature, -np.inf)
+    zmax = z.max(axis=-1, keepdims=True)
+    zmax = np.where(np.isfinite(zmax), zmax, 0.0)
+    e = np.where(mask, np.exp(z - zmax), 0.0)
+    total = e.sum(axis=-1, keepdims=True)
+    return np.where(total > 0, e / np.where(total > 0, total, 1.0), 0.0)
+
+
+def allocate_demand(
+    demand: np.ndarray,
+    utility: np.ndarray,
+    capacity: np.ndarray,
+    temperature: float,
+    mask: np.ndarray | None = None,
+    rounds: int = 3,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Allocate demand cells to providers with logit choice and explicit rationing.
+
+    demand: (cells,) hours; utility: (cells, providers); capacity: (providers,) hours.
+    Round r: each cell's remaining demand D_c splits by logit shares p_cj over providers
+    that still have spare capacity; a provider asked for A_j > K_j serves the fraction
+    K_j / A_j of each request; the rest flows to the next round (next choice).  After the
+    last round what is left stays unmet (DESIGN.md 3b).
+    Returns (flows (cells, providers), unmet (cells,), asked (providers,)) in hours;
+    asked is what each provider was asked in the first round (its demand before rationing).
+    Conservation: flows.sum(1) + unmet == demand; flows.sum(0) <= capacity.
+    """
+    demand = np.asarray(demand, dtype=float)
+    spare = np.asarray(capacity, dtype=float).copy()
+    base_mask = np.ones(utility.shape, dtype=bool) if mask is None else mask.astype(bool)
+    flows = np.zeros(utility.shape)
+    remaining = demand.copy()
+    asked_first = np.zeros(utility.shape[-1])
+    for r in range(rounds):
+        open_ = base_mask & (spare > 1e-9)[None, :]
+        if not open_.any() or remaining.sum() <= 1e-12:
+            break
+        requests = remaining[:, None] * logit_shares(utility, temperature, open_)
+        asked = requests.sum(axis=0)
+        if r == 0:
+            asked_first = asked
+        fill = np.where(asked > spare, spare / np.where(asked > 0, asked, 1.0), 1.0)
+        served = requests * fill[None, :]
+        flows += served
+        spare = np.maximum(spare - served.sum(axis=0), 0.0)
+        remaining = np.maximum(remaining - served.sum(axis=1), 0.0)
+    return flows, remaining, asked_first
+
+
+def proximity_index(distance_km: np.ndarray | float, decay_km: float) -> np.ndarray | float:
+    """Proximity of a beneficiary to a provider: exp(-d / d0), d and d0 in km (economy of proximity)."""
+    return np.exp(-np.asarray(distance_km) / decay_km)
+
+
+# --------------------------------------------------------------------------- personalisation
+
+
+def worker_continuity(employees_fte: float, team_size_fte: float, elasticity: float) -> float:
+    """Chance a beneficiary meets the same worker: (T / max(T, E))**eta.
+
+    E staff FTE, T team (rota) size FTE, eta >= 0.  Up to T staff a beneficiary keeps the
+    same worker; beyond it rotas grow and the relation becomes anonymous (seed text:
+    size makes the service relation 'plus anonyme').  This is how size enters, through
+    continuity, not as a free penalty (DESIGN.md 3b).
+    """
+    return (team_size_fte / max(team_size_fte, employees_fte)) ** elasticity
+
+
+def personalisation(
+    time_index: float,
+    continuity: float,
+    technicisation: float,
+    proximity: float,
+    voice: float,
+    weights: tuple[float, float, float, float, float],
+) -> float:
+    """Composite personalisation of a provider's service relations, in [0, 1].
+
+    P = (w_t T + w_c C + w_s (1 - tau) + w_p X + w_v V) / (w_t + w_c + w_s + w_p + w_v)
+    T staff time per beneficiary relative to need (served / asked, in [0, 1]);
+    C continuity (same provider as last quarter x same worker); tau technicisation;
+    X proximity exp(-d/d0) averaged over beneficiaries; V voice = mean of volunteer
+    share and governance.  Each proxy is in [0, 1] (DESIGN.md 3b).
+    """
+    wt, wc, ws, wp, wv = weights
+    total = wt + wc + ws + wp + wv
+    return (wt * time_index + wc * continuity + ws * (1.0 - technicisation) + wp * proximity + wv * voice) / total
+
+
+def voice(volunteers_fte: float, employees_fte: float, governance: float) -> float:
+    """Voice of beneficiaries and volunteers: (V / (V + E) + g) / 2, in [0, 1]."""
+    staff = volunteers_fte + employees_fte
+    share = volunteers_fte / staff if staff > 0 else 0.0
+    return 0.5 * (share + governance)
+
+
+# --------------------------------------------------------------------------- practices
+
+
+def technicisation_step(
+    technicisation: float,
+    norm_level: float,
+    employees_fte: float,
+    size_half_fte: float,
+    adjustment: float,
+) -> float:
+    """Technicisation moves toward the strongest pressure on it.
+
+    tau' = tau + k (max(N, E / (E + S)) - tau)
+    N norm level imposed by accreditation or tender specifications (0 without norms);
+    E staff FTE; S staff at which size alone pushes technicisation to 1/2; k speed per
+    quarter.  Seed text: concentration 'technicise' the activity beyond professionalism.
+    """
+    pressure = max(norm_level, employees_fte / (employees_fte + size_half_fte))
+    return technicisation + adjustment * (pressure - technicisation)
+
+
+def governance_step(governance: float, base_level: float, technicisation: float, erosion: float, adjustment: float) -> float:
+    """Democratic governance moves toward its level under technicisation.
+
+    g' = g + k (g0 (1 - e tau) - g); g0 the level its members' involvement sustains, e the
+    erosion per unit of technicisation (seed text: 'au détriment ... de la gouvernance
+    démocratique'), k speed per quarter.
+    """
+    target = base_level * (1.0 - erosion * technicisation)
+    return governance + adjustment * (target - governance)
+
+
+def volunteers_step(
+    volunteers_fte: float,
+    employees_fte: float,
+    governance: float,
+    technicisation: float,
+    ratio: float,
+    base_fte: float,
+    adjustment: float,
+) -> float:
+    """Volunteers move toward the level governance attracts and technicisation repels.
+
+    V* = g (1 - tau) (r E + b);  V' = V + k (V* - V)
+    r volunteer FTE per salaried FTE at full governance and no technicisation (FACTS.md
+    [volunteers]), b volunteers attracted regardless of staff, k speed per quarter.
+    """
+    target = governance * (1.0 - technicisation) * (ratio * employees_fte + base_fte)
+    return max(0.0, volunteers_fte + adjustment * (target - volunteers_fte))
+
+
+# --------------------------------------------------------------------------- finances and employment
+
+
+def staff_target(asked_hours: float, hours_per_fte: float, other_capacity_hours: float) -> float:
+    """Salaried FTE needed to meet the hours asked: max(0, (A - K_other) / h)."""
+    return max(0.0, (asked_hours - other_capacity_hours) / hours_per_fte)
+
+
+def hire_or_lay_off(
+    employees_fte: float,
+    target_fte: float,
+    treasury_eur: float,
+    wage_eur: float,
+    buffer_quarters: float,
+    adjustment: float,
+) -> float:
+    """New salaried FTE after one quarter of hiring or lay-offs.
+
+    Lay off: if T < 0, cut staff by the deficit's worth of wages (|T| / w), at most all of it;
+    otherwise close the share k of the gap to the target if it is negative.
+    Hire: close the share k of a positive gap, only as far as treasury beyond a buffer of
+    B quarters of current wages pays for one quarter of the new staff.
+    """
+    if treasury_eur < 0:
+        return max(0.0, employees_fte - min(employees_fte, -treasury_eur / wage_eur))
+    gap = target_fte - employees_fte
+    if gap <= 0:
+        return max(0.0, employees_fte + adjustment * gap)
+    spare_cash = treasury_eur - buffer_quarters * wage_eur * employees_fte
+    affordable = max(0.0, spare_cash / wage_eur)
+    return employees_fte + min(adjustment * gap, affordable)
+
+
+def insertion_exits(insertion_fte: float, hazard: float, to_job_rate: float) -> tuple[float, float]:
+    """Insertion employees who end their pathway this quarter, and those who find a job.
+
+    L = h I; X = x L; h hazard per quarter, x share of leavers in employment
+    (FACTS.md [iae-exit]).  Leavers are replaced by new jobseekers on the same posts.
+    """
+    leavers = hazard * insertion_fte
+    return leavers, to_job_rate * leavers
+
+
+def expected_entries(unmet_hours: np.ndarray, entrant_capacity_hours: float, rate: float) -> np.ndarray:
+    """Expected new organisations per cell: lambda = r * U / K_new (Poisson mean).
+
+    U unmet need in hours, K_new capacity of a new organisation in hours, r entries per
+    quarter per new-organisation-worth of unmet need (emergence where needs are unmet).
+    """
+    return rate * np.asarray(unmet_hours) / entrant_capacity_hours
+
+
+# --------------------------------------------------------------------------- public funding
+
+
+def formula_grants(base_hours: np.ndarray, envelope_eur: float) -> np.ndarray:
+    """Administrative formula grants: g_j = B * K_j / sum K, K accredited capacity (hours).
+
+    The whole envelope B (EUR/quarter) is shared in proportion to the capacity accredited
+    at the last revision; nothing if no capacity is accredited.
+    """
+    base = np.asarray(base_hours, dtype=float)
+    total = base.sum()
+    if total <= 0:
+        return np.zeros_like(base)
+    return envelope_eur * base / total
+
+
+def meat_scores(bid_price: np.ndarray, quality: np.ndarray, price_weight: float) -> np.ndarray:
+    """Most economically advantageous tender score (French public procurement).
+
+    S_j = w * min(p) / p_j + (1 - w) * q_j / max(q); p price EUR/hour, q quality index,
+    w the price weight (commonly 0.4-0.6, DESIGN.md 3b).
+    """
+    p = np.asarray(bid_price, dtype=float)
+    q = np.asarray(quality, dtype=float)
+    price_score = p.min() / p
+    quality_score = q / q.max() if q.max() > 0 else np.ones_like(q)
+    return price_weight * price_score + (1 - price_weight) * quality_score
+
+
+def social_utility(results: np.ndarray, processes: np.ndarray, impacts: np.ndarray, weights: tuple[float, float, float]) -> np.ndarray:
+    """Social utility score of the cooperative regime: results, processes and impacts.
+
+    U = (w_r R + w_p P + w_i I) / (w_r + w_p + w_i), each in [0, 1]: R service delivered
+    over capacity, P governance and volunteering, I insertion exits and cooperation ties
+    (seed text: evaluation 'non seulement les résultats, mais aussi les processus et les
+    impacts').
+    """
+    wr, wp, wi = weights
+    total = wr + wp + wi
+    if total <= 0:
+        return np.zeros_like(np.asarray(results, dtype=float))
+    return (wr * np.asarray(results) + wp * np.asarray(processes) + wi * np.asarray(impacts)) / total
+
+
+def herfindahl(values: np.ndarray) -> float:
+    """Herfindahl-Hirschman index of shares: sum (x_j / sum x)^2, in [1/n, 1]; 0 if empty."""
+    x = np.asarray(values, dtype=float)
+    total = x.sum()
+    if total <= 0:
+        return 0.0
+    s = x / total
+    return float((s * s).sum())
+
+
+def lognormal_from_quantiles(below: float, x_low: float, above: float, x_high: float) -> tuple[float, float]:
+    """(mu, sigma) of a lognormal with P(X < x_low) = below and P(X > x_high) = above.
+
+    ln x_low = mu + z(below) sigma, ln x_high = mu + z(1 - above) sigma, z the standard
+    normal quantile.  Used for initial sizes from FACTS.md [assoc-size-dist].
+    """
+    from statistics import NormalDist
+
+    z1 = NormalDist().inv_cdf(below)
+    z2 = NormalDist().inv_cdf(1 - above)
+    sigma = (math.log(x_high) - math.log(x_low)) / (z2 - z1)
+    mu = math.log(x_low) - z1 * sigma
+    return mu, sigma

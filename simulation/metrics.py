@@ -1,0 +1,147 @@
+"""Registry of per-step metrics: named functions of the model, collected every quarter.
+
+The keys of :data:`METRICS` are the column names of ``TerritoryModel.timeseries()`` and
+of ``timeseries.parquet``, in order; they are a contract other tools rely on.
+Resource shares are shares of all ESS revenue (subsidies + public orders + sales +
+gifts); personalisation is weighted by the hours each provider served.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .mechanisms import herfindahl
+
+if TYPE_CHECKING:
+    from .model import TerritoryModel
+
+
+def step(model: TerritoryModel) -> int:
+    """Quarter just simulated, 1 for the first."""
+    return model.steps
+
+
+def ess_employment_fte(model: TerritoryModel) -> float:
+    """Salaried FTE of ESS organisations, insertion contracts included."""
+    return float(sum(o.staff_fte for o in model.organisations()))
+
+
+def insertion_employment_fte(model: TerritoryModel) -> float:
+    """FTE on work-integration contracts in ESS organisations."""
+    return float(sum(o.insertion_fte for o in model.organisations()))
+
+
+def insertion_exits_to_jobs(model: TerritoryModel) -> float:
+    """Insertion employees who left for a mainstream job this quarter (FACTS.md [iae-exit])."""
+    return float(sum(o.insertion_exits_to_jobs for o in model.organisations()))
+
+
+def local_employment_fte(model: TerritoryModel) -> float:
+    """FTE of ESS organisations, service firms and conventional local employers."""
+    return ess_employment_fte(model) + float(sum(f.staff_fte for f in model.firms()))
+
+
+def volunteers_fte(model: TerritoryModel) -> float:
+    return float(sum(o.volunteers_fte for o in model.organisations()))
+
+
+def organisations(model: TerritoryModel) -> int:
+    """ESS organisations alive at the end of the quarter."""
+    return len(model.organisations())
+
+
+def entries(model: TerritoryModel) -> int:
+    return int(model.quarter_stats.get("entries", 0))
+
+
+def exits(model: TerritoryModel) -> int:
+    return int(model.quarter_stats.get("exits", 0))
+
+
+def personalisation(model: TerritoryModel) -> float:
+    """Service-hours-weighted mean personalisation of all providers' relations, in [0, 1]."""
+    provs = [p for p in model.providers() if p.served_hours > 0]
+    total = sum(p.served_hours for p in provs)
+    if total <= 0:
+        return 0.0
+    return float(sum(p.served_hours * p.personalisation for p in provs) / total)
+
+
+def unmet_need_share(model: TerritoryModel) -> float:
+    """Unmet hours over needed hours this quarter, in [0, 1]."""
+    need = float(model.need.sum())
+    return float(model.unmet.sum() / need) if need > 0 else 0.0
+
+
+def _staff_weighted(model: TerritoryModel, attr: str) -> float:
+    orgs = model.organisations()
+    staff = np.array([o.staff_fte for o in orgs])
+    if staff.sum() <= 0:
+        return 0.0
+    return float(np.dot(staff, [getattr(o, attr) for o in orgs]) / staff.sum())
+
+
+def technicisation(model: TerritoryModel) -> float:
+    """Staff-weighted mean technicisation of ESS organisations, in [0, 1]."""
+    return _staff_weighted(model, "technicisation")
+
+
+def governance(model: TerritoryModel) -> float:
+    """Staff-weighted mean democratic governance of ESS organisations, in [0, 1]."""
+    return _staff_weighted(model, "governance")
+
+
+def public_spend_eur(model: TerritoryModel) -> float:
+    """Public money paid this quarter (EUR): the territorial budget's channels, never above
+    the budget, plus the State's insertion aid."""
+    return float(model.quarter_stats.get("public_spend_eur", 0.0) + model.quarter_stats.get("insertion_aid_eur", 0.0))
+
+
+def _revenue(model: TerritoryModel) -> tuple[float, float, float, float]:
+    orgs = model.organisations()
+    return (
+        sum(o.ledger.subsidy_eur for o in orgs),
+        sum(o.ledger.public_order_eur for o in orgs),
+        sum(o.ledger.sales_eur for o in orgs),
+        sum(o.ledger.gifts_eur for o in orgs),
+    )
+
+
+def _share(model: TerritoryModel, index: int) -> float:
+    parts = _revenue(model)
+    total = sum(parts)
+    return float(parts[index] / total) if total > 0 else 0.0
+
+
+def subsidy_share(model: TerritoryModel) -> float:
+    """Subsidies (grants, agreements, joint projects) over ESS revenue (FACTS.md [resource-mix])."""
+    return _share(model, 0)
+
+
+def public_order_share(model: TerritoryModel) -> float:
+    """Public orders (tariffs, contracts) over ESS revenue (FACTS.md [resource-mix])."""
+    return _share(model, 1)
+
+
+def sales_share(model: TerritoryModel) -> float:
+    """Sales to beneficiaries over ESS revenue."""
+    return _share(model, 2)
+
+
+def hhi(model: TerritoryModel) -> float:
+    """Herfindahl-Hirschman index of ESS organisations' staff (size concentration)."""
+    return herfindahl(np.array([o.staff_fte for o in model.organisations()]))
+
+
+METRICS = {
+    f.__name__: f
+    for f in (
+        step, ess_employment_fte, insertion_employment_fte, insertion_exits_to_jobs,
+        local_employment_fte, volunteers_fte, organisations, entries, exits, personalisation,
+        unmet_need_share, technicisation, governance, public_spend_eur, subsidy_share,
+        public_order_share, sales_share, hhi,
+    )
+}
+"""Column name -> function of the model, in column order."""

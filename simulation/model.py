@@ -1,0 +1,412 @@
+"""TerritoryModel: ESS organisations on a territory under a coordination regime (Mesa 3.5).
+
+``step`` reads as the schedule of a quarter: an ordered list of named calls.  The maths
+lives in :mod:`simulation.mechanisms`; the money channels in :mod:`simulation.regimes`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mesa
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from . import mechanisms as mech
+from .metrics import METRICS
+from .organisations import ConventionalFirm, Organisation, Provider
+from .params import GROUPS, SECTORS, Scenario
+from .regimes import make_regime
+from .shocks import shock_path
+from .territory import build_territory
+
+LEGAL_FORMS: dict[str, tuple[float, float]] = {
+    # form: (share of non-IAE organisations, democratic governance level it sustains)
+    # Shares after FACTS.md [ess-size-2013] employment by family (associations 78 %,
+    # cooperatives 13 %, mutuals 5 %, foundations 3 %); governance levels: assumption.
+    "association": (0.78, 0.7),
+    "cooperative": (0.13, 0.8),
+    "mutual": (0.05, 0.5),
+    "foundation": (0.04, 0.4),
+}
+IAE_GOVERNANCE = 0.6  # assumption: governance of a work-integration structure
+
+STREAMS = ("initialisation", "dynamics", "shocks")
+"""Named random streams of a run, spawned from its seed in this order (SeedSequence)."""
+
+
+def run_streams(seed: int | np.random.SeedSequence) -> dict[str, np.random.Generator]:
+    """Split a run's seed into independent named streams (numpy SeedSequence.spawn).
+
+    The shock stream does not depend on the regime or the policy, so every regime meets
+    the same shocks (common random numbers).
+    """
+    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    return {name: np.random.default_rng(child) for name, child in zip(STREAMS, ss.spawn(len(STREAMS)), strict=True)}
+
+
+class TerritoryModel(mesa.Model):
+    """One territory for one run.
+
+    ``TerritoryModel(scenario, rng=seed)``: ``scenario`` from :func:`simulation.load_scenario`
+    (defaults if None), ``rng`` an integer seed or a ``numpy.random.SeedSequence`` (the
+    scenario's ``seed`` if None).  Mesa's own ``random``/``rng`` are seeded from it but
+    the model draws only from its named streams.
+    """
+
+    def __init__(self, scenario: Scenario | None = None, rng: int | np.random.SeedSequence | None = None) -> None:
+        config = scenario if scenario is not None else Scenario()
+        seed = config.seed if rng is None else rng
+        mesa_seed = int(seed.generate_state(1)[0]) if isinstance(seed, np.random.SeedSequence) else int(seed)
+        super().__init__(rng=mesa_seed)
+        self.config = config
+        self.seed = seed
+        streams = run_streams(seed)
+        self.init_rng = streams["initialisation"]
+        self.dyn_rng = streams["dynamics"]
+        self.shocks = shock_path(config.shocks, config.steps, streams["shocks"])
+        self.territory = build_territory(config.territory, config.demand, self.init_rng)
+        self.paying_share = np.array([config.demand.paying_share[g] for g in GROUPS])
+        self.provider_by_id: dict[int, Provider] = {}
+        self.cooperation = nx.Graph()
+        self.quarter_stats: dict[str, float] = {}
+        self.create_agents()
+        self.scale_needs()
+        self.base_budget_eur = config.funding.public_budget_share_of_costs * sum(
+            o.quarterly_costs_eur(config.organisation) for o in self.organisations()
+        )
+        self.regime = make_regime(config.regime)
+        self.regime.initialize(self)
+        self.datacollector = mesa.DataCollector(model_reporters=dict(METRICS))
+
+    # ----------------------------------------------------------------- set-up
+    def create_agents(self) -> None:
+        """Organisations with sizes from FACTS.md [assoc-size-dist], firms, initial ties."""
+        tp, op = self.config.territory, self.config.organisation
+        rng = self.init_rng
+        m_weights = self.territory.population / self.territory.population.sum()
+        s_weights = self.territory.need_profile.sum(axis=(0, 1))
+        s_weights = s_weights / s_weights.sum()
+        mu, sigma = mech.lognormal_from_quantiles(tp.share_below_10_employees, 10.0, tp.share_above_50_employees, 50.0)
+        forms = list(LEGAL_FORMS)
+        form_p = np.array([LEGAL_FORMS[f][0] for f in forms])
+        for _ in range(tp.organisations):
+            staff = float(np.clip(rng.lognormal(mu, sigma), tp.min_employees_fte, tp.max_employees_fte))
+            iae = rng.random() < tp.insertion_enterprise_share
+            form = "insertion" if iae else forms[int(rng.choice(len(forms), p=form_p))]
+            gov0 = IAE_GOVERNANCE if iae else LEGAL_FORMS[form][1]
+            tau0 = staff / (staff + op.size_technicisation_fte)
+            gov = gov0 * (1 - op.technicisation_governance_erosion * tau0)
+            vol = gov * (1 - tau0) * (op.volunteer_ratio * staff + op.volunteer_base_fte)
+            org = Organisation(
+                self, sector=int(rng.choice(len(SECTORS), p=s_weights)),
+                municipality=int(rng.choice(len(m_weights), p=m_weights)),
+                staff_fte=staff, insertion_share=tp.insertion_share_of_staff_iae if iae else 0.0,
+                volunteers_fte=vol, technicisation=tau0, governance=gov, legal_form=form,
+            )
+            org.governance_base = gov0
+            org.treasury_eur = op.initial_treasury_quarters * org.quarterly_costs_eur(op)
+            self.register(org)
+        for _ in range(tp.service_firms):
+            staff = float(np.clip(rng.lognormal(math.log(20.0), 0.8), 1.0, tp.max_employees_fte))
+            firm = ConventionalFirm(
+                self, sector=int(rng.choice(len(SECTORS), p=s_weights)),
+                municipality=int(rng.choice(len(m_weights), p=m_weights)),
+                staff_fte=staff, technicisation=0.8, governance=0.0, legal_form="firm",
+            )
+            firm.treasury_eur = 2 * firm.quarterly_costs_eur(op)
+            self.register(firm)
+        for _ in range(tp.local_employers):
+            staff = float(rng.exponential(tp.local_employer_mean_fte)) if tp.local_employer_mean_fte > 0 else 0.0
+            firm = ConventionalFirm(
+                self, sector=-1, municipality=int(rng.choice(len(m_weights), p=m_weights)),
+                staff_fte=staff, technicisation=0.8, governance=0.0, legal_form="firm",
+            )
+            self.register(firm)
+        self.initial_ties()
+
+    def register(self, agent: Provider) -> None:
+        self.cooperation.add_node(agent.unique_id)
+        if agent.sector >= 0:
+            self.provider_by_id[agent.unique_id] = agent
+
+    def initial_ties(self) -> None:
+        """Each organisation draws Poisson(k) ties to other organisations, partners chosen
+        with probability proportional to exp(-d / d0) (proximity); trust ~ U(0.1, 0.6)."""
+        k = self.config.territory.initial_ties_per_organisation
+        orgs = self.organisations()
+        if len(orgs) < 2 or k <= 0:
+            return
+        munis = np.array([o.municipality for o in orgs])
+        prox = mech.proximity_index(self.territory.distance_km[np.ix_(munis, munis)], self.config.demand.distance_decay_km)
+        for i, o in enumerate(orgs):
+            n = min(int(self.init_rng.poisson(k / 2)), len(orgs) - 1)  # each tie has two ends
+            if n == 0:
+                continue
+            w = prox[i].copy()
+            w[i] = 0.0
+            for j in self.init_rng.choice(len(orgs), size=n, replace=False, p=w / w.sum()):
+                self.cooperation.add_edge(o.unique_id, orgs[int(j)].unique_id, trust=float(self.init_rng.uniform(0.1, 0.6)))
+
+    def scale_needs(self) -> None:
+        """Scale the need profile so initial capacity covers `initial_need_coverage` of it."""
+        op = self.config.organisation
+        capacity = sum(p.capacity_hours(op) for p in self.providers())
+        total = self.territory.need_profile.sum()
+        self.need_scale = capacity / (self.config.territory.initial_need_coverage * total) if total > 0 else 0.0
+
+    # ----------------------------------------------------------------- queries
+    @property
+    def quarter(self) -> int:
+        """Index of the quarter being simulated (0 for the first step)."""
+        return self.steps - 1
+
+    def organisations(self) -> list[Organisation]:
+        return [p for p in self.provider_by_id.values() if p.is_ess]
+
+    def providers(self, sector: int | None = None) -> list[Provider]:
+        if sector is None:
+            return list(self.provider_by_id.values())
+        return [p for p in self.provider_by_id.values() if p.sector == sector]
+
+    def firms(self) -> list[ConventionalFirm]:
+        return list(self.agents_by_type.get(ConventionalFirm, []))
+
+    def lots(self) -> list[tuple[int, int]]:
+        return [(s, m) for s in range(len(SECTORS)) for m in range(self.territory.municipalities)]
+
+    def needs_hours(self) -> np.ndarray:
+        """Need of this quarter (M, G, S) in hours: profile x scale x trend x shocks."""
+        trend = (1 + self.config.demand.need_growth_per_quarter) ** self.quarter
+        return self.territory.need_profile * self.need_scale * trend * self.shocks.needs(self.quarter)[None, :, :]
+
+    def public_hours_by_lot(self) -> dict[tuple[int, int], float]:
+        pub = self.public_need.sum(axis=1)  # (M, S)
+        return {(s, m): float(pub[m, s]) for s, m in self.lots()}
+
+    # ----------------------------------------------------------------- the quarter
+    def step(self) -> None:
+        self.open_quarter()
+        self.fund_public_services()
+        self.set_prices()
+        self.allocate_demand()
+        self.pay_for_service()
+        self.collect_gifts()
+        self.pay_insertion_aid()
+        self.settle_accounts()
+        self.update_personalisation()
+        self.adjust_workforce()
+        self.update_practices()
+        self.close_insolvent()
+        self.enter_new_organisations()
+        self.datacollector.collect(self)
+
+    def run(self, steps: int | None = None) -> TerritoryModel:
+        for _ in range(self.config.steps if steps is None else steps):
+            self.step()
+        return self
+
+    def open_quarter(self) -> None:
+        for p in self.providers():
+            p.open_quarter()
+        need = self.needs_hours()
+        self.need = need
+        self.public_need = need * (1 - self.paying_share)[None, :, None]
+        self.private_need = need * self.paying_share[None, :, None]
+        self.budget_eur = self.base_budget_eur * self.shocks.budget(self.quarter)
+        self.quarter_stats = {"entries": 0, "exits": 0, "public_spend_eur": 0.0, "insertion_aid_eur": 0.0}
+
+    def fund_public_services(self) -> None:
+        self.quarter_stats["public_spend_eur"] += self.regime.fund(self, self.budget_eur)
+
+    def set_prices(self) -> None:
+        op = self.config.organisation
+        for p in self.providers():
+            p.set_price(op)
+
+    def allocate_demand(self) -> None:
+        """Beneficiaries to providers, sector by sector (DESIGN.md 3.4).
+
+        1. Public hours of a lot under contract go to the holder, up to the hours the
+           lot's envelope pays for and the holder's capacity.
+        2. Remaining public hours (free at the point of use) choose among ESS providers
+           the regime lets serve them, by proximity and personalisation (logit); each
+           offers only the hours its public funding pays for (regime.funded_public_hours).
+        3. Private hours choose among all providers by proximity, personalisation and
+           price; excess demand flows to the next choice, then stays unmet.
+        """
+        cfg, op, dp = self.config, self.config.organisation, self.config.demand
+        m_count, g_count = self.territory.municipalities, len(GROUPS)
+        cells_m = np.repeat(np.arange(m_count), g_count)
+        cells_g = np.tile(np.arange(g_count), m_count)
+        q = self.quarter
+        routes: dict[int, list[tuple[tuple[int, int], Provider, float]]] = {}
+        for lot, holder, hours in self.regime.contract_routes(self):
+            routes.setdefault(lot[0], []).append((lot, holder, hours))
+        self.contract_hours: dict[tuple[int, int], float] = {}
+        self.public_hours_served: dict[int, float] = {}
+        self.unmet = np.zeros((m_count, len(SECTORS)))
+        self.flows: dict[int, dict[tuple[int, int], float]] = {}
+        for s in range(len(SECTORS)):
+            provs = self.providers(s)
+            pub = self.public_need[:, :, s].reshape(-1).copy()
+            priv = self.private_need[:, :, s].reshape(-1)
+            if not provs:
+                self.unmet[:, s] = (pub + priv).reshape(m_count, g_count).sum(axis=1)
+                continue
+            index = {p.unique_id: j for j, p in enumerate(provs)}
+            cap = np.array([p.capacity_hours(op) for p in provs])
+            spare = cap.copy()
+            flows = np.zeros((len(cells_m), len(provs)))
+            asked = np.zeros(len(provs))
+            for lot, holder, paid_hours in routes.get(s, []):
+                j = index[holder.unique_id]
+                rows = cells_m == lot[1]
+                lot_demand = pub[rows].sum()
+                hours = min(lot_demand, paid_hours, spare[j])
+                asked[j] += min(lot_demand, paid_hours)
+                if hours <= 0:
+                    continue
+                part = pub[rows] * hours / lot_demand
+                flows[rows, j] += part
+                pub[rows] -= part
+                spare[j] -= hours
+                self.contract_hours[lot] = hours
+            dist = self.territory.distance_km[np.ix_(cells_m, [p.municipality for p in provs])]
+            prox = mech.proximity_index(dist, dp.distance_decay_km)
+            pers = np.array([p.personalisation for p in provs])
+            base_u = dp.weight_proximity * prox + dp.weight_personalisation * pers[None, :]
+            eligible = np.array([self.regime.accredited(p, q) for p in provs])
+            funded = np.array([self.regime.funded_public_hours(self, p) for p in provs])
+            offer = np.minimum(spare, funded)
+            f_pub, u_pub, a_pub = mech.allocate_demand(pub, base_u, offer, dp.choice_temperature, np.broadcast_to(eligible, base_u.shape), dp.rationing_rounds)
+            a_pub = np.minimum(a_pub, funded)
+            spare = np.maximum(spare - f_pub.sum(axis=0), 0.0)
+            price = np.array([p.price_eur_per_hour for p in provs])
+            u_priv = base_u - dp.weight_price * price[None, :]
+            f_priv, u_priv_left, a_priv = mech.allocate_demand(priv, u_priv, spare, dp.choice_temperature, None, dp.rationing_rounds)
+            flows += f_pub + f_priv
+            asked += a_pub + a_priv
+            self.unmet[:, s] = (u_pub + u_priv_left).reshape(m_count, g_count).sum(axis=1)
+            pub_served = f_pub.sum(axis=0)
+            priv_served = f_priv.sum(axis=0)
+            for j, p in enumerate(provs):
+                p.asked_hours = float(asked[j])
+                p.served_hours = float(flows[:, j].sum())
+                p.capacity_now = float(cap[j])
+                p.ledger.sales_eur += float(price[j] * priv_served[j])
+                self.public_hours_served[p.unique_id] = float(pub_served[j])
+                col = flows[:, j]
+                nz = np.nonzero(col > 1e-12)[0]
+                self.flows[p.unique_id] = {(int(cells_m[c]), int(cells_g[c])): float(col[c]) for c in nz}
+                p.proximity_now = float((col * prox[:, j]).sum() / col.sum()) if col.sum() > 0 else 1.0
+
+    def pay_for_service(self) -> None:
+        self.quarter_stats["public_spend_eur"] += self.regime.pay_for_service(self, self.public_hours_served, self.contract_hours)
+
+    def collect_gifts(self) -> None:
+        rate = self.config.organisation.gifts_eur_per_volunteer_fte_quarter
+        for o in self.organisations():
+            o.ledger.gifts_eur += rate * o.volunteers_fte
+
+    def pay_insertion_aid(self) -> None:
+        """The State's aid per insertion post, a subsidy outside the territorial budget."""
+        rate = self.config.funding.insertion_aid_eur_per_fte_quarter
+        for o in self.organisations():
+            aid = rate * o.insertion_fte
+            o.ledger.subsidy_eur += aid
+            self.quarter_stats["insertion_aid_eur"] += aid
+
+    def settle_accounts(self) -> None:
+        op = self.config.organisation
+        for p in self.providers():
+            p.book_costs(op)
+            p.settle()
+
+    def update_personalisation(self) -> None:
+        """Personalisation of each provider's relations this quarter (mechanisms.personalisation)."""
+        pp = self.config.personalisation
+        weights = (pp.weight_time, pp.weight_continuity, pp.weight_standardisation, pp.weight_proximity, pp.weight_voice)
+        for p in self.providers():
+            now = self.flows.get(p.unique_id, {})
+            served = sum(now.values())
+            if served <= 0:
+                p.prev_flows = {}
+                continue
+            same = sum(min(h, p.prev_flows.get(c, 0.0)) for c, h in now.items())
+            continuity = (same / served if p.prev_flows else 1.0) * p.continuity_of_worker(pp)
+            time_index = min(1.0, p.capacity_now / p.asked_hours) if p.asked_hours > 0 else 1.0
+            p.personalisation = mech.personalisation(time_index, continuity, p.technicisation, p.proximity_now, p.voice(), weights)
+            p.prev_flows = now
+
+    def adjust_workforce(self) -> None:
+        fp, op = self.config.funding, self.config.organisation
+        for p in self.providers():
+            p.adjust_workforce(op, fp.insertion_exit_hazard_per_quarter, fp.insertion_exit_to_job_rate)
+
+    def update_practices(self) -> None:
+        op = self.config.organisation
+        for p in self.providers():
+            p.update_practices(op)
+
+    def close_insolvent(self) -> None:
+        """Providers in deficit for `exit_after_quarters` quarters in a row close, and so do
+        those whose staff fell below `min_staff_fte` (dissolution)."""
+        op = self.config.organisation
+        for p in [p for p in self.providers() if p.insolvent_quarters >= op.exit_after_quarters or p.staff_fte < op.min_staff_fte]:
+            self.quarter_stats["exits"] += int(p.is_ess)
+            self.remove_provider(p)
+
+    def remove_provider(self, p: Provider) -> None:
+        p.alive = False
+        del self.provider_by_id[p.unique_id]
+        self.cooperation.remove_node(p.unique_id)
+        p.remove()
+
+    def enter_new_organisations(self) -> None:
+        """New organisations emerge where needs are unmet: Poisson(r U / K_new) per
+        municipality and sector (mechanisms.expected_entries)."""
+        fp, op = self.config.funding, self.config.organisation
+        k_new = fp.entrant_fte * op.service_hours_per_fte_quarter
+        lam = mech.expected_entries(self.unmet, k_new, fp.entry_rate)
+        counts = self.dyn_rng.poisson(lam)
+        for m, s in zip(*np.nonzero(counts), strict=True):
+            for _ in range(int(counts[m, s])):
+                org = Organisation(
+                    self, sector=int(s), municipality=int(m), staff_fte=fp.entrant_fte,
+                    volunteers_fte=op.volunteer_base_fte, treasury_eur=fp.entrant_treasury_eur,
+                    technicisation=0.1, governance=LEGAL_FORMS["association"][1],
+                )
+                self.register(org)
+                self.regime.on_entry(self, org)
+                # A newcomer starts with a tie to its nearest established peer of the sector.
+                peers = [o for o in self.organisations() if o is not org]
+                if peers:
+                    d = [self.territory.distance_km[m, o.municipality] for o in peers]
+                    peer = peers[int(np.argmin(d))]
+                    self.cooperation.add_edge(org.unique_id, peer.unique_id, trust=0.2)
+                self.quarter_stats["entries"] += 1
+
+    # ----------------------------------------------------------------- outputs
+    def timeseries(self) -> pd.DataFrame:
+        """Per-step metrics, one row per quarter simulated, columns as in METRICS."""
+        df = self.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+        return df[list(METRICS)]
+
+    def organisations_frame(self) -> pd.DataFrame:
+        """Final state of every live provider (ESS organisations and service firms)."""
+        op = self.config.organisation
+        rows = []
+        for p in self.providers():
+            rows.append({
+                "id": p.unique_id, "ess": p.is_ess, "legal_form": p.legal_form,
+                "sector": SECTORS[p.sector], "municipality": p.municipality,
+                "staff_fte": p.staff_fte, "employees_fte": p.employees_fte, "insertion_fte": p.insertion_fte,
+                "volunteers_fte": p.volunteers_fte, "capacity_hours": p.capacity_hours(op),
+                "unit_cost_eur_per_hour": p.unit_cost_eur(op), "treasury_eur": p.treasury_eur,
+                "technicisation": p.technicisation, "governance": p.governance,
+                "personalisation": p.personalisation, "founded_step": p.founded_step,
+                "served_hours": p.served_hours,
+            })
+        return pd.DataFrame(rows)

@@ -1,0 +1,207 @@
+"""Agents: ESS organisations and conventional firms (Mesa 3.5 agents).
+
+Both service providers share one accounting: each quarter opens an empty ledger,
+revenues and costs are booked as mechanisms run, and ``settle`` moves the treasury by
+exactly revenue - costs (an invariant the tests check).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import mesa
+
+from . import mechanisms as mech
+from .params import OrganisationParams, PersonalisationParams
+
+
+@dataclass
+class Ledger:
+    """One quarter's money of one provider, EUR."""
+
+    subsidy_eur: float = 0.0
+    public_order_eur: float = 0.0
+    sales_eur: float = 0.0
+    gifts_eur: float = 0.0
+    wages_eur: float = 0.0
+    fixed_costs_eur: float = 0.0
+    bid_costs_eur: float = 0.0
+
+    @property
+    def revenue_eur(self) -> float:
+        return self.subsidy_eur + self.public_order_eur + self.sales_eur + self.gifts_eur
+
+    @property
+    def costs_eur(self) -> float:
+        return self.wages_eur + self.fixed_costs_eur + self.bid_costs_eur
+
+    def as_dict(self) -> dict[str, float]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+class Provider(mesa.Agent):
+    """A producer of services on the territory (ESS organisation or for-profit firm)."""
+
+    is_ess: bool = True
+
+    def __init__(
+        self,
+        model: mesa.Model,
+        *,
+        sector: int,
+        municipality: int,
+        staff_fte: float,
+        insertion_share: float = 0.0,
+        volunteers_fte: float = 0.0,
+        treasury_eur: float = 0.0,
+        technicisation: float = 0.3,
+        governance: float = 0.7,
+        legal_form: str = "association",
+        accredited_from: int = 0,
+    ) -> None:
+        super().__init__(model)
+        self.sector = sector
+        self.municipality = municipality
+        self.staff_fte = staff_fte
+        self.insertion_share = insertion_share
+        self.volunteers_fte = volunteers_fte
+        self.treasury_eur = treasury_eur
+        self.technicisation = technicisation
+        self.governance = governance
+        self.governance_base = governance
+        self.legal_form = legal_form
+        self.accredited_from = accredited_from
+        self.founded_step = model.steps
+        self.insolvent_quarters = 0
+        self.ledger = Ledger()
+        self.asked_hours = 0.0
+        self.served_hours = 0.0
+        self.public_hours = 0.0  # hours this quarter paid by public orders
+        self.personalisation = 0.5
+        self.norm_level = 0.0  # technicisation imposed by norms this quarter
+        self.insertion_exits_to_jobs = 0.0
+        self.price_eur_per_hour = 0.0
+        self.alive = True
+        self.pending_support = False  # start-up support owed by the cooperative regime
+        self.prev_flows: dict[tuple[int, int], float] = {}  # hours per (municipality, group) last quarter
+
+    # ----------------------------------------------------------------- staff
+    @property
+    def employees_fte(self) -> float:
+        """Salaried FTE on mainstream contracts."""
+        return self.staff_fte * (1.0 - self.insertion_share)
+
+    @property
+    def insertion_fte(self) -> float:
+        """FTE on work-integration (insertion) contracts; a structure keeps its share of posts."""
+        return self.staff_fte * self.insertion_share
+
+    def hours_per_staff_fte(self, op: OrganisationParams) -> float:
+        """Service hours one FTE of this organisation's staff mix delivers per quarter."""
+        return op.service_hours_per_fte_quarter * (1.0 - self.insertion_share + op.insertion_productivity * self.insertion_share)
+
+    # ----------------------------------------------------------------- production
+    def capacity_hours(self, op: OrganisationParams) -> float:
+        return mech.capacity_hours(
+            self.employees_fte, self.insertion_fte, self.volunteers_fte,
+            op.service_hours_per_fte_quarter, op.insertion_productivity, op.volunteer_productivity,
+        )
+
+    def fixed_cost_eur(self, op: OrganisationParams) -> float:
+        return mech.fixed_cost(self.capacity_hours(op), op.fixed_cost_scale_eur, op.fixed_cost_exponent)
+
+    def unit_cost_eur(self, op: OrganisationParams) -> float:
+        q = self.capacity_hours(op)
+        return mech.unit_cost(q, op.wage_eur_per_fte_quarter, op.service_hours_per_fte_quarter, self.fixed_cost_eur(op))
+
+    def quarterly_costs_eur(self, op: OrganisationParams) -> float:
+        return op.wage_eur_per_fte_quarter * self.staff_fte + self.fixed_cost_eur(op)
+
+    def set_price(self, op: OrganisationParams) -> None:
+        """Price per hour to paying beneficiaries: p = c (1 + m), c the unit cost (EUR/hour),
+        m the ESS margin.  Public money pays for free hours instead (regimes)."""
+        self.price_eur_per_hour = self.bid_price(op)
+
+    def bid_price(self, op: OrganisationParams) -> float:
+        """Price bid in a call for tender: unit cost plus the ESS margin (EUR/hour)."""
+        return self.unit_cost_eur(op) * (1 + op.price_margin)
+
+    # ----------------------------------------------------------------- quarter accounting
+    def open_quarter(self) -> None:
+        self.ledger = Ledger()
+        self.public_hours = 0.0
+        self.norm_level = 0.0
+
+    def book_costs(self, op: OrganisationParams) -> None:
+        self.ledger.wages_eur = op.wage_eur_per_fte_quarter * self.staff_fte
+        self.ledger.fixed_costs_eur = self.fixed_cost_eur(op)
+
+    def settle(self) -> float:
+        """Treasury moves by exactly revenue - costs; returns that change (EUR)."""
+        change = self.ledger.revenue_eur - self.ledger.costs_eur
+        self.treasury_eur += change
+        self.insolvent_quarters = self.insolvent_quarters + 1 if self.treasury_eur < 0 else 0
+        return change
+
+    # ----------------------------------------------------------------- workforce and practices
+    def adjust_workforce(self, op: OrganisationParams, hazard: float, to_job_rate: float) -> None:
+        volunteer_hours = op.service_hours_per_fte_quarter * op.volunteer_productivity * self.volunteers_fte
+        target = mech.staff_target(self.asked_hours, self.hours_per_staff_fte(op), volunteer_hours)
+        self.staff_fte = mech.hire_or_lay_off(
+            self.staff_fte, target, self.treasury_eur, op.wage_eur_per_fte_quarter,
+            op.cash_buffer_quarters, op.hiring_adjustment,
+        )
+        _, self.insertion_exits_to_jobs = mech.insertion_exits(self.insertion_fte, hazard, to_job_rate)
+
+    def update_practices(self, op: OrganisationParams) -> None:
+        self.technicisation = mech.technicisation_step(
+            self.technicisation, self.norm_level, self.staff_fte,
+            op.size_technicisation_fte, op.technicisation_adjustment,
+        )
+        self.governance = mech.governance_step(
+            self.governance, self.governance_base, self.technicisation,
+            op.technicisation_governance_erosion, op.governance_adjustment,
+        )
+        self.volunteers_fte = mech.volunteers_step(
+            self.volunteers_fte, self.staff_fte, self.governance, self.technicisation,
+            op.volunteer_ratio, op.volunteer_base_fte, op.volunteer_adjustment,
+        )
+
+    def continuity_of_worker(self, pp: PersonalisationParams) -> float:
+        return mech.worker_continuity(self.staff_fte, pp.team_size_fte, pp.anonymity_elasticity)
+
+    def voice(self) -> float:
+        return mech.voice(self.volunteers_fte, self.staff_fte, self.governance)
+
+
+class Organisation(Provider):
+    """An ESS organisation: association, cooperative, mutual or work-integration structure."""
+
+    is_ess = True
+
+
+class ConventionalFirm(Provider):
+    """A non-ESS firm: a for-profit service provider (sector >= 0) or a local employer (sector -1).
+
+    Local employers do not serve beneficiaries; they count in local employment and are
+    the non-ESS partners a PTCE needs by law (FACTS.md [ptce-law]).  Service firms price
+    at cost plus a markup, have no volunteers and no democratic governance.
+    """
+
+    is_ess = False
+
+    @property
+    def is_provider(self) -> bool:
+        return self.sector >= 0
+
+    def set_price(self, op: OrganisationParams) -> None:
+        """Price per hour: p = c (1 + markup), c the unit cost (EUR/hour)."""
+        self.price_eur_per_hour = self.bid_price(op)
+
+    def bid_price(self, op: OrganisationParams) -> float:
+        """Price of a for-profit firm, in a tender or to a customer: c (1 + markup)."""
+        return self.unit_cost_eur(op) * (1 + op.firm_markup)
+
+    def update_practices(self, op: OrganisationParams) -> None:
+        # A firm's standardisation is its business model: held fixed (assumption).
+        pass

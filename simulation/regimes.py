@@ -1,0 +1,362 @@
+"""The three coordination regimes of a way out of crisis (DESIGN.md 1, seed text).
+
+A regime is an object with a life cycle (Covasim-style interventions): ``initialize(model)``
+once, then each quarter ``fund(model)`` before beneficiaries are allocated to providers
+and ``pay_for_service(model)`` after.  Each regime is a distinct way public money flows:
+
+- administrative: formula grants on the capacity accredited at the last revision, an
+  administered tariff per public hour served by accredited providers, compliance norms
+  that raise technicisation, an accreditation delay for entrants, slow revisions;
+- competitive: calls for tender in lots (sector x municipality) awarded on the MEAT
+  score, multi-year contracts paid per hour delivered, for-profit firms bid too, each
+  bid costs the bidder; a residual formula grant;
+- cooperative: multi-year agreements scored on social utility (results, processes,
+  impacts), funding of joint projects between organisations linked in the cooperation
+  network, start-up support for entrants; the remaining public orders are tendered with
+  a low price weight.
+
+The public budget of a quarter is never exceeded: every channel pays at most its
+envelope (the tests check it).  No channel favours an outcome: what follows for
+employment or personalisation comes from how agents respond.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from . import mechanisms as mech
+from .params import AdministrativeRegime, CompetitiveRegime, CooperativeRegime
+
+if TYPE_CHECKING:
+    from .model import TerritoryModel
+    from .organisations import Provider
+
+
+MIN_CAPACITY_SHARE_OF_LOT = 0.1
+"""A bidder must be able to deliver this share of a lot's public hours (assumption)."""
+
+
+@dataclass
+class Contract:
+    winner: Provider
+    price_eur_per_hour: float
+    end_quarter: int  # first quarter the contract no longer runs
+
+
+class TenderBook:
+    """Calls for tender in lots (sector, municipality), MEAT award, multi-year contracts.
+
+    Each quarter the lots whose contract has ended (or whose holder has closed) are put
+    out to tender.  Providers of the sector within ``bid_radius_km`` of the lot bid their
+    price (unit cost plus margin or markup) and a quality: the mean of their formal
+    quality (technicisation: procedures that specifications reward) and their proximity
+    to the lot.  Each bid costs ``bid_cost_eur``.  A contract pays the winner its price
+    for each public hour delivered in the lot, up to the lot's share of the envelope.
+    """
+
+    def __init__(self, contract_quarters: int, price_weight: float, bid_cost_eur: float,
+                 bid_radius_km: float, norm_technicisation: float = 0.0) -> None:
+        self.contract_quarters = contract_quarters
+        self.price_weight = price_weight
+        self.bid_cost_eur = bid_cost_eur
+        self.bid_radius_km = bid_radius_km
+        self.norm_technicisation = norm_technicisation
+        self.contracts: dict[tuple[int, int], Contract] = {}
+        self.lot_envelope_eur: dict[tuple[int, int], float] = {}
+
+    def initialize(self, model: TerritoryModel) -> None:
+        # Stagger the first contracts so that calls do not all fall in one quarter.
+        self.first_end = {
+            lot: 1 + int(model.init_rng.integers(self.contract_quarters))
+            for lot in model.lots()
+        }
+
+    def run_calls(self, model: TerritoryModel, envelope_eur: float) -> None:
+        q = model.quarter
+        lots = model.lots()
+        public = model.public_hours_by_lot()
+        total = sum(public.values())
+        op = model.config.organisation
+        self.lot_envelope_eur = {
+            lot: (envelope_eur * public[lot] / total if total > 0 else 0.0) for lot in lots
+        }
+        for lot in lots:
+            c = self.contracts.get(lot)
+            if c is not None and c.end_quarter > q and c.winner.alive:
+                continue
+            self.contracts.pop(lot, None)
+            sector, muni = lot
+            # A provider answers a call only if it is near enough, could deliver at least
+            # `MIN_CAPACITY_SHARE_OF_LOT` of the lot, and can pay the bid (assumption).
+            bidders = [
+                p for p in model.providers(sector)
+                if model.territory.distance_km[p.municipality, muni] <= self.bid_radius_km
+                and p.capacity_hours(op) >= MIN_CAPACITY_SHARE_OF_LOT * public[lot]
+                and p.treasury_eur >= self.bid_cost_eur
+            ]
+            if not bidders or public[lot] <= 0:
+                continue
+            for p in bidders:
+                p.ledger.bid_costs_eur += self.bid_cost_eur
+            prices = np.empty(len(bidders))
+            quality = np.empty(len(bidders))
+            for i, p in enumerate(bidders):
+                prices[i] = max(p.bid_price(op), 1e-9)
+                prox = float(mech.proximity_index(model.territory.distance_km[p.municipality, muni], model.config.demand.distance_decay_km))
+                quality[i] = 0.5 * (p.technicisation + prox)
+            scores = mech.meat_scores(prices, quality, self.price_weight)
+            best = int(np.argmax(scores))  # ties go to the first bidder in id order
+            end = self.first_end.pop(lot, None) if q == 0 else None
+            self.contracts[lot] = Contract(bidders[best], float(prices[best]), q + (end or self.contract_quarters))
+
+    def routes(self, model: TerritoryModel) -> list[tuple[tuple[int, int], Provider, float]]:
+        """(lot, holder, hours the envelope pays for) for every running contract."""
+        out = []
+        for lot, c in self.contracts.items():
+            if c.winner.alive:
+                c.winner.norm_level = max(c.winner.norm_level, self.norm_technicisation)
+                out.append((lot, c.winner, self.lot_envelope_eur.get(lot, 0.0) / c.price_eur_per_hour))
+        return out
+
+    def pay(self, model: TerritoryModel, delivered: dict[tuple[int, int], float]) -> float:
+        spent = 0.0
+        for lot, hours in delivered.items():
+            c = self.contracts.get(lot)
+            if c is None:
+                continue
+            amount = min(hours * c.price_eur_per_hour, self.lot_envelope_eur.get(lot, 0.0))
+            c.winner.ledger.public_order_eur += amount
+            spent += amount
+        return spent
+
+
+class RegimeBase:
+    """Life cycle shared by the regimes; subclasses define the money channels."""
+
+    params: AdministrativeRegime | CompetitiveRegime | CooperativeRegime
+    tenders: TenderBook | None = None
+
+    def __init__(self, params) -> None:
+        self.params = params
+
+    @property
+    def kind(self) -> str:
+        return self.params.kind
+
+    def initialize(self, model: TerritoryModel) -> None:
+        if self.tenders is not None:
+            self.tenders.initialize(model)
+
+    def accredited(self, org: Provider, quarter: int) -> bool:
+        return org.is_ess and quarter >= org.accredited_from
+
+    def on_entry(self, model: TerritoryModel, org: Provider) -> None:
+        org.accredited_from = model.quarter + self.params.accreditation_delay_quarters
+
+    def fund(self, model: TerritoryModel, budget_eur: float) -> float:
+        """Book this quarter's lump-sum public money; return what was spent (EUR)."""
+        raise NotImplementedError
+
+    def funded_public_hours(self, model: TerritoryModel, org: Provider) -> float:
+        """Free (public) hours an organisation can offer this quarter: what its lump-sum
+        public money pays for at its unit cost, h = S / c (grants, agreements, projects).
+        An organisation does not serve beyond its funding: unfunded need stays unmet."""
+        if not org.is_ess:
+            return 0.0
+        c = org.unit_cost_eur(model.config.organisation)
+        return org.ledger.subsidy_eur / c if c > 0 else 0.0
+
+    def contract_routes(self, model: TerritoryModel):
+        return self.tenders.routes(model) if self.tenders is not None else []
+
+    def pay_for_service(self, model: TerritoryModel, public_hours_served: dict[int, float],
+                        contract_hours: dict[tuple[int, int], float]) -> float:
+        """Pay per hour delivered, after allocation; return what was spent (EUR)."""
+        return self.tenders.pay(model, contract_hours) if self.tenders is not None else 0.0
+
+
+class GrantFormula:
+    """Formula grants on capacity at the last revision (slow to adapt)."""
+
+    def __init__(self, interval: int) -> None:
+        self.interval = interval
+        self.base: dict[int, float] = {}
+
+    def pay(self, model: TerritoryModel, envelope_eur: float, eligible: list[Provider]) -> float:
+        if model.quarter % self.interval == 0 or not self.base:
+            op = model.config.organisation
+            self.base = {o.unique_id: o.capacity_hours(op) for o in eligible}
+        alive = [o for o in eligible if o.unique_id in self.base]
+        grants = mech.formula_grants(np.array([self.base[o.unique_id] for o in alive]), envelope_eur)
+        for o, g in zip(alive, grants, strict=True):
+            o.ledger.subsidy_eur += float(g)
+        return float(grants.sum())
+
+
+class Administrative(RegimeBase):
+    def __init__(self, params: AdministrativeRegime) -> None:
+        super().__init__(params)
+        self.grants = GrantFormula(params.revision_interval_quarters)
+        self.tariff_eur_per_hour = 0.0
+        self.tariff_envelope_eur = 0.0
+
+    def fund(self, model: TerritoryModel, budget_eur: float) -> float:
+        p = self.params
+        q = model.quarter
+        accredited = [o for o in model.organisations() if self.accredited(o, q)]
+        for o in accredited:
+            o.norm_level = max(o.norm_level, p.norm_technicisation)
+        if q % p.revision_interval_quarters == 0 or self.tariff_eur_per_hour == 0.0:
+            op = model.config.organisation
+            costs = [o.unit_cost_eur(op) for o in accredited]
+            self.tariff_eur_per_hour = float(np.mean(costs)) if costs else 0.0
+        self.tariff_envelope_eur = (1 - p.grant_share) * budget_eur
+        return self.grants.pay(model, p.grant_share * budget_eur, accredited)
+
+    def funded_public_hours(self, model: TerritoryModel, org: Provider) -> float:
+        """Grant-funded hours plus the authorised places of an accredited organisation:
+        the hours the tariff envelope pays for, shared by accredited capacity,
+        h_j = S_j / c_j + (E / t) K_j / sum K."""
+        hours = super().funded_public_hours(model, org)
+        if self.accredited(org, model.quarter) and self.tariff_eur_per_hour > 0:
+            base = self.grants.base
+            total = sum(base.values())
+            if total > 0:
+                hours += self.tariff_envelope_eur / self.tariff_eur_per_hour * base.get(org.unique_id, 0.0) / total
+        return hours
+
+    def pay_for_service(self, model, public_hours_served, contract_hours) -> float:
+        """Administered tariff t per public hour served by accredited providers,
+        scaled down pro rata when claims exceed the envelope: pay_j = t h_j min(1, E / (t sum h))."""
+        q = model.quarter
+        claims = {uid: h for uid, h in public_hours_served.items()
+                  if h > 0 and self.accredited(model.provider_by_id[uid], q)}
+        total = self.tariff_eur_per_hour * sum(claims.values())
+        if total <= 0:
+            return 0.0
+        scale = min(1.0, self.tariff_envelope_eur / total)
+        spent = 0.0
+        for uid, h in claims.items():
+            amount = self.tariff_eur_per_hour * h * scale
+            model.provider_by_id[uid].ledger.public_order_eur += amount
+            spent += amount
+        return spent
+
+
+class Competitive(RegimeBase):
+    def __init__(self, params: CompetitiveRegime) -> None:
+        super().__init__(params)
+        self.grants = GrantFormula(params.revision_interval_quarters)
+        self.tenders = TenderBook(params.contract_quarters, params.price_weight, params.bid_cost_eur,
+                                  params.bid_radius_km, params.norm_technicisation)
+
+    def accredited(self, org: Provider, quarter: int) -> bool:
+        return org.is_ess  # an open market: no accreditation for grants
+
+    def fund(self, model: TerritoryModel, budget_eur: float) -> float:
+        p = self.params
+        self.tenders.run_calls(model, (1 - p.grant_share) * budget_eur)
+        return self.grants.pay(model, p.grant_share * budget_eur, model.organisations())
+
+
+class Cooperative(RegimeBase):
+    def __init__(self, params: CooperativeRegime) -> None:
+        super().__init__(params)
+        self.tenders = TenderBook(params.contract_quarters, params.price_weight, params.bid_cost_eur,
+                                  params.bid_radius_km, 0.0)
+        self.agreement_shares: dict[int, float] = {}
+        self.projects: list[tuple[int, int, int]] = []  # (uid a, uid b, end quarter)
+        self.pending_support_eur = 0.0
+
+    def on_entry(self, model: TerritoryModel, org: Provider) -> None:
+        super().on_entry(model, org)
+        self.pending_support_eur += self.params.entry_support_eur
+        org.pending_support = True
+
+    def social_utility(self, model: TerritoryModel, orgs: list[Provider]) -> np.ndarray:
+        """Results (served / capacity), processes (governance, volunteering), impacts
+        (insertion exits to jobs per staff, cooperation ties) of each organisation, in [0, 1]."""
+        op = model.config.organisation
+        net = model.cooperation
+        results = np.array([min(1.0, o.served_hours / max(o.capacity_hours(op), 1e-9)) for o in orgs])
+        processes = np.array([o.voice() for o in orgs])
+        impacts = np.array([
+            0.5 * min(1.0, 10 * o.insertion_exits_to_jobs / max(o.staff_fte, 1e-9))
+            + 0.5 * min(1.0, net.degree(o.unique_id) / 5 if o.unique_id in net else 0.0)
+            for o in orgs
+        ])
+        p = self.params
+        return mech.social_utility(results, processes, impacts, (p.weight_results, p.weight_processes, p.weight_impacts))
+
+    def fund(self, model: TerritoryModel, budget_eur: float) -> float:
+        p = self.params
+        q = model.quarter
+        op = model.config.organisation
+        orgs = [o for o in model.organisations() if self.accredited(o, q)]
+        self.tenders.run_calls(model, (1 - p.agreement_share - p.project_share) * budget_eur)
+        # Multi-year agreements: shares fixed at signature, s_j = U_j K_j / sum U K.
+        if q % p.agreement_quarters == 0 or not self.agreement_shares:
+            weight = self.social_utility(model, orgs) * np.array([o.capacity_hours(op) for o in orgs])
+            total = weight.sum()
+            self.agreement_shares = {o.unique_id: float(w / total) for o, w in zip(orgs, weight, strict=True)} if total > 0 else {}
+        envelope = p.agreement_share * budget_eur
+        spent = 0.0
+        # Start-up support for entrants comes first out of the agreement envelope.
+        for o in [o for o in model.organisations() if o.pending_support]:
+            amount = min(p.entry_support_eur, envelope - spent)
+            o.ledger.subsidy_eur += amount
+            o.pending_support = False
+            spent += amount
+        remaining = envelope - spent
+        for o in orgs:
+            share = self.agreement_shares.get(o.unique_id, 0.0)
+            if share > 0:
+                o.ledger.subsidy_eur += share * remaining
+                spent += share * remaining
+        # Joint projects between organisations linked in the cooperation network.
+        spent += self.fund_joint_projects(model, p.project_share * budget_eur)
+        return spent
+
+    def fund_joint_projects(self, model: TerritoryModel, envelope_eur: float) -> float:
+        """Fund joint projects: candidate ties with trust >= min_trust between two live
+        organisations, ranked by their mean social utility (plus 0.1 when the partners
+        work in different sectors: complementarity over competition, seed text); each
+        project pays project_eur_per_quarter split between its partners for
+        project_quarters, and its tie gains trust each quarter.  Payments are scaled
+        down pro rata if the envelope shrinks below the running projects' cost."""
+        p = self.params
+        q = model.quarter
+        net = model.cooperation
+        alive = model.provider_by_id
+        self.projects = [(a, b, e) for a, b, e in self.projects if e > q and a in alive and b in alive]
+        slots = int(envelope_eur // p.project_eur_per_quarter)
+        if len(self.projects) < slots:
+            busy = {(a, b) for a, b, _ in self.projects}
+            cands = []
+            for a, b, data in net.edges(data=True):
+                if a in alive and b in alive and alive[a].is_ess and alive[b].is_ess and (min(a, b), max(a, b)) not in busy and data["trust"] >= p.min_trust:
+                    cands.append((min(a, b), max(a, b)))
+            if cands:
+                cands.sort()
+                orgs = sorted({u for c in cands for u in c})
+                util = dict(zip(orgs, self.social_utility(model, [alive[u] for u in orgs]), strict=True))
+                ranked = sorted(cands, key=lambda c: (-(0.5 * (util[c[0]] + util[c[1]]) + 0.1 * (alive[c[0]].sector != alive[c[1]].sector)), c))
+                for a, b in ranked[: slots - len(self.projects)]:
+                    self.projects.append((a, b, q + p.project_quarters))
+        if not self.projects:
+            return 0.0
+        per_project = min(p.project_eur_per_quarter, envelope_eur / len(self.projects))
+        for a, b, _ in self.projects:
+            alive[a].ledger.subsidy_eur += per_project / 2
+            alive[b].ledger.subsidy_eur += per_project / 2
+            t = net.edges[a, b]["trust"]
+            net.edges[a, b]["trust"] = min(1.0, t + p.trust_gain_per_project_quarter)
+        return per_project * len(self.projects)
+
+
+def make_regime(params) -> RegimeBase:
+    """The regime object named by ``params.kind``."""
+    return {"administrative": Administrative, "competitive": Competitive, "cooperative": Cooperative}[params.kind](params)
