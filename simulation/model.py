@@ -236,7 +236,7 @@ class TerritoryModel(mesa.Model):
         3. Private hours choose among all providers by proximity, personalisation and
            price; excess demand flows to the next choice, then stays unmet.
         """
-        cfg, op, dp = self.config, self.config.organisation, self.config.demand
+        op, dp = self.config.organisation, self.config.demand
         m_count, g_count = self.territory.municipalities, len(GROUPS)
         cells_m = np.repeat(np.arange(m_count), g_count)
         cells_g = np.tile(np.arange(g_count), m_count)
