@@ -69,13 +69,16 @@ def logit_shares(utility: np.ndarray, temperature: float, mask: np.ndarray | Non
     u = np.asarray(utility, dtype=float)
     if mask is None:
         mask = np.ones(u.shape, dtype=bool)
-    if temperature <= 0:
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = u / temperature if temperature > 0 else None
+    if scaled is None or not np.isfinite(scaled[mask]).all():
+        # tau = 0, or so small that U / tau overflows: the limit is the arg-max.
         masked = np.where(mask, u, -np.inf)
         best = masked.max(axis=-1, keepdims=True)
         top = mask & (masked == best)
         count = top.sum(axis=-1, keepdims=True)
         return np.where(count > 0, top / np.maximum(count, 1), 0.0)
-    z = np.where(mask, u / temperature, -np.inf)
+    z = np.where(mask, scaled, -np.inf)
     zmax = z.max(axis=-1, keepdims=True)
     zmax = np.where(np.isfinite(zmax), zmax, 0.0)
     e = np.where(mask, np.exp(z - zmax), 0.0)

@@ -71,6 +71,8 @@ class TerritoryModel(mesa.Model):
         self.provider_by_id: dict[int, Provider] = {}
         self.cooperation = nx.Graph()
         self.quarter_stats: dict[str, float] = {}
+        # Public money paid since the start, by kind (EUR): where each regime's money went.
+        self.public_money_eur = {"subsidies": 0.0, "public_orders": 0.0}
         self.create_agents()
         self.scale_needs()
         self.base_budget_eur = config.funding.public_budget_share_of_costs * sum(
@@ -218,7 +220,9 @@ class TerritoryModel(mesa.Model):
         self.quarter_stats = {"entries": 0, "exits": 0, "public_spend_eur": 0.0, "insertion_aid_eur": 0.0}
 
     def fund_public_services(self) -> None:
-        self.quarter_stats["public_spend_eur"] += self.regime.fund(self, self.budget_eur)
+        spent = self.regime.fund(self, self.budget_eur)
+        self.quarter_stats["public_spend_eur"] += spent
+        self.public_money_eur["subsidies"] += spent
 
     def set_prices(self) -> None:
         op = self.config.organisation
@@ -303,7 +307,9 @@ class TerritoryModel(mesa.Model):
                 p.proximity_now = float((col * prox[:, j]).sum() / col.sum()) if col.sum() > 0 else 1.0
 
     def pay_for_service(self) -> None:
-        self.quarter_stats["public_spend_eur"] += self.regime.pay_for_service(self, self.public_hours_served, self.contract_hours)
+        spent = self.regime.pay_for_service(self, self.public_hours_served, self.contract_hours)
+        self.quarter_stats["public_spend_eur"] += spent
+        self.public_money_eur["public_orders"] += spent
 
     def collect_gifts(self) -> None:
         rate = self.config.organisation.gifts_eur_per_volunteer_fte_quarter
@@ -317,6 +323,7 @@ class TerritoryModel(mesa.Model):
             aid = rate * o.insertion_fte
             o.ledger.subsidy_eur += aid
             self.quarter_stats["insertion_aid_eur"] += aid
+            self.public_money_eur["subsidies"] += aid
 
     def settle_accounts(self) -> None:
         op = self.config.organisation
