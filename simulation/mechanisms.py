@@ -48,7 +48,8 @@ def unit_cost(capacity: float, wage_eur: float, hours_per_fte: float, fixed_cost
     """Cost of one service hour.
 
     c(Q) = w / h + F(Q) / Q   (DESIGN.md 3b)
-    w EUR per FTE per quarter, h service hours per FTE per quarter, F EUR per quarter.
+    w EUR per salaried FTE per quarter, h labour productivity in service hours per
+    salaried FTE per quarter (capacity over staff, so volunteers raise it), F EUR per quarter.
     With F = f0 Q**beta, dc/dQ = f0 (beta - 1) Q**(beta - 2) < 0: unit cost falls with size.
     """
     if capacity <= 0:

@@ -387,8 +387,10 @@ class TerritoryModel(mesa.Model):
                 )
                 self.register(org)
                 self.regime.on_entry(self, org)
-                # A newcomer starts with a tie to its nearest established peer of the sector.
-                peers = [o for o in self.organisations() if o is not org]
+                # A newcomer starts with a tie to its nearest established peer of the sector
+                # (of any sector if it is the first of its own).
+                established = [o for o in self.organisations() if o.founded_step < self.steps]
+                peers = [o for o in established if o.sector == s] or established
                 if peers:
                     d = [self.territory.distance_km[m, o.municipality] for o in peers]
                     peer = peers[int(np.argmin(d))]

@@ -76,7 +76,6 @@ class Provider(mesa.Agent):
         self.ledger = Ledger()
         self.asked_hours = 0.0
         self.served_hours = 0.0
-        self.public_hours = 0.0  # hours this quarter paid by public orders
         self.personalisation = 0.5
         self.norm_level = 0.0  # technicisation imposed by norms this quarter
         self.insertion_exits_to_jobs = 0.0
@@ -111,8 +110,11 @@ class Provider(mesa.Agent):
         return mech.fixed_cost(self.capacity_hours(op), op.fixed_cost_scale_eur, op.fixed_cost_exponent)
 
     def unit_cost_eur(self, op: OrganisationParams) -> float:
+        """c = w / (Q / S) + F / Q: labour productivity Q / S counts the staff mix and the
+        volunteers, so insertion staff raise and volunteers lower the unit cost."""
         q = self.capacity_hours(op)
-        return mech.unit_cost(q, op.wage_eur_per_fte_quarter, op.service_hours_per_fte_quarter, self.fixed_cost_eur(op))
+        productivity = q / self.staff_fte if self.staff_fte > 0 else float("inf")
+        return mech.unit_cost(q, op.wage_eur_per_fte_quarter, productivity, self.fixed_cost_eur(op))
 
     def quarterly_costs_eur(self, op: OrganisationParams) -> float:
         return op.wage_eur_per_fte_quarter * self.staff_fte + self.fixed_cost_eur(op)
@@ -129,7 +131,6 @@ class Provider(mesa.Agent):
     # ----------------------------------------------------------------- quarter accounting
     def open_quarter(self) -> None:
         self.ledger = Ledger()
-        self.public_hours = 0.0
         self.norm_level = 0.0
 
     def book_costs(self, op: OrganisationParams) -> None:

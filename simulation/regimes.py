@@ -223,7 +223,7 @@ class Administrative(RegimeBase):
         hours = super().funded_public_hours(model, org)
         if self.accredited(org, model.quarter) and self.tariff_eur_per_hour > 0:
             base = self.grants.base
-            total = sum(base.values())
+            total = sum(base.get(o.unique_id, 0.0) for o in model.organisations() if self.accredited(o, model.quarter))
             if total > 0:
                 hours += self.tariff_envelope_eur / self.tariff_eur_per_hour * base.get(org.unique_id, 0.0) / total
         return hours
@@ -253,9 +253,6 @@ class Competitive(RegimeBase):
         self.tenders = TenderBook(params.contract_quarters, params.price_weight, params.bid_cost_eur,
                                   params.bid_radius_km, params.norm_technicisation)
 
-    def accredited(self, org: Provider, quarter: int) -> bool:
-        return org.is_ess  # an open market: no accreditation for grants
-
     def fund(self, model: TerritoryModel, budget_eur: float) -> float:
         p = self.params
         self.tenders.run_calls(model, (1 - p.grant_share) * budget_eur)
@@ -269,11 +266,9 @@ class Cooperative(RegimeBase):
                                   params.bid_radius_km, 0.0)
         self.agreement_shares: dict[int, float] = {}
         self.projects: list[tuple[int, int, int]] = []  # (uid a, uid b, end quarter)
-        self.pending_support_eur = 0.0
 
     def on_entry(self, model: TerritoryModel, org: Provider) -> None:
         super().on_entry(model, org)
-        self.pending_support_eur += self.params.entry_support_eur
         org.pending_support = True
 
     def social_utility(self, model: TerritoryModel, orgs: list[Provider]) -> np.ndarray:
@@ -311,11 +306,13 @@ class Cooperative(RegimeBase):
             o.pending_support = False
             spent += amount
         remaining = envelope - spent
+        # Shares of organisations that closed since the signature go to the others, pro rata.
+        alive_total = sum(self.agreement_shares.get(o.unique_id, 0.0) for o in orgs)
         for o in orgs:
             share = self.agreement_shares.get(o.unique_id, 0.0)
             if share > 0:
-                o.ledger.subsidy_eur += share * remaining
-                spent += share * remaining
+                o.ledger.subsidy_eur += share / alive_total * remaining
+                spent += share / alive_total * remaining
         # Joint projects between organisations linked in the cooperation network.
         spent += self.fund_joint_projects(model, p.project_share * budget_eur)
         return spent
