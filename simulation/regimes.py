@@ -202,6 +202,7 @@ class Administrative(RegimeBase):
         self.grants = GrantFormula(params.revision_interval_quarters)
         self.tariff_eur_per_hour = 0.0
         self.tariff_envelope_eur = 0.0
+        self.tariff_base_hours = 0.0  # accredited capacity of live organisations this quarter
 
     def fund(self, model: TerritoryModel, budget_eur: float) -> float:
         p = self.params
@@ -214,18 +215,19 @@ class Administrative(RegimeBase):
             costs = [o.unit_cost_eur(op) for o in accredited]
             self.tariff_eur_per_hour = float(np.mean(costs)) if costs else 0.0
         self.tariff_envelope_eur = (1 - p.grant_share) * budget_eur
-        return self.grants.pay(model, p.grant_share * budget_eur, accredited)
+        spent = self.grants.pay(model, p.grant_share * budget_eur, accredited)  # revises the base
+        # Computed once a quarter: funded_public_hours is called for every provider.
+        self.tariff_base_hours = sum(self.grants.base.get(o.unique_id, 0.0) for o in accredited)
+        return spent
 
     def funded_public_hours(self, model: TerritoryModel, org: Provider) -> float:
         """Grant-funded hours plus the authorised places of an accredited organisation:
         the hours the tariff envelope pays for, shared by accredited capacity,
         h_j = S_j / c_j + (E / t) K_j / sum K."""
         hours = super().funded_public_hours(model, org)
-        if self.accredited(org, model.quarter) and self.tariff_eur_per_hour > 0:
-            base = self.grants.base
-            total = sum(base.get(o.unique_id, 0.0) for o in model.organisations() if self.accredited(o, model.quarter))
-            if total > 0:
-                hours += self.tariff_envelope_eur / self.tariff_eur_per_hour * base.get(org.unique_id, 0.0) / total
+        if self.accredited(org, model.quarter) and self.tariff_eur_per_hour > 0 and self.tariff_base_hours > 0:
+            share = self.grants.base.get(org.unique_id, 0.0) / self.tariff_base_hours
+            hours += self.tariff_envelope_eur / self.tariff_eur_per_hour * share
         return hours
 
     def pay_for_service(self, model, public_hours_served, contract_hours) -> float:

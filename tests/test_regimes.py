@@ -132,8 +132,8 @@ def test_cooperative_regime_funds_joint_projects_on_trusted_ties():
     a, b, _ = projects[0]
     before = model.cooperation.edges[a, b]["trust"]
     model.step()
-    if any((x, y) == (a, b) for x, y, _ in model.regime.projects):
-        assert model.cooperation.edges[a, b]["trust"] > before
+    assert any((x, y) == (a, b) for x, y, _ in model.regime.projects), "a project runs several quarters"
+    assert model.cooperation.edges[a, b]["trust"] > before
 
 
 def test_budget_cut_lowers_public_spending_in_every_regime():
