@@ -69,6 +69,11 @@ def personalisation(model: TerritoryModel) -> float:
     return float(sum(p.served_hours * p.personalisation for p in provs) / total)
 
 
+def services_delivered_hours(model: TerritoryModel) -> float:
+    """Hours of service delivered to beneficiaries this quarter by all providers (ESS and firms)."""
+    return float(sum(p.served_hours for p in model.providers()))
+
+
 def unmet_need_share(model: TerritoryModel) -> float:
     """Unmet hours over needed hours this quarter, in [0, 1]."""
     need = float(model.need.sum())
@@ -140,7 +145,7 @@ METRICS = {
     for f in (
         step, ess_employment_fte, insertion_employment_fte, insertion_exits_to_jobs,
         local_employment_fte, volunteers_fte, organisations, entries, exits, personalisation,
-        unmet_need_share, technicisation, governance, public_spend_eur, subsidy_share,
+        services_delivered_hours, unmet_need_share, technicisation, governance, public_spend_eur, subsidy_share,
         public_order_share, sales_share, hhi,
     )
 }

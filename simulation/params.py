@@ -426,6 +426,17 @@ class NeedsSurge(Frozen):
 Shock = Annotated[BudgetCut | NeedsSurge, Field(discriminator="kind")]
 
 
+# --------------------------------------------------------------------------- strategy
+class StrategyParams(Frozen):
+    """How organisations choose between independence, concentration and cooperation."""
+
+    policy: Literal["endogenous", "concentrate", "cooperate", "independent"] = Field(
+        "endogenous",
+        description="endogenous: each organisation chooses yearly; otherwise every organisation is forced to this strategy",
+        json_schema_extra={"unit": "-", "source": "issue 3"},
+    )
+
+
 # --------------------------------------------------------------------------- scenario
 class Scenario(Frozen):
     """One territory, one regime, one horizon: everything a run needs but its seed."""
@@ -440,6 +451,7 @@ class Scenario(Frozen):
     personalisation: PersonalisationParams = PersonalisationParams()
     funding: FundingParams = FundingParams()
     regime: Regime = AdministrativeRegime()
+    strategy: StrategyParams = StrategyParams()
     shocks: list[Shock] = Field(default_factory=list, description="shocks of the run", json_schema_extra={"unit": "-", "source": "-"})
 
 

@@ -15,7 +15,8 @@ from .conftest import REGIMES, SCENARIOS, smoke
 
 COLUMNS = [
     "step", "ess_employment_fte", "insertion_employment_fte", "insertion_exits_to_jobs", "local_employment_fte",
-    "volunteers_fte", "organisations", "entries", "exits", "personalisation", "unmet_need_share", "technicisation",
+    "volunteers_fte", "organisations", "entries", "exits", "personalisation", "services_delivered_hours",
+    "unmet_need_share", "technicisation",
     "governance", "public_spend_eur", "subsidy_share", "public_order_share", "sales_share", "hhi",
 ]
 SHARES = ["personalisation", "unmet_need_share", "technicisation", "governance", "subsidy_share",
