@@ -1,0 +1,282 @@
+"""French and English words of the charts and the policy brief, and numbers per language.
+
+One table per kind of word (regimes, policies, metrics, resilience measures, resources,
+fixed phrases), each entry ``{"en": ..., "fr": ...}``; :func:`t` picks a language.
+Numbers follow the language: ``1,234.5`` in English, ``1 234,5`` in French (narrow
+no-break space for thousands, decimal comma, the Imprimerie nationale rules). Minus signs
+are the true minus ``−`` (U+2212) in both, as on matplotlib's axes.
+
+A metric that is not in the table (the model gains metrics as it grows) falls back to its
+column name and no unit, so a chart never fails for want of a label.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+LANGS: tuple[str, ...] = ("en", "fr")
+MINUS = "\u2212"
+NNBSP = "\u202f"  # narrow no-break space: French thousands separator and before ; ! ?
+NBSP = "\u00a0"  # no-break space: French before a colon
+
+
+def check_lang(lang: str) -> str:
+    if lang not in LANGS:
+        raise ValueError(f"language {lang!r}: expected one of {', '.join(LANGS)}")
+    return lang
+
+
+# --------------------------------------------------------------------------- numbers
+def fmt_number(x: float, lang: str, decimals: int = 0, *, signed: bool = False) -> str:
+    """``x`` rounded to ``decimals`` with the thousands and decimal marks of ``lang``."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a" if lang == "en" else "n.d."
+    text = f"{abs(x):,.{decimals}f}"
+    if lang == "fr":
+        text = text.replace(",", NNBSP).replace(".", ",")
+    zero = float(f"{abs(x):.{decimals}f}") == 0.0
+    if x < 0 and not zero:
+        text = MINUS + text
+    elif signed and not zero:
+        text = "+" + text
+    return text
+
+
+def decimals_for(*values: float, spread: float | None = None) -> int:
+    """Decimals that show the spread (an interval width) with two significant digits,
+    or, without a usable spread, the largest value with three; between 0 and 4."""
+    if spread is not None and math.isfinite(spread) and spread > 0:
+        return int(min(4, max(0, 1 - math.floor(math.log10(spread)))))
+    finite = [abs(v) for v in values if v is not None and math.isfinite(v) and v != 0]
+    if not finite:
+        return 0
+    return int(min(4, max(0, 2 - math.floor(math.log10(max(finite))))))
+
+
+# --------------------------------------------------------------------------- words
+REGIMES: dict[str, dict[str, str]] = {
+    "administrative": {"en": "administrative", "fr": "administratif"},
+    "competitive": {"en": "competitive", "fr": "concurrentiel"},
+    "cooperative": {"en": "cooperative", "fr": "coopératif"},
+}
+
+POLICIES: dict[str, dict[str, str]] = {
+    "endogenous": {"en": "strategy chosen by each organisation", "fr": "stratégie choisie par chaque organisation"},
+    "concentrate": {"en": "all concentrate", "fr": "toutes se concentrent"},
+    "cooperate": {"en": "all cooperate", "fr": "toutes coopèrent"},
+    "independent": {"en": "all stay independent", "fr": "toutes restent indépendantes"},
+}
+
+SECTORS: dict[str, dict[str, str]] = {
+    "personal_services": {"en": "personal services", "fr": "services à la personne"},
+    "employment": {"en": "employment and integration", "fr": "emploi et insertion"},
+    "food": {"en": "food", "fr": "alimentation"},
+    "culture": {"en": "culture", "fr": "culture"},
+    "eco_activities": {"en": "eco-activities", "fr": "éco-activités"},
+}
+
+RESOURCES: dict[str, dict[str, str]] = {
+    "subsidy_share": {"en": "subsidies", "fr": "subventions"},
+    "public_order_share": {"en": "public orders", "fr": "commande publique"},
+    "sales_share": {"en": "sales", "fr": "ventes"},
+    "gifts_share": {"en": "gifts (remainder)", "fr": "dons (reste)"},
+}
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """Label, unit and the direction in which an outcome is better for the people served
+    and employed (+1 higher is better, -1 lower is better, 0 no such reading: a cost, an
+    index of structure). The direction only chooses the word "leads" in the brief; the
+    ranking itself always comes from the numbers."""
+
+    label: dict[str, str]
+    unit: dict[str, str]
+    better: int = 0
+    share: bool = False  # a share in [0, 1], shown as a percentage on charts
+
+
+def _q(en: str, fr: str, unit_en: str, unit_fr: str, better: int = 0, share: bool = False) -> Quantity:
+    return Quantity({"en": en, "fr": fr}, {"en": unit_en, "fr": unit_fr}, better, share)
+
+
+INDEX = ("index 0–1", "indice 0–1")
+SHARE_REVENUE = ("% of ESS revenue", "% des ressources de l'ESS")
+
+METRIC_WORDS: dict[str, Quantity] = {
+    "ess_employment_fte": _q("ESS employment", "Emploi dans l'ESS", "FTE", "ETP", +1),
+    "insertion_employment_fte": _q("Work-integration employment", "Emploi en insertion", "FTE", "ETP", +1),
+    "insertion_exits_to_jobs": _q("Exits from work integration to jobs", "Sorties de l'insertion vers l'emploi", "FTE per quarter", "ETP par trimestre", +1),
+    "local_employment_fte": _q("Local employment", "Emploi local", "FTE", "ETP", +1),
+    "volunteers_fte": _q("Volunteering", "Bénévolat", "FTE", "ETP", +1),
+    "organisations": _q("ESS organisations", "Organisations de l'ESS", "count", "nombre"),
+    "entries": _q("New organisations", "Créations d'organisations", "per quarter", "par trimestre"),
+    "exits": _q("Closures", "Fermetures", "per quarter", "par trimestre", -1),
+    "mergers": _q("Mergers", "Fusions", "per quarter", "par trimestre"),
+    "personalisation": _q("Personalisation of services", "Personnalisation des services", *INDEX, +1),
+    "services_delivered_hours": _q("Services delivered", "Services rendus", "hours per quarter", "heures par trimestre", +1),
+    "unmet_need_share": _q("Unmet need", "Besoins non couverts", "% of need", "% des besoins", -1, share=True),
+    "technicisation": _q("Technicisation", "Technicisation", *INDEX),
+    "governance": _q("Democratic governance", "Gouvernance démocratique", *INDEX, +1),
+    "public_spend_eur": _q("Public spending", "Dépense publique", "EUR per quarter", "€ par trimestre"),
+    "subsidy_share": _q("Subsidies", "Subventions", *SHARE_REVENUE, share=True),
+    "public_order_share": _q("Public orders", "Commande publique", *SHARE_REVENUE, share=True),
+    "sales_share": _q("Sales", "Ventes", *SHARE_REVENUE, share=True),
+    "gifts_share": _q("Gifts", "Dons", *SHARE_REVENUE, share=True),
+    "hhi": _q("Size concentration (HHI)", "Concentration des tailles (HHI)", *INDEX),
+    "ptce_count": _q("PTCEs", "PTCE", "count", "nombre"),
+    "ptce_members_mean": _q("Members per PTCE", "Membres par PTCE", "organisations", "organisations"),
+    "ptce_jobs_mean": _q("Jobs per PTCE", "Emplois par PTCE", "FTE", "ETP"),
+    "ptce_membership_share": _q("Organisations in a PTCE", "Organisations membres d'un PTCE", "% of organisations", "% des organisations", share=True),
+    "project_pooling_depth": _q("Depth of project pooling", "Profondeur de la mutualisation de projets", *INDEX),
+    "network_density": _q("Cooperation network density", "Densité du réseau de coopération", *INDEX),
+    "network_clustering": _q("Cooperation network clustering", "Regroupement du réseau de coopération", *INDEX),
+    "top1pct_resource_share": _q("Resources of the largest 1 %", "Ressources du 1 % le plus grand", *SHARE_REVENUE, share=True),
+    "unit_cost_eur": _q("Unit cost of services", "Coût unitaire des services", "EUR per hour", "€ par heure", -1),
+}
+
+# Resilience measures of simulation.resilience (Martin et al. 2016; Bruneau et al. 2003;
+# Zobel 2011, FACTS.md): the shocked run against its no-shock twin.
+MEASURE_WORDS: dict[str, Quantity] = {
+    "resistance": _q("resistance", "résistance", "ratio", "ratio", +1),
+    "recoverability": _q("recoverability", "capacité de récupération", "ratio", "ratio", +1),
+    "resilience_loss": _q("resilience loss", "perte de résilience", "ratio", "ratio", -1),
+    "triangle_area": _q("resilience triangle area", "aire du triangle de résilience", "unit × quarters", "unité × trimestres", -1),
+    "triangle_area_normalised": _q("normalised triangle area", "aire normalisée du triangle", "share", "part", -1),
+    "zobel_index": _q("Zobel resilience index", "indice de résilience de Zobel", *INDEX, +1),
+    "recovery_quarters": _q("recovery time", "délai de récupération", "quarters", "trimestres", -1),
+    "recovered": _q("runs recovered", "part des simulations rétablies", "share of runs", "part des simulations", +1, share=True),
+}
+
+PREFIXES: dict[str, dict[str, str]] = {
+    "final": {"en": "{label} at the end of the horizon", "fr": "{label} en fin de période"},
+    "mean": {"en": "{label}, average over the horizon", "fr": "{label}, moyenne sur la période"},
+}
+
+
+def outcome_quantity(outcome: str) -> tuple[str, str | None, str | None, Quantity | None]:
+    """Split an outcome column into (kind, metric, measure, quantity).
+
+    ``final_ess_employment_fte`` -> ("final", "ess_employment_fte", None, ...);
+    ``ess_employment_fte__resistance`` -> ("resilience", "ess_employment_fte", "resistance", ...);
+    anything else -> ("other", None, None, None).
+    """
+    if "__" in outcome:
+        series, _, measure = outcome.partition("__")
+        return "resilience", series, measure, MEASURE_WORDS.get(measure)
+    for prefix in PREFIXES:
+        if outcome.startswith(prefix + "_"):
+            metric = outcome[len(prefix) + 1:]
+            return prefix, metric, None, METRIC_WORDS.get(metric)
+    return "other", None, None, METRIC_WORDS.get(outcome)
+
+
+def metric_label(metric: str, lang: str) -> str:
+    q = METRIC_WORDS.get(metric)
+    return q.label[lang] if q else metric.replace("_", " ")
+
+
+def metric_unit(metric: str, lang: str) -> str:
+    q = METRIC_WORDS.get(metric)
+    return q.unit[lang] if q else ""
+
+
+def outcome_label(outcome: str, lang: str) -> str:
+    """Full name of an outcome column in ``lang``, e.g. "ESS employment at the end of the horizon"."""
+    kind, series, measure, q = outcome_quantity(outcome)
+    if kind in PREFIXES:
+        return PREFIXES[kind][lang].format(label=metric_label(series, lang))
+    if kind == "resilience":
+        name = q.label[lang] if q else measure.replace("_", " ")
+        series_label = metric_label(series, lang)
+        return f"{series_label}: {name}" if lang == "en" else f"{series_label}{NBSP}: {name}"
+    return metric_label(outcome, lang)
+
+
+def outcome_unit(outcome: str, lang: str) -> str:
+    kind, series, measure, q = outcome_quantity(outcome)
+    if kind == "resilience":
+        if measure == "triangle_area":
+            # the area is in the series' unit times quarters
+            unit = metric_unit(series, lang)
+            return f"{unit} × {'quarters' if lang == 'en' else 'trimestres'}" if unit else (q.unit[lang] if q else "")
+        return q.unit[lang] if q else ""
+    return q.unit[lang] if q else ""
+
+
+def outcome_better(outcome: str) -> int:
+    return outcome_quantity(outcome)[3].better if outcome_quantity(outcome)[3] else 0
+
+
+def outcome_is_share(outcome: str) -> bool:
+    q = outcome_quantity(outcome)[3]
+    return bool(q and q.share)
+
+
+def regime_label(kind: str, lang: str) -> str:
+    return REGIMES[kind][lang] if kind in REGIMES else str(kind)
+
+
+def policy_label(policy: str, lang: str) -> str:
+    return POLICIES[policy][lang] if policy in POLICIES else str(policy)
+
+
+def sector_label(sector: str, lang: str) -> str:
+    return SECTORS[sector][lang] if sector in SECTORS else str(sector).replace("_", " ")
+
+
+# --------------------------------------------------------------------------- fixed phrases
+TEXT: dict[str, dict[str, str]] = {
+    "quarter": {"en": "Quarter", "fr": "Trimestre"},
+    "quarter_axis": {"en": "Quarter (1 = first simulated quarter)", "fr": "Trimestre (1 = premier trimestre simulé)"},
+    "regime": {"en": "Regime", "fr": "Régime"},
+    "regime_legend": {"en": "Coordination regime", "fr": "Régime de coordination"},
+    "mean_ci": {"en": "Mean by regime, with its 95% confidence interval", "fr": "Moyenne par régime, avec son intervalle de confiance à 95 %"},
+    "diff_ci": {"en": "Difference from the {baseline} regime (paired by replicate), with its 95% confidence interval",
+                "fr": "Écart au régime {baseline} (apparié par réplication), avec son intervalle de confiance à 95 %"},
+    "level": {"en": "Mean", "fr": "Moyenne"},
+    "difference": {"en": "Difference", "fr": "Écart"},
+    "significant_key": {"en": "filled: interval excludes 0 (significant)", "fr": "plein : l'intervalle exclut 0 (écart significatif)"},
+    "not_significant_key": {"en": "hollow: interval includes 0 (not significant)", "fr": "creux : l'intervalle contient 0 (écart non significatif)"},
+    "baseline_row": {"en": "(baseline)", "fr": "(référence)"},
+    "median_band": {"en": "median of replicates, shaded band: 5th–95th percentile", "fr": "médiane des réplications, bande : 5e–95e centile"},
+    "shock": {"en": "shock", "fr": "choc"},
+    "shock_window": {"en": "shock (incl. recovery period)", "fr": "choc (y compris retour à la normale)"},
+    "shocked_run": {"en": "with the shock", "fr": "avec le choc"},
+    "twin_run": {"en": "same run without the shock", "fr": "même simulation sans le choc"},
+    "lost": {"en": "loss against the run without shock", "fr": "perte par rapport à la simulation sans choc"},
+    "resource_mix": {"en": "Resource mix of ESS organisations", "fr": "Composition des ressources des organisations de l'ESS"},
+    "share_of_revenue": {"en": "Share of ESS revenue (%)", "fr": "Part des ressources de l'ESS (%)"},
+    "resource_note": {"en": "mean of replicates", "fr": "moyenne des réplications"},
+    "tradeoff": {"en": "Employment and personalisation", "fr": "Emploi et personnalisation"},
+    "tradeoff_note": {"en": "points: means; bars: 95% confidence intervals", "fr": "points : moyennes ; barres : intervalles de confiance à 95 %"},
+    "network": {"en": "Cooperation network at the end of one run", "fr": "Réseau de coopération en fin de simulation"},
+    "network_note": {
+        "en": "size: staff (FTE); outlined areas: PTCEs; lines: trust ties; position carries no geographic meaning",
+        "fr": "taille : salariés (ETP) ; zones cernées : PTCE ; traits : liens de confiance ; la position n'a pas de sens géographique",
+    },
+    "firm": {"en": "not ESS (firm)", "fr": "hors ESS (entreprise)"},
+    "ptce": {"en": "PTCE", "fr": "PTCE"},
+    "ptce_member": {"en": "PTCE (outlined)", "fr": "PTCE (zone cernée)"},
+    "staff": {"en": "staff", "fr": "salariés"},
+    "source": {
+        "en": "Source: PTCE-sim {version}, scenario “{scenario}”, {replicates} replicates per regime, master seed {seed}",
+        "fr": "Source : PTCE-sim {version}, scénario « {scenario} », {replicates} réplications par régime, graine maîtresse {seed}",
+    },
+    "run": {"en": "run {run_id}, replicate {replicate}", "fr": "simulation {run_id}, réplication {replicate}"},
+    "measures_box": {"en": "Measures for {series}", "fr": "Mesures pour {series}"},
+    "not_recovered": {"en": "not recovered within the horizon", "fr": "pas de retour dans l'horizon simulé"},
+    "no_shock": {"en": "no shock in this batch", "fr": "aucun choc dans ce lot"},
+    "value_at": {"en": "{label} ({unit})", "fr": "{label} ({unit})"},
+}
+
+
+def t(key: str, lang: str, **kw: object) -> str:
+    """The fixed phrase ``key`` in ``lang``, formatted with ``kw``."""
+    return TEXT[key][check_lang(lang)].format(**kw)
+
+
+def axis_label(label: str, unit: str) -> str:
+    """"Label (unit)", or the label alone when there is no unit."""
+    return f"{label} ({unit})" if unit else label

@@ -1,0 +1,742 @@
+"""Charts of a batch of runs, for researchers and for policymakers.
+
+Every function takes pandas DataFrames of a results folder (``simulation.runner.load_results``:
+``design``, ``outcomes``, ``timeseries``; ``simulation.runner.compare``), never a live
+model, and returns a :class:`matplotlib.figure.Figure` (no pyplot: no global state, safe
+in a server and in tests). ``fig=`` lets the policy brief draw a chart into a part of a page.
+
+One visual language, kept in :data:`REGIME_STYLE` and :data:`RC`:
+
+- the Okabe-Ito palette (Okabe & Ito 2008, safe for the common colour-vision
+  deficiencies), one FIXED colour per regime in every chart, and a marker and a line style
+  per regime so a black-and-white print still tells them apart;
+- a unit on every axis, a source line (model version, scenario, replicates, master seed)
+  under every stand-alone figure;
+- constrained layout and horizontal category labels, so labels do not overlap.
+
+Shares in [0, 1] are drawn as percentages.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import textwrap
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib as mpl
+import networkx as nx
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure, SubFigure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Polygon
+
+from . import i18n
+from .i18n import axis_label, t
+
+# --------------------------------------------------------------------------- visual language
+OKABE_ITO: dict[str, str] = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "bluish_green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "reddish_purple": "#CC79A7",
+}
+
+REGIME_ORDER: tuple[str, ...] = ("administrative", "competitive", "cooperative")
+REGIME_STYLE: dict[str, dict[str, str]] = {
+    "administrative": {"color": OKABE_ITO["blue"], "marker": "s", "linestyle": "-", "hatch": "\\\\"},
+    "competitive": {"color": OKABE_ITO["vermillion"], "marker": "^", "linestyle": "--", "hatch": "//"},
+    "cooperative": {"color": OKABE_ITO["bluish_green"], "marker": "o", "linestyle": "-.", "hatch": ".."},
+}
+_OTHER_STYLE = {"color": "#666666", "marker": "D", "linestyle": ":", "hatch": "xx"}
+
+# Resources and sectors use the Okabe-Ito colours the regimes do not, so a colour never
+# means a regime in one chart and something else in another.
+RESOURCE_STYLE: dict[str, dict[str, str]] = {
+    "subsidy_share": {"color": OKABE_ITO["sky_blue"], "hatch": ""},
+    "public_order_share": {"color": OKABE_ITO["orange"], "hatch": "//"},
+    "sales_share": {"color": OKABE_ITO["yellow"], "hatch": ".."},
+    "gifts_share": {"color": OKABE_ITO["reddish_purple"], "hatch": "xx"},
+}
+SECTOR_STYLE: dict[str, dict[str, str]] = {
+    "personal_services": {"color": OKABE_ITO["orange"], "marker": "o"},
+    "employment": {"color": OKABE_ITO["sky_blue"], "marker": "s"},
+    "food": {"color": OKABE_ITO["yellow"], "marker": "^"},
+    "culture": {"color": OKABE_ITO["reddish_purple"], "marker": "D"},
+    "eco_activities": {"color": "#555555", "marker": "v"},
+}
+FIRM_STYLE = {"color": "#FFFFFF", "marker": "P", "edgecolor": "#888888"}
+
+RC: dict[str, object] = {
+    "font.family": "DejaVu Sans",  # ships with matplotlib: the same glyphs (é, €, −, narrow spaces) everywhere
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 9,
+    "legend.fontsize": 8,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "grid.linewidth": 0.6,
+    "lines.linewidth": 1.8,
+    "hatch.linewidth": 0.6,
+    "savefig.dpi": 150,
+    "svg.fonttype": "none",  # text stays text in the SVG: editable and searchable
+    "svg.hashsalt": "ptce-sim",  # fixed ids: the same chart gives the same file
+    "pdf.fonttype": 42,
+}
+
+FIGSIZE = (8.0, 4.5)  # inches: a 16:9 slide, half an A4 page
+SOURCE_FONTSIZE = 7
+
+
+def regime_style(kind: str) -> dict[str, str]:
+    return REGIME_STYLE.get(kind, _OTHER_STYLE)
+
+
+def regime_order(kinds: Iterable[str]) -> list[str]:
+    """Regimes in the fixed order of :data:`REGIME_ORDER`, unknown ones after, sorted."""
+    kinds = set(kinds)
+    return [k for k in REGIME_ORDER if k in kinds] + sorted(kinds - set(REGIME_ORDER))
+
+
+@dataclass(frozen=True)
+class Source:
+    """What the source line of a figure cites."""
+
+    version: str
+    scenario: str
+    replicates: int | str
+    seed: int | str
+
+    def line(self, lang: str) -> str:
+        return t("source", lang, version=self.version, scenario=self.scenario, replicates=self.replicates, seed=self.seed)
+
+
+# --------------------------------------------------------------------------- helpers
+REGIME = "regime.kind"
+STAT_COLUMNS = ("outcome", "n", "mean", "ci_low", "ci_high", "diff_mean", "diff_ci_low", "diff_ci_high")
+
+
+def group_axes(comparison: pd.DataFrame) -> list[str]:
+    """The axes a comparison is grouped by besides the regime, that take more than one value."""
+    return [c for c in comparison.columns if c not in STAT_COLUMNS and c != REGIME and comparison[c].nunique(dropna=False) > 1]
+
+
+def varied_axes(design: pd.DataFrame, candidates: Sequence[str] = ("strategy.policy", "shock_set")) -> list[str]:
+    """Axes of the design other than the regime that take more than one value."""
+    return [c for c in candidates if c in design.columns and design[c].nunique(dropna=False) > 1]
+
+
+def primary_runs(design: pd.DataFrame, outcomes: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The design rows of the runs a comparison is about: not the no-shock twins, and (when
+    outcomes are given) only the runs that finished."""
+    runs = design
+    if "twin_of" in runs.columns:
+        runs = runs[runs["twin_of"] < 0]
+    if outcomes is not None and "status" in outcomes.columns:
+        ok = outcomes.loc[outcomes["status"] == "ok", "run_id"]
+        runs = runs[runs["run_id"].isin(ok)]
+    return runs
+
+
+def _combo_label(row: pd.Series, axes: Sequence[str], lang: str) -> str:
+    parts = []
+    for a in axes:
+        v = row[a]
+        parts.append(i18n.policy_label(v, lang) if a == "strategy.policy" else f"{a} = {v}")
+    return ", ".join(parts)
+
+
+def _scale(outcome_or_metric: str, is_metric: bool = False) -> float:
+    if is_metric:
+        q = i18n.METRIC_WORDS.get(outcome_or_metric)
+        return 100.0 if q and q.share else 1.0
+    return 100.0 if i18n.outcome_is_share(outcome_or_metric) else 1.0
+
+
+SOURCE_HEIGHT_IN = 0.25
+
+
+def _canvas(fig: Figure | SubFigure | None, figsize: tuple[float, float], source: Source | None, lang: str) -> tuple[Figure, Figure | SubFigure]:
+    """(figure, part to draw the chart in). A new figure gets a strip at the bottom for the
+    source line, its own sub-figure so that constrained layout keeps the chart's legend
+    and the source apart; a part of a page (``fig`` given) is drawn into as it is."""
+    if fig is not None:
+        return fig, fig
+    fig = Figure(figsize=figsize, layout="constrained")
+    if source is None:
+        return fig, fig
+    chart, foot = fig.subfigures(2, 1, height_ratios=[figsize[1] - SOURCE_HEIGHT_IN, SOURCE_HEIGHT_IN], hspace=0)
+    foot.text(0.01, 0.5, source.line(lang), fontsize=SOURCE_FONTSIZE, color="#444444", ha="left", va="center")
+    return fig, chart
+
+
+def _rowwise(handles: list, ncols: int) -> list:
+    """Order legend handles so that a legend of ``ncols`` columns (filled column by column)
+    reads row by row."""
+    rows = [handles[i:i + ncols] for i in range(0, len(handles), ncols)]
+    return [row[c] for c in range(ncols) for row in rows if c < len(row)]
+
+
+def _wrap(text: str, width: int = 48) -> str:
+    return "\n".join(textwrap.wrap(text, width)) if len(text) > width else text
+
+
+def _tick_decimals(step: float) -> int:
+    """Fewest decimals that write a tick step exactly (2.5 -> 1, 0.05 -> 2, 20 -> 0)."""
+    for d in range(6):
+        if abs(round(step, d) - step) <= 1e-9 * max(1.0, abs(step)):
+            return d
+    return 6
+
+
+def _thousands(ax, axis: str, lang: str) -> None:
+    """Tick labels with the language's decimal and thousands marks."""
+
+    def fmt(x, _pos):
+        step = np.diff(getattr(ax, f"get_{axis}ticks")())
+        d = _tick_decimals(float(step[0])) if len(step) and step[0] > 0 else 0
+        return i18n.fmt_number(x, lang, d)
+
+    getattr(ax, f"{axis}axis").set_major_formatter(mpl.ticker.FuncFormatter(fmt))
+
+
+def _regime_handles(kinds: Sequence[str], lang: str, *, line: bool = False) -> list[Line2D]:
+    handles = []
+    for k in kinds:
+        st = regime_style(k)
+        handles.append(Line2D([], [], color=st["color"], marker=st["marker"], linestyle=st["linestyle"] if line else "none",
+                              markersize=6, label=i18n.regime_label(k, lang)))
+    return handles
+
+
+def _shade_windows(ax, windows: Sequence[tuple[str, int, int]] | None) -> bool:
+    """Shade shock windows given as (kind, first, last) 0-based quarter indices; the time
+    series' step is the quarter index + 1."""
+    if not windows:
+        return False
+    for _kind, first, last in windows:
+        ax.axvspan(first + 0.5, last + 1.5, color="#BBBBBB", alpha=0.35, hatch="", linewidth=0, zorder=0)
+    return True
+
+
+def _shock_handle(lang: str) -> Patch:
+    return Patch(facecolor="#BBBBBB", alpha=0.35, label=t("shock_window", lang))
+
+
+# --------------------------------------------------------------------------- regime comparison
+def plot_comparison(
+    comparison: pd.DataFrame,
+    outcome: str,
+    *,
+    lang: str = "en",
+    baseline: str = "administrative",
+    source: Source | None = None,
+    fig: Figure | SubFigure | None = None,
+) -> Figure | SubFigure:
+    """One headline outcome by regime: mean and 95 % interval (left) and the paired
+    difference from the baseline regime with its 95 % interval (right).
+
+    ``comparison`` has the columns of ``simulation.runner.compare``. A hollow marker on
+    the right means the interval includes zero: the difference is not significant.
+    """
+    i18n.check_lang(lang)
+    rows = comparison[comparison["outcome"] == outcome]
+    if rows.empty:
+        raise ValueError(f"outcome {outcome!r} is not in the comparison")
+    axes_other = group_axes(comparison)
+    order = {k: i for i, k in enumerate(regime_order(rows[REGIME]))}
+    rows = rows.assign(_r=rows[REGIME].map(order)).sort_values([*axes_other, "_r"]).reset_index(drop=True)
+    scale = _scale(outcome)
+    unit = i18n.outcome_unit(outcome, lang)
+    with mpl.rc_context(RC):
+        top, fig = _canvas(fig, (8.0, 2.5 + 0.5 * len(rows)), source, lang)
+        ax_mean, ax_diff = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [1, 1]})
+        y = np.arange(len(rows))[::-1].astype(float)
+        labels = []
+        for yi, (_, r) in zip(y, rows.iterrows(), strict=True):
+            st = regime_style(r[REGIME])
+            lab = i18n.regime_label(r[REGIME], lang)
+            if r[REGIME] == baseline:
+                lab += "\n" + t("baseline_row", lang)
+            if axes_other:
+                lab += "\n" + _combo_label(r, axes_other, lang)
+            labels.append(lab)
+            m, lo, hi = (r["mean"] * scale, r["ci_low"] * scale, r["ci_high"] * scale)
+            if np.isfinite(m):
+                ax_mean.errorbar(m, yi, xerr=[[max(m - lo, 0)], [max(hi - m, 0)]] if np.isfinite(lo) and np.isfinite(hi) else None,
+                                 fmt=st["marker"], color=st["color"], ecolor=st["color"], capsize=4, markersize=7, elinewidth=1.6)
+            d, dlo, dhi = (r["diff_mean"] * scale, r["diff_ci_low"] * scale, r["diff_ci_high"] * scale)
+            if r[REGIME] != baseline and np.isfinite(d):
+                significant = np.isfinite(dlo) and np.isfinite(dhi) and not (dlo <= 0 <= dhi)
+                ax_diff.errorbar(d, yi, xerr=[[max(d - dlo, 0)], [max(dhi - d, 0)]] if np.isfinite(dlo) and np.isfinite(dhi) else None,
+                                 fmt=st["marker"], color=st["color"], ecolor=st["color"], capsize=4, markersize=7, elinewidth=1.6,
+                                 markerfacecolor=st["color"] if significant else "white", markeredgewidth=1.6)
+        ax_mean.set_yticks(y, labels)
+        ax_mean.set_ylim(y.min() - 0.6, y.max() + 0.6)
+        ax_diff.axvline(0, color="#333333", linewidth=1.0, zorder=1)
+        ax_diff.tick_params(axis="y", left=False)
+        ax_mean.set_xlabel(axis_label(t("level", lang), unit))
+        ax_diff.set_xlabel(axis_label(t("difference", lang), unit))
+        ax_mean.set_title(_wrap(t("mean_ci", lang), 45), loc="left", fontsize=9, fontweight="normal")
+        ax_diff.set_title(_wrap(t("diff_ci", lang, baseline=i18n.regime_label(baseline, lang)), 45), loc="left", fontsize=9,
+                          fontweight="normal")
+        for ax in (ax_mean, ax_diff):
+            ax.grid(axis="y", visible=False)
+            _thousands(ax, "x", lang)
+        fig.suptitle(i18n.outcome_label(outcome, lang), x=0.01, ha="left", fontweight="bold", fontsize=11)
+        hollow = Line2D([], [], color="#333333", marker="o", markerfacecolor="white", linestyle="none", label=t("not_significant_key", lang))
+        filled = Line2D([], [], color="#333333", marker="o", linestyle="none", label=t("significant_key", lang))
+        kinds = list(order)
+        handles = _regime_handles(kinds, lang) + [filled, hollow]
+        fig.legend(handles=_rowwise(handles, len(kinds)), loc="outside lower center", ncols=len(kinds), frameon=False)
+    return top
+
+
+# --------------------------------------------------------------------------- time series
+def series_bands(timeseries: pd.DataFrame, design: pd.DataFrame, metric: str, *, by: Sequence[str] = (REGIME,),
+                 band: tuple[float, float] = (0.05, 0.95)) -> pd.DataFrame:
+    """Median and band of ``metric`` across replicates, per step and group: columns
+    ``*by, step, median, low, high``. Twins (no-shock counterfactuals) are left out."""
+    runs = primary_runs(design)[["run_id", *by]]
+    df = timeseries[["run_id", "step", metric]].merge(runs, on="run_id")
+    g = df.groupby([*by, "step"])[metric]
+    out = pd.DataFrame({"median": g.median(), "low": g.quantile(band[0]), "high": g.quantile(band[1])}).reset_index()
+    return out
+
+
+def plot_timeseries(
+    timeseries: pd.DataFrame,
+    design: pd.DataFrame,
+    metric: str,
+    *,
+    lang: str = "en",
+    windows: Sequence[tuple[str, int, int]] | None = None,
+    source: Source | None = None,
+    fig: Figure | SubFigure | None = None,
+) -> Figure | SubFigure:
+    """``metric`` over time by regime: median across replicates and the 90 % band
+    (5th to 95th percentile), shock windows shaded. One panel per value of the other
+    varied axes (e.g. strategy policy)."""
+    i18n.check_lang(lang)
+    others = varied_axes(primary_runs(design))
+    bands = series_bands(timeseries, design, metric, by=(REGIME, *others))
+    scale = _scale(metric, is_metric=True)
+    combos = bands[others].drop_duplicates().to_dict("records") if others else [{}]
+    with mpl.rc_context(RC):
+        top, fig = _canvas(fig, (8.0, 4.2) if len(combos) == 1 else (4.0 * min(len(combos), 3), 4.2), source, lang)
+        axs = np.atleast_1d(fig.subplots(1, len(combos), sharey=True, squeeze=False)[0])
+        kinds = regime_order(bands[REGIME].unique())
+        for ax, combo in zip(axs, combos, strict=True):
+            sel = bands
+            for k, v in combo.items():
+                sel = sel[sel[k] == v]
+            shaded = _shade_windows(ax, windows)
+            for kind in kinds:
+                d = sel[sel[REGIME] == kind]
+                st = regime_style(kind)
+                ax.fill_between(d["step"], d["low"] * scale, d["high"] * scale, color=st["color"], alpha=0.15, linewidth=0)
+                ax.plot(d["step"], d["median"] * scale, color=st["color"], linestyle=st["linestyle"],
+                        marker=st["marker"], markevery=max(1, len(d) // 8), markersize=5)
+            ax.set_xlabel(t("quarter_axis", lang) if len(combos) == 1 else t("quarter", lang))
+            if combo:
+                ax.set_title(_combo_label(pd.Series(combo), others, lang), loc="left", fontsize=9)
+            _thousands(ax, "y", lang)
+            ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
+        axs[0].set_ylabel(_wrap(axis_label(i18n.metric_label(metric, lang), i18n.metric_unit(metric, lang))))
+        handles = _regime_handles(kinds, lang, line=True)
+        if shaded:
+            handles.append(_shock_handle(lang))
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False,
+                   title=t("median_band", lang), title_fontsize=8)
+    return top
+
+
+# --------------------------------------------------------------------------- resilience triangle
+RESILIENCE_MEASURES_SHOWN = ("resistance", "recoverability", "recovery_quarters", "triangle_area_normalised", "zobel_index")
+
+
+def shocked_twin_pairs(design: pd.DataFrame) -> pd.DataFrame:
+    """(shocked run_id, twin run_id) pairs with the shocked run's design columns."""
+    if "twin_of" not in design.columns:
+        return pd.DataFrame(columns=["run_id", "twin_id"])
+    twins = design.loc[design["twin_of"] >= 0, ["run_id", "twin_of"]].rename(columns={"run_id": "twin_id", "twin_of": "run_id"})
+    return design.merge(twins, on="run_id")
+
+
+def _measure_text(outcomes_row: pd.Series | None, series: str, lang: str) -> str:
+    if outcomes_row is None:
+        return ""
+    lines = []
+    for m in RESILIENCE_MEASURES_SHOWN:
+        col = f"{series}__{m}"
+        if col not in outcomes_row.index:
+            continue
+        v = float(outcomes_row[col])
+        q = i18n.MEASURE_WORDS[m]
+        if m == "recovery_quarters":
+            val = t("not_recovered", lang) if not np.isfinite(v) else f"{i18n.fmt_number(v, lang, 0)} {q.unit[lang]}"
+        else:
+            val = i18n.fmt_number(v, lang, 3)
+        sep = ": " if lang == "en" else i18n.NBSP + ": "
+        lines.append(f"{q.label[lang]}{sep}{val}")
+    return "\n".join(lines)
+
+
+def plot_resilience_triangle(
+    timeseries: pd.DataFrame,
+    design: pd.DataFrame,
+    series: str,
+    *,
+    window: tuple[int, int] | None,
+    outcomes: pd.DataFrame | None = None,
+    lang: str = "en",
+    source: Source | None = None,
+    fig: Figure | SubFigure | None = None,
+) -> Figure | SubFigure:
+    """The resilience triangle (Bruneau et al. 2003) of one shocked run per regime (the
+    first replicate) against its no-shock twin (same seed): the shaded area is what the
+    shock cost; the measures of ``outcomes`` (``<series>__<measure>``) are written under it.
+
+    ``window`` is (first, last) 0-based quarter index of the shock, as ``ShockPath.window``.
+    """
+    i18n.check_lang(lang)
+    pairs = shocked_twin_pairs(design)
+    if pairs.empty:
+        raise ValueError("no shocked run with a no-shock twin in this design")
+    first = pairs.sort_values("replicate").groupby(REGIME, sort=False).head(1)
+    kinds = regime_order(first[REGIME])
+    scale = _scale(series, is_metric=True)
+    with mpl.rc_context(RC):
+        top, fig = _canvas(fig, (3.3 * len(kinds) + 0.6, 4.6), source, lang)
+        grid = fig.subplots(2, len(kinds), squeeze=False, gridspec_kw={"height_ratios": [3.0, 1.15]})
+        share_y = grid[0, 0]
+        for i, kind in enumerate(kinds):
+            ax, text_ax = grid[0, i], grid[1, i]
+            if i > 0:
+                ax.sharey(share_y)
+            row = first[first[REGIME] == kind].iloc[0]
+            shocked = timeseries[timeseries["run_id"] == row["run_id"]].sort_values("step")
+            twin = timeseries[timeseries["run_id"] == row["twin_id"]].sort_values("step")
+            st = regime_style(kind)
+            if window is not None:
+                _shade_windows(ax, [("shock", *window)])
+            steps = shocked["step"].to_numpy()
+            ys, yt = shocked[series].to_numpy() * scale, twin[series].to_numpy() * scale
+            ax.plot(twin["step"], yt, color="#333333", linestyle=":", linewidth=1.6)
+            ax.plot(steps, ys, color=st["color"], linestyle=st["linestyle"])
+            after = steps >= (window[0] + 1 if window is not None else steps.min())
+            ax.fill_between(steps, ys, yt, where=after & (ys < yt), color=st["color"], alpha=0.3, hatch=st["hatch"],
+                            edgecolor=st["color"], linewidth=0, interpolate=True)
+            ax.set_title(i18n.regime_label(kind, lang) + "\n" + t("run", lang, run_id=int(row["run_id"]), replicate=int(row["replicate"])),
+                         loc="left", color=st["color"], fontsize=9)
+            ax.set_xlabel(t("quarter", lang))
+            ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
+            _thousands(ax, "y", lang)
+            text_ax.axis("off")
+            orow = None
+            if outcomes is not None and row["run_id"] in set(outcomes["run_id"]):
+                orow = outcomes[outcomes["run_id"] == row["run_id"]].iloc[0]
+            text_ax.text(0.0, 1.0, _measure_text(orow, series, lang), ha="left", va="top", fontsize=8, transform=text_ax.transAxes,
+                         family="DejaVu Sans")
+        grid[0, 0].set_ylabel(_wrap(axis_label(i18n.metric_label(series, lang), i18n.metric_unit(series, lang)), 36))
+        handles = [
+            Line2D([], [], color="#333333", linestyle=":", label=t("twin_run", lang)),
+            *[Line2D([], [], color=regime_style(k)["color"], linestyle=regime_style(k)["linestyle"],
+                     label=f"{t('shocked_run', lang)} ({i18n.regime_label(k, lang)})") for k in kinds],
+            Patch(facecolor="#999999", alpha=0.4, hatch="//", label=t("lost", lang)),
+        ]
+        if window is not None:
+            handles.append(_shock_handle(lang))
+        fig.legend(handles=handles, loc="outside lower center", ncols=3, frameon=False)
+    return top
+
+
+# --------------------------------------------------------------------------- trade-off
+def plot_tradeoff(
+    comparison: pd.DataFrame,
+    *,
+    x: str = "final_ess_employment_fte",
+    y: str = "mean_personalisation",
+    lang: str = "en",
+    source: Source | None = None,
+    fig: Figure | SubFigure | None = None,
+) -> Figure | SubFigure:
+    """Employment against personalisation: one point per regime (and per value of the other
+    varied axes, e.g. strategy policy), with 95 % intervals on both axes."""
+    i18n.check_lang(lang)
+    axes_other = group_axes(comparison)
+    keys = [REGIME, *axes_other]
+    cx = comparison[comparison["outcome"] == x].set_index(keys)
+    cy = comparison[comparison["outcome"] == y].set_index(keys)
+    if cx.empty or cy.empty:
+        raise ValueError(f"the comparison needs the outcomes {x!r} and {y!r}")
+    both = cx[["mean", "ci_low", "ci_high"]].join(cy[["mean", "ci_low", "ci_high"]], lsuffix="_x", rsuffix="_y", how="inner").reset_index()
+    sx, sy = _scale(x), _scale(y)
+    kinds = regime_order(both[REGIME])
+    with mpl.rc_context(RC):
+        top, fig = _canvas(fig, (7.0, 5.0), source, lang)
+        ax = fig.subplots()
+        labelled = []
+        for _, r in both.iterrows():
+            st = regime_style(r[REGIME])
+            mx, my = r["mean_x"] * sx, r["mean_y"] * sy
+            ax.errorbar(mx, my, xerr=[[max(mx - r["ci_low_x"] * sx, 0)], [max(r["ci_high_x"] * sx - mx, 0)]],
+                        yerr=[[max(my - r["ci_low_y"] * sy, 0)], [max(r["ci_high_y"] * sy - my, 0)]],
+                        fmt=st["marker"], color=st["color"], ecolor=st["color"], capsize=3, markersize=8, elinewidth=1.3)
+            if axes_other:
+                labelled.append((mx, my, _combo_label(r, axes_other, lang), st["color"]))
+        # policy labels, nudged apart vertically so that close points do not overlap
+        if labelled:
+            ylo, yhi = ax.get_ylim()
+            min_gap = (yhi - ylo) * 0.05
+            placed: list[float] = []
+            for mx, my, text, color in sorted(labelled, key=lambda v: v[1]):
+                ty = my
+                while any(abs(ty - p) < min_gap for p in placed):
+                    ty += min_gap
+                placed.append(ty)
+                ax.annotate(text, (mx, my), xytext=(mx, ty), textcoords="data", fontsize=7, color=color,
+                            xycoords="data", ha="left", va="center",
+                            bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
+        ax.set_xlabel(_wrap(axis_label(i18n.outcome_label(x, lang), i18n.outcome_unit(x, lang)), 60))
+        ax.set_ylabel(_wrap(axis_label(i18n.outcome_label(y, lang), i18n.outcome_unit(y, lang)), 40))
+        _thousands(ax, "x", lang)
+        _thousands(ax, "y", lang)
+        ax.set_title(t("tradeoff", lang), loc="left")
+        fig.legend(handles=_regime_handles(kinds, lang), loc="outside lower center", ncols=len(kinds), frameon=False,
+                   title=t("tradeoff_note", lang), title_fontsize=8)
+    return top
+
+
+# --------------------------------------------------------------------------- resource mix
+RESOURCE_COLUMNS = ("subsidy_share", "public_order_share", "sales_share")
+
+
+def resource_mix(timeseries: pd.DataFrame, design: pd.DataFrame) -> pd.DataFrame:
+    """Mean resource shares across replicates per regime and step, with gifts as the
+    remainder (1 - subsidies - public orders - sales, floored at 0 against rounding)."""
+    runs = primary_runs(design)[["run_id", REGIME]]
+    df = timeseries[["run_id", "step", *RESOURCE_COLUMNS]].merge(runs, on="run_id")
+    df["gifts_share"] = (1.0 - df[list(RESOURCE_COLUMNS)].sum(axis=1)).clip(lower=0.0)
+    return df.groupby([REGIME, "step"])[[*RESOURCE_COLUMNS, "gifts_share"]].mean().reset_index()
+
+
+def plot_resource_mix(
+    timeseries: pd.DataFrame,
+    design: pd.DataFrame,
+    *,
+    lang: str = "en",
+    windows: Sequence[tuple[str, int, int]] | None = None,
+    source: Source | None = None,
+    fig: Figure | SubFigure | None = None,
+) -> Figure | SubFigure:
+    """Stacked shares of ESS revenue over time, one panel per regime: subsidies, public
+    orders, sales and gifts (the remainder); mean of replicates."""
+    i18n.check_lang(lang)
+    mix = resource_mix(timeseries, design)
+    kinds = regime_order(mix[REGIME].unique())
+    cols = [*RESOURCE_COLUMNS, "gifts_share"]
+    with mpl.rc_context(RC):
+        top, fig = _canvas(fig, (3.0 * len(kinds) + 0.8, 4.0), source, lang)
+        axs = fig.subplots(1, len(kinds), sharey=True, squeeze=False)[0]
+        for ax, kind in zip(axs, kinds, strict=True):
+            d = mix[mix[REGIME] == kind]
+            ax.stackplot(d["step"], *[d[c] * 100 for c in cols],
+                         colors=[RESOURCE_STYLE[c]["color"] for c in cols], hatch=[RESOURCE_STYLE[c]["hatch"] for c in cols],
+                         edgecolor="white", linewidth=0.5)
+            if windows:
+                for _k, first, last in windows:
+                    ax.axvline(first + 0.5, color="#333333", linewidth=0.8, linestyle="--")
+                    ax.axvline(last + 1.5, color="#333333", linewidth=0.8, linestyle="--")
+            st = regime_style(kind)
+            ax.set_title(i18n.regime_label(kind, lang), loc="left", color=st["color"])
+            ax.set_ylim(0, 100)
+            ax.set_xlim(d["step"].min(), d["step"].max())
+            ax.set_xlabel(t("quarter_axis", lang) if len(kinds) == 1 else t("quarter", lang))
+            ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True, nbins=5))
+            ax.grid(False)
+        axs[0].set_ylabel(t("share_of_revenue", lang))
+        fig.suptitle(t("resource_mix", lang), x=0.01, ha="left", fontweight="bold", fontsize=11)
+        handles = [Patch(facecolor=RESOURCE_STYLE[c]["color"], hatch=RESOURCE_STYLE[c]["hatch"], edgecolor="white",
+                         label=i18n.RESOURCES[c][lang]) for c in cols]
+        if windows:
+            handles.append(Line2D([], [], color="#333333", linewidth=0.8, linestyle="--", label=t("shock_window", lang)))
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False,
+                   title=t("resource_note", lang), title_fontsize=8)
+    return top
+
+
+# --------------------------------------------------------------------------- cooperation network
+def _hull(points: np.ndarray) -> np.ndarray:
+    """Convex hull of 2-D points (Andrew's monotone chain), counter-clockwise."""
+    pts = sorted(map(tuple, points))
+    if len(pts) <= 2:
+        return np.array(pts)
+
+    def cross(o, a, b):
+        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+    lower: list[tuple] = []
+    for p in pts:
+        while len(lower) >= 2 and cross(lower[-2], lower[-1], p) <= 0:
+            lower.pop()
+        lower.append(p)
+    upper: list[tuple] = []
+    for p in reversed(pts):
+        while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
+            upper.pop()
+        upper.append(p)
+    return np.array(lower[:-1] + upper[:-1])
+
+
+def _outline(points: np.ndarray, pad: float) -> np.ndarray:
+    """A padded outline around points: the hull pushed outwards, or a circle for 1-2 points."""
+    centre = points.mean(axis=0)
+    hull = _hull(points)
+    if len(hull) < 3:
+        radius = max(float(np.max(np.linalg.norm(points - centre, axis=1))), 0.0) + pad
+        ang = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+        return centre + radius * np.c_[np.cos(ang), np.sin(ang)]
+    vec = hull - centre
+    norm = np.linalg.norm(vec, axis=1, keepdims=True)
+    return hull + vec / np.where(norm > 0, norm, 1) * pad
+
+
+def _node_size_pt2(staff_fte: np.ndarray) -> np.ndarray:
+    """Marker area (pt^2) proportional to staff, so a twice larger organisation draws twice the ink."""
+    return 12.0 + 6.0 * np.asarray(staff_fte, dtype=float)
+
+
+def plot_network(
+    graph: nx.Graph,
+    *,
+    lang: str = "en",
+    title: str | None = None,
+    source: Source | None = None,
+    fig: Figure | SubFigure | None = None,
+    seed: int = 1,
+) -> Figure | SubFigure:
+    """The cooperation network of one run: ESS organisations coloured (and shaped) by
+    sector, sized by staff (FTE); firms hollow; PTCE members inside an outlined area.
+
+    Node attributes as in ``model.network_graph()``: sector, staff_fte, is_ess, ptce
+    (-1 if none). The layout is a seeded spring layout: reproducible, not geographic.
+    """
+    i18n.check_lang(lang)
+    with mpl.rc_context(RC):
+        top, fig = _canvas(fig, (7.5, 6.5), source, lang)
+        ax = fig.subplots()
+        ax.set_axis_off()
+        if graph.number_of_nodes() == 0:
+            ax.text(0.5, 0.5, "—", ha="center", va="center", transform=ax.transAxes)
+        else:
+            pos = _layout(graph, seed)
+            for u, v, data in graph.edges(data=True):
+                trust = float(data.get("trust", 0.5))
+                ax.plot(*np.array([pos[u], pos[v]]).T, color="#999999", linewidth=0.4 + 1.2 * trust, alpha=0.5, zorder=1)
+            nodes = pd.DataFrame([{"node": n, **d} for n, d in graph.nodes(data=True)])
+            for col, default in (("sector", ""), ("staff_fte", 1.0), ("is_ess", True), ("ptce", -1)):
+                if col not in nodes.columns:
+                    nodes[col] = default
+            nodes["is_ess"] = nodes["is_ess"].map(lambda v: str(v).lower() in ("true", "1"))
+            nodes["ptce"] = pd.to_numeric(nodes["ptce"], errors="coerce").fillna(-1).astype(int)
+            xy = np.array([pos[n] for n in nodes["node"]])
+            span = float(np.ptp(xy, axis=0).max()) or 1.0
+            for k, (_pid, members) in enumerate(nodes[nodes["ptce"] >= 0].groupby("ptce")):
+                pts = xy[members.index.to_numpy()]
+                outline = _outline(pts, pad=0.04 * span)
+                ax.add_patch(Polygon(outline, closed=True, facecolor="#DDDDDD", edgecolor="#222222", linestyle="--",
+                                     linewidth=1.0, alpha=0.6, zorder=0))
+                peak = outline[np.argmax(outline[:, 1])]
+                ax.text(peak[0], peak[1], f"{t('ptce', lang)} {k + 1}", fontsize=7, ha="center", va="bottom", zorder=5,
+                        bbox={"boxstyle": "round,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
+            sizes = _node_size_pt2(nodes["staff_fte"].to_numpy())
+            firms = ~nodes["is_ess"].to_numpy()
+            if firms.any():
+                ax.scatter(xy[firms, 0], xy[firms, 1], s=sizes[firms], marker=FIRM_STYLE["marker"], facecolor=FIRM_STYLE["color"],
+                           edgecolor=FIRM_STYLE["edgecolor"], linewidth=0.8, zorder=2)
+            for sector, st in SECTOR_STYLE.items():
+                sel = (nodes["sector"] == sector).to_numpy() & ~firms
+                if sel.any():
+                    ax.scatter(xy[sel, 0], xy[sel, 1], s=sizes[sel], marker=st["marker"], color=st["color"],
+                               edgecolor="#222222", linewidth=0.5, zorder=3)
+            other = ~nodes["sector"].isin(list(SECTOR_STYLE)).to_numpy() & ~firms
+            if other.any():
+                ax.scatter(xy[other, 0], xy[other, 1], s=sizes[other], marker="o", color="#BBBBBB", edgecolor="#222222", zorder=3)
+            ax.set_aspect("equal", adjustable="datalim")
+            ax.margins(0.08)
+        present = set(nx.get_node_attributes(graph, "sector").values())
+        handles = [Line2D([], [], marker=st["marker"], color=st["color"], markeredgecolor="#222222", linestyle="none", markersize=7,
+                          label=i18n.sector_label(s, lang)) for s, st in SECTOR_STYLE.items() if s in present or not present]
+        handles.append(Line2D([], [], marker=FIRM_STYLE["marker"], color="white", markeredgecolor=FIRM_STYLE["edgecolor"],
+                              linestyle="none", markersize=7, label=t("firm", lang)))
+        handles.append(Patch(facecolor="#DDDDDD", edgecolor="#222222", linestyle="--", label=t("ptce_member", lang)))
+        for fte in _size_legend_values(graph):
+            handles.append(Line2D([], [], marker="o", color="#BBBBBB", markeredgecolor="#222222", linestyle="none",
+                                  markersize=math.sqrt(float(_node_size_pt2(np.array([fte]))[0])),
+                                  label=f"{i18n.fmt_number(fte, lang, 0)} {i18n.metric_unit('ess_employment_fte', lang)}"))
+        fig.legend(handles=handles, loc="outside right center", frameon=False)
+        ax.set_title(title or t("network", lang), loc="left")
+        ax.text(0.0, -0.02, t("network_note", lang), transform=ax.transAxes, fontsize=7, color="#444444", va="top", ha="left",
+                wrap=True)
+    return top
+
+
+def _layout(graph: nx.Graph, seed: int) -> dict:
+    """Seeded spring layout in which the members of a PTCE sit together: each PTCE gets a
+    virtual hub tied strongly to its members (drawn as an outlined area, not as a node)."""
+    g = nx.Graph()
+    g.add_nodes_from(graph.nodes)
+    g.add_edges_from((u, v, {"w": float(d.get("trust", 0.5))}) for u, v, d in graph.edges(data=True))
+    for n, d in graph.nodes(data=True):
+        try:
+            pid = int(d.get("ptce", -1))
+        except (TypeError, ValueError):
+            pid = -1
+        if pid >= 0:
+            g.add_edge(("ptce-hub", pid), n, w=5.0)
+    pos = nx.spring_layout(g, seed=seed, weight="w", k=1.5 / math.sqrt(max(g.number_of_nodes(), 1)))
+    return {n: pos[n] for n in graph.nodes}
+
+
+def _size_legend_values(graph: nx.Graph) -> list[float]:
+    staff = [float(v) for v in nx.get_node_attributes(graph, "staff_fte").values()]
+    if not staff:
+        return []
+    hi = max(staff)
+    nice = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
+    top = max([n for n in nice if n <= hi] or [1])
+    small = max([n for n in nice if n <= top / 5] or [1])
+    return sorted({small, top})
+
+
+# --------------------------------------------------------------------------- files
+def save_figure(fig: Figure, folder: Path, name: str, *, formats: Sequence[str] = ("png", "svg")) -> list[Path]:
+    """Write ``fig`` as ``folder/name.png`` and ``.svg``, each under a temporary name then
+    renamed (a reader never sees half a file)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    with mpl.rc_context(RC):
+        for ext in formats:
+            path = folder / f"{name}.{ext}"
+            tmp = folder / f".{name}.{ext}.tmp-{os.getpid()}"
+            try:
+                fig.savefig(tmp, format=ext, metadata={"Date": None} if ext == "svg" else {"Software": None})
+                os.replace(tmp, path)
+            finally:
+                if tmp.exists():
+                    tmp.unlink()
+            paths.append(path)
+    return paths
