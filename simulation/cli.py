@@ -58,6 +58,35 @@ def write_parquet_atomic(df, path: Path) -> None:
             tmp.unlink()
 
 
+def write_network_atomic(model, path: Path) -> None:
+    """The final cooperation network as GraphML (networkx), written under a temporary name."""
+    import networkx as nx
+
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        nx.write_graphml(model.network_graph(), tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+MERGER_COLUMNS = ["step", "absorber", "absorbed", "sector", "absorber_staff_fte", "absorbed_staff_fte"]
+
+
+def write_mergers_atomic(model, path: Path) -> None:
+    """The merger log (who absorbed whom, when; staffs before the merger) as CSV."""
+    import pandas as pd
+
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        pd.DataFrame(model.merger_log, columns=MERGER_COLUMNS).to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
 SUMMARY_COLUMNS = (
     ("ess_employment_fte", "ESS employment (FTE)", "{:,.0f}"),
     ("insertion_employment_fte", "insertion employment (FTE)", "{:,.0f}"),
@@ -72,6 +101,14 @@ SUMMARY_COLUMNS = (
     ("public_order_share", "public orders (share of revenue)", "{:.3f}"),
     ("sales_share", "sales (share of revenue)", "{:.3f}"),
     ("hhi", "size concentration (HHI)", "{:.4f}"),
+    ("top1pct_resource_share", "revenue of the largest 1 % (share)", "{:.3f}"),
+    ("unit_cost_eur", "unit cost (EUR/hour)", "{:.2f}"),
+    ("mergers", "mergers this quarter", "{:,.0f}"),
+    ("ptce_count", "PTCEs", "{:,.0f}"),
+    ("ptce_members_mean", "members per PTCE", "{:.1f}"),
+    ("ptce_jobs_mean", "jobs per PTCE (FTE)", "{:,.0f}"),
+    ("ptce_membership_share", "ESS organisations in a PTCE (share)", "{:.3f}"),
+    ("network_density", "cooperation network density", "{:.4f}"),
 )
 
 
@@ -103,10 +140,61 @@ def cmd_run(args: argparse.Namespace) -> int:
     ts = model.timeseries()
     write_parquet_atomic(ts, out / "timeseries.parquet")
     write_parquet_atomic(model.organisations_frame(), out / "organisations.parquet")
-    print(f"scenario {scenario.name!r}, regime {scenario.regime.kind}, seed {scenario.seed}, {scenario.steps} quarters")
+    write_network_atomic(model, out / "network.graphml")
+    write_mergers_atomic(model, out / "mergers.csv")
+    print(f"scenario {scenario.name!r}, regime {scenario.regime.kind}, policy {scenario.strategy.policy}, seed {scenario.seed}, {scenario.steps} quarters")
     print(summary_table(ts))
-    print(f"wrote {out / 'timeseries.parquet'} and {out / 'organisations.parquet'}")
+    print(f"wrote {out / 'timeseries.parquet'}, {out / 'organisations.parquet'}, {out / 'network.graphml'} and {out / 'mergers.csv'}")
+    if scenario.shocks:
+        # Resilience against the counterfactual twin: the same scenario without shocks, same seed.
+        from .resilience import format_report, resilience_report, twin_scenario, write_report
+
+        twin = TerritoryModel(twin_scenario(scenario), rng=scenario.seed).run(scenario.steps)
+        report = resilience_report(model, twin)
+        write_parquet_atomic(twin.timeseries(), out / "twin_timeseries.parquet")
+        write_report(report, out / "resilience.json")
+        print(format_report(report))
+        print(f"wrote {out / 'resilience.json'} and {out / 'twin_timeseries.parquet'}")
     return 0
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from .runner import cli_batch
+
+    return cli_batch(args, _overrides(args.set))
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .runner import cli_compare
+
+    return cli_compare(args)
+
+
+VIZ_SCENARIO_ENV = "PTCE_VIZ_SCENARIO"
+"""Environment variable through which ``ptce viz`` tells the page (simulation/app.py) its scenario file."""
+VIZ_MODULES = ("solara", "solara_assets", "altair", "matplotlib")
+"""Modules the page needs beyond the core install (the ``[viz]`` extra)."""
+
+
+def cmd_viz(args: argparse.Namespace) -> int:
+    import importlib.util
+    import subprocess
+
+    missing = [m for m in VIZ_MODULES if importlib.util.find_spec(m) is None]
+    if missing:
+        raise UserError(f"ptce viz needs the visualisation extra (missing {', '.join(missing)}): pip install 'ptce-sim[viz]'")
+    scenario = ""
+    if args.scenario:
+        load_scenario(args.scenario)  # a bad file is a one-line error before any server starts
+        scenario = str(Path(args.scenario).resolve())
+    app = Path(__file__).with_name("app.py")
+    # --no-check-version: Solara's upgrade advice would contradict the [viz] extra's pin.
+    cmd = [sys.executable, "-m", "solara", "run", str(app), "--host", args.host, "--port", str(args.port), "--production",
+           "--no-check-version", "--open" if args.open else "--no-open"]
+    # No usage telemetry from a tool run on local authorities' machines, unless asked for.
+    env = {"SOLARA_TELEMETRY_MIXPANEL_ENABLE": "false", **os.environ, VIZ_SCENARIO_ENV: scenario}
+    print(f"ptce viz: serving {args.scenario or 'the default scenario'} at http://{args.host}:{args.port}/ (Ctrl-C to stop)", flush=True)
+    return subprocess.call(cmd, env=env)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -129,6 +217,19 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("scenario")
     val.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     val.set_defaults(func=cmd_validate)
+    viz = sub.add_parser("viz", help="watch one territory live in the browser (Mesa SolaraViz page)")
+    viz.add_argument("scenario", nargs="?", help="scenario TOML file (default: the defaults of simulation/params.py)")
+    viz.add_argument("--port", type=int, default=8765, help="port of the page (default 8765; 0 = any free port)")
+    viz.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    viz.add_argument("--open", action="store_true", help="open the page in the default web browser")
+    viz.set_defaults(func=cmd_viz)
+    from .runner import add_batch_arguments
+
+    batch = sub.add_parser("batch", help="run a scenario batch (axes x replicates) into a resumable results folder")
+    comp = sub.add_parser("compare", help="compare the regimes of a batch: means, 95 % CIs, paired differences")
+    add_batch_arguments(batch, comp)
+    batch.set_defaults(func=cmd_batch)
+    comp.set_defaults(func=cmd_compare)
     return parser
 
 

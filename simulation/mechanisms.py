@@ -345,3 +345,129 @@ def lognormal_from_quantiles(below: float, x_low: float, above: float, x_high: f
     sigma = (math.log(x_high) - math.log(x_low)) / (z2 - z1)
     mu = math.log(x_low) - z1 * sigma
     return mu, sigma
+
+
+# --------------------------------------------------------------------------- concentration
+
+
+def merge_organisations(
+    staff_fte: tuple[float, float],
+    insertion_fte: tuple[float, float],
+    volunteers_fte: tuple[float, float],
+    treasury_eur: tuple[float, float],
+    governance: tuple[float, float],
+    technicisation: tuple[float, float],
+    dilution: float,
+    technicisation_rise: float,
+    volunteer_loss: float,
+) -> dict[str, float]:
+    """State of the organisation that results from absorbing another (seed text: concentration).
+
+    S = S1 + S2 and I = I1 + I2 (staff and insertion posts carried over, FTE);
+    T = T1 + T2 (treasury carried over, EUR: no money created or lost);
+    V = (1 - l) (V1 + V2) (some volunteers leave, l the loss);
+    g = (1 - d) (S1 g1 + S2 g2) / S (democratic governance diluted by d);
+    tau = t + r (1 - t), t = (S1 tau1 + S2 tau2) / S (technicisation raised by r toward 1).
+    Fixed costs are not merged: they follow from the merged capacity, F = f0 Q**beta,
+    which is less than F1 + F2 when beta < 1 (economies of scale).
+    """
+    s = staff_fte[0] + staff_fte[1]
+    w = (0.5, 0.5) if s <= 0 else (staff_fte[0] / s, staff_fte[1] / s)
+    tau = w[0] * technicisation[0] + w[1] * technicisation[1]
+    return {
+        "staff_fte": s,
+        "insertion_fte": insertion_fte[0] + insertion_fte[1],
+        "volunteers_fte": (1 - volunteer_loss) * (volunteers_fte[0] + volunteers_fte[1]),
+        "treasury_eur": treasury_eur[0] + treasury_eur[1],
+        "governance": (1 - dilution) * (w[0] * governance[0] + w[1] * governance[1]),
+        "technicisation": tau + technicisation_rise * (1 - tau),
+    }
+
+
+# --------------------------------------------------------------------------- cooperation (PTCE)
+
+
+def pooled_fixed_costs(capacity_hours: np.ndarray, scale_eur: float, exponent: float, pooled_share: float) -> np.ndarray:
+    """Fixed cost of each member of a PTCE that pools premises and equipment.
+
+    F_i = (1 - phi) f0 Q_i**beta + phi f0 (sum Q)**beta Q_i / sum Q
+    phi the pooled share of fixed costs; the pool is one set of premises sized on the
+    members' summed capacity, paid pro rata to capacity.  With beta < 1 each member pays
+    less than alone, and no member grows (DESIGN.md 3b: pooling divides the shared part).
+    """
+    q = np.asarray(capacity_hours, dtype=float)
+    total = q.sum()
+    own = np.array([fixed_cost(x, scale_eur, exponent) for x in q])
+    if total <= 0:
+        return own
+    return (1 - pooled_share) * own + pooled_share * fixed_cost(total, scale_eur, exponent) * q / total
+
+
+def ptce_rigidity(formalisation: float, members: int, half_size: float) -> float:
+    """Rigidity of a PTCE: r = f n / (n + n_half), in [0, 1).
+
+    Grows with formalisation f in [0, 1] and with membership n (seed text: avoid
+    'superstructures qui rigidifient excessivement les relations entre les membres').
+    """
+    return formalisation * members / (members + half_size) if members > 0 else 0.0
+
+
+def rigidity_exit_probability(rigidity: float, threshold: float, rate: float) -> float:
+    """Quarterly chance that a member leaves: x = rate (r - r0) / (1 - r0) above r0, else 0."""
+    if rigidity <= threshold or threshold >= 1:
+        return 0.0
+    return min(1.0, rate * (rigidity - threshold) / (1 - threshold))
+
+
+def coordination_cost(members: int, animation_eur_per_member: float, rigidity: float, cost_per_rigidity: float) -> float:
+    """Animation and coordination cost of a PTCE, EUR/quarter: C = a n (1 + k r)."""
+    return animation_eur_per_member * members * (1 + cost_per_rigidity * rigidity)
+
+
+def pooling_depth_step(depth: float, mean_trust: float, growth: float) -> float:
+    """From cohabitation to pooled projects: d' = d + g trust (1 - d), in [0, 1]."""
+    return min(1.0, depth + growth * mean_trust * (1 - depth))
+
+
+def carry_from_fund(treasury_eur: np.ndarray, fund_eur: float) -> tuple[np.ndarray, float]:
+    """Mutual insurance: the PTCE fund brings members in deficit back to zero treasury.
+
+    Each member i with T_i < 0 receives min(-T_i, F D_i / D) where D_i = -T_i and D the
+    members' total deficit: the whole deficit when the fund suffices, otherwise the fund
+    shared pro rata to deficits.  Never more than the fund: returns (treasuries, fund left).
+    """
+    t = np.asarray(treasury_eur, dtype=float).copy()
+    deficit = np.where(t < 0, -t, 0.0)
+    total = deficit.sum()
+    if total <= 0 or fund_eur <= 0:
+        return t, fund_eur
+    paid = deficit if fund_eur >= total else deficit * (fund_eur / total)
+    return t + paid, fund_eur - float(paid.sum())
+
+
+def spillover_multiplier(trust_sum: float, max_gain: float, trust_scale: float) -> float:
+    """Productivity multiplier from knowledge spillovers in the cooperation network.
+
+    m = 1 + g (1 - exp(-W / W0)), W the summed trust of an organisation's ties,
+    g the largest gain (seed text: 'rendements croissants s'appuyant sur des pratiques
+    collaboratives'): increasing in ties, saturating.
+    """
+    return 1.0 + max_gain * (1.0 - math.exp(-max(trust_sum, 0.0) / trust_scale))
+
+
+def strategy_utilities(payoff: np.ndarray, mission_loss: np.ndarray, imitation: np.ndarray, current: int,
+                       w_payoff: float, w_mission: float, governance: float, w_imitation: float,
+                       switching_cost: float) -> np.ndarray:
+    """Utility of each strategy (independent, concentrate, cooperate) for one organisation.
+
+    U_k = w_pi pi_k - w_m g L_k + w_im M_k - c [k != current]
+    pi_k expected gain as a share of quarterly costs, L_k mission loss (autonomy and
+    personalisation) weighted by the organisation's democratic governance g, M_k the mean
+    result of peers following k minus the mean of all peers (imitation, replicator-like),
+    c the switching cost (inertia).  Choice is logit on U (DESIGN.md 3b).
+    """
+    u = w_payoff * np.asarray(payoff, dtype=float) - w_mission * governance * np.asarray(mission_loss, dtype=float)
+    u = u + w_imitation * np.asarray(imitation, dtype=float)
+    switch = np.full(len(u), switching_cost)
+    switch[current] = 0.0
+    return u - switch

@@ -140,13 +140,91 @@ def hhi(model: TerritoryModel) -> float:
     return herfindahl(np.array([o.staff_fte for o in model.organisations()]))
 
 
+# --------------------------------------------------------------------------- concentration and cooperation
+def mergers(model: TerritoryModel) -> int:
+    """Mergers (absorptions) this quarter."""
+    return int(model.quarter_stats.get("mergers", 0))
+
+
+def ptce_count(model: TerritoryModel) -> int:
+    """PTCEs alive at the end of the quarter (FACTS.md [ptce-count])."""
+    return len(model.ptces())
+
+
+def ptce_members_mean(model: TerritoryModel) -> float:
+    """Mean number of member legal persons (ESS organisations and firms) per PTCE; 0 if none
+    (FACTS.md [ptce-size]: about 15)."""
+    hubs = model.ptces()
+    return float(np.mean([h.size for h in hubs])) if hubs else 0.0
+
+
+def ptce_jobs_mean(model: TerritoryModel) -> float:
+    """Mean direct jobs per PTCE: salaried FTE of its ESS members; 0 if none
+    (FACTS.md [ptce-size]: about 100)."""
+    hubs = model.ptces()
+    return float(np.mean([h.jobs_fte() for h in hubs])) if hubs else 0.0
+
+
+def ptce_membership_share(model: TerritoryModel) -> float:
+    """Share of ESS organisations that are members of a PTCE, in [0, 1]."""
+    orgs = model.organisations()
+    return float(sum(o.ptce is not None for o in orgs) / len(orgs)) if orgs else 0.0
+
+
+def project_pooling_depth(model: TerritoryModel) -> float:
+    """Mean project-pooling depth of the PTCEs, in [0, 1] (0 cohabitation, 1 pooled projects); 0 if none."""
+    hubs = model.ptces()
+    return float(np.mean([h.depth for h in hubs])) if hubs else 0.0
+
+
+def network_density(model: TerritoryModel) -> float:
+    """Density of the cooperation network (ties over possible ties), all legal persons."""
+    import networkx as nx
+
+    return float(nx.density(model.cooperation)) if model.cooperation.number_of_nodes() > 1 else 0.0
+
+
+def network_clustering(model: TerritoryModel) -> float:
+    """Average clustering coefficient of the cooperation network (unweighted)."""
+    import networkx as nx
+
+    return float(nx.average_clustering(model.cooperation)) if model.cooperation.number_of_nodes() > 0 else 0.0
+
+
+def top1pct_resource_share(model: TerritoryModel) -> float:
+    """Share of ESS revenue this quarter received by the largest 1 % of ESS organisations
+    by revenue (at least one organisation), in [0, 1]; FACTS.md [assoc-budget-conc]."""
+    rev = np.sort(np.array([o.ledger.revenue_eur for o in model.organisations()]))[::-1]
+    total = rev.sum()
+    if total <= 0:
+        return 0.0
+    k = max(1, int(np.ceil(0.01 * len(rev))))
+    return float(rev[:k].sum() / total)
+
+
+def unit_cost_eur(model: TerritoryModel) -> float:
+    """Mean unit cost of an hour of ESS service (EUR/hour), weighted by hours served
+    (by capacity when nothing was served)."""
+    op = model.config.organisation
+    orgs = model.organisations()
+    if not orgs:
+        return 0.0
+    w = np.array([o.served_hours for o in orgs])
+    if w.sum() <= 0:
+        w = np.array([o.capacity_hours(op) for o in orgs])
+    c = np.array([o.unit_cost_eur(op) for o in orgs])
+    return float(np.dot(w, c) / w.sum()) if w.sum() > 0 else 0.0
+
+
 METRICS = {
     f.__name__: f
     for f in (
         step, ess_employment_fte, insertion_employment_fte, insertion_exits_to_jobs,
         local_employment_fte, volunteers_fte, organisations, entries, exits, personalisation,
         services_delivered_hours, unmet_need_share, technicisation, governance, public_spend_eur, subsidy_share,
-        public_order_share, sales_share, hhi,
+        public_order_share, sales_share, hhi, mergers, ptce_count, ptce_members_mean,
+        ptce_jobs_mean, ptce_membership_share, project_pooling_depth, network_density,
+        network_clustering, top1pct_resource_share, unit_cost_eur,
     )
 }
 """Column name -> function of the model, in column order."""

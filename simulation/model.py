@@ -13,12 +13,13 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from . import cooperation as coop
 from . import mechanisms as mech
 from .metrics import METRICS
 from .organisations import ConventionalFirm, Organisation, Provider
 from .params import GROUPS, SECTORS, Scenario
 from .regimes import make_regime
-from .shocks import shock_path
+from .shocks import context_from_model, shock_path
 from .territory import build_territory
 
 LEGAL_FORMS: dict[str, tuple[float, float]] = {
@@ -65,21 +66,28 @@ class TerritoryModel(mesa.Model):
         streams = run_streams(seed)
         self.init_rng = streams["initialisation"]
         self.dyn_rng = streams["dynamics"]
-        self.shocks = shock_path(config.shocks, config.steps, streams["shocks"])
         self.territory = build_territory(config.territory, config.demand, self.init_rng)
         self.paying_share = np.array([config.demand.paying_share[g] for g in GROUPS])
         self.provider_by_id: dict[int, Provider] = {}
+        self.agent_by_id: dict[int, Provider] = {}  # providers and local employers
+        self.merger_log: list[dict[str, int]] = []  # who absorbed whom, when
         self.cooperation = nx.Graph()
         self.quarter_stats: dict[str, float] = {}
         # Public money paid since the start, by kind (EUR): where each regime's money went.
         self.public_money_eur = {"subsidies": 0.0, "public_orders": 0.0}
+        self.closed: list[dict[str, object]] = []  # providers that left the model, with the step (Kaplan-Meier survival)
         self.create_agents()
+        # The shock path is drawn up front, after the agents (an employer closure picks among
+        # the initial local employers) and before any regime or strategy code runs.
+        self.shocks = shock_path(config.shocks, config.steps, streams["shocks"], context_from_model(self))
         self.scale_needs()
         self.base_budget_eur = config.funding.public_budget_share_of_costs * sum(
             o.quarterly_costs_eur(config.organisation) for o in self.organisations()
         )
         self.regime = make_regime(config.regime)
         self.regime.initialize(self)
+        if config.strategy.policy != "endogenous":
+            coop.choose_strategies(self)  # a forced policy holds from the first quarter
         self.datacollector = mesa.DataCollector(model_reporters=dict(METRICS))
 
     # ----------------------------------------------------------------- set-up
@@ -130,6 +138,7 @@ class TerritoryModel(mesa.Model):
 
     def register(self, agent: Provider) -> None:
         self.cooperation.add_node(agent.unique_id)
+        self.agent_by_id[agent.unique_id] = agent
         if agent.sector >= 0:
             self.provider_by_id[agent.unique_id] = agent
 
@@ -149,7 +158,7 @@ class TerritoryModel(mesa.Model):
             w = prox[i].copy()
             w[i] = 0.0
             for j in self.init_rng.choice(len(orgs), size=n, replace=False, p=w / w.sum()):
-                self.cooperation.add_edge(o.unique_id, orgs[int(j)].unique_id, trust=float(self.init_rng.uniform(0.1, 0.6)))
+                self.cooperation.add_edge(o.unique_id, orgs[int(j)].unique_id, trust=float(self.init_rng.uniform(0.1, 0.6)), kind="initial")
 
     def scale_needs(self) -> None:
         """Scale the need profile so initial capacity covers `initial_need_coverage` of it."""
@@ -175,13 +184,17 @@ class TerritoryModel(mesa.Model):
     def firms(self) -> list[ConventionalFirm]:
         return list(self.agents_by_type.get(ConventionalFirm, []))
 
+    def ptces(self) -> list[coop.Ptce]:
+        """Live PTCEs, in order of foundation."""
+        return sorted(self.agents_by_type.get(coop.Ptce, []), key=lambda p: p.unique_id)
+
     def lots(self) -> list[tuple[int, int]]:
         return [(s, m) for s in range(len(SECTORS)) for m in range(self.territory.municipalities)]
 
     def needs_hours(self) -> np.ndarray:
         """Need of this quarter (M, G, S) in hours: profile x scale x trend x shocks."""
         trend = (1 + self.config.demand.need_growth_per_quarter) ** self.quarter
-        return self.territory.need_profile * self.need_scale * trend * self.shocks.needs(self.quarter)[None, :, :]
+        return self.territory.need_profile * self.need_scale * trend * self.shocks.needs(self.quarter)
 
     def public_hours_by_lot(self) -> dict[tuple[int, int], float]:
         pub = self.public_need.sum(axis=1)  # (M, S)
@@ -196,10 +209,19 @@ class TerritoryModel(mesa.Model):
         self.pay_for_service()
         self.collect_gifts()
         self.pay_insertion_aid()
+        self.book_ptce_costs()
         self.settle_accounts()
+        self.pool_treasuries()
         self.update_personalisation()
         self.adjust_workforce()
         self.update_practices()
+        self.update_cooperation()
+        if self.quarter % 4 == 3:  # yearly, at the end of the year
+            coop.choose_strategies(self)
+            coop.concentrate(self)
+        coop.cooperate(self)
+        for hub in self.ptces():  # members who left for another strategy or were absorbed
+            coop.restore_legality(self, hub)
         self.close_insolvent()
         self.enter_new_organisations()
         self.datacollector.collect(self)
@@ -217,10 +239,49 @@ class TerritoryModel(mesa.Model):
         self.public_need = need * (1 - self.paying_share)[None, :, None]
         self.private_need = need * self.paying_share[None, :, None]
         self.budget_eur = self.base_budget_eur * self.shocks.budget(self.quarter)
-        self.quarter_stats = {"entries": 0, "exits": 0, "public_spend_eur": 0.0, "insertion_aid_eur": 0.0}
+        self.apply_market_demand_shock()
+        self.apply_employer_closures()
+        self.apply_supply_costs()
+        self.quarter_stats = {"entries": 0, "exits": 0, "mergers": 0, "public_spend_eur": 0.0, "insertion_aid_eur": 0.0, "outside_funding_eur": 0.0}
+        for hub in self.ptces():
+            hub.open_quarter()
+
+    def apply_market_demand_shock(self) -> None:
+        """employer_closure: paying demand falls in the closing employer's municipality
+        (ShockPath.market); need then counts the hours still demanded."""
+        market = self.shocks.market(self.quarter)
+        if np.all(market == 1.0):
+            return
+        self.private_need = self.private_need * market[:, None, None]
+        self.need = self.public_need + self.private_need
+
+    def apply_employer_closures(self) -> None:
+        """employer_closure: the closing local employer's staff follows its path
+        (ShockPath.employer_staff_fte): its jobs are lost from the closure quarter on."""
+        if not self.shocks.closures:
+            return
+        firms = {f.unique_id: f for f in self.firms()}
+        for c in self.shocks.closures:
+            if c.employer_id in firms:
+                firms[c.employer_id].staff_fte = self.shocks.employer_staff(c.employer_id, self.quarter)
+
+    def apply_supply_costs(self) -> None:
+        """supply_disruption: each provider's outside suppliers' price multiplier this quarter
+        (ShockPath.supply_cost, by sector), read by Provider.supply_surcharge_eur."""
+        m = self.shocks.supply_cost(self.quarter)
+        for p in self.providers():
+            p.supply_cost_multiplier = float(m[p.sector])
 
     def fund_public_services(self) -> None:
-        spent = self.regime.fund(self, self.budget_eur)
+        """PTCE animation first (the regime's funded share of each hub's coordination
+        cost, within the budget), then the regime's envelopes share what is left."""
+        share = self.regime.params.animation_funded_share
+        costs = {hub.unique_id: share * hub.coordination_cost_eur() for hub in self.ptces()}
+        total = sum(costs.values())
+        scale = min(1.0, self.budget_eur / total) if total > 0 else 0.0
+        self.animation_funded_eur = {uid: c * scale for uid, c in costs.items()}
+        animation = total * scale
+        spent = self.regime.fund(self, self.budget_eur - animation) + animation
         self.quarter_stats["public_spend_eur"] += spent
         self.public_money_eur["subsidies"] += spent
 
@@ -228,6 +289,8 @@ class TerritoryModel(mesa.Model):
         op = self.config.organisation
         for p in self.providers():
             p.set_price(op)
+            # Internalised solidarity: paying beneficiaries' surcharge funds free hours.
+            p.price_eur_per_hour *= 1 + p.solidarity_surcharge
 
     def allocate_demand(self) -> None:
         """Beneficiaries to providers, sector by sector (DESIGN.md 3.4).
@@ -282,13 +345,14 @@ class TerritoryModel(mesa.Model):
             pers = np.array([p.personalisation for p in provs])
             base_u = dp.weight_proximity * prox + dp.weight_personalisation * pers[None, :]
             eligible = np.array([self.regime.accredited(p, q) for p in provs])
-            funded = np.array([self.regime.funded_public_hours(self, p) for p in provs])
+            funded = np.array([self.regime.funded_public_hours(self, p) + p.solidarity_hours for p in provs])
             offer = np.minimum(spare, funded)
             f_pub, u_pub, a_pub = mech.allocate_demand(pub, base_u, offer, dp.choice_temperature, np.broadcast_to(eligible, base_u.shape), dp.rationing_rounds)
             a_pub = np.minimum(a_pub, funded)
             spare = np.maximum(spare - f_pub.sum(axis=0), 0.0)
             price = np.array([p.price_eur_per_hour for p in provs])
-            u_priv = base_u - dp.weight_price * price[None, :]
+            joint_sales = np.array([p.joint_sales_bonus for p in provs])
+            u_priv = base_u - dp.weight_price * price[None, :] + joint_sales[None, :]
             f_priv, u_priv_left, a_priv = mech.allocate_demand(priv, u_priv, spare, dp.choice_temperature, None, dp.rationing_rounds)
             flows += f_pub + f_priv
             asked += a_pub + a_priv
@@ -300,6 +364,7 @@ class TerritoryModel(mesa.Model):
                 p.served_hours = float(flows[:, j].sum())
                 p.capacity_now = float(cap[j])
                 p.ledger.sales_eur += float(price[j] * priv_served[j])
+                p.surcharge_eur = float(price[j] * priv_served[j]) * p.solidarity_surcharge / (1 + p.solidarity_surcharge)
                 self.public_hours_served[p.unique_id] = float(pub_served[j])
                 col = flows[:, j]
                 nz = np.nonzero(col > 1e-12)[0]
@@ -325,11 +390,36 @@ class TerritoryModel(mesa.Model):
             self.quarter_stats["insertion_aid_eur"] += aid
             self.public_money_eur["subsidies"] += aid
 
+    def book_ptce_costs(self) -> None:
+        """Each PTCE books its coordination cost on its ESS members, with the public share
+        funded this quarter and a development agency's outside funding."""
+        for hub in self.ptces():
+            self.quarter_stats["outside_funding_eur"] += hub.book_costs_and_outside_funding(self.animation_funded_eur.get(hub.unique_id, 0.0))
+
     def settle_accounts(self) -> None:
         op = self.config.organisation
         for p in self.providers():
             p.book_costs(op)
-            p.settle()
+            p.last_result_eur = p.settle()
+            # Free hours next quarter paid by this quarter's solidarity surcharge, h = R / c.
+            c = p.unit_cost_eur(op)
+            p.solidarity_hours = getattr(p, "surcharge_eur", 0.0) / c if p.solidarity_surcharge > 0 and c > 0 else 0.0
+            p.surcharge_eur = 0.0
+
+    def pool_treasuries(self) -> None:
+        for p in self.providers():
+            p.carried_eur = 0.0
+        for hub in self.ptces():
+            hub.pool_treasury()
+
+    def update_cooperation(self) -> None:
+        """Trust and spillovers on the network, then each PTCE's formalisation, depth and
+        rigidity exits; a PTCE that no longer meets the law's composition recruits a firm
+        or dissolves."""
+        coop.update_network(self)
+        for hub in self.ptces():
+            hub.update()
+            coop.restore_legality(self, hub)
 
     def update_personalisation(self) -> None:
         """Personalisation of each provider's relations this quarter (mechanisms.personalisation)."""
@@ -367,7 +457,14 @@ class TerritoryModel(mesa.Model):
 
     def remove_provider(self, p: Provider) -> None:
         p.alive = False
+        self.closed.append({"id": p.unique_id, "ess": p.is_ess, "sector": p.sector, "municipality": p.municipality,
+                            "founded_step": p.founded_step, "closed_step": self.steps})
+        hub = p.ptce
+        if hub is not None:
+            hub.remove_member(p)
+            coop.restore_legality(self, hub)
         del self.provider_by_id[p.unique_id]
+        self.agent_by_id.pop(p.unique_id, None)
         self.cooperation.remove_node(p.unique_id)
         p.remove()
 
@@ -377,6 +474,13 @@ class TerritoryModel(mesa.Model):
         fp, op = self.config.funding, self.config.organisation
         k_new = fp.entrant_fte * op.service_hours_per_fte_quarter
         lam = mech.expected_entries(self.unmet, k_new, fp.entry_rate)
+        # A development-agency PTCE helps new organisations start where it sits.
+        agencies: dict[int, coop.Ptce] = {}
+        for hub in self.ptces():
+            if "development_agency" in hub.forms and (hub.seat not in agencies or hub.depth > agencies[hub.seat].depth):
+                agencies[hub.seat] = hub
+        for m, hub in agencies.items():
+            lam[m, :] *= 1 + self.config.cooperation.agency_entry_boost * hub.depth
         counts = self.dyn_rng.poisson(lam)
         for m, s in zip(*np.nonzero(counts), strict=True):
             for _ in range(int(counts[m, s])):
@@ -387,6 +491,12 @@ class TerritoryModel(mesa.Model):
                 )
                 self.register(org)
                 self.regime.on_entry(self, org)
+                policy = self.config.strategy.policy
+                org.strategy = policy if policy != "endogenous" else "independent"
+                hub = agencies.get(int(m))
+                if hub is not None and policy in ("endogenous", "cooperate"):
+                    org.strategy = "cooperate"
+                    hub.add_member(org)
                 # A newcomer starts with a tie to its nearest established peer of the sector
                 # (of any sector if it is the first of its own).
                 established = [o for o in self.organisations() if o.founded_step < self.steps]
@@ -394,10 +504,31 @@ class TerritoryModel(mesa.Model):
                 if peers:
                     d = [self.territory.distance_km[m, o.municipality] for o in peers]
                     peer = peers[int(np.argmin(d))]
-                    self.cooperation.add_edge(org.unique_id, peer.unique_id, trust=0.2)
+                    self.cooperation.add_edge(org.unique_id, peer.unique_id, trust=0.2, kind="entry")
                 self.quarter_stats["entries"] += 1
 
+    def log_merger(self, absorber: Provider, absorbed: Provider) -> None:
+        self.merger_log.append({"step": self.steps, "absorber": absorber.unique_id, "absorbed": absorbed.unique_id,
+                                "sector": absorber.sector, "absorber_staff_fte": absorber.staff_fte, "absorbed_staff_fte": absorbed.staff_fte})
+        self.quarter_stats["mergers"] = self.quarter_stats.get("mergers", 0) + 1
+
     # ----------------------------------------------------------------- outputs
+    def network_graph(self) -> nx.Graph:
+        """The cooperation network now, with node attributes sector, municipality,
+        staff_fte, is_ess, ptce (-1 if none), strategy, and edge attributes trust, kind."""
+        g = nx.Graph()
+        for uid in sorted(self.cooperation.nodes):
+            a = self.agent_by_id.get(uid)
+            if a is None:
+                continue
+            g.add_node(uid, sector=SECTORS[a.sector] if a.sector >= 0 else "employer", municipality=int(a.municipality),
+                       staff_fte=float(a.staff_fte), is_ess=bool(a.is_ess), ptce=int(a.ptce.unique_id) if a.ptce is not None else -1,
+                       strategy=str(a.strategy))
+        for u, v, data in self.cooperation.edges(data=True):
+            if u in g and v in g:
+                g.add_edge(u, v, trust=float(data["trust"]), kind=str(data.get("kind", "tie")))
+        return g
+
     def timeseries(self) -> pd.DataFrame:
         """Per-step metrics, one row per quarter simulated, columns as in METRICS."""
         df = self.datacollector.get_model_vars_dataframe().reset_index(drop=True)
@@ -416,6 +547,7 @@ class TerritoryModel(mesa.Model):
                 "unit_cost_eur_per_hour": p.unit_cost_eur(op), "treasury_eur": p.treasury_eur,
                 "technicisation": p.technicisation, "governance": p.governance,
                 "personalisation": p.personalisation, "founded_step": p.founded_step,
-                "served_hours": p.served_hours,
+                "served_hours": p.served_hours, "strategy": p.strategy,
+                "ptce": p.ptce.unique_id if p.ptce is not None else -1,
             })
         return pd.DataFrame(rows)

@@ -26,6 +26,8 @@ class Ledger:
     wages_eur: float = 0.0
     fixed_costs_eur: float = 0.0
     bid_costs_eur: float = 0.0
+    coordination_eur: float = 0.0  # share of a PTCE's animation and coordination cost
+    supply_surcharge_eur: float = 0.0  # extra cost of outside supplies in a supply disruption
 
     @property
     def revenue_eur(self) -> float:
@@ -33,7 +35,7 @@ class Ledger:
 
     @property
     def costs_eur(self) -> float:
-        return self.wages_eur + self.fixed_costs_eur + self.bid_costs_eur
+        return self.wages_eur + self.fixed_costs_eur + self.bid_costs_eur + self.coordination_eur + self.supply_surcharge_eur
 
     def as_dict(self) -> dict[str, float]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -83,6 +85,25 @@ class Provider(mesa.Agent):
         self.alive = True
         self.pending_support = False  # start-up support owed by the cooperative regime
         self.prev_flows: dict[tuple[int, int], float] = {}  # hours per (municipality, group) last quarter
+        self.supply_cost_multiplier = 1.0  # outside suppliers' price multiplier this quarter (supply_disruption)
+        self.last_result_eur = 0.0  # revenue - costs of the last settled quarter
+        self.carried_eur = 0.0  # carried by a PTCE fund after the last quarter
+        self.transfers_eur = 0.0  # treasury moved this quarter outside the ledger (fund, merger)
+        # Concentration and cooperation (simulation.cooperation).
+        self.strategy = "independent"
+        self.ptce = None  # the Ptce this legal person belongs to, if any
+        self.productivity = 1.0  # knowledge-spillover multiplier of service hours
+        self.reset_cooperation()
+
+    def reset_cooperation(self) -> None:
+        """What PTCE membership changes, back to a non-member's values."""
+        self.pool_share = 0.0  # share of fixed costs pooled in a PTCE's premises
+        self.joint_sales_bonus = 0.0  # utility of joint sales to paying beneficiaries
+        self.pathway_bonus = 0.0  # extra share of insertion leavers hired by members
+        self.outside_supply_share = 1.0  # share of purchases bought from outside suppliers
+        self.solidarity_surcharge = 0.0  # share of price funding free hours for other groups
+        self.solidarity_hours = 0.0  # free hours funded by last quarter's surcharge
+        self.governance_bonus = 0.0  # multi-stakeholder governance of a PTCE
 
     # ----------------------------------------------------------------- staff
     @property
@@ -97,27 +118,50 @@ class Provider(mesa.Agent):
 
     def hours_per_staff_fte(self, op: OrganisationParams) -> float:
         """Service hours one FTE of this organisation's staff mix delivers per quarter."""
-        return op.service_hours_per_fte_quarter * (1.0 - self.insertion_share + op.insertion_productivity * self.insertion_share)
+        return op.service_hours_per_fte_quarter * self.productivity * (1.0 - self.insertion_share + op.insertion_productivity * self.insertion_share)
 
     # ----------------------------------------------------------------- production
     def capacity_hours(self, op: OrganisationParams) -> float:
         return mech.capacity_hours(
             self.employees_fte, self.insertion_fte, self.volunteers_fte,
-            op.service_hours_per_fte_quarter, op.insertion_productivity, op.volunteer_productivity,
+            op.service_hours_per_fte_quarter * self.productivity, op.insertion_productivity, op.volunteer_productivity,
         )
 
     def fixed_cost_eur(self, op: OrganisationParams) -> float:
-        return mech.fixed_cost(self.capacity_hours(op), op.fixed_cost_scale_eur, op.fixed_cost_exponent)
+        """F = f0 Q**beta alone; in a PTCE that pools premises, the member's line of
+        mechanisms.pooled_fixed_costs on the pool's capacity at the start of the quarter."""
+        q = self.capacity_hours(op)
+        own = mech.fixed_cost(q, op.fixed_cost_scale_eur, op.fixed_cost_exponent)
+        if self.pool_share <= 0 or self.ptce is None or q <= 0:
+            return own
+        total = max(self.ptce.pool_capacity_hours, q)
+        pooled = mech.fixed_cost(total, op.fixed_cost_scale_eur, op.fixed_cost_exponent) * q / total
+        return (1 - self.pool_share) * own + self.pool_share * pooled
 
     def unit_cost_eur(self, op: OrganisationParams) -> float:
         """c = w / (Q / S) + F / Q: labour productivity Q / S counts the staff mix and the
         volunteers, so insertion staff raise and volunteers lower the unit cost."""
         q = self.capacity_hours(op)
         productivity = q / self.staff_fte if self.staff_fte > 0 else float("inf")
-        return mech.unit_cost(q, op.wage_eur_per_fte_quarter, productivity, self.fixed_cost_eur(op))
+        return mech.unit_cost(q, op.wage_eur_per_fte_quarter, productivity, self.fixed_cost_eur(op) + self.supply_surcharge_eur(op))
+
+    def supply_surcharge_eur(self, op: OrganisationParams) -> float:
+        """Extra cost of purchased inputs when outside suppliers' prices are multiplied by m
+        (supply_disruption, simulation.shocks), EUR / quarter:
+
+            supplies = F p (o m + (1 - o)),  so  supplies - F p = F p o (m - 1)
+
+        F the fixed cost (premises, equipment, management, supplies), p =
+        `organisation.purchased_share_of_fixed_costs` the share of F bought from suppliers,
+        o = `outside_supply_share` the share of those purchases from outside suppliers (a
+        supply-chain PTCE lowers it), m = `supply_cost_multiplier`.  0 when m = 1.
+        """
+        if self.supply_cost_multiplier == 1.0:
+            return 0.0
+        return self.fixed_cost_eur(op) * op.purchased_share_of_fixed_costs * self.outside_supply_share * (self.supply_cost_multiplier - 1.0)
 
     def quarterly_costs_eur(self, op: OrganisationParams) -> float:
-        return op.wage_eur_per_fte_quarter * self.staff_fte + self.fixed_cost_eur(op)
+        return op.wage_eur_per_fte_quarter * self.staff_fte + self.fixed_cost_eur(op) + self.supply_surcharge_eur(op)
 
     def set_price(self, op: OrganisationParams) -> None:
         """Price per hour to paying beneficiaries: p = c (1 + m), c the unit cost (EUR/hour),
@@ -131,11 +175,13 @@ class Provider(mesa.Agent):
     # ----------------------------------------------------------------- quarter accounting
     def open_quarter(self) -> None:
         self.ledger = Ledger()
+        self.transfers_eur = 0.0
         self.norm_level = 0.0
 
     def book_costs(self, op: OrganisationParams) -> None:
         self.ledger.wages_eur = op.wage_eur_per_fte_quarter * self.staff_fte
         self.ledger.fixed_costs_eur = self.fixed_cost_eur(op)
+        self.ledger.supply_surcharge_eur = self.supply_surcharge_eur(op)
 
     def settle(self) -> float:
         """Treasury moves by exactly revenue - costs; returns that change (EUR)."""
@@ -146,13 +192,16 @@ class Provider(mesa.Agent):
 
     # ----------------------------------------------------------------- workforce and practices
     def adjust_workforce(self, op: OrganisationParams, hazard: float, to_job_rate: float) -> None:
-        volunteer_hours = op.service_hours_per_fte_quarter * op.volunteer_productivity * self.volunteers_fte
+        volunteer_hours = op.service_hours_per_fte_quarter * self.productivity * op.volunteer_productivity * self.volunteers_fte
         target = mech.staff_target(self.asked_hours, self.hours_per_staff_fte(op), volunteer_hours)
         self.staff_fte = mech.hire_or_lay_off(
             self.staff_fte, target, self.treasury_eur, op.wage_eur_per_fte_quarter,
             op.cash_buffer_quarters, op.hiring_adjustment,
         )
-        _, self.insertion_exits_to_jobs = mech.insertion_exits(self.insertion_fte, hazard, to_job_rate)
+        # Integration pathways of a conglomerate PTCE: members' mainstream jobs take a
+        # further share of the leavers who had not found one (seed text, 'parcours d'insertion').
+        rate = to_job_rate + self.pathway_bonus * (1.0 - to_job_rate)
+        _, self.insertion_exits_to_jobs = mech.insertion_exits(self.insertion_fte, hazard, rate)
 
     def update_practices(self, op: OrganisationParams) -> None:
         self.technicisation = mech.technicisation_step(
@@ -160,7 +209,7 @@ class Provider(mesa.Agent):
             op.size_technicisation_fte, op.technicisation_adjustment,
         )
         self.governance = mech.governance_step(
-            self.governance, self.governance_base, self.technicisation,
+            self.governance, min(1.0, self.governance_base + self.governance_bonus), self.technicisation,
             op.technicisation_governance_erosion, op.governance_adjustment,
         )
         self.volunteers_fte = mech.volunteers_step(

@@ -10,10 +10,13 @@ scenario file is an error, never a silent default.
 from __future__ import annotations
 
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
+
+from .batchspec import BatchSpec
 
 SECTORS: tuple[str, ...] = (
     "personal_services",
@@ -153,6 +156,11 @@ class OrganisationParams(Frozen):
         0.8, gt=0, lt=1, unit="dimensionless",
         source="assumption; economies of scale need beta < 1 (DESIGN.md 3b)",
         description="beta in F(Q) = f0 * Q**beta",
+    )
+    purchased_share_of_fixed_costs: float = P(
+        0.5, ge=0, le=1, unit="share of fixed costs",
+        source="assumption (rent, energy, equipment and consumables bought from suppliers)",
+        description="share of the fixed cost F bought from suppliers; a supply disruption raises the outside part of it",
     )
     price_margin: float = P(
         0.05, ge=0, le=1, unit="share of unit cost", source="assumption",
@@ -347,6 +355,7 @@ class AdministrativeRegime(Frozen):
     revision_interval_quarters: int = P(8, ge=1, le=100, unit="quarters", source="assumption (slow to adapt)", description="quarters between two revisions of the grant base and of the tariff")
     norm_technicisation: float = P(0.6, ge=0, le=1, unit="index", source="assumption", description="technicisation the compliance norms of accreditation impose")
     accreditation_delay_quarters: int = P(8, ge=0, le=100, unit="quarters", source="assumption", description="quarters a new organisation waits for accreditation")
+    animation_funded_share: float = P(0.0, ge=0, le=1, unit="share of animation cost", source="assumption (no dedicated line)", description="share of PTCE animation cost the public funder pays, taken from the quarter's budget before the regime's envelopes")
 
 
 class CompetitiveRegime(Frozen):
@@ -361,6 +370,7 @@ class CompetitiveRegime(Frozen):
     revision_interval_quarters: int = P(4, ge=1, le=100, unit="quarters", source="assumption", description="quarters between two revisions of the residual grant base")
     norm_technicisation: float = P(0.7, ge=0, le=1, unit="index", source="assumption (tender specifications)", description="technicisation the specifications of a won contract impose")
     accreditation_delay_quarters: int = P(0, ge=0, le=100, unit="quarters", source="assumption (open market)", description="quarters a new organisation waits for accreditation")
+    animation_funded_share: float = P(0.0, ge=0, le=1, unit="share of animation cost", source="assumption (no dedicated line)", description="share of PTCE animation cost the public funder pays, taken from the quarter's budget before the regime's envelopes")
     contract_quarters: int = P(12, ge=1, le=100, unit="quarters", source="assumption (multi-year contracts)", description="length of a public-order contract")
     price_weight: float = P(0.6, ge=0, le=1, unit="share of score", source="DESIGN.md 3b (French practice 40-60 %)", description="weight of price in the MEAT score")
     bid_cost_eur: float = P(3_000.0, ge=0, le=1_000_000, unit="EUR / bid", source="assumption", description="cost of answering a call for tender")
@@ -387,6 +397,7 @@ class CooperativeRegime(Frozen):
     bid_cost_eur: float = P(1_000.0, ge=0, le=1_000_000, unit="EUR / bid", source="assumption", description="cost of answering a call")
     bid_radius_km: float = P(25.0, ge=0, le=10_000, unit="km", source="assumption", description="providers of the sector within this road distance of a lot bid for it")
     accreditation_delay_quarters: int = P(0, ge=0, le=100, unit="quarters", source="assumption", description="quarters a new organisation waits before public money")
+    animation_funded_share: float = P(1.0, ge=0, le=1, unit="share of animation cost", source="issue 3: the cooperative regime funds PTCE animation", description="share of PTCE animation cost the public funder pays, taken from the quarter's budget before the regime's envelopes")
 
     @model_validator(mode="after")
     def _shares(self) -> CooperativeRegime:
@@ -401,40 +412,195 @@ Regime = Annotated[
 
 
 # --------------------------------------------------------------------------- shocks
+class Uniform(Frozen):
+    """A shock size or date drawn up front from the run's shock stream: uniform on [min, max]
+    (whole numbers for quarters, each equally likely).  Written ``{min = 30, max = 50}``."""
+
+    min: float = Field(description="lowest value")
+    max: float = Field(description="highest value")
+
+    @model_validator(mode="after")
+    def _order(self) -> Uniform:
+        if self.min > self.max:
+            raise ValueError("min must be <= max")
+        return self
+
+
+@dataclass(frozen=True)
+class DrawSpec:
+    """Marks a shock field that may be fixed (a number) or drawn (a :class:`Uniform` table)."""
+
+    integer: bool
+
+
+def _fixed_or_drawn(value: Any) -> str:
+    return "drawn" if isinstance(value, dict | Uniform) else "fixed"
+
+
+def drawable(base: type, **bounds: Any) -> Any:
+    """Type of a shock field given as a number within ``bounds`` or as ``{min, max}`` drawn
+    uniformly; the union tags ``fixed`` / ``drawn`` are dropped from error paths."""
+
+    def within(r: Uniform) -> Uniform:
+        for name, v in (("min", r.min), ("max", r.max)):
+            if ("ge" in bounds and v < bounds["ge"]) or ("le" in bounds and v > bounds["le"]):
+                raise ValueError(f"{name} must be in [{bounds.get('ge')}, {bounds.get('le')}]")
+        if base is int and (r.min != int(r.min) or r.max != int(r.max)):
+            raise ValueError("min and max must be whole numbers")
+        return r
+
+    return Annotated[
+        Annotated[Annotated[base, Field(**bounds)], Tag("fixed")]
+        | Annotated[Annotated[Uniform, AfterValidator(within)], Tag("drawn")],
+        Discriminator(_fixed_or_drawn),
+        DrawSpec(integer=base is int),
+    ]
+
+
+StartQuarter = drawable(int, ge=0, le=10_000)
+Quarters = drawable(int, ge=1, le=10_000)
+RecoveryQuarters = drawable(int, ge=0, le=10_000)
+ShareDrawn = drawable(float, ge=0, le=1)
+RiseDrawn = drawable(float, ge=0, le=10)
+
+_DRAWN = " (or drawn: {min, max})"
+
+
 class BudgetCut(Frozen):
     """A share of the public budget is cut from `start` for `duration` quarters."""
 
     kind: Literal["budget_cut"] = "budget_cut"
-    share: float = P(0.2, ge=0, le=1, unit="share of budget", source="assumption", description="share of the public budget cut")
-    start: int = P(40, ge=0, le=10_000, unit="quarter", source="assumption", description="first quarter of the cut")
-    duration: int = P(8, ge=1, le=10_000, unit="quarters", source="assumption", description="quarters at full cut")
-    recovery_quarters: int = P(4, ge=0, le=10_000, unit="quarters", source="assumption", description="quarters of linear return to the full budget")
+    share: ShareDrawn = P(0.2, unit="share of budget", source="assumption", description="share of the public budget cut" + _DRAWN)
+    start: StartQuarter = P(40, unit="quarter", source="assumption", description="first quarter of the cut" + _DRAWN)
+    duration: Quarters = P(8, unit="quarters", source="assumption", description="quarters at full cut" + _DRAWN)
+    recovery_quarters: RecoveryQuarters = P(4, unit="quarters", source="assumption", description="quarters of linear return to the full budget" + _DRAWN)
 
 
 class NeedsSurge(Frozen):
     """Social needs of some groups and sectors rise by `rise` from `start`."""
 
     kind: Literal["needs_surge"] = "needs_surge"
-    rise: float = P(0.3, ge=0, le=10, unit="share of need", source="assumption", description="relative rise of needs")
-    start: int = P(40, ge=0, le=10_000, unit="quarter", source="assumption", description="first quarter of the surge")
-    duration: int = P(8, ge=1, le=10_000, unit="quarters", source="assumption", description="quarters at full surge")
-    recovery_quarters: int = P(4, ge=0, le=10_000, unit="quarters", source="assumption", description="quarters of linear return to trend")
+    rise: RiseDrawn = P(0.3, unit="share of need", source="assumption", description="relative rise of needs" + _DRAWN)
+    start: StartQuarter = P(40, unit="quarter", source="assumption", description="first quarter of the surge" + _DRAWN)
+    duration: Quarters = P(8, unit="quarters", source="assumption", description="quarters at full surge" + _DRAWN)
+    recovery_quarters: RecoveryQuarters = P(4, unit="quarters", source="assumption", description="quarters of linear return to trend" + _DRAWN)
     groups: list[Literal["elderly", "families", "young", "jobseekers"]] = Field(default=list(GROUPS), description="groups hit", json_schema_extra={"unit": "groups", "source": "assumption"})
     sectors: list[Literal["personal_services", "employment", "food", "culture", "eco_activities"]] = Field(default=list(SECTORS), description="sectors hit", json_schema_extra={"unit": "sectors", "source": "assumption"})
 
 
-Shock = Annotated[BudgetCut | NeedsSurge, Field(discriminator="kind")]
+class EmployerClosure(Frozen):
+    """A large local employer closes at `start`: jobs lost for good, jobseekers' needs up, paying demand down.
+
+    Its laid-off workers add to the jobseekers of the municipalities around the site and
+    their lost wages lower local paying demand (simulation.shocks)."""
+
+    kind: Literal["employer_closure"] = "employer_closure"
+    jobs_lost_share: ShareDrawn = P(1.0, unit="share of the employer's staff", source="assumption (1 = the whole site closes)", description="share of the closing employer's staff laid off" + _DRAWN)
+    start: StartQuarter = P(40, unit="quarter", source="assumption", description="quarter of the closure" + _DRAWN)
+    duration: Quarters = P(8, unit="quarters", source="assumption", description="quarters the laid-off workers weigh fully on needs and demand" + _DRAWN)
+    recovery_quarters: RecoveryQuarters = P(8, unit="quarters", source="assumption", description="quarters of linear return of needs and demand as the laid-off find work or move away" + _DRAWN)
+    municipality: int | None = P(None, ge=0, le=199, unit="municipality index", source="assumption", description="municipality of the closing employer; unset: any municipality")
+    selection: Literal["staff_weighted", "largest"] = Field(
+        "staff_weighted",
+        description="which local employer closes: drawn with probability proportional to staff (shock stream), or the largest",
+        json_schema_extra={"unit": "-", "source": "assumption"},
+    )
+    jobseekers_per_job_lost: RiseDrawn = P(1.0, unit="jobseekers / FTE lost", source="assumption (one laid-off worker per FTE)", description="new jobseekers per FTE lost" + _DRAWN)
+    commute_km: float = P(10.0, ge=0, le=1_000, unit="km", source="assumption (the laid-off live around the site)", description="the laid-off live in each municipality in proportion to inhabitants x exp(-road km to the site / commute_km); 0: all in the site's municipality")
+    market_demand_elasticity: RiseDrawn = P(1.0, unit="share of paying demand / (laid-off / inhabitants)", source="assumption (lost wages, about two inhabitants per job, local multiplier)", description="paying demand of a municipality falls by this times its laid-off residents over its inhabitants (at most all of it)" + _DRAWN)
+
+
+class SupplyDisruption(Frozen):
+    """Outside suppliers' prices jump by `cost_rise` for some sectors, from `start`.
+
+    Only the part of purchased inputs bought from outside suppliers costs more
+    (simulation.organisations.Provider.supply_surcharge_eur)."""
+
+    kind: Literal["supply_disruption"] = "supply_disruption"
+    cost_rise: RiseDrawn = P(0.5, unit="share of outside suppliers' prices", source="assumption", description="relative rise of outside suppliers' prices" + _DRAWN)
+    start: StartQuarter = P(40, unit="quarter", source="assumption", description="first quarter of the disruption" + _DRAWN)
+    duration: Quarters = P(4, unit="quarters", source="assumption", description="quarters at full disruption" + _DRAWN)
+    recovery_quarters: RecoveryQuarters = P(4, unit="quarters", source="assumption", description="quarters of linear return to normal prices" + _DRAWN)
+    sectors: list[Literal["personal_services", "employment", "food", "culture", "eco_activities"]] = Field(default=list(SECTORS), description="sectors whose outside suppliers are hit", json_schema_extra={"unit": "sectors", "source": "assumption"})
+
+
+Shock = Annotated[BudgetCut | NeedsSurge | EmployerClosure | SupplyDisruption, Field(discriminator="kind")]
+SHOCK_KINDS: tuple[str, ...] = ("budget_cut", "needs_surge", "employer_closure", "supply_disruption")
+
+
+def shock_problems(shocks: list[Any], municipalities: int) -> list[str]:
+    """Checks of the shocks against the rest of the scenario (used by Scenario's validator)."""
+    return [
+        f"shocks[{i}].municipality = {s.municipality} but the territory has {municipalities} municipalities (0..{municipalities - 1})"
+        for i, s in enumerate(shocks)
+        if isinstance(s, EmployerClosure) and s.municipality is not None and s.municipality >= municipalities
+    ]
+
+
+# --------------------------------------------------------------------------- concentration
+class ConcentrationParams(Frozen):
+    """Mergers within a sector: the concentration path of the seed text."""
+
+    merger_attempt_per_year: float = P(0.15, ge=0, le=1, unit="probability / year", source="assumption", description="chance a year that an organisation choosing to concentrate looks for a merger partner")
+    merger_radius_km: float = P(30.0, ge=0, le=10_000, unit="km", source="assumption", description="a merger partner is of the same sector within this road distance")
+    governance_dilution: float = P(0.15, ge=0, le=1, unit="share of governance", source="seed text ('au détriment de la gouvernance démocratique'); size: assumption", description="share of democratic governance lost by the merged organisation (members become distant from decisions)")
+    technicisation_rise: float = P(0.1, ge=0, le=1, unit="index", source="seed text ('techniciser l'activité'); size: assumption", description="rise of technicisation at a merger (harmonised procedures), toward 1")
+    volunteer_loss: float = P(0.2, ge=0, le=1, unit="share of volunteers", source="seed text ('au détriment de l'apport volontaire des bénévoles'); size: assumption", description="share of the two organisations' volunteers who leave at a merger")
+
+
+# --------------------------------------------------------------------------- cooperation (PTCE)
+class CooperationParams(Frozen):
+    """PTCE and the cooperation network: the cooperation path of the seed text."""
+
+    forms: list[Literal["pooled_means", "conglomerate", "supply_chain", "development_agency", "solidarity"]] = Field(
+        default=["pooled_means", "conglomerate", "supply_chain", "development_agency", "solidarity"],
+        description="PTCE forms of the seed text that hubs may take (each when its members' composition or pooling depth allows)",
+        json_schema_extra={"unit": "forms", "source": "seed text (five forms)"},
+    )
+    ptce_radius_km: float = P(20.0, ge=0, le=10_000, unit="km", source="assumption (a PTCE is territorial: a few neighbouring municipalities)", description="members of a PTCE are within this road distance of its seat")
+    founding_members_min: int = P(3, ge=3, le=100, unit="legal persons", source="FACTS.md [ptce-law] (at least three legal persons)", description="members needed to found a PTCE (at least one ESS organisation and one firm outside the ESS)")
+    join_per_quarter: float = P(0.25, ge=0, le=1, unit="probability / quarter", source="assumption", description="chance a quarter that a cooperating organisation outside a PTCE tries to join or found one")
+    firm_join_probability: float = P(0.5, ge=0, le=1, unit="probability", source="assumption", description="chance that a nearby firm outside the ESS accepts to be a founding member")
+    pooled_share_of_fixed_costs: float = P(0.4, ge=0, le=1, unit="share of fixed costs", source="assumption (premises and equipment in fixed costs)", description="share of a member's fixed costs (premises, equipment) that the PTCE pools; the pool costs f0 (sum Q)^beta")
+    fund_contribution_share: float = P(0.1, ge=0, le=1, unit="share of surplus", source="assumption", description="share of a member's positive quarterly result paid into the PTCE treasury fund")
+    joint_sales_utility: float = P(0.05, ge=0, le=10, unit="utility", source="assumption", description="visibility of members to paying beneficiaries (joint sales), times pooling depth, in the choice utility")
+    animation_eur_per_member_quarter: float = P(1_500.0, ge=0, le=1_000_000, unit="EUR / member / quarter", source="assumption (one animator for ~15 members)", description="animation cost of a PTCE per member, before rigidity")
+    coordination_cost_per_rigidity: float = P(1.0, ge=0, le=100, unit="share of animation cost", source="assumption (seed text: superstructures)", description="extra coordination cost per unit of rigidity, as a share of the animation cost")
+    formalisation_target: float = P(0.6, ge=0, le=1, unit="index", source="assumption", description="formalisation a PTCE tends to with age and pooled projects")
+    formalisation_speed: float = P(0.05, ge=0, le=1, unit="share / quarter", source="assumption", description="speed at which formalisation moves to its target")
+    rigidity_half_size: float = P(15.0, gt=0, le=10_000, unit="members", source="calibrated: FACTS.md [ptce-size] about 15 members", description="membership at which rigidity is half the formalisation: r = f n / (n + n_half)")
+    rigidity_exit_threshold: float = P(0.3, ge=0, le=1, unit="index", source="calibrated: FACTS.md [ptce-size]", description="rigidity above which members start leaving")
+    rigidity_exit_rate: float = P(0.5, ge=0, le=1, unit="probability / quarter", source="assumption", description="quarterly exit chance of a member when rigidity is 1 (linear above the threshold)")
+    depth_growth_per_quarter: float = P(0.05, ge=0, le=1, unit="share / quarter", source="assumption", description="speed at which project pooling depth grows with members' mutual trust: d' = d + g trust (1 - d)")
+    project_depth_threshold: float = P(0.3, ge=0, le=1, unit="depth", source="seed text (from cohabitation to pooled projects); threshold: assumption", description="pooling depth from which members run joint projects, a development agency and internalised solidarity")
+    integration_pathway_rate: float = P(0.3, ge=0, le=1, unit="share of insertion leavers", source="seed text (parcours d'insertion); size: assumption", description="extra share of insertion leavers hired into members' mainstream jobs in a conglomerate PTCE, times depth")
+    supply_internalisation: float = P(0.6, ge=0, le=1, unit="share of purchases", source="seed text (filières: moins dépendante des acteurs extérieurs); size: assumption", description="share of purchases a supply-chain PTCE moves from outside suppliers to members, times depth")
+    agency_funding_eur_per_quarter: float = P(5_000.0, ge=0, le=10_000_000, unit="EUR / quarter", source="assumption (national PTCE calls, FACTS.md [ptce-count])", description="outside (national, foundation) funding a development-agency PTCE attracts, times depth")
+    agency_entry_boost: float = P(0.5, ge=0, le=10, unit="share of entry rate", source="assumption", description="extra entry rate where a development-agency PTCE sits, times depth")
+    solidarity_surcharge: float = P(0.05, ge=0, le=1, unit="share of price", source="seed text (internalisation de la solidarité); size: assumption", description="surcharge on paying beneficiaries' price that funds free hours for other groups, in a solidarity PTCE")
+    governance_support: float = P(0.1, ge=0, le=1, unit="governance", source="DESIGN.md 3.6 (multi-stakeholder governance raises it); size: assumption", description="rise of a member's democratic governance level in a PTCE, times depth")
+    trust_gain_per_quarter: float = P(0.03, ge=0, le=1, unit="trust / quarter", source="assumption", description="trust a tie gains in a quarter of successful cooperation (co-members both in surplus, or a supply link)")
+    trust_decay_per_quarter: float = P(0.01, ge=0, le=1, unit="trust / quarter", source="assumption", description="trust a tie loses in a quarter without successful cooperation")
+    tie_drop_trust: float = P(0.05, ge=0, le=1, unit="trust", source="assumption", description="a tie whose trust falls below this is dropped")
+    comember_tie_trust: float = P(0.2, ge=0, le=1, unit="trust", source="assumption", description="trust of a new tie between members of the same PTCE")
+    spillover_max: float = P(0.05, ge=0, le=1, unit="share of productivity", source="seed text (rendements croissants des pratiques collaboratives); size: assumption", description="largest productivity gain from knowledge spillovers of the cooperation network")
+    spillover_trust_scale: float = P(2.0, gt=0, le=100, unit="trust", source="assumption", description="summed trust of an organisation's ties at which the spillover reaches 63 % of its maximum")
 
 
 # --------------------------------------------------------------------------- strategy
 class StrategyParams(Frozen):
-    """How organisations choose between independence, concentration and cooperation."""
+    """How organisations choose between independence, concentration and cooperation (ODD+D)."""
 
     policy: Literal["endogenous", "concentrate", "cooperate", "independent"] = Field(
         "endogenous",
         description="endogenous: each organisation chooses yearly; otherwise every organisation is forced to this strategy",
         json_schema_extra={"unit": "-", "source": "issue 3"},
     )
+    weight_payoff: float = P(10.0, ge=0, le=1_000, unit="utility / share of costs", source="assumption", description="weight of the expected gain (share of quarterly costs) of a strategy")
+    weight_mission: float = P(1.0, ge=0, le=1_000, unit="utility", source="seed text (personalisation, autonomy); size: assumption", description="weight of mission values (personalisation, autonomy), times the organisation's governance")
+    weight_imitation: float = P(5.0, ge=0, le=1_000, unit="utility / share of costs", source="DESIGN.md 3b (replicator-like imitation); size: assumption", description="weight of the results of peers who follow a strategy")
+    switching_cost: float = P(0.5, ge=0, le=1_000, unit="utility", source="assumption (inertia)", description="utility lost by changing strategy")
+    temperature: float = P(1.0, ge=0, le=1_000, unit="utility", source="DESIGN.md 3b (logit)", description="logit temperature of the strategy choice (0 = best choice)")
 
 
 # --------------------------------------------------------------------------- scenario
@@ -451,8 +617,18 @@ class Scenario(Frozen):
     personalisation: PersonalisationParams = PersonalisationParams()
     funding: FundingParams = FundingParams()
     regime: Regime = AdministrativeRegime()
+    concentration: ConcentrationParams = ConcentrationParams()
+    cooperation: CooperationParams = CooperationParams()
     strategy: StrategyParams = StrategyParams()
     shocks: list[Shock] = Field(default_factory=list, description="shocks of the run", json_schema_extra={"unit": "-", "source": "-"})
+
+    @model_validator(mode="after")
+    def _shocks_fit(self) -> Scenario:
+        problems = shock_problems(self.shocks, self.territory.municipalities)
+        if problems:
+            raise ValueError(problems[0])
+        return self
+    batch: BatchSpec | None = Field(None, description="batch plan read by `ptce batch` (axes, ranges, replicates, master seed; simulation.batchspec.BatchSpec); ignored by `ptce run`", json_schema_extra={"unit": "-", "source": "-"})
 
 
 # --------------------------------------------------------------------------- loading
@@ -484,7 +660,7 @@ def _set_dotted(data: dict[str, Any], key: str, value: Any, source: str) -> None
 def _format_error(source: str, err: ValidationError) -> str:
     first = err.errors()[0]
     # Drop pydantic's union-tag and validator steps from the path: users wrote regime.x.
-    tags = {"administrative", "competitive", "cooperative", "budget_cut", "needs_surge"}
+    tags = {"administrative", "competitive", "cooperative", *SHOCK_KINDS, "fixed", "drawn"}
     where = ".".join(str(p) for p in first["loc"] if p not in tags and not str(p).startswith("function-")) or "(top)"
     msg = first["msg"]
     if first["type"] == "extra_forbidden":

@@ -156,6 +156,20 @@ class RegimeBase:
     def on_entry(self, model: TerritoryModel, org: Provider) -> None:
         org.accredited_from = model.quarter + self.params.accreditation_delay_quarters
 
+    def on_merger(self, model: TerritoryModel, absorber: Provider, absorbed: Provider) -> None:
+        """The absorber takes over the absorbed organisation's public relations: its
+        contracts, its grant base and its agreement share (clients and commitments carry over)."""
+        if self.tenders is not None:
+            for c in self.tenders.contracts.values():
+                if c.winner is absorbed:
+                    c.winner = absorber
+        grants = getattr(self, "grants", None)
+        if grants is not None and absorbed.unique_id in grants.base:
+            grants.base[absorber.unique_id] = grants.base.get(absorber.unique_id, 0.0) + grants.base.pop(absorbed.unique_id)
+        shares = getattr(self, "agreement_shares", None)
+        if shares is not None and absorbed.unique_id in shares:
+            shares[absorber.unique_id] = shares.get(absorber.unique_id, 0.0) + shares.pop(absorbed.unique_id)
+
     def fund(self, model: TerritoryModel, budget_eur: float) -> float:
         """Book this quarter's lump-sum public money; return what was spent (EUR)."""
         raise NotImplementedError
@@ -336,7 +350,13 @@ class Cooperative(RegimeBase):
             busy = {(a, b) for a, b, _ in self.projects}
             cands = []
             for a, b, data in net.edges(data=True):
-                if a in alive and b in alive and alive[a].is_ess and alive[b].is_ess and (min(a, b), max(a, b)) not in busy and data["trust"] >= p.min_trust:
+                if not (a in alive and b in alive and alive[a].is_ess and alive[b].is_ess) or (min(a, b), max(a, b)) in busy:
+                    continue
+                # Members of one PTCE run joint projects once their pooling depth allows
+                # (from cohabitation to pooled projects, seed text); other ties need trust.
+                hub = alive[a].ptce
+                in_hub = hub is not None and hub is alive[b].ptce
+                if (in_hub and hub.depth >= model.config.cooperation.project_depth_threshold) or data["trust"] >= p.min_trust:
                     cands.append((min(a, b), max(a, b)))
             if cands:
                 cands.sort()

@@ -25,7 +25,22 @@ def test_run_writes_both_files_with_every_column(tmp_path, regime):
     ts = pd.read_parquet(out / "timeseries.parquet")
     assert list(ts.columns) == COLUMNS and len(ts) == 5
     orgs = pd.read_parquet(out / "organisations.parquet")
-    assert len(orgs) > 0 and {"staff_fte", "sector", "treasury_eur"} <= set(orgs.columns)
+    assert len(orgs) > 0 and {"staff_fte", "sector", "treasury_eur", "strategy", "ptce"} <= set(orgs.columns)
+
+
+def test_run_writes_the_network_and_the_merger_log(tmp_path):
+    import networkx as nx
+
+    out = tmp_path / "out"
+    res = ptce("run", SMOKE, "--set", "strategy.policy=concentrate", "--set", "concentration.merger_attempt_per_year=1", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    assert "policy concentrate" in res.stdout
+    g = nx.read_graphml(out / "network.graphml")
+    orgs = pd.read_parquet(out / "organisations.parquet")
+    assert {int(n) for n, d in g.nodes(data=True) if d["sector"] != "employer"} == set(orgs["id"])
+    mergers = pd.read_csv(out / "mergers.csv")
+    assert list(mergers.columns) == ["step", "absorber", "absorbed", "sector", "absorber_staff_fte", "absorbed_staff_fte"]
+    assert len(mergers) > 0 and not set(mergers["absorbed"]) & set(orgs["id"])
 
 
 def test_same_seed_same_files_other_seed_other_files(tmp_path):

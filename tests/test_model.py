@@ -18,9 +18,12 @@ COLUMNS = [
     "volunteers_fte", "organisations", "entries", "exits", "personalisation", "services_delivered_hours",
     "unmet_need_share", "technicisation",
     "governance", "public_spend_eur", "subsidy_share", "public_order_share", "sales_share", "hhi",
+    "mergers", "ptce_count", "ptce_members_mean", "ptce_jobs_mean", "ptce_membership_share",
+    "project_pooling_depth", "network_density", "network_clustering", "top1pct_resource_share", "unit_cost_eur",
 ]
 SHARES = ["personalisation", "unmet_need_share", "technicisation", "governance", "subsidy_share",
-          "public_order_share", "sales_share", "hhi"]
+          "public_order_share", "sales_share", "hhi", "ptce_membership_share", "project_pooling_depth",
+          "network_density", "network_clustering", "top1pct_resource_share"]
 
 
 def test_timeseries_has_exactly_the_contract_columns():
@@ -31,23 +34,41 @@ def test_timeseries_has_exactly_the_contract_columns():
 
 
 def check_step_invariants(model: TerritoryModel) -> None:
-    """Step once and check the accounting and range invariants of that quarter."""
+    """Step once and check the accounting and range invariants of that quarter.
+
+    Money: each provider's treasury moves by revenue - costs plus its transfers outside the
+    ledger (PTCE fund contributions and carries, a merger's carried-over treasury, a
+    dissolved fund's refund); the PTCE funds move by exactly what members paid in minus
+    what they got out; a merger moves the absorbed treasury and nothing else.
+    """
     before = {uid: p.treasury_eur for uid, p in model.provider_by_id.items()}
+    hubs_before = {h.unique_id: h for h in model.ptces()}
+    funds_before = sum(h.fund_eur for h in hubs_before.values())
     model.step()
-    territorial_spend = model.quarter_stats["public_spend_eur"]
+    stats = model.quarter_stats
+    territorial_spend = stats["public_spend_eur"]
     assert territorial_spend <= model.budget_eur * (1 + 1e-9) + 1e-6, "public spending above the budget"
-    for p in model.agents:
+    hubs_after = {h.unique_id: h for h in model.ptces()} | hubs_before  # dissolved funds are 0
+    funds_after = sum(h.fund_eur for h in hubs_after.values())
+    assert funds_after - funds_before == pytest.approx(stats.get("fund_in_eur", 0.0) - stats.get("fund_out_eur", 0.0), abs=1e-6)
+    assert all(h.fund_eur >= -1e-9 for h in hubs_after.values())
+    for p in model.providers():
         if p.unique_id in before:  # entrants started this quarter with their founders' funds
             change = p.treasury_eur - before[p.unique_id]
-            assert change == pytest.approx(p.ledger.revenue_eur - p.ledger.costs_eur, abs=1e-6)
+            assert change == pytest.approx(p.ledger.revenue_eur - p.ledger.costs_eur + p.transfers_eur, abs=1e-6)
         assert p.staff_fte >= 0 and p.volunteers_fte >= 0 and p.insertion_fte >= 0
         assert 0 <= p.technicisation <= 1 and 0 <= p.governance <= 1
         assert 0 <= p.personalisation <= 1
+    for h in model.ptces():
+        assert h.legal(), "a PTCE breaks the law's composition (FACTS.md [ptce-law])"
+        assert all(m.ptce is h for m in h.members.values())
+        assert 0 <= h.depth <= 1 and 0 <= h.rigidity < 1
     row = model.timeseries().iloc[-1]
     for col in SHARES:
         assert 0 <= row[col] <= 1, col
     assert row["subsidy_share"] + row["public_order_share"] + row["sales_share"] <= 1 + 1e-9
     assert row["ess_employment_fte"] >= row["insertion_employment_fte"] >= 0
+    assert np.isfinite(row.to_numpy(dtype=float)).all()
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -59,10 +80,12 @@ def check_step_invariants(model: TerritoryModel) -> None:
     budget=st.floats(0.0, 1.5),
     temperature=st.floats(0.0, 2.0),
     cut=st.floats(0.0, 1.0),
+    policy=st.sampled_from(["endogenous", "concentrate", "cooperate", "independent"]),
 )
-def test_invariants_hold_every_step(regime, seed, organisations, municipalities, budget, temperature, cut):
+def test_invariants_hold_every_step(regime, seed, organisations, municipalities, budget, temperature, cut, policy):
     scenario = load_scenario(SCENARIOS / "smoke.toml", {
-        "regime.kind": regime, "territory.organisations": organisations,
+        "regime.kind": regime, "territory.organisations": organisations, "strategy.policy": policy,
+        "concentration.merger_attempt_per_year": 1.0, "cooperation.join_per_quarter": 1.0,
         "territory.municipalities": municipalities, "funding.public_budget_share_of_costs": budget,
         "demand.choice_temperature": temperature,
     })

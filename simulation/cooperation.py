@@ -1,0 +1,476 @@
+"""The two paths of the seed text: concentration (mergers) and cooperation (PTCE).
+
+- :func:`absorb` merges two organisations of a sector (the larger absorbs the smaller).
+- :class:`Ptce` is the collective agent of a territorial cooperation hub: members, pooled
+  means (premises and equipment, a treasury fund, joint sales), project-pooling depth,
+  formalisation and rigidity, animation cost, and the five forms of the seed text.
+- :func:`update_network` moves trust on the cooperation network and sets each
+  organisation's knowledge-spillover productivity.
+- :func:`choose_strategies` is the yearly strategy choice (ODD+D, ODD.md).
+
+The equations live in :mod:`simulation.mechanisms`; this module applies them to agents.
+Nothing here favours an outcome: what follows for employment or personalisation comes
+from the mechanisms and the parameters (see ODD.md, "Concentration and cooperation").
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from . import mechanisms as mech
+
+if TYPE_CHECKING:
+    from .model import TerritoryModel
+    from .organisations import Provider
+
+STRATEGIES = ("independent", "concentrate", "cooperate")
+"""Strategy states of an ESS organisation, in the order of the utility vector."""
+
+FORMS = ("pooled_means", "conglomerate", "supply_chain", "development_agency", "solidarity")
+"""The five PTCE forms of the seed text."""
+
+
+# --------------------------------------------------------------------------- concentration
+def absorb(model: TerritoryModel, absorber: Provider, absorbed: Provider) -> None:
+    """``absorber`` takes over ``absorbed`` (same sector): staff, insertion posts, treasury,
+    clients (last quarter's service relations), contracts and grant bases, ties; fixed costs
+    then follow from the merged capacity (mechanisms.merge_organisations).  Recorded in
+    ``model.merger_log`` (who, when) and counted in the quarter's ``mergers``."""
+    cp = model.config.concentration
+    merged = mech.merge_organisations(
+        (absorber.staff_fte, absorbed.staff_fte), (absorber.insertion_fte, absorbed.insertion_fte),
+        (absorber.volunteers_fte, absorbed.volunteers_fte), (absorber.treasury_eur, absorbed.treasury_eur),
+        (absorber.governance, absorbed.governance), (absorber.technicisation, absorbed.technicisation),
+        cp.governance_dilution, cp.technicisation_rise, cp.volunteer_loss,
+    )
+    base = mech.merge_organisations(
+        (absorber.staff_fte, absorbed.staff_fte), (0, 0), (0, 0), (0, 0),
+        (absorber.governance_base, absorbed.governance_base), (0, 0), cp.governance_dilution, 0, 0,
+    )
+    model.log_merger(absorber, absorbed)
+    absorber.staff_fte = merged["staff_fte"]
+    absorber.insertion_share = merged["insertion_fte"] / merged["staff_fte"] if merged["staff_fte"] > 0 else 0.0
+    absorber.volunteers_fte = merged["volunteers_fte"]
+    absorber.transfers_eur += absorbed.treasury_eur
+    model.quarter_stats["merger_carry_eur"] = model.quarter_stats.get("merger_carry_eur", 0.0) + absorbed.treasury_eur
+    absorber.treasury_eur = merged["treasury_eur"]
+    absorbed.treasury_eur = 0.0  # carried over: the absorbed ledger closes empty
+    absorber.governance = merged["governance"]
+    absorber.governance_base = base["governance"]
+    absorber.technicisation = merged["technicisation"]
+    absorber.insolvent_quarters = 0 if absorber.treasury_eur >= 0 else absorber.insolvent_quarters
+    for cell, hours in absorbed.prev_flows.items():
+        absorber.prev_flows[cell] = absorber.prev_flows.get(cell, 0.0) + hours
+    net = model.cooperation
+    for nb in list(net.neighbors(absorbed.unique_id)):
+        if nb == absorber.unique_id:
+            continue
+        trust = net.edges[absorbed.unique_id, nb]["trust"]
+        if net.has_edge(absorber.unique_id, nb):
+            net.edges[absorber.unique_id, nb]["trust"] = max(trust, net.edges[absorber.unique_id, nb]["trust"])
+        else:
+            net.add_edge(absorber.unique_id, nb, trust=trust, kind=net.edges[absorbed.unique_id, nb].get("kind", "tie"))
+    model.regime.on_merger(model, absorber, absorbed)
+    model.remove_provider(absorbed)
+
+
+def merger_partner(model: TerritoryModel, org: Provider, taken: set[int]) -> Provider | None:
+    """The nearest organisation of the same sector within the merger radius that consents:
+    it chose to concentrate too, or it is in deficit.  Ties broken by id."""
+    cp = model.config.concentration
+    d = model.territory.distance_km
+    best = None
+    for other in model.providers(org.sector):
+        if other is org or not other.is_ess or other.unique_id in taken:
+            continue
+        dist = d[org.municipality, other.municipality]
+        if dist > cp.merger_radius_km:
+            continue
+        if other.strategy != "concentrate" and other.insolvent_quarters == 0:
+            continue
+        key = (dist, other.unique_id)
+        if best is None or key < best[0]:
+            best = (key, other)
+    return None if best is None else best[1]
+
+
+def concentrate(model: TerritoryModel) -> None:
+    """Yearly: each organisation that chose to concentrate looks for a partner with
+    probability ``merger_attempt_per_year``; the larger absorbs the smaller."""
+    cp = model.config.concentration
+    orgs = sorted((o for o in model.organisations() if o.strategy == "concentrate"), key=lambda o: o.unique_id)
+    order = model.dyn_rng.permutation(len(orgs))
+    draws = model.dyn_rng.random(len(orgs))
+    taken: set[int] = set()
+    for i in order:
+        org = orgs[int(i)]
+        if not org.alive or org.unique_id in taken or draws[int(i)] >= cp.merger_attempt_per_year:
+            continue
+        partner = merger_partner(model, org, taken)
+        if partner is None:
+            continue
+        big, small = (org, partner) if (org.staff_fte, -org.unique_id) >= (partner.staff_fte, -partner.unique_id) else (partner, org)
+        taken.update((big.unique_id, small.unique_id))
+        if small.ptce is not None:
+            small.ptce.remove_member(small)
+        if big.ptce is not None:
+            big.ptce.remove_member(big)
+        absorb(model, big, small)
+
+
+# --------------------------------------------------------------------------- PTCE
+class Ptce(mesa.Agent):
+    """A territorial cooperation hub (PTCE): a collective of legal persons (FACTS.md [ptce-law]).
+
+    State: members (ids of ESS organisations and firms), seat municipality, treasury fund
+    (EUR), project-pooling depth in [0, 1], formalisation in [0, 1], and the forms it has
+    this quarter.  Its ESS members pool the ``pooled_share_of_fixed_costs`` of their fixed
+    costs (mechanisms.pooled_fixed_costs).
+    """
+
+    def __init__(self, model: TerritoryModel, seat: int, members: list[Provider]) -> None:
+        super().__init__(model)
+        self.seat = seat
+        self.members: dict[int, Provider] = {}
+        self.fund_eur = 0.0
+        self.depth = 0.0
+        self.formalisation = 0.0
+        self.founded_step = model.steps
+        self.pool_capacity_hours = 0.0
+        self.forms: set[str] = set()
+        self.alive = True
+        for m in members:
+            self.add_member(m)
+
+    # ----------------------------------------------------------------- membership
+    def add_member(self, org: Provider) -> None:
+        cp = self.model.config.cooperation
+        net = self.model.cooperation
+        for other in self.members.values():
+            if not net.has_edge(org.unique_id, other.unique_id):
+                net.add_edge(org.unique_id, other.unique_id, trust=cp.comember_tie_trust, kind="comember")
+        self.members[org.unique_id] = org
+        org.ptce = self
+
+    def remove_member(self, org: Provider) -> None:
+        """A member leaves (or closes): its contributions stay in the fund."""
+        self.members.pop(org.unique_id, None)
+        org.ptce = None
+        org.reset_cooperation()
+
+    def ess_members(self) -> list[Provider]:
+        return [m for m in self.members.values() if m.is_ess]
+
+    @property
+    def size(self) -> int:
+        return len(self.members)
+
+    def legal(self) -> bool:
+        """At least ``founding_members_min`` legal persons, one ESS organisation and one
+        enterprise outside the ESS (FACTS.md [ptce-law])."""
+        ess = sum(1 for m in self.members.values() if m.is_ess)
+        return self.size >= self.model.config.cooperation.founding_members_min and ess >= 1 and self.size - ess >= 1
+
+    @property
+    def rigidity(self) -> float:
+        cp = self.model.config.cooperation
+        return mech.ptce_rigidity(self.formalisation, self.size, cp.rigidity_half_size)
+
+    def jobs_fte(self) -> float:
+        """Direct jobs: salaried FTE of the ESS member structures (FACTS.md [ptce-size])."""
+        return float(sum(m.staff_fte for m in self.ess_members()))
+
+    def coordination_cost_eur(self) -> float:
+        cp = self.model.config.cooperation
+        return mech.coordination_cost(self.size, cp.animation_eur_per_member_quarter, self.rigidity, cp.coordination_cost_per_rigidity)
+
+    # ----------------------------------------------------------------- the quarter
+    def open_quarter(self) -> None:
+        """Set this quarter's pooled premises and the forms the PTCE has, and what each
+        form changes for its members (seed text, five forms)."""
+        cp = self.model.config.cooperation
+        op = self.model.config.organisation
+        allowed = set(cp.forms)
+        ess = self.ess_members()
+        self.pool_capacity_hours = float(sum(m.capacity_hours(op) for m in ess))
+        mature = self.depth >= cp.project_depth_threshold
+        sectors = [m.sector for m in ess]
+        forms = {"pooled_means"}
+        if any(m.insertion_share > 0 for m in ess) and len(self.members) > 1:
+            forms.add("conglomerate")  # integration pathways need insertion posts and other employers
+        if len(sectors) != len(set(sectors)):
+            forms.add("supply_chain")  # upstream and downstream members of one sector
+        if mature:
+            forms.update(("development_agency", "solidarity"))
+        self.forms = forms & allowed
+        d = self.depth
+        for m in ess:
+            m.pool_share = cp.pooled_share_of_fixed_costs if "pooled_means" in self.forms else 0.0
+            m.joint_sales_bonus = cp.joint_sales_utility * d if "pooled_means" in self.forms else 0.0
+            m.pathway_bonus = cp.integration_pathway_rate * d if "conglomerate" in self.forms else 0.0
+            m.outside_supply_share = 1.0 - cp.supply_internalisation * d if "supply_chain" in self.forms else 1.0
+            m.solidarity_surcharge = cp.solidarity_surcharge if "solidarity" in self.forms else 0.0
+            m.governance_bonus = cp.governance_support * d
+
+    def book_costs_and_outside_funding(self, funded_eur: float) -> float:
+        """Book the coordination cost on ESS members pro rata to staff, the public share
+        ``funded_eur`` as a subsidy, and a development agency's outside funding.
+        Returns the outside funding raised (EUR)."""
+        cp = self.model.config.cooperation
+        ess = self.ess_members()
+        staff = np.array([m.staff_fte for m in ess])
+        if not ess or staff.sum() <= 0:
+            return 0.0
+        w = staff / staff.sum()
+        cost = self.coordination_cost_eur()
+        outside = cp.agency_funding_eur_per_quarter * self.depth if "development_agency" in self.forms else 0.0
+        for m, wi in zip(ess, w, strict=True):
+            m.ledger.coordination_eur += cost * wi
+            m.ledger.subsidy_eur += (funded_eur + outside) * wi
+        return outside
+
+    def pool_treasury(self) -> None:
+        """After accounts are settled: members pay a share of a surplus into the fund, then
+        the fund carries members in deficit, up to the fund (mechanisms.carry_from_fund).
+        Money only moves between members' treasuries and the fund."""
+        cp = self.model.config.cooperation
+        stats = self.model.quarter_stats
+        ess = self.ess_members()
+        for m in ess:
+            if m.last_result_eur > 0:
+                c = cp.fund_contribution_share * m.last_result_eur
+                m.treasury_eur -= c
+                m.transfers_eur -= c
+                self.fund_eur += c
+                stats["fund_in_eur"] = stats.get("fund_in_eur", 0.0) + c
+        t = np.array([m.treasury_eur for m in ess])
+        new_t, self.fund_eur = mech.carry_from_fund(t, self.fund_eur)
+        for m, x in zip(ess, new_t, strict=True):
+            if x != m.treasury_eur:
+                m.carried_eur = x - m.treasury_eur
+                m.transfers_eur += m.carried_eur
+                stats["fund_out_eur"] = stats.get("fund_out_eur", 0.0) + m.carried_eur
+                m.treasury_eur = float(x)
+                if m.treasury_eur >= 0:
+                    m.insolvent_quarters = 0
+
+    def update(self) -> list[Provider]:
+        """Formalisation and depth move; members leave when rigidity is high.  Returns the
+        members who left."""
+        cp = self.model.config.cooperation
+        net = self.model.cooperation
+        self.formalisation += cp.formalisation_speed * (cp.formalisation_target - self.formalisation)
+        ids = list(self.members)
+        trusts = [net.edges[a, b]["trust"] for i, a in enumerate(ids) for b in ids[i + 1:] if net.has_edge(a, b)]
+        self.depth = mech.pooling_depth_step(self.depth, float(np.mean(trusts)) if trusts else 0.0, cp.depth_growth_per_quarter)
+        p_exit = mech.rigidity_exit_probability(self.rigidity, cp.rigidity_exit_threshold, cp.rigidity_exit_rate)
+        left = []
+        ess = sorted(self.ess_members(), key=lambda m: m.unique_id)
+        draws = self.model.dyn_rng.random(len(ess))
+        for m, u in zip(ess, draws, strict=True):
+            if u < p_exit:
+                self.remove_member(m)
+                m.strategy = "independent"  # disappointed by the superstructure
+                left.append(m)
+        return left
+
+    def dissolve(self) -> None:
+        """The fund is returned to the ESS members pro rata to staff (no money lost)."""
+        ess = self.ess_members()
+        staff = np.array([m.staff_fte for m in ess])
+        if ess and self.fund_eur > 0:
+            w = staff / staff.sum() if staff.sum() > 0 else np.full(len(ess), 1 / len(ess))
+            for m, wi in zip(ess, w, strict=True):
+                m.treasury_eur += self.fund_eur * wi
+                m.transfers_eur += self.fund_eur * wi
+            stats = self.model.quarter_stats
+            stats["fund_out_eur"] = stats.get("fund_out_eur", 0.0) + self.fund_eur
+            self.fund_eur = 0.0
+        for m in list(self.members.values()):
+            self.remove_member(m)
+        self.alive = False
+        self.remove()
+
+
+def ptce_candidates_firms(model: TerritoryModel, muni: int, exclude: set[int]) -> list[Provider]:
+    """Firms outside the ESS within the PTCE radius of ``muni`` and in no PTCE, nearest first."""
+    cp = model.config.cooperation
+    d = model.territory.distance_km
+    firms = [f for f in model.firms() if f.ptce is None and f.unique_id not in exclude and f.staff_fte > 0
+             and d[muni, f.municipality] <= cp.ptce_radius_km]
+    return sorted(firms, key=lambda f: (d[muni, f.municipality], f.unique_id))
+
+
+def cooperate(model: TerritoryModel) -> None:
+    """Each cooperating organisation outside a PTCE tries, with probability
+    ``join_per_quarter``, to join the nearby PTCE where it would add least rigidity (if
+    that, at the formalisation target, stays below the exit threshold), or else to found one with the nearest
+    cooperating organisations and a firm (FACTS.md [ptce-law])."""
+    cp = model.config.cooperation
+    d = model.territory.distance_km
+    seekers = sorted((o for o in model.organisations() if o.strategy == "cooperate" and o.ptce is None), key=lambda o: o.unique_id)
+    draws = model.dyn_rng.random(len(seekers))
+    for org, u in zip(seekers, draws, strict=True):
+        if org.ptce is not None or not org.alive or u >= cp.join_per_quarter:
+            continue
+        near = [p for p in model.ptces() if d[org.municipality, p.seat] <= cp.ptce_radius_km]
+        options = []
+        for p in near:
+            # A candidate expects the hub to formalise (bounded foresight): it joins only if
+            # the rigidity at the formalisation target stays below the exit threshold.
+            r_after = mech.ptce_rigidity(max(p.formalisation, cp.formalisation_target), p.size + 1, cp.rigidity_half_size)
+            if r_after <= cp.rigidity_exit_threshold:
+                options.append((r_after, d[org.municipality, p.seat], p.unique_id, p))
+        if options:
+            min(options, key=lambda x: x[:3])[3].add_member(org)
+            continue
+        found_ptce(model, org)
+
+
+def found_ptce(model: TerritoryModel, org: Provider) -> Ptce | None:
+    """Found a PTCE seated at ``org``'s municipality if enough partners agree."""
+    cp = model.config.cooperation
+    d = model.territory.distance_km
+    m0 = org.municipality
+    partners = sorted(
+        (o for o in model.organisations() if o is not org and o.strategy == "cooperate" and o.ptce is None
+         and d[m0, o.municipality] <= cp.ptce_radius_km),
+        key=lambda o: (d[m0, o.municipality], o.unique_id),
+    )[: max(cp.founding_members_min - 2, 1)]
+    if len(partners) + 2 < cp.founding_members_min:
+        return None
+    firm = None
+    for f in ptce_candidates_firms(model, m0, set()):
+        if model.dyn_rng.random() < cp.firm_join_probability:
+            firm = f
+            break
+    if firm is None:
+        return None
+    ptce = Ptce(model, m0, [org, *partners, firm])
+    model.quarter_stats["ptce_foundations"] = model.quarter_stats.get("ptce_foundations", 0) + 1
+    return ptce
+
+
+def restore_legality(model: TerritoryModel, ptce: Ptce) -> None:
+    """After departures and closures: recruit a firm if none is left, dissolve the PTCE if
+    it still breaks the law's composition (FACTS.md [ptce-law])."""
+    for m in list(ptce.members.values()):
+        if not m.alive or (not m.is_ess and m.staff_fte <= 0):
+            ptce.remove_member(m)
+    if not any(not m.is_ess for m in ptce.members.values()):
+        for f in ptce_candidates_firms(model, ptce.seat, set()):
+            ptce.add_member(f)
+            break
+    if not ptce.legal():
+        ptce.dissolve()
+
+
+# --------------------------------------------------------------------------- network
+def update_network(model: TerritoryModel) -> None:
+    """Trust grows on ties of successful cooperation and decays otherwise; weak ties drop;
+    each provider's productivity follows the summed trust of its ties (spillovers).
+
+    A tie cooperates successfully this quarter when its ends are members of the same PTCE
+    and both closed the quarter without a deficit (joint projects of the cooperative regime
+    add their own trust gain, regimes.Cooperative.fund_joint_projects).
+    """
+    cp = model.config.cooperation
+    net = model.cooperation
+    drop = []
+    for a, b, data in net.edges(data=True):
+        pa, pb = model.agent_by_id.get(a), model.agent_by_id.get(b)
+        success = (pa is not None and pb is not None and pa.ptce is not None and pa.ptce is pb.ptce
+                   and pa.last_result_eur >= 0 and pb.last_result_eur >= 0)
+        t = data["trust"] + cp.trust_gain_per_quarter if success else data["trust"] - cp.trust_decay_per_quarter
+        data["trust"] = min(1.0, t)
+        if data["trust"] < cp.tie_drop_trust:
+            drop.append((a, b))
+    net.remove_edges_from(drop)
+    strength = dict(net.degree(weight="trust"))
+    for p in model.providers():
+        p.productivity = mech.spillover_multiplier(strength.get(p.unique_id, 0.0), cp.spillover_max, cp.spillover_trust_scale)
+
+
+# --------------------------------------------------------------------------- strategy
+def strategy_payoffs(model: TerritoryModel, org: Provider) -> np.ndarray:
+    """Expected gain of each strategy as a share of the organisation's quarterly costs.
+
+    independent: 0.  concentrate: its share of the fixed-cost saving of merging with the
+    nearest organisation of its sector, (F(Q) + F(Q_p) - F(Q + Q_p)) Q / (Q + Q_p).
+    cooperate: the pooled-premises saving in the nearest PTCE (or a PTCE of
+    ``rigidity_half_size`` members like itself), phi (F(Q) - F(Q_tot) Q / Q_tot), less its
+    share of the coordination cost the regime does not fund.
+    """
+    op, cp = model.config.organisation, model.config.cooperation
+    q = org.capacity_hours(op)
+    costs = org.quarterly_costs_eur(op)
+    if costs <= 0 or q <= 0:
+        return np.zeros(3)
+    f = lambda x: mech.fixed_cost(x, op.fixed_cost_scale_eur, op.fixed_cost_exponent)  # noqa: E731
+    d = model.territory.distance_km
+    peers = [o for o in model.providers(org.sector) if o is not org and o.is_ess
+             and d[org.municipality, o.municipality] <= model.config.concentration.merger_radius_km]
+    if peers:
+        p = min(peers, key=lambda o: (d[org.municipality, o.municipality], o.unique_id))
+        qp = p.capacity_hours(op)
+        conc = (f(q) + f(qp) - f(q + qp)) * q / (q + qp)
+    else:
+        conc = 0.0
+    near = [x for x in model.ptces() if d[org.municipality, x.seat] <= cp.ptce_radius_km]
+    if org.ptce is not None:
+        near = [org.ptce]
+    if near:
+        hub = min(near, key=lambda x: (d[org.municipality, x.seat], x.unique_id))
+        q_tot = hub.pool_capacity_hours + (0 if org.ptce is hub else q)
+        n, r = hub.size + (0 if org.ptce is hub else 1), hub.rigidity
+    else:
+        q_tot, n, r = q * cp.rigidity_half_size, int(cp.rigidity_half_size), 0.0
+    saving = cp.pooled_share_of_fixed_costs * (f(q) - f(q_tot) * q / q_tot) if q_tot > 0 else 0.0
+    coord = mech.coordination_cost(n, cp.animation_eur_per_member_quarter, r, cp.coordination_cost_per_rigidity) / max(n, 1)
+    coop = saving - (1 - model.regime.params.animation_funded_share) * coord
+    return np.array([0.0, conc, coop]) / costs
+
+
+def choose_strategies(model: TerritoryModel) -> None:
+    """Yearly strategy choice of every ESS organisation (ODD+D in ODD.md).
+
+    Forced policies set every organisation's strategy.  Under ``endogenous`` each
+    organisation draws from the logit of mechanisms.strategy_utilities: expected payoff
+    under the current regime, mission values (autonomy lost in a merger, rigidity of a
+    PTCE, weighted by its democratic governance), imitation of peers in the cooperation
+    network (their last result over costs, by strategy), and inertia.
+    """
+    sp = model.config.strategy
+    orgs = sorted(model.organisations(), key=lambda o: o.unique_id)
+    if sp.policy != "endogenous":
+        for o in orgs:
+            o.strategy = sp.policy
+        return
+    op = model.config.organisation
+    net = model.cooperation
+    draws = model.dyn_rng.random(len(orgs))
+    perf = {o.unique_id: o.last_result_eur / max(o.quarterly_costs_eur(op), 1e-9) for o in orgs}
+    chosen = {}
+    for o, u in zip(orgs, draws, strict=True):
+        peers = [model.provider_by_id[n] for n in net.neighbors(o.unique_id) if n in perf]
+        imitation = np.zeros(3)
+        if peers:
+            mean_all = np.mean([perf[p.unique_id] for p in peers])
+            for k, s in enumerate(STRATEGIES):
+                follow = [perf[p.unique_id] for p in peers if p.strategy == s]
+                imitation[k] = (np.mean(follow) - mean_all) if follow else 0.0
+        rigidity = o.ptce.rigidity if o.ptce is not None else 0.0
+        mission_loss = np.array([0.0, 1.0, rigidity])
+        util = mech.strategy_utilities(
+            strategy_payoffs(model, o), mission_loss, imitation, STRATEGIES.index(o.strategy),
+            sp.weight_payoff, sp.weight_mission, o.governance, sp.weight_imitation, sp.switching_cost,
+        )
+        shares = mech.logit_shares(util[None, :], sp.temperature)[0]
+        chosen[o.unique_id] = STRATEGIES[int(min(np.searchsorted(np.cumsum(shares), u, side="right"), 2))]
+    for o in orgs:  # simultaneous revision: everybody chose on last year's states
+        o.strategy = chosen[o.unique_id]
+        if o.strategy != "cooperate" and o.ptce is not None:
+            o.ptce.remove_member(o)
