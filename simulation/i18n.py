@@ -76,6 +76,13 @@ SECTORS: dict[str, dict[str, str]] = {
     "eco_activities": {"en": "eco-activities", "fr": "éco-activités"},
 }
 
+SHOCKS: dict[str, dict[str, str]] = {
+    "budget_cut": {"en": "cut of the public budget", "fr": "baisse du budget public"},
+    "needs_surge": {"en": "surge of social needs", "fr": "hausse des besoins sociaux"},
+    "employer_closure": {"en": "closure of a local employer", "fr": "fermeture d'un employeur local"},
+    "supply_disruption": {"en": "supply disruption", "fr": "rupture d'approvisionnement"},
+}
+
 RESOURCES: dict[str, dict[str, str]] = {
     "subsidy_share": {"en": "subsidies", "fr": "subventions"},
     "public_order_share": {"en": "public orders", "fr": "commande publique"},
@@ -146,7 +153,16 @@ MEASURE_WORDS: dict[str, Quantity] = {
     "triangle_area_normalised": _q("normalised triangle area", "aire normalisée du triangle", "share", "part", -1),
     "zobel_index": _q("Zobel resilience index", "indice de résilience de Zobel", *INDEX, +1),
     "recovery_quarters": _q("recovery time", "délai de récupération", "quarters", "trimestres", -1),
-    "recovered": _q("runs recovered", "part des simulations rétablies", "share of runs", "part des simulations", +1, share=True),
+    "recovered": _q("recovery", "rétablissement", "% of runs recovered", "% des simulations rétablies", +1, share=True),
+}
+
+# A series as the complement of a measure: "resistance of ESS employment", "résistance de l'emploi dans l'ESS".
+SERIES_OF: dict[str, dict[str, str]] = {
+    "ess_employment_fte": {"en": "ESS employment", "fr": "de l'emploi dans l'ESS"},
+    "personalisation": {"en": "personalisation", "fr": "de la personnalisation"},
+    "services_delivered_hours": {"en": "services delivered", "fr": "des services rendus"},
+    "insertion_employment_fte": {"en": "work-integration employment", "fr": "de l'emploi en insertion"},
+    "local_employment_fte": {"en": "local employment", "fr": "de l'emploi local"},
 }
 
 PREFIXES: dict[str, dict[str, str]] = {
@@ -189,8 +205,11 @@ def outcome_label(outcome: str, lang: str) -> str:
         return PREFIXES[kind][lang].format(label=metric_label(series, lang))
     if kind == "resilience":
         name = q.label[lang] if q else measure.replace("_", " ")
-        series_label = metric_label(series, lang)
-        return f"{series_label}: {name}" if lang == "en" else f"{series_label}{NBSP}: {name}"
+        name = name[:1].upper() + name[1:]
+        if series in SERIES_OF:
+            of = SERIES_OF[series][lang]
+            return f"{name} of {of}" if lang == "en" else f"{name} {of}"
+        return f"{name} of {metric_label(series, lang)}" if lang == "en" else f"{name} — {metric_label(series, lang)}"
     return metric_label(outcome, lang)
 
 
@@ -220,6 +239,10 @@ def regime_label(kind: str, lang: str) -> str:
 
 def policy_label(policy: str, lang: str) -> str:
     return POLICIES[policy][lang] if policy in POLICIES else str(policy)
+
+
+def shock_label(kind: str, lang: str) -> str:
+    return SHOCKS[kind][lang] if kind in SHOCKS else str(kind).replace("_", " ")
 
 
 def sector_label(sector: str, lang: str) -> str:
@@ -280,3 +303,80 @@ def t(key: str, lang: str, **kw: object) -> str:
 def axis_label(label: str, unit: str) -> str:
     """"Label (unit)", or the label alone when there is no unit."""
     return f"{label} ({unit})" if unit else label
+
+
+# --------------------------------------------------------------------------- sentences of the brief
+SENTENCES: dict[str, dict[str, str]] = {
+    "head": {"en": "{outcome} ({unit}): ", "fr": "{outcome} ({unit})" + NBSP + ": "},
+    "head_nounit": {"en": "{outcome}: ", "fr": "{outcome}" + NBSP + ": "},
+    "group": {"en": "With {combo}, ", "fr": "Avec {combo}, "},
+    "leads_high": {"en": "the {leader} regime leads with {mean} ({ci})",
+                   "fr": "le régime {leader} arrive en tête avec {mean} ({ci})"},
+    "leads_low": {"en": "the {leader} regime leads (lower is better) with {mean} ({ci})",
+                  "fr": "le régime {leader} arrive en tête (le plus bas est le mieux) avec {mean} ({ci})"},
+    "highest": {"en": "the {leader} regime has the highest value, {mean} ({ci})",
+                "fr": "le régime {leader} a la valeur la plus élevée, {mean} ({ci})"},
+    "lead_not_significant": {"en": "; its lead over the {other} regime is not significant",
+                             "fr": "" + NNBSP + "; son avance sur le régime {other} n'est pas significative"},
+    "only_one": {"en": "only the {leader} regime is in this batch: {mean} ({ci})",
+                 "fr": "seul le régime {leader} figure dans ce lot" + NBSP + ": {mean} ({ci})"},
+    "ci": {"en": "95% CI {lo} to {hi}", "fr": "IC à 95" + NNBSP + "% de {lo} à {hi}"},
+    "no_ci": {"en": "no interval with fewer than two runs", "fr": "pas d'intervalle avec moins de deux simulations"},
+    "no_value": {"en": "no run of this batch gives a value", "fr": "aucune simulation de ce lot ne donne de valeur"},
+    "ci_paired": {"en": "paired 95% CI {lo} to {hi}", "fr": "IC apparié à 95" + NNBSP + "% de {lo} à {hi}"},
+    "diff_intro": {"en": "Compared with the {baseline} regime: ", "fr": "Par rapport au régime {baseline}" + NBSP + ": "},
+    "diff_higher": {"en": "the {other} regime is higher by {abs} ({ci})", "fr": "le régime {other} obtient {abs} de plus ({ci})"},
+    "diff_lower": {"en": "the {other} regime is lower by {abs} ({ci})", "fr": "le régime {other} obtient {abs} de moins ({ci})"},
+    "diff_not_significant": {"en": "the difference of the {other} regime, {diff} ({ci}), is not significant",
+                             "fr": "l'écart du régime {other}, {diff} ({ci}), n'est pas significatif"},
+    "diff_unknown": {"en": "the difference of the {other} regime cannot be computed (too few paired runs)",
+                     "fr": "l'écart du régime {other} ne peut pas être calculé (trop peu de simulations appariées)"},
+    "diff_sep": {"en": "; ", "fr": NNBSP + "; "},
+    # key findings (page 1): the leader and its margin over the baseline, or over the next best
+    "key_lead": {"en": "the {leader} regime leads{lower} with {mean} ({ci}), {margin} {more_less} than the {other} regime{next} ({ci_diff})",
+                 "fr": "le régime {leader} arrive en tête{lower} avec {mean} ({ci}), soit {margin} de {more_less} que le régime {other}{next} ({ci_diff})"},
+    "key_highest": {"en": "the {leader} regime has the highest value, {mean} ({ci}), {margin} {more_less} than the {other} regime{next} ({ci_diff})",
+                    "fr": "le régime {leader} a la valeur la plus élevée, {mean} ({ci}), soit {margin} de {more_less} que le régime {other}{next} ({ci_diff})"},
+    "key_not_significant": {
+        "en": "the {leader} regime has the {best} mean{lower}, {mean} ({ci}), but its difference from the {other} regime{next}, {diff} ({ci_diff}), is not significant",
+        "fr": "le régime {leader} a la {best} moyenne{lower}, {mean} ({ci}), mais son écart au régime {other}{next}, {diff} ({ci_diff}), n'est pas significatif",
+    },
+    "best": {"en": "best", "fr": "meilleure"},
+    "highest_word": {"en": "highest", "fr": "plus haute"},
+    "lower_is_better": {"en": " (lower is better)", "fr": " (le plus bas est le mieux)"},
+    "more": {"en": "more", "fr": "plus"},
+    "less": {"en": "less", "fr": "moins"},
+    "next_best": {"en": " (the next best)", "fr": " (le suivant)"},
+}
+
+
+def sentence(key: str, lang: str, **kw: object) -> str:
+    return SENTENCES[key][check_lang(lang)].format(**kw)
+
+
+# --------------------------------------------------------------------------- limits of the model
+# What the model leaves out, one entry per bold item of ODD.md's section "Not yet in the
+# model" (tests/test_report.py keeps the two in step: when an item enters the model and
+# leaves that section, it must leave this list too).
+LIMITS: dict[str, dict[str, str]] = {
+    "Joint projects that create new services": {
+        "en": "Joint projects that create new services: joint projects bring money and trust (and, through trust, know-how), not new kinds of service.",
+        "fr": "Les projets communs qui créent de nouveaux services : les projets communs apportent de l'argent et de la confiance (et, par elle, du savoir-faire), pas de nouveaux types de services.",
+    },
+    "Firms' own strategies": {
+        "en": "Firms' own strategies: firms outside the ESS join PTCEs when asked and never leave on their own; they do not merge.",
+        "fr": "Les stratégies propres des entreprises : les entreprises hors ESS rejoignent un PTCE quand on le leur demande et ne le quittent jamais d'elles-mêmes ; elles ne fusionnent pas.",
+    },
+    "Shocks": {
+        "en": "Shocks: a supply failure is represented by its replacement cost, not by a loss of capacity; workers laid off by a closing employer only add to jobseekers' needs (their families' needs are unchanged).",
+        "fr": "Les chocs : une défaillance d'approvisionnement est représentée par son coût de remplacement, pas par une perte de capacité ; les salariés licenciés par un employeur qui ferme n'accroissent que les besoins des demandeurs d'emploi (ceux de leurs familles ne changent pas).",
+    },
+    "Metrics": {
+        "en": "Some measures: no cost per job and no separate gifts column (gifts are what remains of revenue after subsidies, public orders and sales).",
+        "fr": "Certaines mesures : pas de coût par emploi ni de colonne distincte pour les dons (les dons sont le reste des ressources après subventions, commande publique et ventes).",
+    },
+    "Several linked territories": {
+        "en": "Several linked territories (cooperation beyond one territory).",
+        "fr": "Plusieurs territoires liés (coopération au-delà d'un territoire).",
+    },
+}

@@ -93,7 +93,7 @@ RC: dict[str, object] = {
     "savefig.dpi": 150,
     "svg.fonttype": "none",  # text stays text in the SVG: editable and searchable
     "svg.hashsalt": "ptce-sim",  # fixed ids: the same chart gives the same file
-    "pdf.fonttype": 42,
+    "pdf.fonttype": 3,
 }
 
 FIGSIZE = (8.0, 4.5)  # inches: a 16:9 slide, half an A4 page
@@ -129,8 +129,11 @@ STAT_COLUMNS = ("outcome", "n", "mean", "ci_low", "ci_high", "diff_mean", "diff_
 
 
 def group_axes(comparison: pd.DataFrame) -> list[str]:
-    """The axes a comparison is grouped by besides the regime, that take more than one value."""
-    return [c for c in comparison.columns if c not in STAT_COLUMNS and c != REGIME and comparison[c].nunique(dropna=False) > 1]
+    """The axes a comparison is grouped by besides the regime, that take more than one value
+    (``compare`` puts its group columns before ``outcome``)."""
+    cols = list(comparison.columns)
+    before = cols[: cols.index("outcome")] if "outcome" in cols else [c for c in cols if c not in STAT_COLUMNS]
+    return [c for c in before if c != REGIME and comparison[c].nunique(dropna=False) > 1]
 
 
 def varied_axes(design: pd.DataFrame, candidates: Sequence[str] = ("strategy.policy", "shock_set")) -> list[str]:
@@ -244,6 +247,7 @@ def plot_comparison(
     baseline: str = "administrative",
     source: Source | None = None,
     fig: Figure | SubFigure | None = None,
+    title: bool = True,
 ) -> Figure | SubFigure:
     """One headline outcome by regime: mean and 95 % interval (left) and the paired
     difference from the baseline regime with its 95 % interval (right).
@@ -295,12 +299,12 @@ def plot_comparison(
         for ax in (ax_mean, ax_diff):
             ax.grid(axis="y", visible=False)
             _thousands(ax, "x", lang)
-        fig.suptitle(i18n.outcome_label(outcome, lang), x=0.01, ha="left", fontweight="bold", fontsize=11)
+        if title:
+            fig.suptitle(i18n.outcome_label(outcome, lang), x=0.01, ha="left", fontweight="bold", fontsize=11)
         hollow = Line2D([], [], color="#333333", marker="o", markerfacecolor="white", linestyle="none", label=t("not_significant_key", lang))
         filled = Line2D([], [], color="#333333", marker="o", linestyle="none", label=t("significant_key", lang))
-        kinds = list(order)
-        handles = _regime_handles(kinds, lang) + [filled, hollow]
-        fig.legend(handles=_rowwise(handles, len(kinds)), loc="outside lower center", ncols=len(kinds), frameon=False)
+        # the regimes are named on the vertical axis: the legend only explains the markers
+        fig.legend(handles=[filled, hollow], loc="outside lower center", ncols=2, frameon=False)
     return top
 
 
@@ -404,6 +408,7 @@ def plot_resilience_triangle(
     lang: str = "en",
     source: Source | None = None,
     fig: Figure | SubFigure | None = None,
+    title: bool = True,
 ) -> Figure | SubFigure:
     """The resilience triangle (Bruneau et al. 2003) of one shocked run per regime (the
     first replicate) against its no-shock twin (same seed): the shaded area is what the
@@ -451,6 +456,8 @@ def plot_resilience_triangle(
             text_ax.text(0.0, 1.0, _measure_text(orow, series, lang), ha="left", va="top", fontsize=8, transform=text_ax.transAxes,
                          family="DejaVu Sans")
         grid[0, 0].set_ylabel(_wrap(axis_label(i18n.metric_label(series, lang), i18n.metric_unit(series, lang)), 36))
+        if title:
+            fig.suptitle(i18n.metric_label(series, lang), x=0.01, ha="left", fontweight="bold", fontsize=11)
         handles = [
             Line2D([], [], color="#333333", linestyle=":", label=t("twin_run", lang)),
             *[Line2D([], [], color=regime_style(k)["color"], linestyle=regime_style(k)["linestyle"],
@@ -472,6 +479,7 @@ def plot_tradeoff(
     lang: str = "en",
     source: Source | None = None,
     fig: Figure | SubFigure | None = None,
+    title: bool = True,
 ) -> Figure | SubFigure:
     """Employment against personalisation: one point per regime (and per value of the other
     varied axes, e.g. strategy policy), with 95 % intervals on both axes."""
@@ -514,7 +522,8 @@ def plot_tradeoff(
         ax.set_ylabel(_wrap(axis_label(i18n.outcome_label(y, lang), i18n.outcome_unit(y, lang)), 40))
         _thousands(ax, "x", lang)
         _thousands(ax, "y", lang)
-        ax.set_title(t("tradeoff", lang), loc="left")
+        if title:
+            ax.set_title(t("tradeoff", lang), loc="left")
         fig.legend(handles=_regime_handles(kinds, lang), loc="outside lower center", ncols=len(kinds), frameon=False,
                    title=t("tradeoff_note", lang), title_fontsize=8)
     return top
@@ -541,6 +550,7 @@ def plot_resource_mix(
     windows: Sequence[tuple[str, int, int]] | None = None,
     source: Source | None = None,
     fig: Figure | SubFigure | None = None,
+    title: bool = True,
 ) -> Figure | SubFigure:
     """Stacked shares of ESS revenue over time, one panel per regime: subsidies, public
     orders, sales and gifts (the remainder); mean of replicates."""
@@ -568,7 +578,8 @@ def plot_resource_mix(
             ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True, nbins=5))
             ax.grid(False)
         axs[0].set_ylabel(t("share_of_revenue", lang))
-        fig.suptitle(t("resource_mix", lang), x=0.01, ha="left", fontweight="bold", fontsize=11)
+        if title:
+            fig.suptitle(t("resource_mix", lang), x=0.01, ha="left", fontweight="bold", fontsize=11)
         handles = [Patch(facecolor=RESOURCE_STYLE[c]["color"], hatch=RESOURCE_STYLE[c]["hatch"], edgecolor="white",
                          label=i18n.RESOURCES[c][lang]) for c in cols]
         if windows:
