@@ -83,7 +83,7 @@ __all__ = [
 ]
 
 SPEC_FORMAT = "ptce-sim batch 1"
-SPEC_COMPARED = ("format", "package_version", "name", "runs", "axes", "sampled", "scenario")
+SPEC_COMPARED = ("format", "package_version", "scenario", "name", "axes", "sampled", "runs")
 """Keys of spec.json that must match for ``--resume`` (the others are informational)."""
 
 TASK_SECONDS = 2.0
@@ -648,7 +648,14 @@ def _open_executor(executor: str | cf.Executor, workers: int | None, scheduler: 
     if executor == "processes":
         n = workers or os.cpu_count() or 1
         pool = cf.ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_sigint)
-        return pool, n, lambda wait: pool.shutdown(wait=wait, cancel_futures=True), f"processes ({n} workers)"
+
+        def close_pool(wait: bool) -> None:
+            if not wait:  # stop now (Ctrl-C): the workers ignore SIGINT, so end them
+                for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                    proc.terminate()
+            pool.shutdown(wait=wait, cancel_futures=True)
+
+        return pool, n, close_pool, f"processes ({n} workers)"
     if executor == "dask":
         try:
             from dask.distributed import Client, LocalCluster
@@ -776,34 +783,53 @@ def run_batch(
     path = Path(out) if out is not None else Path("results") / plan.name
     if chunk_runs is not None and (not isinstance(chunk_runs, int) or chunk_runs < 1):
         raise BatchError(f"--chunk-runs: must be a whole number >= 1, got {chunk_runs!r}")
-    if isinstance(executor, str) and executor not in ("serial", "processes", "dask"):
-        raise BatchError(f"--executor: {executor!r} is not one of serial, processes, dask")
-    folder = _Folder(path, plan)
-    warnings = folder.open(resume)
-    say = echo or (lambda _msg: None)
-    for w in warnings:
-        say(f"warning: {w}")
-    done = folder.done
-    todo = deque(g for g in plan.groups if not all(i in done for i in g))
-    twins = f" + {plan.twins} no-shock twins" if plan.twins else ""
-    say(f"batch {plan.name!r}: {plan.runs - plan.twins} runs{twins} ({' x '.join(str(len(v)) for v in plan.axes.values())} "
-        f"combinations x {plan.spec.replicates} replicates"
-        + (f" x {plan.spec.samples} samples" if plan.spec.samples else "")
-        + f", {plan.spec.steps} quarters) -> {path}" + (f"; {len(done)} runs already done" if done else ""))
-    summary = BatchSummary(path=path, name=plan.name, runs=plan.runs, twins=plan.twins, done=len(done),
-                           failed=folder.failed, seconds=0.0, executor="nothing to run", describe=plan.describe)
-    if not todo:
-        summary.seconds = time.perf_counter() - start
-        return summary
-    pool, n_workers, close, summary.executor = _open_executor(executor, workers, scheduler)
-    group_size = max(len(g) for g in plan.groups)
-    fixed = max(1, round(chunk_runs / group_size)) if chunk_runs else None
-    show = sys.stderr.isatty() if progress is None else progress
+    # The executor first (a cluster that cannot be reached is a user error), the folder
+    # next: a bad option or address leaves nothing on disk.
+    pool, n_workers, close, description = _open_executor(executor, workers, scheduler)
+    interrupted = False
+    summary: BatchSummary | None = None
+    try:
+        folder = _Folder(path, plan)
+        warnings = folder.open(resume)
+        say = echo or (lambda _msg: None)
+        for w in warnings:
+            say(f"warning: {w}")
+        done = folder.done
+        todo = deque(g for g in plan.groups if not all(i in done for i in g))
+        twins = f" + {plan.twins} no-shock twins" if plan.twins else ""
+        say(f"batch {plan.name!r}: {plan.runs - plan.twins} runs{twins} ({' x '.join(str(len(v)) for v in plan.axes.values())} "
+            f"combinations x {plan.spec.replicates} replicates"
+            + (f" x {plan.spec.samples} samples" if plan.spec.samples else "")
+            + f", {plan.spec.steps} quarters) -> {path}" + (f"; {len(done)} runs already done" if done else ""))
+        summary = BatchSummary(path=path, name=plan.name, runs=plan.runs, twins=plan.twins, done=len(done),
+                               failed=folder.failed, seconds=0.0, executor=description if todo else "nothing to run",
+                               describe=plan.describe)
+        if todo:
+            _drive(plan, folder, todo, pool, n_workers, chunk_runs, progress, summary)
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
+    finally:
+        # After Ctrl-C the tasks worth keeping are recorded already: do not wait for more.
+        close(not interrupted and not (summary is not None and summary.interrupted))
+    assert summary is not None
+    summary.seconds = time.perf_counter() - start
+    if summary.interrupted:
+        raise BatchInterrupted(summary)
+    return summary
+
+
+def _drive(plan: Plan, folder: _Folder, todo: deque[list[int]], pool: cf.Executor, n_workers: int,
+           chunk_runs: int | None, progress: bool | None, summary: BatchSummary) -> None:
+    """Submit the groups left to do as tasks, at most two per worker in flight, and record
+    each finished task; on Ctrl-C, cancel what has not started and record what is running."""
     from tqdm import tqdm
 
-    bar = tqdm(total=plan.runs, initial=len(done), unit="run", disable=not show, dynamic_ncols=True, desc=plan.name)
+    group_size = max(len(g) for g in plan.groups)
+    chunk = max(1, round(chunk_runs / group_size)) if chunk_runs else None
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = tqdm(total=plan.runs, initial=summary.done, unit="run", disable=not show, dynamic_ncols=True, desc=plan.name)
     in_flight: dict[cf.Future, list[list[int]]] = {}
-    chunk = fixed
 
     def record(fut: cf.Future) -> None:
         nonlocal chunk
@@ -840,7 +866,7 @@ def run_batch(
                     record(fut)
         except KeyboardInterrupt:
             summary.interrupted = True
-            bar.write("stopping: finishing the tasks already running (Ctrl-C again to stop now)...")
+            bar.write("stopping: finishing the tasks already running (Ctrl-C again to stop now)...", file=sys.stderr)
             for fut in list(in_flight):
                 if fut.cancel():
                     in_flight.pop(fut)
@@ -852,13 +878,8 @@ def run_batch(
                 pass
     finally:
         bar.close()
-        close(not summary.interrupted)
         summary.done = len(folder.done)
         summary.failed = folder.failed
-        summary.seconds = time.perf_counter() - start
-    if summary.interrupted:
-        raise BatchInterrupted(summary)
-    return summary
 
 
 # =========================================================================== command line
