@@ -3,7 +3,7 @@
 - every backticked dotted name ``simulation.…`` in ODD.md must resolve to a module, class,
   function, method or attribute of the package;
 - the parameter tables of ODD.md must list every parameter of ``simulation.params`` (the
-  scenario, the three regimes, the two shocks) with its current default;
+  scenario, the three regimes, the four shocks) with its current default;
 - the metric table of ODD.md must list exactly the columns of ``simulation.metrics.METRICS``.
 
 The parameter tables are generated here, from ``simulation.params.parameter_table``:
@@ -33,8 +33,10 @@ from simulation.params import (
     BudgetCut,
     CompetitiveRegime,
     CooperativeRegime,
+    EmployerClosure,
     NeedsSurge,
     Scenario,
+    SupplyDisruption,
     parameter_table,
 )
 
@@ -53,6 +55,8 @@ SECTIONS: tuple[tuple[str, str, type[BaseModel]], ...] = (
     ("Cooperative regime", "regime.", CooperativeRegime),
     ("Budget cut shock", "shocks[].", BudgetCut),
     ("Needs surge shock", "shocks[].", NeedsSurge),
+    ("Employer closure shock", "shocks[].", EmployerClosure),
+    ("Supply disruption shock", "shocks[].", SupplyDisruption),
 )
 
 
@@ -240,8 +244,8 @@ def test_parameter_tables_match_code() -> None:
 def test_parameter_check_catches_changed_missing_and_stale_rows() -> None:
     tables = parameter_tables()
     assert not parameter_problems(tables)
-    # The first numeric field of the first shock class; its row is the first with that path.
-    title, prefix, cls = SECTIONS[-2]
+    # The first numeric field of the budget-cut shock (`shocks[].share`, a path no other table has).
+    title, prefix, cls = next(s for s in SECTIONS if s[2] is BudgetCut)
     row = generated_rows(cls, prefix)[1]
     path, default = row["path"], row["default"]
     line = next(x for x in tables.splitlines() if x.startswith(f"| `{path}` |"))
