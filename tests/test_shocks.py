@@ -280,3 +280,18 @@ def test_supply_disruption_raises_costs_and_prices_in_hit_sectors_only():
     advance(twin, 2)
     cash = [sum(o.treasury_eur for o in m.organisations() if o.sector in hit_idx) for m in (shocked, twin)]
     assert cash[0] < cash[1]
+
+
+def test_neutral_shocks_change_nothing_bit_for_bit():
+    # Shocks of size 0 (or after the horizon) go through every hook and must leave the run
+    # exactly as its twin: the hooks add nothing when the multipliers are 1.
+    neutral = (
+        BudgetCut(share=0.0, start=2), NeedsSurge(rise=0.0, start=2), SupplyDisruption(cost_rise=0.0, start=2),
+        EmployerClosure(start=2, jobs_lost_share=0.0, jobseekers_per_job_lost=0.0, market_demand_elasticity=0.0),
+        BudgetCut(share=0.5, start=500),
+    )
+    sc = with_shocks(smoke("competitive", steps=10), *neutral)
+    shocked, twin = pair(sc, 10, seed=8)
+    assert shocked.shocks.window == (2, 9)
+    assert shocked.timeseries().equals(twin.timeseries())
+    assert shocked.organisations_frame().equals(twin.organisations_frame())
