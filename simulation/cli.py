@@ -170,6 +170,26 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return cli_compare(args)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+    from .results import load_results
+
+    results = load_results(args.results)  # a missing or non-batch folder is a one-line BatchError
+    out = Path(args.out) if args.out else None
+    if out is not None and out.is_dir():
+        raise UserError(f"--out {out}: is a folder; give the PDF file to write, e.g. {out / f'brief-{args.lang}.pdf'}")
+    folder = Path(args.results) / "figures"
+    _prepare_out(folder)  # both places writable before any work
+    _prepare_out(out.parent if out is not None else Path(args.results))
+    try:
+        brief = write_report(results, lang=args.lang, out=out)
+    except OSError as exc:
+        raise UserError(f"{exc.filename or args.results}: cannot write the charts or the brief: {exc.strerror or exc}") from None
+    charts = len({p.stem for p in brief.figures})
+    print(f"wrote {charts} charts to {folder} (PNG and SVG) and the brief ({len(brief.pages)} pages) to {brief.pdf}")
+    return 0
+
+
 VIZ_SCENARIO_ENV = "PTCE_VIZ_SCENARIO"
 """Environment variable through which ``ptce viz`` tells the page (simulation/app.py) its scenario file."""
 VIZ_MODULES = ("solara", "solara_assets", "altair", "matplotlib")
@@ -230,6 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_batch_arguments(batch, comp)
     batch.set_defaults(func=cmd_batch)
     comp.set_defaults(func=cmd_compare)
+    rep = sub.add_parser("report", help="charts (PNG, SVG) and a policy brief (PDF) of a batch, in English or French")
+    rep.add_argument("results", metavar="RESULTS_DIR", help="a batch results folder, e.g. results/crisis_regimes")
+    rep.add_argument("--lang", choices=["en", "fr"], default="en", help="language of the charts and the brief (default en)")
+    rep.add_argument("--out", metavar="FILE.pdf", help="where to write the brief (default RESULTS_DIR/brief-LANG.pdf)")
+    rep.set_defaults(func=cmd_report)
     return parser
 
 
