@@ -145,13 +145,14 @@ METRIC_WORDS: dict[str, Quantity] = {
 
 # Resilience measures of simulation.resilience (Martin et al. 2016; Bruneau et al. 2003;
 # Zobel 2011, FACTS.md): the shocked run against its no-shock twin.
+# Units and directions as documented in simulation/resilience.py.
 MEASURE_WORDS: dict[str, Quantity] = {
-    "resistance": _q("resistance", "résistance", "ratio", "ratio", +1),
-    "recoverability": _q("recoverability", "capacité de récupération", "ratio", "ratio", +1),
-    "resilience_loss": _q("resilience loss", "perte de résilience", "ratio", "ratio", -1),
-    "triangle_area": _q("resilience triangle area", "aire du triangle de résilience", "unit × quarters", "unité × trimestres", -1),
-    "triangle_area_normalised": _q("normalised triangle area", "aire normalisée du triangle", "share", "part", -1),
-    "zobel_index": _q("Zobel resilience index", "indice de résilience de Zobel", *INDEX, +1),
+    "resistance": _q("resistance", "résistance", "ratio, 0 = as without the shock", "ratio, 0 = comme sans le choc", +1),
+    "recoverability": _q("recoverability", "capacité de récupération", "ratio, 0 = as without the shock", "ratio, 0 = comme sans le choc", +1),
+    "resilience_loss": _q("cumulative loss", "perte cumulée", "unit × quarters", "unité × trimestres", -1),
+    "triangle_area": _q("resilience triangle area", "aire du triangle de résilience", "% × quarters", "% × trimestres", -1),
+    "triangle_area_normalised": _q("normalised resilience", "résilience normalisée", "index, 1 = no loss", "indice, 1 = aucune perte", +1),
+    "zobel_index": _q("Zobel resilience index", "indice de résilience de Zobel", "index, 1 = no loss", "indice, 1 = aucune perte", +1),
     "recovery_quarters": _q("recovery time", "délai de récupération", "quarters", "trimestres", -1),
     "recovered": _q("recovery", "rétablissement", "% of runs recovered", "% des simulations rétablies", +1, share=True),
 }
@@ -216,8 +217,8 @@ def outcome_label(outcome: str, lang: str) -> str:
 def outcome_unit(outcome: str, lang: str) -> str:
     kind, series, measure, q = outcome_quantity(outcome)
     if kind == "resilience":
-        if measure == "triangle_area":
-            # the area is in the series' unit times quarters
+        if measure == "resilience_loss":
+            # the cumulative loss is in the series' unit times quarters (e.g. FTE-quarters)
             unit = metric_unit(series, lang)
             return f"{unit} × {'quarters' if lang == 'en' else 'trimestres'}" if unit else (q.unit[lang] if q else "")
         return q.unit[lang] if q else ""
@@ -316,6 +317,8 @@ SENTENCES: dict[str, dict[str, str]] = {
                   "fr": "le régime {leader} arrive en tête (le plus bas est le mieux) avec {mean} ({ci})"},
     "highest": {"en": "the {leader} regime has the highest value, {mean} ({ci})",
                 "fr": "le régime {leader} a la valeur la plus élevée, {mean} ({ci})"},
+    "lead_not_significant_many": {"en": "; its lead over the {others} regimes is not significant",
+                                  "fr": NNBSP + "; son avance sur les régimes {others} n'est pas significative"},
     "lead_not_significant": {"en": "; its lead over the {other} regime is not significant",
                              "fr": "" + NNBSP + "; son avance sur le régime {other} n'est pas significative"},
     "only_one": {"en": "only the {leader} regime is in this batch: {mean} ({ci})",
@@ -348,6 +351,28 @@ SENTENCES: dict[str, dict[str, str]] = {
     "less": {"en": "less", "fr": "moins"},
     "next_best": {"en": " (the next best)", "fr": " (le suivant)"},
 }
+
+
+def join_words(words: list[str], lang: str) -> str:
+    """"a, b and c" / "a, b et c"."""
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + (" and " if lang == "en" else " et ") + words[-1]
+
+
+# French plural: from 2 on (Académie française); the singular below 2 ("1,5 trimestre").
+_FR_SINGULAR = {"trimestres": "trimestre", "heures": "heure", "points": "point", "organisations": "organisation",
+                "simulations": "simulation"}
+_EN_SINGULAR = {"quarters": "quarter", "hours": "hour", "points": "point", "organisations": "organisation"}
+
+
+def plural(unit: str, x: float, lang: str) -> str:
+    """``unit`` agreed with the number ``x``: French singular when |x| < 2, English when |x| = 1."""
+    singular = abs(x) < 2 if lang == "fr" else abs(x) == 1
+    if not singular:
+        return unit
+    table = _FR_SINGULAR if lang == "fr" else _EN_SINGULAR
+    return " ".join(table.get(w, w) for w in unit.split(" "))
 
 
 def sentence(key: str, lang: str, **kw: object) -> str:

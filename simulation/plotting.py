@@ -125,6 +125,7 @@ class Source:
 
 # --------------------------------------------------------------------------- helpers
 REGIME = "regime.kind"
+STANDARD_AXES = ("regime.kind", "strategy.policy", "shock_set")
 STAT_COLUMNS = ("outcome", "n", "mean", "ci_low", "ci_high", "diff_mean", "diff_ci_low", "diff_ci_high")
 
 
@@ -134,6 +135,22 @@ def group_axes(comparison: pd.DataFrame) -> list[str]:
     cols = list(comparison.columns)
     before = cols[: cols.index("outcome")] if "outcome" in cols else [c for c in cols if c not in STAT_COLUMNS]
     return [c for c in before if c != REGIME and comparison[c].nunique(dropna=False) > 1]
+
+
+def bounded_intervals(comparison: pd.DataFrame) -> pd.DataFrame:
+    """The comparison with the intervals of shares (outcomes in [0, 1], e.g. the share of
+    runs that recovered) cut to what a share can be: [0, 1] for a mean, [-1, 1] for a
+    difference. The Student t interval of a few 0/1 values can reach past them (n = 3:
+    -77 % of runs recovered); cutting it changes no mean and no significance (zero stays
+    inside or outside)."""
+    shares = comparison["outcome"].map(i18n.outcome_is_share).astype(bool)
+    if not shares.any():
+        return comparison
+    out = comparison.copy()
+    for col, lo, hi in (("ci_low", 0.0, 1.0), ("ci_high", 0.0, 1.0), ("diff_ci_low", -1.0, 1.0), ("diff_ci_high", -1.0, 1.0)):
+        if col in out.columns:
+            out.loc[shares, col] = out.loc[shares, col].clip(lo, hi)
+    return out
 
 
 def varied_axes(design: pd.DataFrame, candidates: Sequence[str] = ("strategy.policy", "shock_set")) -> list[str]:
@@ -204,15 +221,26 @@ def _tick_decimals(step: float) -> int:
     return 6
 
 
+class LangFormatter(mpl.ticker.Formatter):
+    """Tick labels with the language's decimal and thousands marks, as many decimals as
+    the tick step needs (the axis hands the tick locations to ``set_locs`` first)."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+        self.decimals = 0
+
+    def set_locs(self, locs) -> None:
+        super().set_locs(locs)
+        step = np.diff(np.asarray(locs, dtype=float))
+        step = step[step > 0]
+        self.decimals = _tick_decimals(float(step.min())) if len(step) else 0
+
+    def __call__(self, x, pos=None) -> str:
+        return i18n.fmt_number(x, self.lang, self.decimals)
+
+
 def _thousands(ax, axis: str, lang: str) -> None:
-    """Tick labels with the language's decimal and thousands marks."""
-
-    def fmt(x, _pos):
-        step = np.diff(getattr(ax, f"get_{axis}ticks")())
-        d = _tick_decimals(float(step[0])) if len(step) and step[0] > 0 else 0
-        return i18n.fmt_number(x, lang, d)
-
-    getattr(ax, f"{axis}axis").set_major_formatter(mpl.ticker.FuncFormatter(fmt))
+    getattr(ax, f"{axis}axis").set_major_formatter(LangFormatter(lang))
 
 
 def _regime_handles(kinds: Sequence[str], lang: str, *, line: bool = False) -> list[Line2D]:
@@ -256,7 +284,7 @@ def plot_comparison(
     the right means the interval includes zero: the difference is not significant.
     """
     i18n.check_lang(lang)
-    rows = comparison[comparison["outcome"] == outcome]
+    rows = bounded_intervals(comparison[comparison["outcome"] == outcome])
     if rows.empty:
         raise ValueError(f"outcome {outcome!r} is not in the comparison")
     axes_other = group_axes(comparison)
@@ -326,15 +354,20 @@ def plot_timeseries(
     metric: str,
     *,
     lang: str = "en",
-    windows: Sequence[tuple[str, int, int]] | None = None,
+    windows: Sequence[tuple[str, int, int]] | dict[str, Sequence[tuple[str, int, int]]] | None = None,
     source: Source | None = None,
     fig: Figure | SubFigure | None = None,
+    axes: Sequence[str] = ("strategy.policy", "shock_set"),
 ) -> Figure | SubFigure:
     """``metric`` over time by regime: median across replicates and the 90 % band
     (5th to 95th percentile), shock windows shaded. One panel per value of the other
-    varied axes (e.g. strategy policy)."""
+    varied axes (e.g. strategy policy, shock set).
+
+    ``windows``: (kind, first, last) 0-based quarter indices to shade, or a dict shock set
+    name -> windows, each panel then shaded with its own shock set's (none for ``none``).
+    ``axes``: the design's axes (``Results.axes``); those that vary make the panels."""
     i18n.check_lang(lang)
-    others = varied_axes(primary_runs(design))
+    others = [a for a in varied_axes(primary_runs(design), axes) if a != REGIME]
     bands = series_bands(timeseries, design, metric, by=(REGIME, *others))
     scale = _scale(metric, is_metric=True)
     combos = bands[others].drop_duplicates().to_dict("records") if others else [{}]
@@ -342,15 +375,24 @@ def plot_timeseries(
         top, fig = _canvas(fig, (8.0, 4.2) if len(combos) == 1 else (4.0 * min(len(combos), 3), 4.2), source, lang)
         axs = np.atleast_1d(fig.subplots(1, len(combos), sharey=True, squeeze=False)[0])
         kinds = regime_order(bands[REGIME].unique())
+        shaded = False
         for ax, combo in zip(axs, combos, strict=True):
             sel = bands
             for k, v in combo.items():
                 sel = sel[sel[k] == v]
-            shaded = _shade_windows(ax, windows)
+            if isinstance(windows, dict):
+                panel_sets = [combo["shock_set"]] if "shock_set" in combo else list(windows)
+                panel_windows = [w for name in panel_sets for w in windows.get(str(name), [])] if len(panel_sets) == 1 else []
+            else:
+                panel_windows = list(windows or [])
+            shaded = _shade_windows(ax, panel_windows) or shaded
             for kind in kinds:
                 d = sel[sel[REGIME] == kind]
                 st = regime_style(kind)
-                ax.fill_between(d["step"], d["low"] * scale, d["high"] * scale, color=st["color"], alpha=0.15, linewidth=0)
+                # light fill plus thin edges: overlapping bands stay readable (and in black and white)
+                ax.fill_between(d["step"], d["low"] * scale, d["high"] * scale, color=st["color"], alpha=0.10, linewidth=0)
+                for edge in ("low", "high"):
+                    ax.plot(d["step"], d[edge] * scale, color=st["color"], linestyle=st["linestyle"], linewidth=0.7, alpha=0.7)
                 ax.plot(d["step"], d["median"] * scale, color=st["color"], linestyle=st["linestyle"],
                         marker=st["marker"], markevery=max(1, len(d) // 8), markersize=5)
             ax.set_xlabel(t("quarter_axis", lang) if len(combos) == 1 else t("quarter", lang))
@@ -372,11 +414,36 @@ RESILIENCE_MEASURES_SHOWN = ("resistance", "recoverability", "recovery_quarters"
 
 
 def shocked_twin_pairs(design: pd.DataFrame) -> pd.DataFrame:
-    """(shocked run_id, twin run_id) pairs with the shocked run's design columns."""
-    if "twin_of" not in design.columns:
-        return pd.DataFrame(columns=["run_id", "twin_id"])
-    twins = design.loc[design["twin_of"] >= 0, ["run_id", "twin_of"]].rename(columns={"run_id": "twin_id", "twin_of": "run_id"})
-    return design.merge(twins, on="run_id")
+    """Design rows of the shocked runs that have a no-shock twin, with ``twin_id``.
+
+    ``simulation.runner``'s design gives each shocked run its twin in ``twin_run_id``
+    (the batch's own no-shock run, or a twin added for it, whose ``twin_of`` points back)."""
+    if "twin_run_id" in design.columns:
+        pairs = design[design["twin_run_id"] >= 0].assign(twin_id=lambda d: d["twin_run_id"])
+    elif "twin_of" in design.columns:
+        twins = design.loc[design["twin_of"] >= 0, ["run_id", "twin_of"]].rename(columns={"run_id": "twin_id", "twin_of": "run_id"})
+        pairs = design.merge(twins, on="run_id")
+    else:
+        return design.iloc[0:0].assign(twin_id=pd.Series(dtype="int64"))
+    if "twin_of" in pairs.columns:
+        pairs = pairs[pairs["twin_of"] < 0]
+    return pairs
+
+
+def triangle_runs(design: pd.DataFrame) -> pd.DataFrame:
+    """The shocked runs a resilience-triangle chart shows: one per regime, all of the same
+    replicate and the same values of the other axes (those of the first shocked run), so
+    that they meet the same shock (common random numbers)."""
+    pairs = shocked_twin_pairs(design).sort_values("run_id")
+    if pairs.empty:
+        return pairs
+    first = pairs.iloc[0]
+    keys = [c for c in ("replicate", "sample", *varied_axes(design, [c for c in design.columns if "." in c or c == "shock_set"]))
+            if c in pairs.columns and c != REGIME]
+    sel = pairs
+    for k in keys:
+        sel = sel[sel[k] == first[k]]
+    return sel.groupby(REGIME, sort=False).head(1)
 
 
 def _measure_text(outcomes_row: pd.Series | None, series: str, lang: str) -> str:
@@ -417,10 +484,9 @@ def plot_resilience_triangle(
     ``window`` is (first, last) 0-based quarter index of the shock, as ``ShockPath.window``.
     """
     i18n.check_lang(lang)
-    pairs = shocked_twin_pairs(design)
-    if pairs.empty:
+    first = triangle_runs(design)
+    if first.empty:
         raise ValueError("no shocked run with a no-shock twin in this design")
-    first = pairs.sort_values("replicate").groupby(REGIME, sort=False).head(1)
     kinds = regime_order(first[REGIME])
     scale = _scale(series, is_metric=True)
     with mpl.rc_context(RC):
@@ -485,6 +551,7 @@ def plot_tradeoff(
     varied axes, e.g. strategy policy), with 95 % intervals on both axes."""
     i18n.check_lang(lang)
     axes_other = group_axes(comparison)
+    comparison = bounded_intervals(comparison)
     keys = [REGIME, *axes_other]
     cx = comparison[comparison["outcome"] == x].set_index(keys)
     cy = comparison[comparison["outcome"] == y].set_index(keys)

@@ -54,13 +54,14 @@ def _value(x: float, outcome: str, lang: str, dec: int, *, diff: bool = False, s
     EUR...), a percentage for shares (percentage points for a difference of shares)."""
     scale = 100.0 if i18n.outcome_is_share(outcome) else 1.0
     text = i18n.fmt_number(x * scale, lang, dec, signed=signed)
+    # no-break spaces: a line never ends between a number and its unit
     if i18n.outcome_is_share(outcome):
         if diff:
-            return f"{text} points"  # percentage points, the same word in both languages
+            return f"{text}{NBSP}{i18n.plural('points', x * scale, lang)}"  # percentage points
         return f"{text}%" if lang == "en" else f"{text}{i18n.NNBSP}%"
     unit = i18n.outcome_unit(outcome, lang)
-    if unit and unit.split()[0] not in ("index", "indice", "ratio", "share", "part", "unit"):
-        return f"{text} {unit}"
+    if unit and unit.split()[0].strip(",;") not in ("index", "indice", "ratio", "share", "part", "unit"):
+        return f"{text}{NBSP}{i18n.plural(unit, x * scale, lang)}"
     return text
 
 
@@ -176,8 +177,10 @@ def full_paragraph(rows: pd.DataFrame, outcome: str, *, lang: str, baseline: str
         unsure = [baseline]
     else:
         unsure = []
-    for other in unsure:
-        first += i18n.sentence("lead_not_significant", lang, other=i18n.regime_label(other, lang))
+    if len(unsure) == 1:
+        first += i18n.sentence("lead_not_significant", lang, other=i18n.regime_label(unsure[0], lang))
+    elif unsure:
+        first += i18n.sentence("lead_not_significant_many", lang, others=i18n.join_words([i18n.regime_label(k, lang) for k in unsure], lang))
     text = _cap(head + first) + "."
     if baseline not in rows.index:
         return text
@@ -208,7 +211,7 @@ def _combos(comparison: pd.DataFrame) -> tuple[list[str], list[dict[str, Any]]]:
 
 
 def _per_combo(comparison: pd.DataFrame, outcome: str, lang: str, write: Callable[..., str], baseline: str, **kw: Any) -> list[str]:
-    rows = comparison[comparison["outcome"] == outcome]
+    rows = plotting.bounded_intervals(comparison[comparison["outcome"] == outcome])
     others, combos = _combos(comparison)
     out = []
     for combo in combos:
@@ -302,8 +305,7 @@ class BatchFacts:
     master_seed: int | str
     batch_version: str
     axes: dict[str, list[Any]]
-    shock_sets: dict[str, list[dict[str, Any]]]
-    scenario_shocks: list[dict[str, Any]]
+    shock_sets: dict[str, list[dict[str, Any]]]  # name -> shock tables ("none" and "scenario" included)
     runs: int
     ok: int
     failed: int
@@ -314,7 +316,7 @@ class BatchFacts:
 
 
 def _dig(spec: dict[str, Any], *paths: str, default: Any = None) -> Any:
-    """The first of several dotted paths present in the spec (the spec grows; keep working)."""
+    """The first of several dotted paths present in the spec."""
     for path in paths:
         node: Any = spec
         for part in path.split("."):
@@ -323,29 +325,38 @@ def _dig(spec: dict[str, Any], *paths: str, default: Any = None) -> Any:
             else:
                 break
         else:
-            return node
+            if node is not None:
+                return node
     return default
 
 
 def batch_facts(results: Any) -> BatchFacts:
+    """The facts of a batch from its ``spec.json`` (``simulation.runner``: ``package_version``,
+    ``scenario`` resolved with its ``batch`` table) and its design."""
     spec = getattr(results, "spec", {}) or {}
     design = results.design
     outcomes = results.outcomes
     twins = int((design["twin_of"] >= 0).sum()) if "twin_of" in design.columns else 0
     status = outcomes["status"] if "status" in outcomes.columns else pd.Series(dtype=str)
-    axes = _dig(spec, "batch.axes", "axes_values", default=None)
-    if not isinstance(axes, dict):
-        axes = {a: list(dict.fromkeys(design[a])) for a in getattr(results, "axes", plotting.varied_axes(design)) if a in design.columns}
+    axis_names = list(getattr(results, "axes", None) or _dig(spec, "axes", default=[]) or plotting.varied_axes(design))
+    primary = plotting.primary_runs(design)
+    axes = {a: list(dict.fromkeys(primary[a])) for a in axis_names if a in primary.columns}
+    steps = _dig(spec, "scenario.batch.steps", "scenario.steps")
+    if steps is None:
+        steps = int(results.timeseries["step"].max()) if len(results.timeseries) else 0
+    from .batchspec import NO_SHOCK_SET
+
+    shock_sets = {NO_SHOCK_SET: [], "scenario": list(_dig(spec, "scenario.shocks", default=[]) or []),
+                  **(_dig(spec, "scenario.batch.shock_sets", default={}) or {})}
     return BatchFacts(
-        scenario=str(_dig(spec, "scenario.name", "name", default=getattr(results, "path", Path("?")).name)),
+        scenario=str(_dig(spec, "scenario.name", "name", default=Path(getattr(results, "path", "?")).name)),
         description=str(_dig(spec, "scenario.description", default="") or ""),
-        steps=int(_dig(spec, "batch.steps", "steps", "scenario.steps", default=int(results.timeseries["step"].max()) if len(results.timeseries) else 0) or 0),
-        replicates=int(_dig(spec, "batch.replicates", "replicates", default=design["replicate"].nunique())),
-        master_seed=_dig(spec, "batch.master_seed", "master_seed", "scenario.seed", default="?"),
-        batch_version=str(_dig(spec, "version", "package_version", "ptce_sim_version", default=__version__)),
+        steps=int(steps),
+        replicates=int(_dig(spec, "scenario.batch.replicates", default=design["replicate"].nunique())),
+        master_seed=_dig(spec, "scenario.batch.master_seed", "scenario.seed", default="?"),
+        batch_version=str(_dig(spec, "package_version", default=__version__)),
         axes=axes,
-        shock_sets=_dig(spec, "batch.shock_sets", "shock_sets", default={}) or {},
-        scenario_shocks=list(_dig(spec, "scenario.shocks", default=[]) or []),
+        shock_sets=shock_sets,
         runs=len(design),
         ok=int((status == "ok").sum()),
         failed=int((status != "ok").sum()),
@@ -377,19 +388,32 @@ def shock_windows(shocks: Sequence[dict[str, Any]], steps: int) -> list[tuple[st
     return out
 
 
-def _windows_for(facts: BatchFacts, design: pd.DataFrame) -> list[tuple[str, int, int]]:
-    """Shock windows to shade: those of the shock sets in the design (one set in most batches)."""
-    sets = list(dict.fromkeys(design["shock_set"])) if "shock_set" in design.columns else []
-    out: list[tuple[str, int, int]] = []
-    for name in sets:
-        for w in shock_windows(facts.shock_sets.get(name, []), facts.steps):
-            if w not in out:
-                out.append(w)
-    if not sets or not facts.shock_sets:
-        for w in shock_windows(facts.scenario_shocks, facts.steps):
-            if w not in out:
-                out.append(w)
-    return out
+def windows_by_shock_set(facts: BatchFacts, design: pd.DataFrame) -> dict[str, list[tuple[str, int, int]]]:
+    """Shock windows to shade, per shock set of the design (:func:`shock_windows`)."""
+    sets = list(dict.fromkeys(design["shock_set"])) if "shock_set" in design.columns else ["scenario"]
+    return {str(name): shock_windows(facts.shock_sets.get(name, []), facts.steps) for name in sets}
+
+
+def realised_window(results: Any, run_id: int) -> tuple[int, int] | None:
+    """``ShockPath.window`` of one run as it was simulated (a drawn timing included): the
+    run's scenario is rebuilt from spec.json with the runner's plan, and the model is only
+    initialised (the shock path is drawn before the first quarter). None if that fails
+    (a batch of another version of the model)."""
+    from .model import TerritoryModel
+    from .params import Scenario
+    from .runner import make_plan, run_seed
+
+    try:
+        plan = make_plan(Scenario.model_validate(results.spec["scenario"]))
+        row = plan.design.loc[plan.design["run_id"] == run_id].iloc[0]
+        mine = results.design.loc[results.design["run_id"] == run_id].iloc[0]
+        if any(str(row[a]) != str(mine[a]) for a in ("replicate", REGIME, "shock_set") if a in mine.index):
+            return None  # the rebuilt design is not the batch's: do not guess
+        scenario = plan.points[plan.point_of_run[run_id]]
+        model = TerritoryModel(scenario, rng=run_seed(int(plan.spec.master_seed), int(row["replicate"])))
+        return model.shocks.window
+    except Exception:  # any failure only loses the shading: fall back to the spec's windows
+        return None
 
 
 # --------------------------------------------------------------------------- charts on disk
@@ -404,7 +428,7 @@ class Charts:
     lang: str
     source: Source
     results: Any
-    windows: list[tuple[str, int, int]]
+    windows: dict[str, list[tuple[str, int, int]]]  # shock set -> windows to shade
     networks: dict[str, int] = field(default_factory=dict)  # regime -> run_id
 
     # each returns a function fig -> Figure, or None when the batch has nothing to show
@@ -416,15 +440,25 @@ class Charts:
         if metric not in self.results.timeseries.columns:
             return None
         return lambda fig=None, source=None: plotting.plot_timeseries(self.results.timeseries, self.results.design, metric, lang=self.lang,
-                                                                        windows=self.windows, source=source, fig=fig)
+                                                                        windows=self.windows, source=source, fig=fig,
+                                                                        axes=getattr(self.results, "axes", None) or plotting.STANDARD_AXES)
+
+    def _single_windows(self) -> list[tuple[str, int, int]] | None:
+        """The windows when every run shown has the same (one shock set), else None."""
+        sets = list(self.windows.values())
+        return sets[0] if len(sets) == 1 else None
 
     def triangle_chart(self, series: str) -> Callable | None:
         if series not in self.results.timeseries.columns or plotting.shocked_twin_pairs(self.results.design).empty:
             return None
-        window = (min(w[1] for w in self.windows), max(w[2] for w in self.windows)) if self.windows else None
-        return lambda fig=None, source=None: plotting.plot_resilience_triangle(
+        shown = plotting.triangle_runs(self.results.design)
+        window = realised_window(self.results, int(shown.iloc[0]["run_id"]))
+        if window is None:
+            spec_windows = self.windows.get(str(shown.iloc[0].get("shock_set", "scenario")), [])
+            window = (min(w[1] for w in spec_windows), max(w[2] for w in spec_windows)) if spec_windows else None
+        return lambda fig=None, source=None, **kw: plotting.plot_resilience_triangle(
             self.results.timeseries, self.results.design, series, window=window, outcomes=self.results.outcomes, lang=self.lang,
-            source=source, fig=fig)
+            source=source, fig=fig, **kw)
 
     def tradeoff_chart(self) -> Callable | None:
         have = set(self.comparison["outcome"])
@@ -436,7 +470,8 @@ class Charts:
         if not set(plotting.RESOURCE_COLUMNS) <= set(self.results.timeseries.columns):
             return None
         return lambda fig=None, source=None, **kw: plotting.plot_resource_mix(self.results.timeseries, self.results.design, lang=self.lang,
-                                                                                windows=self.windows, source=source, fig=fig, **kw)
+                                                                                windows=self._single_windows(), source=source, fig=fig,
+                                                                                **kw)
 
     def network_chart(self, regime: str) -> Callable:
         run_id = self.networks[regime]
@@ -720,7 +755,7 @@ def build_charts(results: Any, *, lang: str = "en", baseline: str | None = None,
         lang=lang,
         source=facts.source(),
         results=results,
-        windows=_windows_for(facts, runs),
+        windows=windows_by_shock_set(facts, runs),
         networks=_network_runs(results),
     )
     return charts, facts
