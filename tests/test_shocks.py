@@ -295,3 +295,20 @@ def test_neutral_shocks_change_nothing_bit_for_bit():
     assert shocked.shocks.window == (2, 9)
     assert shocked.timeseries().equals(twin.timeseries())
     assert shocked.organisations_frame().equals(twin.organisations_frame())
+
+
+@pytest.mark.parametrize("policy", ["endogenous", "cooperate"])
+def test_money_and_range_invariants_hold_under_every_shock_kind(policy):
+    # Treasury moves by exactly revenue - costs (+ PTCE transfers), the surcharge included in
+    # the costs; the budget is never exceeded; shares stay in [0, 1] (tests/test_model.py).
+    from .test_model import check_step_invariants
+
+    sc = load_scenario(SCENARIOS / "smoke.toml", {"strategy.policy": policy})
+    sc = with_shocks(sc, BudgetCut(share=0.5, start=2), NeedsSurge(rise=1.0, start=1),
+                     EmployerClosure(start=3), SupplyDisruption(cost_rise=2.0, start=1, duration=6))
+    model = TerritoryModel(sc, rng=6)
+    surcharge = 0.0
+    for _ in range(10):
+        check_step_invariants(model)
+        surcharge += sum(p.ledger.supply_surcharge_eur for p in model.providers())
+    assert surcharge > 0
