@@ -312,3 +312,25 @@ def test_money_and_range_invariants_hold_under_every_shock_kind(policy):
         check_step_invariants(model)
         surcharge += sum(p.ledger.supply_surcharge_eur for p in model.providers())
     assert surcharge > 0
+
+
+def test_supply_disruption_hurts_supply_chain_ptce_members_less_in_a_run():
+    # End to end: PTCEs form endogenously; a supply-chain PTCE moves part of its members'
+    # purchases to members (outside_supply_share < 1).  In the first disrupted quarter the
+    # two runs differ only by the disruption, so each organisation's extra cost over its twin,
+    # per EUR of purchases at m - 1 = 1, is its outside share: lower inside a supply chain.
+    sc = load_scenario(SCENARIOS / "smoke.toml", {"strategy.policy": "endogenous", "steps": 16})
+    sc = with_shocks(sc, SupplyDisruption(cost_rise=1.0, start=12))
+    shocked, twin = pair(sc, 13, seed=1)
+    p = sc.organisation.purchased_share_of_fixed_costs
+    hit: dict[bool, list[float]] = {True: [], False: []}
+    for o in shocked.organisations():
+        t = twin.provider_by_id.get(o.unique_id)
+        if t is None or o.founded_step >= 13:
+            continue
+        extra = (o.ledger.costs_eur - t.ledger.costs_eur) / (o.ledger.fixed_costs_eur * p)
+        assert extra == pytest.approx(o.outside_supply_share, abs=1e-9)
+        hit[o.ptce is not None and "supply_chain" in o.ptce.forms].append(extra)
+    assert hit[True] and hit[False], "expected organisations inside and outside supply-chain PTCEs"
+    assert max(hit[True]) < 1.0 and min(hit[False]) == pytest.approx(1.0)
+    assert np.mean(hit[True]) < np.mean(hit[False])
