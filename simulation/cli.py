@@ -135,7 +135,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario, overrides)
     out = Path(args.out) if args.out else Path("results") / f"run-{scenario.name}-{scenario.regime.kind}-seed{scenario.seed}"
     _prepare_out(out)
-    model = TerritoryModel(scenario, rng=scenario.seed)
+    try:
+        model = TerritoryModel(scenario, rng=scenario.seed)
+    except ScenarioError as exc:  # a shock this territory cannot take, e.g. no employer left to close
+        raise ScenarioError(f"{args.scenario}: {exc}") from None
     model.run(scenario.steps)
     ts = model.timeseries()
     write_parquet_atomic(ts, out / "timeseries.parquet")

@@ -236,3 +236,16 @@ def test_ptce_run_on_a_shocked_scenario_writes_and_prints_resilience(tmp_path):
     shocked = pd.read_parquet(out / "timeseries.parquet")
     assert list(twin.columns) == list(METRICS) and len(twin) == len(shocked) == 50
     pd.testing.assert_frame_equal(shocked.iloc[:first], twin.iloc[:first], check_exact=True)
+
+
+def test_ptce_run_a_closure_with_no_employer_is_a_one_line_user_error(tmp_path):
+    scenario = SCENARIOS / "employer_closure.toml"
+    res = subprocess.run(
+        [sys.executable, "-m", "simulation", "run", str(scenario), "--steps", "5", "--set", "territory.organisations=30",
+         "--set", "territory.local_employers=0", "--out", str(tmp_path / "x")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(scenario) in lines[0] and "shocks[0] (employer_closure)" in lines[0]
+    assert not (tmp_path / "x" / "timeseries.parquet").exists()
