@@ -206,6 +206,13 @@ class Ptce(mesa.Agent):
         if mature:
             forms.update(("development_agency", "solidarity"))
         self.forms = forms & allowed
+        if "supply_chain" in self.forms:
+            # Members of one sector buy from each other: their ties become supply links.
+            net = self.model.cooperation
+            for i, a in enumerate(ess):
+                for b in ess[i + 1:]:
+                    if a.sector == b.sector and net.has_edge(a.unique_id, b.unique_id):
+                        net.edges[a.unique_id, b.unique_id]["kind"] = "supply"
         d = self.depth
         for m in ess:
             m.pool_share = cp.pooled_share_of_fixed_costs if "pooled_means" in self.forms else 0.0

@@ -242,6 +242,8 @@ def test_forms_change_their_mechanisms():
     hub.open_quarter()
     assert {"pooled_means", "conglomerate", "supply_chain", "development_agency", "solidarity"} <= hub.forms
     m = hub.ess_members()[0]
+    a, b = hub.ess_members()[:2]
+    assert model.cooperation.edges[a.unique_id, b.unique_id]["kind"] == "supply"
     assert m.outside_supply_share == pytest.approx(1 - cp.supply_internalisation * 0.5)
     assert m.pathway_bonus == pytest.approx(cp.integration_pathway_rate * 0.5)
     assert m.solidarity_surcharge == cp.solidarity_surcharge
