@@ -246,6 +246,13 @@ def shock_label(kind: str, lang: str) -> str:
     return SHOCKS[kind][lang] if kind in SHOCKS else str(kind).replace("_", " ")
 
 
+def shock_set_label(name: str, lang: str) -> str:
+    """A shock set of a batch: "no shock" for the empty set ``none``, else its name."""
+    if name == "none":
+        return "no shock" if lang == "en" else "sans choc"
+    return f"shock set “{name}”" if lang == "en" else f"jeu de chocs « {name} »"
+
+
 def sector_label(sector: str, lang: str) -> str:
     return SECTORS[sector][lang] if sector in SECTORS else str(sector).replace("_", " ")
 

@@ -174,7 +174,12 @@ def _combo_label(row: pd.Series, axes: Sequence[str], lang: str) -> str:
     parts = []
     for a in axes:
         v = row[a]
-        parts.append(i18n.policy_label(v, lang) if a == "strategy.policy" else f"{a} = {v}")
+        if a == "strategy.policy":
+            parts.append(i18n.policy_label(v, lang))
+        elif a == "shock_set":
+            parts.append(i18n.shock_set_label(str(v), lang))
+        else:
+            parts.append(f"{a} = {v}")
     return ", ".join(parts)
 
 
@@ -557,7 +562,8 @@ def plot_tradeoff(
     cy = comparison[comparison["outcome"] == y].set_index(keys)
     if cx.empty or cy.empty:
         raise ValueError(f"the comparison needs the outcomes {x!r} and {y!r}")
-    both = cx[["mean", "ci_low", "ci_high"]].join(cy[["mean", "ci_low", "ci_high"]], lsuffix="_x", rsuffix="_y", how="inner").reset_index()
+    both = pd.merge(cx[["mean", "ci_low", "ci_high"]], cy[["mean", "ci_low", "ci_high"]], left_index=True, right_index=True,
+                    suffixes=("_x", "_y"), how="inner").reset_index()
     sx, sy = _scale(x), _scale(y)
     kinds = regime_order(both[REGIME])
     with mpl.rc_context(RC):

@@ -602,31 +602,65 @@ class Page:
     key: str = ""
 
 
-def _text_page(pdf: PdfPages, placed, source: Source, lang: str, n: int, total: int) -> None:
-    with mpl.rc_context(plotting.RC):
-        fig = Figure(figsize=PAGE_IN)
-        _draw_text(fig, placed, left_in=MARGIN_IN, top_in=MARGIN_IN, height_in=PAGE_IN[1])
-        _footer(fig, source, lang, n, total, PAGE_IN[1])
-        pdf.savefig(fig)
+def _text_page(placed, source: Source, lang: str, n: int, total: int) -> Figure:
+    fig = Figure(figsize=PAGE_IN)
+    _draw_text(fig, placed, left_in=MARGIN_IN, top_in=MARGIN_IN, height_in=PAGE_IN[1])
+    _footer(fig, source, lang, n, total, PAGE_IN[1])
+    return fig
 
 
-def _chart_page(pdf: PdfPages, page: Page, placed, source: Source, lang: str, n: int, total: int) -> None:
+def _chart_page(page: Page, placed, source: Source, lang: str, n: int, total: int) -> Figure:
     text_h = MARGIN_IN + (max((y + _block_height(s, lines) for s, lines, y in placed), default=0.0)) + 0.05
     foot_h = MARGIN_IN
     charts_h = PAGE_IN[1] - text_h - foot_h
-    with mpl.rc_context(plotting.RC):
-        fig = Figure(figsize=PAGE_IN, layout="constrained")
-        fig.get_layout_engine().set(w_pad=0.02, h_pad=0.04, wspace=0, hspace=0)
-        ratios = [text_h, *[charts_h * h / sum(page.chart_heights) for h in page.chart_heights], foot_h]
-        # a grid of sub-figures: charts in the middle column, page margins left and right
-        margin = MARGIN_IN - 0.15
-        subs = fig.subfigures(len(ratios), 3, height_ratios=ratios, width_ratios=[margin, PAGE_IN[0] - 2 * margin, margin],
-                              hspace=0.0, wspace=0.0)
-        _draw_text(fig, placed, left_in=MARGIN_IN, top_in=MARGIN_IN, height_in=PAGE_IN[1])
-        for row, draw in enumerate(page.charts, start=1):
-            draw(fig=subs[row, 1])
-        _footer(fig, source, lang, n, total, PAGE_IN[1])
-        pdf.savefig(fig)
+    fig = Figure(figsize=PAGE_IN, layout="constrained")
+    fig.get_layout_engine().set(w_pad=0.02, h_pad=0.04, wspace=0, hspace=0)
+    ratios = [text_h, *[charts_h * h / sum(page.chart_heights) for h in page.chart_heights], foot_h]
+    # charts in the middle column of a grid whose side columns are the page margins
+    margin = MARGIN_IN - 0.15
+    grid = fig.add_gridspec(len(ratios), 3, height_ratios=ratios, width_ratios=[margin, PAGE_IN[0] - 2 * margin, margin],
+                            hspace=0.0, wspace=0.0)
+    _draw_text(fig, placed, left_in=MARGIN_IN, top_in=MARGIN_IN, height_in=PAGE_IN[1])
+    for row, draw in enumerate(page.charts, start=1):
+        draw(fig=fig.add_subfigure(grid[row, 1]))
+    _footer(fig, source, lang, n, total, PAGE_IN[1])
+    return fig
+
+
+TEXT_ABOVE_CHARTS = 0.4
+"""Share of a page the text above charts may take; longer text (many combinations of the
+other axes) gets page(s) of its own before the charts."""
+
+
+def layout_pages(charts: Charts, facts: BatchFacts) -> list[tuple[Page, list]]:
+    """Every page of the brief with its laid-out text, in order: the page count is known
+    before anything is drawn (for "page n of N")."""
+    text_w = PAGE_IN[0] - 2 * MARGIN_IN
+    full_h = PAGE_IN[1] - 2 * MARGIN_IN - 0.2
+    laid: list[tuple[Page, list]] = []
+    for page in plan_pages(charts, facts):
+        chunks = layout_text(page.text, width_in=text_w, first_height_in=full_h, height_in=full_h)
+        if page.charts:
+            above = layout_text(page.text, width_in=text_w, first_height_in=TEXT_ABOVE_CHARTS * full_h, height_in=full_h)
+            if len(above) > 1:  # the text alone first, then the charts under the title
+                laid += [(Page(f"{page.kind}-text", page.title, page.text, key=page.key), chunk) for chunk in chunks]
+                chunks = layout_text(page.text[:1], width_in=text_w, first_height_in=full_h, height_in=full_h)
+            laid.append((page, chunks[0]))
+        else:
+            laid += [(page, chunk) for chunk in chunks]
+    return laid
+
+
+def render_pages(charts: Charts, facts: BatchFacts):
+    """(kind, Figure) of each page of the brief, drawn one at a time."""
+    laid = layout_pages(charts, facts)
+    for n, (page, placed) in enumerate(laid, start=1):
+        with mpl.rc_context(plotting.RC):
+            if page.charts:
+                fig = _chart_page(page, placed, charts.source, charts.lang, n, len(laid))
+            else:
+                fig = _text_page(placed, charts.source, charts.lang, n, len(laid))
+        yield page.kind, fig
 
 
 @dataclass
@@ -762,31 +796,17 @@ def build_charts(results: Any, *, lang: str = "en", baseline: str | None = None,
 
 
 def write_brief(charts: Charts, facts: BatchFacts, pdf_path: Path) -> list[str]:
-    """Write the PDF; return the kind of each page."""
-    lang = charts.lang
-    pages = plan_pages(charts, facts)
-    text_w = PAGE_IN[0] - 2 * MARGIN_IN
-    full_h = PAGE_IN[1] - 2 * MARGIN_IN - 0.2
-    # Lay every text out first, so that the page count (for "page n of N") is known.
-    laid: list[tuple[Page, list]] = []
-    for page in pages:
-        if page.charts:
-            placed = layout_text(page.text, width_in=text_w, first_height_in=full_h, height_in=full_h)
-            laid.append((page, placed[0]))  # text above charts is short: one outcome's sentences
-        else:
-            for chunk in layout_text(page.text, width_in=text_w, first_height_in=full_h, height_in=full_h):
-                laid.append((page, chunk))
-    kinds = [p.kind for p, _ in laid]
+    """Write the PDF (temporary name, then renamed); return the kind of each page."""
     pdf_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = pdf_path.with_name(f".{pdf_path.name}.tmp-{os.getpid()}")
+    kinds: list[str] = []
     try:
-        # No creation date: the same batch gives the same file.
-        with PdfPages(tmp, metadata={"Title": bt("title", lang), "Creator": f"PTCE-sim {__version__}", "CreationDate": None}) as pdf:
-            for n, (page, placed) in enumerate(laid, start=1):
-                if page.charts:
-                    _chart_page(pdf, page, placed, charts.source, lang, n, len(laid))
-                else:
-                    _text_page(pdf, placed, charts.source, lang, n, len(laid))
+        # No creation date in the metadata, so that a brief differs from another only by its content.
+        meta = {"Title": bt("title", charts.lang), "Creator": f"PTCE-sim {__version__}", "CreationDate": None}
+        with PdfPages(tmp, metadata=meta) as pdf, mpl.rc_context(plotting.RC):
+            for kind, fig in render_pages(charts, facts):
+                pdf.savefig(fig)
+                kinds.append(kind)
         os.replace(tmp, pdf_path)
     finally:
         if tmp.exists():
