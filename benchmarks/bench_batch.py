@@ -1,0 +1,122 @@
+"""Benchmark of the batch runner: speed-up of processes over serial, and driver memory.
+
+    python benchmarks/bench_batch.py speedup [--runs 40] [--workers 2] [--organisations 100] [--steps 60]
+    python benchmarks/bench_batch.py memory [--runs 200 2000] [--executor processes]
+
+``speedup`` runs the same batch of ~1 s runs (a baseline territory cut to
+``--organisations`` organisations and ``--steps`` quarters, ``--runs`` replicates) with the
+serial executor and with ``processes`` (``--workers`` workers), wall time from
+``run_batch`` to its return (worker start-up included), checks that both give the same
+outcomes, and prints the speed-up.
+
+``memory`` runs a batch of ``scenarios/smoke.toml`` with each number of runs, each in a
+fresh Python process, and prints the driver's peak resident memory (``ru_maxrss`` of the
+driver process; the workers of ``processes`` are other processes and are reported
+apart).  Time series go to disk task by task, so the peak should not grow with the
+number of runs.
+
+Speed is measured here, never in a timed test.  Results are recorded in benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, load average {load} (1/5/15 min)"
+
+
+def speedup(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from simulation import TerritoryModel, load_scenario
+    from simulation.runner import load_results, run_batch
+
+    overrides = {"territory.organisations": args.organisations, "steps": args.steps, "strategy.policy": "independent"}
+    scenario = load_scenario(ROOT / "scenarios" / "baseline.toml", overrides)
+    start = time.perf_counter()
+    TerritoryModel(scenario, rng=0).run()
+    one = time.perf_counter() - start
+    print(machine())
+    print(f"one run: {one:.2f} s ({args.organisations} organisations, {args.steps} quarters); batch of {args.runs} runs")
+    with tempfile.TemporaryDirectory() as tmp:
+        times = {}
+        for executor, workers in (("serial", None), ("processes", args.workers)):
+            start = time.perf_counter()
+            summary = run_batch(scenario, replicates=args.runs, executor=executor, workers=workers, out=Path(tmp) / executor, progress=False)
+            times[executor] = time.perf_counter() - start
+            assert summary.success, str(summary)
+            print(f"{summary.executor:<24}{times[executor]:8.1f} s")
+        a, b = load_results(Path(tmp) / "serial"), load_results(Path(tmp) / "processes")
+        pd.testing.assert_frame_equal(a.outcomes, b.outcomes, check_exact=True)
+    print(f"speed-up processes({args.workers}) / serial: {times['serial'] / times['processes']:.2f}x (same outcomes, run by run)")
+
+
+def memory(args: argparse.Namespace) -> None:
+    print(machine())
+    for runs in args.runs:
+        with tempfile.TemporaryDirectory() as tmp:
+            cmd = [sys.executable, __file__, "_memory_child", str(runs), args.executor, str(Path(tmp) / "out")]
+            res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            r = json.loads(res.stdout.strip().splitlines()[-1])
+            print(f"{runs:>6} runs of smoke.toml, {args.executor}: driver peak RSS {r['driver_mib']:.0f} MiB, "
+                  f"largest worker {r['workers_mib']:.0f} MiB, {r['seconds']:.0f} s, "
+                  f"{r['parts']} parts, timeseries on disk {r['timeseries_mib']:.1f} MiB")
+
+
+def _memory_child(runs: int, executor: str, out: str) -> None:
+    from simulation.runner import run_batch
+
+    start = time.perf_counter()
+    summary = run_batch(ROOT / "scenarios" / "smoke.toml", replicates=runs, executor=executor, workers=2, out=out, progress=False)
+    seconds = time.perf_counter() - start
+    assert summary.success and summary.done == runs, str(summary)
+    # ru_maxrss is in KiB on Linux.
+    driver = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    ts = sum(f.stat().st_size for f in (Path(out) / "timeseries").iterdir()) / 2**20
+    parts = len(json.loads((Path(out) / "manifest.json").read_text())["parts"])
+    print(json.dumps({"driver_mib": driver, "workers_mib": workers, "seconds": seconds, "parts": parts, "timeseries_mib": ts}))
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "_memory_child":
+        _memory_child(int(sys.argv[2]), sys.argv[3], sys.argv[4])
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="what", required=True)
+    sp = sub.add_parser("speedup", help="serial against processes on a batch of ~1 s runs")
+    sp.add_argument("--runs", type=int, default=40)
+    sp.add_argument("--workers", type=int, default=2)
+    sp.add_argument("--organisations", type=int, default=100)
+    sp.add_argument("--steps", type=int, default=60)
+    mem = sub.add_parser("memory", help="driver peak memory for growing batches of smoke.toml")
+    mem.add_argument("--runs", type=int, nargs="+", default=[200, 2000])
+    mem.add_argument("--executor", choices=("serial", "processes"), default="processes")
+    args = parser.parse_args()
+    speedup(args) if args.what == "speedup" else memory(args)
+
+
+if __name__ == "__main__":
+    main()
