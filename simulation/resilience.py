@@ -135,11 +135,14 @@ def recoverability(shocked: Sequence[float], twin: Sequence[float], start: int) 
 
     over the recovery from the impact quarter t_c to the last quarter t_e of the horizon.
     > 0: the series regained more than its twin moved (it caught up); 0 exactly when S = T
-    over the recovery; NaN when the twin did not move (or there is no recovery period,
-    t_c = t_e) and the series did.  Dimensionless.
+    over the recovery; NaN when the twin did not move but the series did, and NaN when there
+    is no recovery period: the largest gap is in the last quarter (t_c = t_e, S != T there),
+    the series still falling away from its twin.  Dimensionless.
     """
     s, t, start = _aligned(shocked, twin, start)
     tc, te = impact_quarter(s, t, start), len(s) - 1
+    if tc == te and s[te] != t[te]:
+        return math.nan
     return _martin_ratio(s[te] - s[tc], t[te] - t[tc])
 
 

@@ -101,6 +101,9 @@ def test_never_recovering_series_is_not_a_number_of_quarters():
     shocked[START:] = 90.0  # falls 10 % and stays there
     assert math.isnan(recovery_quarters(shocked, twin, START))
     assert not recovered(shocked, twin, START)
+    # A gap still widening in the last quarter leaves no recovery period: recoverability NaN.
+    widening = twin - np.concatenate([np.zeros(START), np.arange(1.0, 17.0)])
+    assert math.isnan(recoverability(widening, twin, START))
     # The losses are still measured over the horizon: 10 % x 16 quarters.
     assert triangle_area(shocked, twin, START) == pytest.approx(160.0)
     # Zobel bounds the recovery time by T*: R = 1 - 0.1 x 16 / 32 = 0.95.
