@@ -62,8 +62,8 @@ def absorb(model: TerritoryModel, absorber: Provider, absorbed: Provider) -> Non
     absorber.governance_base = base["governance"]
     absorber.technicisation = merged["technicisation"]
     absorber.insolvent_quarters = 0 if absorber.treasury_eur >= 0 else absorber.insolvent_quarters
-    for cell, hours in absorbed.prev_flows.items():
-        absorber.prev_flows[cell] = absorber.prev_flows.get(cell, 0.0) + hours
+    if absorbed.prev_flows is not None:
+        absorber.prev_flows = absorbed.prev_flows.copy() if absorber.prev_flows is None else absorber.prev_flows + absorbed.prev_flows
     net = model.cooperation
     for nb in list(net.neighbors(absorbed.unique_id)):
         if nb == absorber.unique_id:
@@ -402,8 +402,37 @@ def update_network(model: TerritoryModel) -> None:
 
 
 # --------------------------------------------------------------------------- strategy
-def strategy_payoffs(model: TerritoryModel, org: Provider) -> np.ndarray:
-    """Expected gain of each strategy as a share of the organisation's quarterly costs.
+def nearest_peer_index(munis: np.ndarray, distance_km: np.ndarray, radius_km: float) -> np.ndarray:
+    """For organisations of one sector (in id order) at municipalities ``munis``: the index
+    of the nearest other one within ``radius_km`` (ties to the lowest id), -1 if none.
+
+    Works per municipality (distance depends only on municipalities), so the cost is
+    O(n + M^2), not O(n^2).
+    """
+    n = len(munis)
+    out = np.full(n, -1)
+    if n < 2:
+        return out
+    present = np.unique(munis)
+    first = {m: np.flatnonzero(munis == m) for m in present}  # indices in id order
+    d = distance_km[np.ix_(present, present)]
+    for a, m in enumerate(present):
+        idx = first[m]
+        if len(idx) >= 2:  # a peer in the same municipality: the lowest id other than itself
+            out[idx] = np.where(idx == idx[0], idx[1], idx[0])
+            continue
+        row = d[a].copy()
+        row[a] = np.inf
+        row[row > radius_km] = np.inf
+        if np.isfinite(row).any():
+            best = row.min()
+            # Among municipalities at the smallest distance, the organisation with the lowest id.
+            out[idx] = min(first[present[b]][0] for b in np.flatnonzero(row == best))
+    return out
+
+
+def strategy_payoffs(model: TerritoryModel, orgs: list[Provider]) -> np.ndarray:
+    """Expected gain of each strategy, shares of each organisation's quarterly costs, (n, 3).
 
     independent: 0.  concentrate: its share of the fixed-cost saving of merging with the
     nearest organisation of its sector, (F(Q) + F(Q_p) - F(Q + Q_p)) Q / (Q + Q_p).
@@ -412,33 +441,50 @@ def strategy_payoffs(model: TerritoryModel, org: Provider) -> np.ndarray:
     share of the coordination cost the regime does not fund.
     """
     op, cp = model.config.organisation, model.config.cooperation
-    q = org.capacity_hours(op)
-    costs = org.quarterly_costs_eur(op)
-    if costs <= 0 or q <= 0:
-        return np.zeros(3)
-    f = lambda x: mech.fixed_cost(x, op.fixed_cost_scale_eur, op.fixed_cost_exponent)  # noqa: E731
-    d = model.territory.distance_km
-    peers = [o for o in model.providers(org.sector) if o is not org and o.is_ess
-             and d[org.municipality, o.municipality] <= model.config.concentration.merger_radius_km]
-    if peers:
-        p = min(peers, key=lambda o: (d[org.municipality, o.municipality], o.unique_id))
-        qp = p.capacity_hours(op)
-        conc = (f(q) + f(qp) - f(q + qp)) * q / (q + qp)
-    else:
-        conc = 0.0
-    near = [x for x in model.ptces() if d[org.municipality, x.seat] <= cp.ptce_radius_km]
-    if org.ptce is not None:
-        near = [org.ptce]
-    if near:
-        hub = min(near, key=lambda x: (d[org.municipality, x.seat], x.unique_id))
-        q_tot = hub.pool_capacity_hours + (0 if org.ptce is hub else q)
-        n, r = hub.size + (0 if org.ptce is hub else 1), hub.rigidity
-    else:
-        q_tot, n, r = q * cp.rigidity_half_size, int(cp.rigidity_half_size), 0.0
-    saving = cp.pooled_share_of_fixed_costs * (f(q) - f(q_tot) * q / q_tot) if q_tot > 0 else 0.0
-    coord = mech.coordination_cost(n, cp.animation_eur_per_member_quarter, r, cp.coordination_cost_per_rigidity) / max(n, 1)
+    n = len(orgs)
+    out = np.zeros((n, 3))
+    if n == 0:
+        return out
+    f0, beta = op.fixed_cost_scale_eur, op.fixed_cost_exponent
+
+    def f(x: np.ndarray) -> np.ndarray:
+        return np.where(x > 0, f0 * np.maximum(x, 0.0) ** beta, 0.0)
+
+    q = np.array([o.capacity_hours(op) for o in orgs])
+    costs = np.array([o.quarterly_costs_eur(op) for o in orgs])
+    munis = np.array([o.municipality for o in orgs])
+    sectors = np.array([o.sector for o in orgs])
+    dist = model.territory.distance_km
+    conc = np.zeros(n)
+    for s in np.unique(sectors):
+        idx = np.flatnonzero(sectors == s)
+        peer = nearest_peer_index(munis[idx], dist, model.config.concentration.merger_radius_km)
+        has = peer >= 0
+        qi, qp = q[idx][has], q[idx][peer[has]]
+        conc[idx[has]] = (f(qi) + f(qp) - f(qi + qp)) * qi / np.maximum(qi + qp, 1e-12)
+    hubs = model.ptces()
+    q_tot = q * cp.rigidity_half_size
+    size = np.full(n, int(cp.rigidity_half_size))
+    rig = np.zeros(n)
+    if hubs:
+        seats = np.array([h.seat for h in hubs])
+        dh = dist[np.ix_(munis, seats)]  # (n, H), hubs in id order so argmin breaks ties by id
+        near = dh <= cp.ptce_radius_km
+        choice = np.where(near.any(axis=1), np.argmin(np.where(near, dh, np.inf), axis=1), -1)
+        for i, o in enumerate(orgs):
+            hub = o.ptce if o.ptce is not None else (hubs[choice[i]] if choice[i] >= 0 else None)
+            if hub is not None:
+                member = o.ptce is hub
+                q_tot[i] = hub.pool_capacity_hours + (0.0 if member else q[i])
+                size[i] = hub.size + (0 if member else 1)
+                rig[i] = hub.rigidity
+    saving = np.where(q_tot > 0, cp.pooled_share_of_fixed_costs * (f(q) - f(q_tot) * q / np.maximum(q_tot, 1e-12)), 0.0)
+    coord = cp.animation_eur_per_member_quarter * size * (1 + cp.coordination_cost_per_rigidity * rig) / np.maximum(size, 1)
     coop = saving - (1 - model.regime.params.animation_funded_share) * coord
-    return np.array([0.0, conc, coop]) / costs
+    ok = (costs > 0) & (q > 0)
+    out[ok, 1] = conc[ok] / costs[ok]
+    out[ok, 2] = coop[ok] / costs[ok]
+    return out
 
 
 def choose_strategies(model: TerritoryModel) -> None:
@@ -460,8 +506,9 @@ def choose_strategies(model: TerritoryModel) -> None:
     net = model.cooperation
     draws = model.dyn_rng.random(len(orgs))
     perf = {o.unique_id: o.last_result_eur / max(o.quarterly_costs_eur(op), 1e-9) for o in orgs}
+    payoffs = strategy_payoffs(model, orgs)
     chosen = {}
-    for o, u in zip(orgs, draws, strict=True):
+    for i, (o, u) in enumerate(zip(orgs, draws, strict=True)):
         peers = [model.provider_by_id[n] for n in net.neighbors(o.unique_id) if n in perf]
         imitation = np.zeros(3)
         if peers:
@@ -472,7 +519,7 @@ def choose_strategies(model: TerritoryModel) -> None:
         rigidity = o.ptce.rigidity if o.ptce is not None else 0.0
         mission_loss = np.array([0.0, 1.0, rigidity])
         util = mech.strategy_utilities(
-            strategy_payoffs(model, o), mission_loss, imitation, STRATEGIES.index(o.strategy),
+            payoffs[i], mission_loss, imitation, STRATEGIES.index(o.strategy),
             sp.weight_payoff, sp.weight_mission, o.governance, sp.weight_imitation, sp.switching_cost,
         )
         shares = mech.logit_shares(util[None, :], sp.temperature)[0]

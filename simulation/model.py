@@ -305,8 +305,7 @@ class TerritoryModel(mesa.Model):
         """
         op, dp = self.config.organisation, self.config.demand
         m_count, g_count = self.territory.municipalities, len(GROUPS)
-        cells_m = np.repeat(np.arange(m_count), g_count)
-        cells_g = np.tile(np.arange(g_count), m_count)
+        cells_m = np.repeat(np.arange(m_count), g_count)  # demand cells: municipality-major
         q = self.quarter
         routes: dict[int, list[tuple[tuple[int, int], Provider, float]]] = {}
         for lot, holder, hours in self.regime.contract_routes(self):
@@ -314,7 +313,9 @@ class TerritoryModel(mesa.Model):
         self.contract_hours: dict[tuple[int, int], float] = {}
         self.public_hours_served: dict[int, float] = {}
         self.unmet = np.zeros((m_count, len(SECTORS)))
-        self.flows: dict[int, dict[tuple[int, int], float]] = {}
+        # Hours each provider served to each demand cell (municipality x group, in
+        # municipality-major order) this quarter: a vector per provider.
+        self.flows: dict[int, np.ndarray] = {}
         for s in range(len(SECTORS)):
             provs = self.providers(s)
             pub = self.public_need[:, :, s].reshape(-1).copy()
@@ -356,20 +357,23 @@ class TerritoryModel(mesa.Model):
             f_priv, u_priv_left, a_priv = mech.allocate_demand(priv, u_priv, spare, dp.choice_temperature, None, dp.rationing_rounds)
             flows += f_pub + f_priv
             asked += a_pub + a_priv
-            self.unmet[:, s] = (u_pub + u_priv_left).reshape(m_count, g_count).sum(axis=1)
+            # Clipped at 0: the rationing rounds' subtractions can leave -1e-13 of rounding.
+            self.unmet[:, s] = np.maximum((u_pub + u_priv_left).reshape(m_count, g_count).sum(axis=1), 0.0)
             pub_served = f_pub.sum(axis=0)
             priv_served = f_priv.sum(axis=0)
+            served = flows.sum(axis=0)
+            prox_now = np.where(served > 0, (flows * prox).sum(axis=0) / np.where(served > 0, served, 1.0), 1.0)
+            sales = price * priv_served
+            flows_t = np.ascontiguousarray(flows.T)
             for j, p in enumerate(provs):
                 p.asked_hours = float(asked[j])
-                p.served_hours = float(flows[:, j].sum())
+                p.served_hours = float(served[j])
                 p.capacity_now = float(cap[j])
-                p.ledger.sales_eur += float(price[j] * priv_served[j])
-                p.surcharge_eur = float(price[j] * priv_served[j]) * p.solidarity_surcharge / (1 + p.solidarity_surcharge)
+                p.ledger.sales_eur += float(sales[j])
+                p.surcharge_eur = float(sales[j]) * p.solidarity_surcharge / (1 + p.solidarity_surcharge)
                 self.public_hours_served[p.unique_id] = float(pub_served[j])
-                col = flows[:, j]
-                nz = np.nonzero(col > 1e-12)[0]
-                self.flows[p.unique_id] = {(int(cells_m[c]), int(cells_g[c])): float(col[c]) for c in nz}
-                p.proximity_now = float((col * prox[:, j]).sum() / col.sum()) if col.sum() > 0 else 1.0
+                self.flows[p.unique_id] = flows_t[j]
+                p.proximity_now = float(prox_now[j])
 
     def pay_for_service(self) -> None:
         spent = self.regime.pay_for_service(self, self.public_hours_served, self.contract_hours)
@@ -426,13 +430,14 @@ class TerritoryModel(mesa.Model):
         pp = self.config.personalisation
         weights = (pp.weight_time, pp.weight_continuity, pp.weight_standardisation, pp.weight_proximity, pp.weight_voice)
         for p in self.providers():
-            now = self.flows.get(p.unique_id, {})
-            served = sum(now.values())
-            if served <= 0:
-                p.prev_flows = {}
+            now = self.flows.get(p.unique_id)
+            served = p.served_hours
+            if now is None or served <= 0:
+                p.prev_flows = None
                 continue
-            same = sum(min(h, p.prev_flows.get(c, 0.0)) for c, h in now.items())
-            continuity = (same / served if p.prev_flows else 1.0) * p.continuity_of_worker(pp)
+            # Continuity: hours served to the same cells as last quarter, sum_c min(h_c, h'_c) / sum h.
+            prev = p.prev_flows
+            continuity = (float(np.minimum(now, prev).sum()) / served if prev is not None else 1.0) * p.continuity_of_worker(pp)
             time_index = min(1.0, p.capacity_now / p.asked_hours) if p.asked_hours > 0 else 1.0
             p.personalisation = mech.personalisation(time_index, continuity, p.technicisation, p.proximity_now, p.voice(), weights)
             p.prev_flows = now

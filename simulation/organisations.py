@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import mesa
+import numpy as np
 
 from . import mechanisms as mech
 from .params import OrganisationParams, PersonalisationParams
@@ -84,7 +85,7 @@ class Provider(mesa.Agent):
         self.price_eur_per_hour = 0.0
         self.alive = True
         self.pending_support = False  # start-up support owed by the cooperative regime
-        self.prev_flows: dict[tuple[int, int], float] = {}  # hours per (municipality, group) last quarter
+        self.prev_flows: np.ndarray | None = None  # hours per demand cell (municipality x group) last quarter
         self.supply_cost_multiplier = 1.0  # outside suppliers' price multiplier this quarter (supply_disruption)
         self.last_result_eur = 0.0  # revenue - costs of the last settled quarter
         self.carried_eur = 0.0  # carried by a PTCE fund after the last quarter

@@ -388,3 +388,22 @@ def test_concentration_concentrates(baseline_runs):
     assert con["mergers"].sum() > 0
     assert con["hhi"].iloc[-1] > ind["hhi"].iloc[-1]
     assert con["top1pct_resource_share"].iloc[-1] > ind["top1pct_resource_share"].iloc[-1]
+
+
+def test_nearest_peer_index_by_hand():
+    # Four municipalities on a line, 10 km apart; radius 15 km.
+    d = np.abs(np.subtract.outer(np.arange(4), np.arange(4))) * 10.0
+    munis = np.array([0, 0, 2, 3, 1])  # organisations in id order
+    peer = coop.nearest_peer_index(munis, d, 15.0)
+    # 0 and 1 share municipality 0; 2 (muni 2) has 3 and 4 at 10 km, lowest id 3;
+    # 3 (muni 3) has 2 at 10 km; 4 (muni 1) has 0, 1 and 2 at 10 km, lowest id 0.
+    assert peer.tolist() == [1, 0, 3, 2, 0]
+    assert coop.nearest_peer_index(np.array([0, 3]), d, 15.0).tolist() == [-1, -1]
+
+
+def test_network_clustering_equals_networkx():
+    from simulation.metrics import network_clustering
+
+    model = TerritoryModel(smoke("cooperative", **{"strategy.policy": "cooperate", "cooperation.join_per_quarter": 1.0}), rng=2).run()
+    assert network_clustering(model) == pytest.approx(nx.average_clustering(model.cooperation), abs=1e-12)
+    assert model.cooperation.number_of_edges() > 0
