@@ -220,10 +220,29 @@ def cmd_viz(args: argparse.Namespace) -> int:
     return subprocess.call(cmd, env=env)
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
+def cmd_check(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario, _overrides(args.set))
     print(f"{args.scenario}: valid (scenario {scenario.name!r}, regime {scenario.regime.kind}, {scenario.steps} quarters)")
     return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .validation import cli_validate
+
+    return cli_validate(args, _overrides(args.set))
+
+
+def cmd_params(args: argparse.Namespace) -> int:
+    from .paramdoc import parameters_csv, parameters_markdown
+
+    sys.stdout.write(parameters_csv() if args.format == "csv" else parameters_markdown())
+    return 0
+
+
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    from .sensitivity import cli_sensitivity
+
+    return cli_sensitivity(args, _overrides(args.set))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -236,10 +255,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--steps", type=int, help="quarters to simulate (default: the scenario's steps, 100)")
     run.add_argument("--out", help="output folder (default: results/run-NAME-REGIME-seedN)")
     run.set_defaults(func=cmd_run)
-    val = sub.add_parser("validate", help="check a scenario file without running it")
-    val.add_argument("scenario")
-    val.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    chk = sub.add_parser("check", help="check a scenario file without running it")
+    chk.add_argument("scenario")
+    chk.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    chk.set_defaults(func=cmd_check)
+    from .validation import add_validate_arguments
+
+    val = sub.add_parser("validate", help="run the calibration scenario and check the patterns of FACTS.md (exit 0 only if all pass)")
+    add_validate_arguments(val)
     val.set_defaults(func=cmd_validate)
+    par = sub.add_parser("params", help="print every parameter: path, default, unit, bounds, source, description")
+    par.add_argument("--format", choices=["markdown", "csv"], default="markdown", help="markdown tables (default) or CSV")
+    par.set_defaults(func=cmd_params)
+    from .sensitivity import add_sensitivity_arguments
+
+    sens = sub.add_parser("sensitivity", help="Morris screening or Sobol indices of the outcomes to the parameters (SALib)")
+    add_sensitivity_arguments(sens)
+    sens.set_defaults(func=cmd_sensitivity)
     viz = sub.add_parser("viz", help="watch one territory live in the browser (Mesa SolaraViz page)")
     viz.add_argument("scenario", nargs="?", help="scenario TOML file (default: the defaults of simulation/params.py)")
     viz.add_argument("--port", type=int, default=8765, help="port of the page (default 8765; 0 = any free port)")
@@ -249,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .runner import add_batch_arguments
 
     batch = sub.add_parser("batch", help="run a scenario batch (axes x replicates) into a resumable results folder")
-    comp = sub.add_parser("compare", help="compare the regimes of a batch: means, 95 % CIs, paired differences")
+    comp = sub.add_parser("compare", help="compare the regimes of a batch: means, 95 %% CIs, paired differences")
     add_batch_arguments(batch, comp)
     batch.set_defaults(func=cmd_batch)
     comp.set_defaults(func=cmd_compare)

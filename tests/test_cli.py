@@ -92,7 +92,9 @@ def test_unwritable_out_and_earlier_results_kept(tmp_path):
     assert res.returncode == 2 and str(blocker / "sub") in res.stderr and "Traceback" not in res.stderr
 
 
-def test_validate_and_console_script_entry_point():
-    res = ptce("validate", SMOKE)
+def test_check_and_console_script_entry_point():
+    res = ptce("check", SMOKE)
     assert res.returncode == 0 and "valid" in res.stdout
+    bad = ptce("check", SMOKE, "--set", "territory.organisations=1")
+    assert bad.returncode == 2 and "territory.organisations" in bad.stderr
     assert ptce().returncode == 2
