@@ -103,6 +103,11 @@ def _fields(cls: type[BaseModel], prefix: str) -> dict[str, FieldInfo]:
     return out
 
 
+def bounds_by_path(cls: type[BaseModel], prefix: str = "") -> dict[str, str]:
+    """Dotted path -> bounds in interval notation, for every leaf field of ``cls``."""
+    return {path: format_bounds(field_constraints(info)) for path, info in _fields(cls, prefix).items()}
+
+
 def format_default(value: Any) -> str:
     """A default as JSON (numbers, strings, lists, tables); a regime by its kind."""
     if isinstance(value, BaseModel):

@@ -3,7 +3,7 @@
 - every backticked dotted name ``simulation.…`` in ODD.md must resolve to a module, class,
   function, method or attribute of the package;
 - the parameter tables of ODD.md must list every parameter of ``simulation.params`` (the
-  scenario, the three regimes, the four shocks) with its current default;
+  scenario, the three regimes, the four shocks) with its current default and bounds;
 - the metric table of ODD.md must list exactly the columns of ``simulation.metrics.METRICS``.
 
 The parameter tables are generated here, from ``simulation.params.parameter_table``:
@@ -28,6 +28,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from simulation.metrics import METRICS
+from simulation.paramdoc import bounds_by_path
 from simulation.params import (
     AdministrativeRegime,
     BudgetCut,
@@ -73,8 +74,10 @@ def _cell(text: Any) -> str:
 
 
 def generated_rows(cls: type[BaseModel], prefix: str) -> list[dict[str, str]]:
-    """parameter_table(cls, prefix) with each default formatted and empty descriptions filled."""
+    """parameter_table(cls, prefix) with each default formatted, the bounds of each field
+    (simulation.paramdoc) and empty descriptions filled."""
     rows = []
+    bounds = bounds_by_path(cls, prefix)
     for row in parameter_table(cls, prefix):
         description = row["description"]
         if not description and isinstance(row["default"], BaseModel):
@@ -85,6 +88,7 @@ def generated_rows(cls: type[BaseModel], prefix: str) -> list[dict[str, str]]:
             "path": row["path"],
             "default": format_default(row["default"]),
             "unit": _cell(row["unit"]),
+            "bounds": _cell(bounds.get(row["path"], "-")),
             "source": _cell(row["source"]),
             "description": _cell(description),
         })
@@ -105,10 +109,10 @@ def parameter_tables() -> str:
         if doc and cls is not Scenario:
             out.append(doc.splitlines()[0])
             out.append("")
-        out.append("| path | default | unit | source | description |")
-        out.append("|---|---|---|---|---|")
+        out.append("| path | default | unit | bounds | source | description |")
+        out.append("|---|---|---|---|---|---|")
         for r in generated_rows(cls, prefix):
-            out.append(f"| `{r['path']}` | `{_cell(r['default'])}` | {r['unit']} | {r['source']} | {r['description']} |")
+            out.append(f"| `{r['path']}` | `{_cell(r['default'])}` | {r['unit']} | {r['bounds']} | {r['source']} | {r['description']} |")
         out.append("")
     return "\n".join(out).rstrip() + "\n"
 
@@ -196,12 +200,17 @@ def parameter_problems(text: str) -> list[str]:
             problems.append(f"no heading naming `{cls.__module__}.{cls.__name__}` ({title}) with its parameter table")
             continue
         defaults = {_strip_ticks(r[0]): _strip_ticks(r[1]) for r in documented if len(r) >= 2}
-        expected = {r["path"]: _cell(r["default"]) for r in generated_rows(cls, prefix)}
+        bounds = {_strip_ticks(r[0]): r[3] for r in documented if len(r) >= 4}
+        rows = generated_rows(cls, prefix)
+        expected = {r["path"]: _cell(r["default"]) for r in rows}
+        expected_bounds = {r["path"]: r["bounds"].replace("\\|", "|") for r in rows}
         for path, default in expected.items():
             if path not in defaults:
                 problems.append(f"{title}: parameter {path} missing from ODD.md")
             elif defaults[path] != default:
                 problems.append(f"{title}: {path} default is {default} in the code but {defaults[path]} in ODD.md")
+            elif bounds.get(path) != expected_bounds[path]:
+                problems.append(f"{title}: {path} bounds are {expected_bounds[path]} in the code but {bounds.get(path, '(none)')} in ODD.md")
         for path in defaults.keys() - expected.keys():
             problems.append(f"{title}: {path} is in ODD.md but no longer a parameter of {cls.__name__}")
     return problems
@@ -253,6 +262,9 @@ def test_parameter_check_catches_changed_missing_and_stale_rows() -> None:
     assert parameter_problems(changed) == [f"{title}: {path} default is {default} in the code but {default}0 in ODD.md"]
     missing = tables.replace(line + "\n", "", 1)
     assert parameter_problems(missing) == [f"{title}: parameter {path} missing from ODD.md"]
+    bounds = row["bounds"]
+    moved = tables.replace(line, line.replace(f" | {bounds} | ", " | [0, 2] | ", 1), 1)
+    assert parameter_problems(moved) == [f"{title}: {path} bounds are {bounds} in the code but [0, 2] in ODD.md"]
     stale = tables.replace(f"| `{path}` |", f"| `{path}_old` |", 1)
     assert len(parameter_problems(stale)) == 2  # the path is missing and the old one is stale
     assert parameter_problems(tables.replace(f"`{cls.__module__}.{cls.__name__}`", cls.__name__))
