@@ -270,8 +270,9 @@ class Ptce(mesa.Agent):
         cp = self.model.config.cooperation
         net = self.model.cooperation
         self.formalisation += cp.formalisation_speed * (cp.formalisation_target - self.formalisation)
-        ids = list(self.members)
-        trusts = [net.edges[a, b]["trust"] for i, a in enumerate(ids) for b in ids[i + 1:] if net.has_edge(a, b)]
+        ids = set(self.members)
+        adj = net.adj
+        trusts = [d["trust"] for a in sorted(ids) if a in net for b, d in adj[a].items() if b in ids and a < b]
         self.depth = mech.pooling_depth_step(self.depth, float(np.mean(trusts)) if trusts else 0.0, cp.depth_growth_per_quarter)
         p_exit = mech.rigidity_exit_probability(self.rigidity, cp.rigidity_exit_threshold, cp.rigidity_exit_rate)
         left = []
@@ -387,10 +388,11 @@ def update_network(model: TerritoryModel) -> None:
     cp = model.config.cooperation
     net = model.cooperation
     drop = []
+    # The hub of each agent whose quarter ended without a deficit (None otherwise).
+    hub_ok = {uid: a.ptce for uid, a in model.agent_by_id.items() if a.ptce is not None and a.last_result_eur >= 0}
     for a, b, data in net.edges(data=True):
-        pa, pb = model.agent_by_id.get(a), model.agent_by_id.get(b)
-        success = (pa is not None and pb is not None and pa.ptce is not None and pa.ptce is pb.ptce
-                   and pa.last_result_eur >= 0 and pb.last_result_eur >= 0)
+        ha = hub_ok.get(a)
+        success = ha is not None and ha is hub_ok.get(b)
         t = data["trust"] + cp.trust_gain_per_quarter if success else data["trust"] - cp.trust_decay_per_quarter
         data["trust"] = min(1.0, t)
         if data["trust"] < cp.tie_drop_trust:
@@ -503,27 +505,32 @@ def choose_strategies(model: TerritoryModel) -> None:
             o.strategy = sp.policy
         return
     op = model.config.organisation
-    net = model.cooperation
-    draws = model.dyn_rng.random(len(orgs))
-    perf = {o.unique_id: o.last_result_eur / max(o.quarterly_costs_eur(op), 1e-9) for o in orgs}
-    payoffs = strategy_payoffs(model, orgs)
-    chosen = {}
-    for i, (o, u) in enumerate(zip(orgs, draws, strict=True)):
-        peers = [model.provider_by_id[n] for n in net.neighbors(o.unique_id) if n in perf]
-        imitation = np.zeros(3)
-        if peers:
-            mean_all = np.mean([perf[p.unique_id] for p in peers])
-            for k, s in enumerate(STRATEGIES):
-                follow = [perf[p.unique_id] for p in peers if p.strategy == s]
-                imitation[k] = (np.mean(follow) - mean_all) if follow else 0.0
-        rigidity = o.ptce.rigidity if o.ptce is not None else 0.0
-        mission_loss = np.array([0.0, 1.0, rigidity])
-        util = mech.strategy_utilities(
-            payoffs[i], mission_loss, imitation, STRATEGIES.index(o.strategy),
-            sp.weight_payoff, sp.weight_mission, o.governance, sp.weight_imitation, sp.switching_cost,
-        )
-        shares = mech.logit_shares(util[None, :], sp.temperature)[0]
-        chosen[o.unique_id] = STRATEGIES[int(min(np.searchsorted(np.cumsum(shares), u, side="right"), 2))]
+    n = len(orgs)
+    draws = model.dyn_rng.random(n)
+    index = {o.unique_id: i for i, o in enumerate(orgs)}
+    perf = np.array([o.last_result_eur / max(o.quarterly_costs_eur(op), 1e-9) for o in orgs])
+    strat = np.array([STRATEGIES.index(o.strategy) for o in orgs], dtype=int)
+    # Imitation: over the ties between two ESS organisations, the mean result of the peers
+    # following each strategy minus the mean of all peers (0 where no peer follows it).
+    pairs = [(index[a], index[b]) for a, b in model.cooperation.edges() if a in index and b in index]
+    src = np.array([i for i, j in pairs] + [j for i, j in pairs], dtype=int)
+    dst = np.array([j for i, j in pairs] + [i for i, j in pairs], dtype=int)
+    sum_k, cnt_k = np.zeros((n, 3)), np.zeros((n, 3))
+    np.add.at(sum_k, (src, strat[dst]), perf[dst])
+    np.add.at(cnt_k, (src, strat[dst]), 1.0)
+    cnt_all = cnt_k.sum(axis=1, keepdims=True)
+    mean_all = np.divide(sum_k.sum(axis=1, keepdims=True), cnt_all, out=np.zeros((n, 1)), where=cnt_all > 0)
+    mean_k = np.divide(sum_k, cnt_k, out=np.zeros((n, 3)), where=cnt_k > 0)
+    imitation = np.where(cnt_k > 0, mean_k - mean_all, 0.0)
+    rigidity = np.array([o.ptce.rigidity if o.ptce is not None else 0.0 for o in orgs])
+    mission_loss = np.column_stack([np.zeros(n), np.ones(n), rigidity])
+    governance = np.array([o.governance for o in orgs])
+    util = mech.strategy_utilities(strategy_payoffs(model, orgs), mission_loss, imitation, strat,
+                                   sp.weight_payoff, sp.weight_mission, governance, sp.weight_imitation, sp.switching_cost)
+    shares = mech.logit_shares(util, sp.temperature)
+    # Inverse CDF of each organisation's own uniform draw (searchsorted, side right).
+    pick = np.minimum((np.cumsum(shares, axis=1) <= draws[:, None]).sum(axis=1), 2)
+    chosen = {o.unique_id: STRATEGIES[int(k)] for o, k in zip(orgs, pick, strict=True)}
     for o in orgs:  # simultaneous revision: everybody chose on last year's states
         o.strategy = chosen[o.unique_id]
         if o.strategy != "cooperate" and o.ptce is not None:

@@ -455,10 +455,11 @@ def spillover_multiplier(trust_sum: float, max_gain: float, trust_scale: float) 
     return 1.0 + max_gain * (1.0 - math.exp(-max(trust_sum, 0.0) / trust_scale))
 
 
-def strategy_utilities(payoff: np.ndarray, mission_loss: np.ndarray, imitation: np.ndarray, current: int,
-                       w_payoff: float, w_mission: float, governance: float, w_imitation: float,
+def strategy_utilities(payoff: np.ndarray, mission_loss: np.ndarray, imitation: np.ndarray, current: int | np.ndarray,
+                       w_payoff: float, w_mission: float, governance: float | np.ndarray, w_imitation: float,
                        switching_cost: float) -> np.ndarray:
-    """Utility of each strategy (independent, concentrate, cooperate) for one organisation.
+    """Utility of each strategy (independent, concentrate, cooperate) for one organisation,
+    or for many at once (arrays of shape (n, 3), ``current`` and ``governance`` of shape (n,)).
 
     U_k = w_pi pi_k - w_m g L_k + w_im M_k - c [k != current]
     pi_k expected gain as a share of quarterly costs, L_k mission loss (autonomy and
@@ -466,8 +467,9 @@ def strategy_utilities(payoff: np.ndarray, mission_loss: np.ndarray, imitation: 
     result of peers following k minus the mean of all peers (imitation, replicator-like),
     c the switching cost (inertia).  Choice is logit on U (DESIGN.md 3b).
     """
-    u = w_payoff * np.asarray(payoff, dtype=float) - w_mission * governance * np.asarray(mission_loss, dtype=float)
+    g = np.asarray(governance, dtype=float)[..., None]
+    u = w_payoff * np.asarray(payoff, dtype=float) - w_mission * g * np.asarray(mission_loss, dtype=float)
     u = u + w_imitation * np.asarray(imitation, dtype=float)
-    switch = np.full(len(u), switching_cost)
-    switch[current] = 0.0
+    switch = np.full(u.shape, float(switching_cost))
+    np.put_along_axis(switch, np.asarray(current)[..., None], 0.0, axis=-1)
     return u - switch

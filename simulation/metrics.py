@@ -105,13 +105,14 @@ def public_spend_eur(model: TerritoryModel) -> float:
 
 
 def _revenue(model: TerritoryModel) -> tuple[float, float, float, float]:
-    orgs = model.organisations()
-    return (
-        sum(o.ledger.subsidy_eur for o in orgs),
-        sum(o.ledger.public_order_eur for o in orgs),
-        sum(o.ledger.sales_eur for o in orgs),
-        sum(o.ledger.gifts_eur for o in orgs),
-    )
+    sub = order = sales = gifts = 0.0
+    for o in model.organisations():
+        led = o.ledger
+        sub += led.subsidy_eur
+        order += led.public_order_eur
+        sales += led.sales_eur
+        gifts += led.gifts_eur
+    return sub, order, sales, gifts
 
 
 def _share(model: TerritoryModel, index: int) -> float:
@@ -188,15 +189,16 @@ def network_clustering(model: TerritoryModel) -> float:
     """Average clustering coefficient of the cooperation network (unweighted), as networkx's
     ``average_clustering``: C = mean_i 2 T_i / (k_i (k_i - 1)), 0 where k_i < 2; T_i the
     triangles through i, from the sparse adjacency A as diag(A^3) / 2 (tests compare)."""
-    import networkx as nx
+    from scipy import sparse
 
     g = model.cooperation
     n = g.number_of_nodes()
     if n == 0:
         return 0.0
-    a = nx.to_scipy_sparse_array(g, weight=None, format="csr")
-    a.setdiag(0)
-    a.eliminate_zeros()
+    index = {u: i for i, u in enumerate(g)}
+    e = np.array([(index[u], index[v]) for u, v in g.edges() if u != v], dtype=np.int64).reshape(-1, 2)
+    rows, cols = np.concatenate([e[:, 0], e[:, 1]]), np.concatenate([e[:, 1], e[:, 0]])
+    a = sparse.csr_array((np.ones(len(rows)), (rows, cols)), shape=(n, n))
     k = np.asarray(a.sum(axis=1)).ravel()
     tri2 = np.asarray((a @ a).multiply(a).sum(axis=1)).ravel()  # 2 T_i
     c = np.where(k >= 2, tri2 / np.maximum(k * (k - 1), 1), 0.0)
