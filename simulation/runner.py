@@ -830,6 +830,7 @@ def _drive(plan: Plan, folder: _Folder, todo: deque[list[int]], pool: cf.Executo
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=plan.runs, initial=summary.done, unit="run", disable=not show, dynamic_ncols=True, desc=plan.name)
     in_flight: dict[cf.Future, list[list[int]]] = {}
+    timed = [0.0, 0]  # seconds and groups of the tasks finished so far
 
     def record(fut: cf.Future) -> None:
         nonlocal chunk
@@ -840,8 +841,10 @@ def _drive(plan: Plan, folder: _Folder, todo: deque[list[int]], pool: cf.Executo
             summary.lost.append(f"{sum(map(len, groups))} runs: {_error_text(exc)}")
             return
         folder.record(result)
-        if chunk is None:
-            chunk = _chunk_groups(result["seconds"] / len(groups), len(todo), n_workers)
+        if not chunk_runs:  # a running mean: the first tasks of a fresh worker are slower
+            timed[0] += result["seconds"]
+            timed[1] += len(groups)
+            chunk = _chunk_groups(timed[0] / timed[1], len(todo), n_workers)
         bar.update(len(result["run_ids"]))
         if folder.failed:
             bar.set_postfix(failed=len(folder.failed), refresh=False)
