@@ -347,14 +347,13 @@ def model_evaluator(base: Scenario, factors: Sequence[Factor], outcomes: Sequenc
 # =========================================================================== charts
 def plot_morris(table: pd.DataFrame, top: int = 15):
     """mu* of the ``top`` most influential parameters of each outcome, with the bootstrap
-    interval of mu* and sigma beside it (matplotlib Figure, one panel per outcome)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    interval of mu* and sigma beside it (a matplotlib Figure, no pyplot, one panel per
+    outcome, as in :mod:`simulation.plotting`)."""
+    from matplotlib.figure import Figure
 
     outcomes = list(dict.fromkeys(table["outcome"]))
-    fig, axes = plt.subplots(1, len(outcomes), figsize=(5.2 * len(outcomes), 0.32 * top + 1.6), squeeze=False)
+    fig = Figure(figsize=(5.2 * len(outcomes), 0.32 * top + 1.6), layout="constrained")
+    axes = fig.subplots(1, len(outcomes), squeeze=False)
     for ax, outcome in zip(axes[0], outcomes, strict=True):
         d = table[table["outcome"] == outcome].nsmallest(top, "rank").iloc[::-1]
         y = np.arange(len(d))
@@ -366,20 +365,18 @@ def plot_morris(table: pd.DataFrame, top: int = 15):
         ax.tick_params(axis="x", labelsize=7)
     axes[0][0].legend(fontsize=7, loc="lower right")
     fig.suptitle("Morris screening: mean absolute elementary effect mu* and its spread sigma", fontsize=10)
-    fig.tight_layout()
     return fig
 
 
 def plot_sobol(table: pd.DataFrame):
-    """First-order (S1) and total (ST) Sobol indices with their 95 % intervals, one panel per outcome."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    """First-order (S1) and total (ST) Sobol indices with their 95 % intervals, one panel per
+    outcome (a matplotlib Figure, no pyplot)."""
+    from matplotlib.figure import Figure
 
     outcomes = list(dict.fromkeys(table["outcome"]))
     n = table["parameter"].nunique()
-    fig, axes = plt.subplots(1, len(outcomes), figsize=(5.2 * len(outcomes), 0.45 * n + 1.8), squeeze=False)
+    fig = Figure(figsize=(5.2 * len(outcomes), 0.45 * n + 1.8), layout="constrained")
+    axes = fig.subplots(1, len(outcomes), squeeze=False)
     for ax, outcome in zip(axes[0], outcomes, strict=True):
         d = table[table["outcome"] == outcome].sort_values("rank").iloc[::-1]
         y = np.arange(len(d))
@@ -390,7 +387,6 @@ def plot_sobol(table: pd.DataFrame):
         ax.tick_params(axis="x", labelsize=7)
     axes[0][0].legend(fontsize=7, loc="lower right")
     fig.suptitle("Sobol indices (95 % bootstrap intervals)", fontsize=10)
-    fig.tight_layout()
     return fig
 
 
@@ -517,8 +513,6 @@ def _metrics() -> list[str]:
 
 def _write_outputs(path: Path, method: str, table: pd.DataFrame, factors: Sequence[Factor], settings: dict[str, Any], fig: Any) -> None:
     """Write the table, factors, settings and chart under temporary names, then rename."""
-    import matplotlib.pyplot as plt
-
     def atomic(name: str, write: Callable[[Path], None]) -> None:
         final = path / name
         tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
@@ -533,7 +527,6 @@ def _write_outputs(path: Path, method: str, table: pd.DataFrame, factors: Sequen
     atomic(f"{method}_factors.csv", lambda p: pd.DataFrame([f.__dict__ for f in factors]).to_csv(p, index=False))
     atomic(f"{method}.json", lambda p: p.write_text(json.dumps(settings, indent=2), encoding="utf-8"))
     atomic(f"{method}.png", lambda p: fig.savefig(p, dpi=130, format="png"))
-    plt.close(fig)
 
 
 def format_table(result: Sensitivity, top: int = 10) -> str:
