@@ -157,6 +157,18 @@ MEASURE_WORDS: dict[str, Quantity] = {
     "recovered": _q("recovery", "rétablissement", "% of runs recovered", "% des simulations rétablies", +1, share=True),
 }
 
+# Short names of the measures, for the text under each panel of a resilience triangle.
+MEASURE_SHORT: dict[str, dict[str, str]] = {
+    "resistance": {"en": "resistance", "fr": "résistance"},
+    "recoverability": {"en": "recoverability", "fr": "récupération"},
+    "resilience_loss": {"en": "cumulative loss", "fr": "perte cumulée"},
+    "triangle_area": {"en": "triangle area", "fr": "aire du triangle"},
+    "triangle_area_normalised": {"en": "normalised resilience", "fr": "résilience normalisée"},
+    "zobel_index": {"en": "Zobel index", "fr": "indice de Zobel"},
+    "recovery_quarters": {"en": "recovery time", "fr": "délai de retour"},
+    "recovered": {"en": "recovered", "fr": "rétabli"},
+}
+
 # A series as the complement of a measure: "resistance of ESS employment", "résistance de l'emploi dans l'ESS".
 SERIES_OF: dict[str, dict[str, str]] = {
     "ess_employment_fte": {"en": "ESS employment", "fr": "de l'emploi dans l'ESS"},
@@ -297,7 +309,7 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "run": {"en": "run {run_id}, replicate {replicate}", "fr": "simulation {run_id}, réplication {replicate}"},
     "measures_box": {"en": "Measures for {series}", "fr": "Mesures pour {series}"},
-    "not_recovered": {"en": "not recovered within the horizon", "fr": "pas de retour dans l'horizon simulé"},
+    "not_recovered": {"en": "not recovered", "fr": "pas de retour"},
     "no_shock": {"en": "no shock in this batch", "fr": "aucun choc dans ce lot"},
     "value_at": {"en": "{label} ({unit})", "fr": "{label} ({unit})"},
 }

@@ -460,13 +460,14 @@ def _measure_text(outcomes_row: pd.Series | None, series: str, lang: str) -> str
         if col not in outcomes_row.index:
             continue
         v = float(outcomes_row[col])
-        q = i18n.MEASURE_WORDS[m]
         if m == "recovery_quarters":
-            val = t("not_recovered", lang) if not np.isfinite(v) else f"{i18n.fmt_number(v, lang, 0)} {q.unit[lang]}"
+            val = t("not_recovered", lang) if not np.isfinite(v) else \
+                f"{i18n.fmt_number(v, lang, 0)} {i18n.plural(i18n.MEASURE_WORDS[m].unit[lang], v, lang)}"
         else:
             val = i18n.fmt_number(v, lang, 3)
         sep = ": " if lang == "en" else i18n.NBSP + ": "
-        lines.append(f"{q.label[lang]}{sep}{val}")
+        # short names: three panels side by side leave about 2.5 inches of text each
+        lines.append(f"{i18n.MEASURE_SHORT[m][lang]}{sep}{val}")
     return "\n".join(lines)
 
 
@@ -518,7 +519,7 @@ def plot_resilience_triangle(
             ax.set_title(i18n.regime_label(kind, lang) + "\n" + t("run", lang, run_id=int(row["run_id"]), replicate=int(row["replicate"])),
                          loc="left", color=st["color"], fontsize=9)
             ax.set_xlabel(t("quarter", lang))
-            ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
+            ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True, nbins=5))
             _thousands(ax, "y", lang)
             text_ax.axis("off")
             orow = None

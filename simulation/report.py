@@ -19,6 +19,8 @@ difference is not significant. No number, ranking or sign is written in.
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 import os
 import textwrap
@@ -65,15 +67,26 @@ def _value(x: float, outcome: str, lang: str, dec: int, *, diff: bool = False, s
     return text
 
 
+MAX_DECIMALS = 4
+
+
 def _decimals(rows: pd.DataFrame, outcome: str) -> int:
-    """Decimals that show the narrowest 95 % interval of the outcome with two significant
-    digits (all numbers of one outcome share them)."""
+    """Decimals of every number of one outcome: enough for the narrowest half-interval to
+    show one significant digit (more would be noise to a reader: 112 FTE, not 112.0), and
+    more if needed so that no end of a difference's interval rounds to zero (the reader
+    must see on which side of zero each end lies)."""
     scale = 100.0 if i18n.outcome_is_share(outcome) else 1.0
     widths = pd.concat([rows["ci_high"] - rows["ci_low"], rows["diff_ci_high"] - rows["diff_ci_low"]]).to_numpy(dtype=float) * scale
     widths = widths[np.isfinite(widths) & (widths > 0)]
     if len(widths):
-        return i18n.decimals_for(spread=float(widths.min()))
-    return i18n.decimals_for(*(rows["mean"].to_numpy(dtype=float) * scale))
+        dec = int(min(MAX_DECIMALS, max(0, -math.floor(math.log10(widths.min() / 2)))))
+    else:
+        dec = i18n.decimals_for(*(rows["mean"].to_numpy(dtype=float) * scale))
+    ends = pd.concat([rows["diff_ci_low"], rows["diff_ci_high"]]).to_numpy(dtype=float) * scale
+    ends = ends[np.isfinite(ends) & (ends != 0)]
+    while dec < MAX_DECIMALS and any(round(abs(e), dec) == 0 for e in ends):
+        dec += 1
+    return dec
 
 
 def _head(outcome: str, lang: str, combo: str) -> str:
@@ -394,26 +407,34 @@ def windows_by_shock_set(facts: BatchFacts, design: pd.DataFrame) -> dict[str, l
     return {str(name): shock_windows(facts.shock_sets.get(name, []), facts.steps) for name in sets}
 
 
-def realised_window(results: Any, run_id: int) -> tuple[int, int] | None:
-    """``ShockPath.window`` of one run as it was simulated (a drawn timing included): the
-    run's scenario is rebuilt from spec.json with the runner's plan, and the model is only
-    initialised (the shock path is drawn before the first quarter). None if that fails
-    (a batch of another version of the model)."""
+@functools.lru_cache(maxsize=64)
+def _realised_window_cached(spec_json: str, run_id: int, replicate: str, regime: str, shock_set: str) -> tuple[int, int] | None:
     from .model import TerritoryModel
     from .params import Scenario
     from .runner import make_plan, run_seed
 
     try:
-        plan = make_plan(Scenario.model_validate(results.spec["scenario"]))
+        spec = json.loads(spec_json)
+        plan = make_plan(Scenario.model_validate(spec["scenario"]))
         row = plan.design.loc[plan.design["run_id"] == run_id].iloc[0]
-        mine = results.design.loc[results.design["run_id"] == run_id].iloc[0]
-        if any(str(row[a]) != str(mine[a]) for a in ("replicate", REGIME, "shock_set") if a in mine.index):
+        mine = {"replicate": replicate, REGIME: regime, "shock_set": shock_set}
+        if any(str(row[k]) != v for k, v in mine.items() if k in row.index and v):
             return None  # the rebuilt design is not the batch's: do not guess
         scenario = plan.points[plan.point_of_run[run_id]]
         model = TerritoryModel(scenario, rng=run_seed(int(plan.spec.master_seed), int(row["replicate"])))
         return model.shocks.window
-    except Exception:  # any failure only loses the shading: fall back to the spec's windows
+    except Exception:  # any failure only loses the exact shading: the caller falls back to the spec's windows
         return None
+
+
+def realised_window(results: Any, run_id: int) -> tuple[int, int] | None:
+    """``ShockPath.window`` of one run as it was simulated (a drawn timing included): the
+    run's scenario is rebuilt from spec.json with the runner's plan, and the model is only
+    initialised (the shock path is drawn before the first quarter). None if that fails
+    (a batch of another version of the model)."""
+    mine = results.design.loc[results.design["run_id"] == run_id].iloc[0]
+    return _realised_window_cached(json.dumps(results.spec, sort_keys=True, default=str), int(run_id), str(mine["replicate"]),
+                                   str(mine[REGIME]), str(mine["shock_set"]) if "shock_set" in mine.index else "")
 
 
 # --------------------------------------------------------------------------- charts on disk
