@@ -47,6 +47,28 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, load average {load} (1/5/15 min)"
 
 
+def _burn(n: int) -> float:
+    start = time.perf_counter()
+    x = 0
+    for i in range(n):
+        x += i * i
+    return time.perf_counter() - start
+
+
+def parallel_capacity(workers: int, n: int = 10**7) -> float:
+    """Throughput of `workers` concurrent pure-Python processes over one (2.0 on two idle
+    cores): what the machine offers right now, other users' load included, as the ceiling
+    of any speed-up of the runner."""
+    import concurrent.futures as cf
+    import multiprocessing
+
+    with cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as ex:
+        list(ex.map(_burn, [1000] * workers))  # start the workers first
+        one = ex.submit(_burn, n).result()
+        many = list(ex.map(_burn, [n] * workers))
+    return workers * one / max(many)
+
+
 def speedup(args: argparse.Namespace) -> None:
     import pandas as pd
 
@@ -59,6 +81,7 @@ def speedup(args: argparse.Namespace) -> None:
     TerritoryModel(scenario, rng=0).run()
     one = time.perf_counter() - start
     print(machine())
+    capacity_before = parallel_capacity(args.workers)
     print(f"one run: {one:.2f} s ({args.organisations} organisations, {args.steps} quarters); batch of {args.runs} runs")
     with tempfile.TemporaryDirectory() as tmp:
         times = {}
@@ -71,6 +94,8 @@ def speedup(args: argparse.Namespace) -> None:
         a, b = load_results(Path(tmp) / "serial"), load_results(Path(tmp) / "processes")
         pd.testing.assert_frame_equal(a.outcomes, b.outcomes, check_exact=True)
     print(f"speed-up processes({args.workers}) / serial: {times['serial'] / times['processes']:.2f}x (same outcomes, run by run)")
+    print(f"machine parallel capacity before / after: {capacity_before:.2f}x / {parallel_capacity(args.workers):.2f}x "
+          f"({args.workers} pure-Python processes against 1; {args.workers}.00x on idle cores)")
 
 
 def memory(args: argparse.Namespace) -> None:

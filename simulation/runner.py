@@ -434,7 +434,7 @@ def run_group_task(groups: list[list[RunTask]]) -> dict[str, Any]:
                 elif task.twin_run_id in calm_ts and model.shocks.window is not None:
                     twin_ts = calm_ts[task.twin_run_id]
                     row.update({k: float(v) for k, v in outcome_measures(ts, twin_ts, model.shocks.window).items()})
-                if task.network and hasattr(model, "network_graph"):
+                if task.network:
                     networks[task.run_id] = "\n".join(nx.generate_graphml(model.network_graph()))
                 ts = ts.copy()
                 ts.insert(0, "run_id", task.run_id)

@@ -226,14 +226,12 @@ def test_resilience_is_measured_against_the_twin_in_the_batch(finished):
         assert (math.isnan(value) and math.isnan(got)) or got == value, key
 
 
-def test_networks_of_replicate_zero_when_the_model_has_them(finished):
+def test_networks_of_replicate_zero_are_written(finished):
     _, _, res = finished
-    if not hasattr(TerritoryModel, "network_graph"):
-        pytest.skip("TerritoryModel.network_graph not there yet (issue 3)")
     rep0 = set(res.design.loc[res.design["replicate"] == 0, "run_id"])
     assert set(res.networks) == rep0
     graph = res.network(min(rep0))
-    assert graph.number_of_nodes() > 0
+    assert graph.number_of_nodes() > 0 and {"sector", "staff_fte", "is_ess", "ptce"} <= set(next(iter(graph.nodes.values())))
 
 
 def test_resume_of_a_finished_batch_runs_nothing(finished, tmp_path):
