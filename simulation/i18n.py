@@ -68,6 +68,9 @@ POLICIES: dict[str, dict[str, str]] = {
     "independent": {"en": "all stay independent", "fr": "toutes restent indépendantes"},
 }
 
+# Codes of the policies next to the points of the trade-off chart (the legend spells them out).
+POLICY_CODES: dict[str, str] = {"endogenous": "E", "concentrate": "C", "cooperate": "P", "independent": "I"}
+
 SECTORS: dict[str, dict[str, str]] = {
     "personal_services": {"en": "personal services", "fr": "services à la personne"},
     "employment": {"en": "employment and integration", "fr": "emploi et insertion"},
@@ -262,7 +265,10 @@ def shock_set_label(name: str, lang: str) -> str:
     """A shock set of a batch: "no shock" for the empty set ``none``, else its name."""
     if name == "none":
         return "no shock" if lang == "en" else "sans choc"
-    return f"shock set “{name}”" if lang == "en" else f"jeu de chocs « {name} »"
+    if name in SHOCKS:  # a set named after its one kind of shock: say it in words
+        return SHOCKS[name][lang]
+    # no-break spaces inside the quotes: a line never ends on an opening guillemet
+    return f"shock set “{name}”" if lang == "en" else f"jeu de chocs «{NBSP}{name}{NBSP}»"
 
 
 def sector_label(sector: str, lang: str) -> str:
@@ -275,9 +281,9 @@ TEXT: dict[str, dict[str, str]] = {
     "quarter_axis": {"en": "Quarter (1 = first simulated quarter)", "fr": "Trimestre (1 = premier trimestre simulé)"},
     "regime": {"en": "Regime", "fr": "Régime"},
     "regime_legend": {"en": "Coordination regime", "fr": "Régime de coordination"},
-    "mean_ci": {"en": "Mean by regime, with its 95% confidence interval", "fr": "Moyenne par régime, avec son intervalle de confiance à 95 %"},
-    "diff_ci": {"en": "Difference from the {baseline} regime (paired by replicate), with its 95% confidence interval",
-                "fr": "Écart au régime {baseline} (apparié par réplication), avec son intervalle de confiance à 95 %"},
+    "mean_ci": {"en": "Mean by regime (95% confidence interval)", "fr": "Moyenne par régime (intervalle de confiance à 95 %)"},
+    "diff_ci": {"en": "Difference from the {baseline} regime, paired by replicate (95% confidence interval)",
+                "fr": "Écart au régime {baseline}, apparié par réplication (intervalle de confiance à 95 %)"},
     "level": {"en": "Mean", "fr": "Moyenne"},
     "difference": {"en": "Difference", "fr": "Écart"},
     "significant_key": {"en": "filled: interval excludes 0 (significant)", "fr": "plein : l'intervalle exclut 0 (écart significatif)"},
@@ -286,18 +292,23 @@ TEXT: dict[str, dict[str, str]] = {
     "median_band": {"en": "median of replicates, shaded band: 5th–95th percentile", "fr": "médiane des réplications, bande : 5e–95e centile"},
     "shock": {"en": "shock", "fr": "choc"},
     "shock_window": {"en": "shock (incl. recovery period)", "fr": "choc (y compris retour à la normale)"},
+    "shock_window_drawn": {"en": "shock (incl. recovery; drawn dates: earliest start to latest end)",
+                           "fr": "choc (y compris retour ; dates tirées : du plus tôt au plus tard)"},
     "shocked_run": {"en": "with the shock", "fr": "avec le choc"},
     "twin_run": {"en": "same run without the shock", "fr": "même simulation sans le choc"},
     "lost": {"en": "loss against the run without shock", "fr": "perte par rapport à la simulation sans choc"},
     "resource_mix": {"en": "Resource mix of ESS organisations", "fr": "Composition des ressources des organisations de l'ESS"},
     "share_of_revenue": {"en": "Share of ESS revenue (%)", "fr": "Part des ressources de l'ESS (%)"},
+    "resource_note_pooled": {"en": "mean of all runs of each regime (every strategy policy and shock set)",
+                             "fr": "moyenne de toutes les simulations de chaque régime (toutes stratégies et tous jeux de chocs)"},
     "resource_note": {"en": "mean of replicates", "fr": "moyenne des réplications"},
     "tradeoff": {"en": "Employment and personalisation", "fr": "Emploi et personnalisation"},
     "tradeoff_note": {"en": "points: means; bars: 95% confidence intervals", "fr": "points : moyennes ; barres : intervalles de confiance à 95 %"},
     "network": {"en": "Cooperation network at the end of one run", "fr": "Réseau de coopération en fin de simulation"},
+    "network_hidden": {"en": "; {n} firms outside the ESS without any tie not shown", "fr": " ; {n} entreprises hors ESS sans aucun lien non montrées"},
     "network_note": {
-        "en": "size: staff (FTE); outlined areas: PTCEs; lines: trust ties; position carries no geographic meaning",
-        "fr": "taille : salariés (ETP) ; zones cernées : PTCE ; traits : liens de confiance ; la position n'a pas de sens géographique",
+        "en": "size: staff (FTE); outlined areas: PTCEs; lines: trust ties; organisations without a tie in the rows underneath; position carries no geographic meaning",
+        "fr": "taille : salariés (ETP) ; zones cernées : PTCE ; traits : liens de confiance ; organisations sans lien sur les lignes du bas ; la position n'a pas de sens géographique",
     },
     "firm": {"en": "not ESS (firm)", "fr": "hors ESS (entreprise)"},
     "ptce": {"en": "PTCE", "fr": "PTCE"},
@@ -363,6 +374,24 @@ SENTENCES: dict[str, dict[str, str]] = {
         "en": "the {leader} regime has the {best} mean{lower}, {mean} ({ci}), but its difference from the {other} regime{next}, {diff} ({ci_diff}), is not significant",
         "fr": "le régime {leader} a la {best} moyenne{lower}, {mean} ({ci}), mais son écart au régime {other}{next}, {diff} ({ci_diff}), n'est pas significatif",
     },
+    # summary over several combinations of the other axes
+    "summary_intro": {"en": "over the {n} combinations of {axes} compared, ", "fr": "sur les {n} combinaisons de {axes} comparées, "},
+    "summary_first": {"en": "the {regime} regime leads in {n} (significantly in {sig})",
+                      "fr": "le régime {regime} arrive en tête dans {n} (significativement dans {sig})"},
+    "summary_next": {"en": "the {regime} regime in {n} (significantly in {sig})", "fr": "le régime {regime} dans {n} (significativement dans {sig})"},
+    "none_word": {"en": "none", "fr": "aucune"},
+    "summary_largest": {
+        "en": "The largest significant lead is the {regime} regime's with {combo}: {margin} {more_less} than the {other} regime ({ci}).",
+        "fr": "La plus forte avance significative est celle du régime {regime} avec {combo}" + NBSP + ": {margin} de {more_less} que le régime {other} ({ci}).",
+    },
+    "summary_no_significant": {"en": "No lead is significant in any combination.",
+                               "fr": "Aucune avance n'est significative, dans aucune combinaison."},
+    "versus_intro": {"en": "Compared with the {baseline} regime, combination by combination: ",
+                     "fr": "Par rapport au régime {baseline}, combinaison par combinaison" + NBSP + ": "},
+    "versus_part": {"en": "the {regime} regime is {counts}", "fr": "le régime {regime} est {counts}"},
+    "versus_higher": {"en": "significantly higher in {n}", "fr": "significativement plus haut dans {n}"},
+    "versus_lower": {"en": "significantly lower in {n}", "fr": "significativement plus bas dans {n}"},
+    "versus_same": {"en": "not significantly different in {n}", "fr": "sans écart significatif dans {n}"},
     "best": {"en": "best", "fr": "meilleure"},
     "highest_word": {"en": "highest", "fr": "plus haute"},
     "lower_is_better": {"en": " (lower is better)", "fr": " (le plus bas est le mieux)"},
@@ -370,6 +399,16 @@ SENTENCES: dict[str, dict[str, str]] = {
     "less": {"en": "less", "fr": "moins"},
     "next_best": {"en": " (the next best)", "fr": " (le suivant)"},
 }
+
+
+AXES_PLURAL: dict[str, dict[str, str]] = {
+    "strategy.policy": {"en": "strategy policies", "fr": "stratégies"},
+    "shock_set": {"en": "shock sets", "fr": "jeux de chocs"},
+}
+
+
+def axis_plural(axis: str, lang: str) -> str:
+    return AXES_PLURAL[axis][lang] if axis in AXES_PLURAL else axis
 
 
 def join_words(words: list[str], lang: str) -> str:

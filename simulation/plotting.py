@@ -267,11 +267,20 @@ def _shade_windows(ax, windows: Sequence[tuple[str, int, int]] | None) -> bool:
     return True
 
 
-def _shock_handle(lang: str) -> Patch:
-    return Patch(facecolor="#BBBBBB", alpha=0.35, label=t("shock_window", lang))
+def _shock_handle(lang: str, drawn: bool = False) -> Patch:
+    return Patch(facecolor="#BBBBBB", alpha=0.35, label=t("shock_window_drawn" if drawn else "shock_window", lang))
 
 
 # --------------------------------------------------------------------------- regime comparison
+def comparison_size(comparison: pd.DataFrame, outcome: str) -> tuple[float, float]:
+    """Size (inches) of :func:`plot_comparison`'s chart: grows with its rows."""
+    rows = int((comparison["outcome"] == outcome).sum())
+    if group_axes(comparison):
+        combos = len(comparison.loc[comparison["outcome"] == outcome, group_axes(comparison)].drop_duplicates())
+        return (8.0, 2.6 + 0.2 * rows + 0.15 * combos)
+    return (8.0, 2.5 + 0.5 * rows)
+
+
 def plot_comparison(
     comparison: pd.DataFrame,
     outcome: str,
@@ -294,40 +303,58 @@ def plot_comparison(
         raise ValueError(f"outcome {outcome!r} is not in the comparison")
     axes_other = group_axes(comparison)
     order = {k: i for i, k in enumerate(regime_order(rows[REGIME]))}
-    rows = rows.assign(_r=rows[REGIME].map(order)).sort_values([*axes_other, "_r"]).reset_index(drop=True)
+    # combinations in the order of the batch's design (compare keeps it), regimes in their fixed order
+    first_seen = {c: i for i, c in enumerate(dict.fromkeys(tuple(r) for r in rows[axes_other].itertuples(index=False)))}
+    rows = rows.assign(_r=rows[REGIME].map(order),
+                       _c=[first_seen[tuple(r)] for r in rows[axes_other].itertuples(index=False)] if axes_other else 0)
+    rows = rows.sort_values(["_c", "_r"], kind="stable").reset_index(drop=True)
     scale = _scale(outcome)
     unit = i18n.outcome_unit(outcome, lang)
-    with mpl.rc_context(RC):
-        top, fig = _canvas(fig, (8.0, 2.5 + 0.5 * len(rows)), source, lang)
-        ax_mean, ax_diff = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [1, 1]})
+    # One row per regime; with other varied axes, one group of rows per combination, named
+    # once on the axis, the regimes told apart by colour and marker (and the legend).
+    if axes_other:
+        combos = list(dict.fromkeys(tuple(r) for r in rows[axes_other].itertuples(index=False)))
+        slot = {k: i for i, k in enumerate(order)}
+        group_of = [combos.index(tuple(r)) for r in rows[axes_other].itertuples(index=False)]
+        y = -np.array([g * (len(order) + 1) + slot[k] for g, k in zip(group_of, rows[REGIME], strict=True)], dtype=float)
+    else:
+        combos, group_of = [], []
         y = np.arange(len(rows))[::-1].astype(float)
-        labels = []
+    with mpl.rc_context(RC):
+        top, fig = _canvas(fig, comparison_size(comparison, outcome), source, lang)
+        ax_mean, ax_diff = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [1, 1]})
+        marker_size = 7 if not axes_other else 5.5
         for yi, (_, r) in zip(y, rows.iterrows(), strict=True):
             st = regime_style(r[REGIME])
-            lab = i18n.regime_label(r[REGIME], lang)
-            if r[REGIME] == baseline:
-                lab += "\n" + t("baseline_row", lang)
-            if axes_other:
-                lab += "\n" + _combo_label(r, axes_other, lang)
-            labels.append(lab)
             m, lo, hi = (r["mean"] * scale, r["ci_low"] * scale, r["ci_high"] * scale)
             if np.isfinite(m):
                 ax_mean.errorbar(m, yi, xerr=[[max(m - lo, 0)], [max(hi - m, 0)]] if np.isfinite(lo) and np.isfinite(hi) else None,
-                                 fmt=st["marker"], color=st["color"], ecolor=st["color"], capsize=4, markersize=7, elinewidth=1.6)
+                                 fmt=st["marker"], color=st["color"], ecolor=st["color"], capsize=3, markersize=marker_size, elinewidth=1.4)
             d, dlo, dhi = (r["diff_mean"] * scale, r["diff_ci_low"] * scale, r["diff_ci_high"] * scale)
             if r[REGIME] != baseline and np.isfinite(d):
                 significant = np.isfinite(dlo) and np.isfinite(dhi) and not (dlo <= 0 <= dhi)
                 ax_diff.errorbar(d, yi, xerr=[[max(d - dlo, 0)], [max(dhi - d, 0)]] if np.isfinite(dlo) and np.isfinite(dhi) else None,
-                                 fmt=st["marker"], color=st["color"], ecolor=st["color"], capsize=4, markersize=7, elinewidth=1.6,
-                                 markerfacecolor=st["color"] if significant else "white", markeredgewidth=1.6)
-        ax_mean.set_yticks(y, labels)
+                                 fmt=st["marker"], color=st["color"], ecolor=st["color"], capsize=3, markersize=marker_size, elinewidth=1.4,
+                                 markerfacecolor=st["color"] if significant else "white", markeredgewidth=1.4)
+        if axes_other:
+            centres = [float(np.mean(y[[i for i, g in enumerate(group_of) if g == c]])) for c in range(len(combos))]
+            labels = [_wrap(_combo_label(pd.Series(dict(zip(axes_other, c, strict=True))), axes_other, lang), 34) for c in combos]
+            ax_mean.set_yticks(centres, labels)
+            for c in range(1, len(combos)):  # a thin line between groups
+                for ax in (ax_mean, ax_diff):
+                    ax.axhline(-(c * (len(order) + 1)) + 1, color="#CCCCCC", linewidth=0.6, zorder=0)
+        else:
+            labels = [i18n.regime_label(k, lang) + ("\n" + t("baseline_row", lang) if k == baseline else "") for k in rows[REGIME]]
+            ax_mean.set_yticks(y, labels)
         ax_mean.set_ylim(y.min() - 0.6, y.max() + 0.6)
         ax_diff.axvline(0, color="#333333", linewidth=1.0, zorder=1)
         ax_diff.tick_params(axis="y", left=False)
         ax_mean.set_xlabel(axis_label(t("level", lang), unit))
         ax_diff.set_xlabel(axis_label(t("difference", lang), unit))
-        ax_mean.set_title(_wrap(t("mean_ci", lang), 45), loc="left", fontsize=9, fontweight="normal")
-        ax_diff.set_title(_wrap(t("diff_ci", lang, baseline=i18n.regime_label(baseline, lang)), 45), loc="left", fontsize=9,
+        # titles wrapped narrow: with long row labels the left panel is much less than half the width
+        width = 30 if axes_other else 40
+        ax_mean.set_title(_wrap(t("mean_ci", lang), width), loc="left", fontsize=9, fontweight="normal")
+        ax_diff.set_title(_wrap(t("diff_ci", lang, baseline=i18n.regime_label(baseline, lang)), width), loc="left", fontsize=9,
                           fontweight="normal")
         for ax in (ax_mean, ax_diff):
             ax.grid(axis="y", visible=False)
@@ -336,12 +363,34 @@ def plot_comparison(
             fig.suptitle(i18n.outcome_label(outcome, lang), x=0.01, ha="left", fontweight="bold", fontsize=11)
         hollow = Line2D([], [], color="#333333", marker="o", markerfacecolor="white", linestyle="none", label=t("not_significant_key", lang))
         filled = Line2D([], [], color="#333333", marker="o", linestyle="none", label=t("significant_key", lang))
-        # the regimes are named on the vertical axis: the legend only explains the markers
-        fig.legend(handles=[filled, hollow], loc="outside lower center", ncols=2, frameon=False)
+        if axes_other:
+            handles = _regime_handles(list(order), lang)
+            if baseline in order:
+                handles[list(order).index(baseline)].set_label(f"{i18n.regime_label(baseline, lang)} {t('baseline_row', lang)}")
+            fig.legend(handles=_rowwise([*handles, filled, hollow], len(order)), loc="outside lower center", ncols=len(order),
+                       frameon=False)
+        else:
+            # the regimes are named on the vertical axis: the legend only explains the markers
+            fig.legend(handles=[filled, hollow], loc="outside lower center", ncols=2, frameon=False)
     return top
 
 
 # --------------------------------------------------------------------------- time series
+def _panels_size(nrows: int, ncols: int) -> tuple[float, float]:
+    return (8.0, 4.2) if nrows * ncols == 1 else (max(8.0, 2.3 * ncols + 1.4), 1.9 * nrows + 1.6)
+
+
+def timeseries_size(design: pd.DataFrame, axes: Sequence[str] = ("strategy.policy", "shock_set")) -> tuple[float, float]:
+    """Size (inches) of :func:`plot_timeseries`' chart: a panel per combination of the other axes."""
+    runs = primary_runs(design)
+    others = [a for a in varied_axes(runs, axes) if a != REGIME]
+    if len(others) == 2:
+        return _panels_size(runs[others[0]].nunique(), runs[others[1]].nunique())
+    n = len(runs[others].drop_duplicates()) if others else 1
+    ncols = min(n, 4)
+    return _panels_size(-(-n // ncols), ncols)
+
+
 def series_bands(timeseries: pd.DataFrame, design: pd.DataFrame, metric: str, *, by: Sequence[str] = (REGIME,),
                  band: tuple[float, float] = (0.05, 0.95)) -> pd.DataFrame:
     """Median and band of ``metric`` across replicates, per step and group: columns
@@ -363,6 +412,7 @@ def plot_timeseries(
     source: Source | None = None,
     fig: Figure | SubFigure | None = None,
     axes: Sequence[str] = ("strategy.policy", "shock_set"),
+    drawn: bool = False,
 ) -> Figure | SubFigure:
     """``metric`` over time by regime: median across replicates and the 90 % band
     (5th to 95th percentile), shock windows shaded. One panel per value of the other
@@ -370,18 +420,39 @@ def plot_timeseries(
 
     ``windows``: (kind, first, last) 0-based quarter indices to shade, or a dict shock set
     name -> windows, each panel then shaded with its own shock set's (none for ``none``).
-    ``axes``: the design's axes (``Results.axes``); those that vary make the panels."""
+    ``axes``: the design's axes (``Results.axes``); those that vary make the panels.
+    ``drawn``: the shock dates are drawn per replicate, the windows are their envelope."""
     i18n.check_lang(lang)
     others = [a for a in varied_axes(primary_runs(design), axes) if a != REGIME]
     bands = series_bands(timeseries, design, metric, by=(REGIME, *others))
     scale = _scale(metric, is_metric=True)
-    combos = bands[others].drop_duplicates().to_dict("records") if others else [{}]
+    # panels in the order of the batch's axes (as written in the scenario file), not alphabetical
+    runs = primary_runs(design)
+    rank = {a: {v: i for i, v in enumerate(dict.fromkeys(runs[a]))} for a in others}
+    combos = sorted(bands[others].drop_duplicates().to_dict("records"), key=lambda c: [rank[a][c[a]] for a in others]) if others else [{}]
+    # Small multiples: with two other axes, a grid (rows: the first, columns: the second),
+    # named once in the margins; otherwise a row of panels, wrapped after four.
+    if len(others) == 2:
+        row_values = list(rank[others[0]])
+        col_values = list(rank[others[1]])
+        nrows, ncols = len(row_values), len(col_values)
+        cell = {(row_values.index(c[others[0]]), col_values.index(c[others[1]])): c for c in combos}
+    else:
+        ncols = min(len(combos), 4)
+        nrows = -(-len(combos) // ncols)
+        cell = {(i // ncols, i % ncols): c for i, c in enumerate(combos)}
+    grid_mode = len(others) == 2
+    size = _panels_size(nrows, ncols)
     with mpl.rc_context(RC):
-        top, fig = _canvas(fig, (8.0, 4.2) if len(combos) == 1 else (4.0 * min(len(combos), 3), 4.2), source, lang)
-        axs = np.atleast_1d(fig.subplots(1, len(combos), sharey=True, squeeze=False)[0])
+        top, fig = _canvas(fig, size, source, lang)
+        axs = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False)
         kinds = regime_order(bands[REGIME].unique())
         shaded = False
-        for ax, combo in zip(axs, combos, strict=True):
+        for (i, j), ax in np.ndenumerate(axs):
+            combo = cell.get((i, j))
+            if combo is None:
+                ax.set_visible(False)
+                continue
             sel = bands
             for k, v in combo.items():
                 sel = sel[sel[k] == v]
@@ -399,22 +470,35 @@ def plot_timeseries(
                 for edge in ("low", "high"):
                     ax.plot(d["step"], d[edge] * scale, color=st["color"], linestyle=st["linestyle"], linewidth=0.7, alpha=0.7)
                 ax.plot(d["step"], d["median"] * scale, color=st["color"], linestyle=st["linestyle"],
-                        marker=st["marker"], markevery=max(1, len(d) // 8), markersize=5)
-            ax.set_xlabel(t("quarter_axis", lang) if len(combos) == 1 else t("quarter", lang))
-            if combo:
-                ax.set_title(_combo_label(pd.Series(combo), others, lang), loc="left", fontsize=9)
+                        marker=st["marker"], markevery=max(1, len(d) // 8), markersize=5 if len(combos) <= 4 else 3.5)
+            if i == nrows - 1 or cell.get((i + 1, j)) is None:
+                ax.set_xlabel(t("quarter_axis", lang) if len(combos) == 1 else t("quarter", lang))
+            if grid_mode:
+                if i == 0:
+                    ax.set_title(_wrap(_combo_label(pd.Series({others[1]: combo[others[1]]}), others[1:], lang), 26), loc="left", fontsize=8)
+                if j == 0:
+                    ax.set_ylabel(_wrap(_combo_label(pd.Series({others[0]: combo[others[0]]}), others[:1], lang), 22), fontsize=8)
+            elif combo:
+                ax.set_title(_wrap(_combo_label(pd.Series(combo), others, lang), 30 if ncols > 2 else 48), loc="left", fontsize=8)
             _thousands(ax, "y", lang)
-            ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
-        axs[0].set_ylabel(_wrap(axis_label(i18n.metric_label(metric, lang), i18n.metric_unit(metric, lang))))
+            ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True, nbins=4 if ncols > 2 else 8))
+            ax.yaxis.set_major_locator(mpl.ticker.MaxNLocator(nbins=4 if nrows > 2 else 6))
+        label = _wrap(axis_label(i18n.metric_label(metric, lang), i18n.metric_unit(metric, lang)))
+        if grid_mode:
+            fig.supylabel(label, fontsize=9)
+        else:
+            for i in range(nrows):
+                axs[i, 0].set_ylabel(label)
         handles = _regime_handles(kinds, lang, line=True)
         if shaded:
-            handles.append(_shock_handle(lang))
+            handles.append(_shock_handle(lang, drawn))
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False,
                    title=t("median_band", lang), title_fontsize=8)
     return top
 
 
 # --------------------------------------------------------------------------- resilience triangle
+TRIANGLE_SIZE = (10.5, 4.6)  # inches, three regimes side by side
 RESILIENCE_MEASURES_SHOWN = ("resistance", "recoverability", "recovery_quarters", "triangle_area_normalised", "zobel_index")
 
 
@@ -496,7 +580,7 @@ def plot_resilience_triangle(
     kinds = regime_order(first[REGIME])
     scale = _scale(series, is_metric=True)
     with mpl.rc_context(RC):
-        top, fig = _canvas(fig, (3.3 * len(kinds) + 0.6, 4.6), source, lang)
+        top, fig = _canvas(fig, (TRIANGLE_SIZE[0] * len(kinds) / 3 + 0.6, TRIANGLE_SIZE[1]), source, lang)
         grid = fig.subplots(2, len(kinds), squeeze=False, gridspec_kw={"height_ratios": [3.0, 1.15]})
         share_y = grid[0, 0]
         for i, kind in enumerate(kinds):
@@ -543,6 +627,18 @@ def plot_resilience_triangle(
 
 
 # --------------------------------------------------------------------------- trade-off
+def _codes(values: Sequence, axis: str) -> dict:
+    """Short codes for the values of an axis, written next to the points of the trade-off."""
+    if axis == "strategy.policy" and set(values) <= set(i18n.POLICY_CODES):
+        return {v: i18n.POLICY_CODES[v] for v in values}
+    return {v: str(i + 1) for i, v in enumerate(values)}
+
+
+def tradeoff_size(comparison: pd.DataFrame) -> tuple[float, float]:
+    facets = comparison["shock_set"].nunique() if "shock_set" in group_axes(comparison) else 1
+    return {1: (7.0, 5.2), 2: (9.0, 4.8)}.get(facets, (9.0, 3.6 * (-(-facets // 2)) + 1.4))
+
+
 def plot_tradeoff(
     comparison: pd.DataFrame,
     *,
@@ -553,8 +649,9 @@ def plot_tradeoff(
     fig: Figure | SubFigure | None = None,
     title: bool = True,
 ) -> Figure | SubFigure:
-    """Employment against personalisation: one point per regime (and per value of the other
-    varied axes, e.g. strategy policy), with 95 % intervals on both axes."""
+    """Employment against personalisation: one point per regime and per value of the other
+    varied axes (e.g. strategy policy, written as a code next to the point), with 95 %
+    intervals on both axes; one panel per shock set when shock sets vary."""
     i18n.check_lang(lang)
     axes_other = group_axes(comparison)
     comparison = bounded_intervals(comparison)
@@ -567,43 +664,59 @@ def plot_tradeoff(
                     suffixes=("_x", "_y"), how="inner").reset_index()
     sx, sy = _scale(x), _scale(y)
     kinds = regime_order(both[REGIME])
+    facet = "shock_set" if "shock_set" in axes_other else None
+    facets = list(dict.fromkeys(both[facet])) if facet else [None]
+    coded = [a for a in axes_other if a != facet]
+    codes = {a: _codes(list(dict.fromkeys(both[a])), a) for a in coded}
+    ncols = 1 if len(facets) == 1 else 2
+    nrows = -(-len(facets) // ncols)
     with mpl.rc_context(RC):
-        top, fig = _canvas(fig, (7.0, 5.0), source, lang)
-        ax = fig.subplots()
-        labelled = []
-        for _, r in both.iterrows():
-            st = regime_style(r[REGIME])
-            mx, my = r["mean_x"] * sx, r["mean_y"] * sy
-            ax.errorbar(mx, my, xerr=[[max(mx - r["ci_low_x"] * sx, 0)], [max(r["ci_high_x"] * sx - mx, 0)]],
-                        yerr=[[max(my - r["ci_low_y"] * sy, 0)], [max(r["ci_high_y"] * sy - my, 0)]],
-                        fmt=st["marker"], color=st["color"], ecolor=st["color"], capsize=3, markersize=8, elinewidth=1.3)
-            if axes_other:
-                labelled.append((mx, my, _combo_label(r, axes_other, lang), st["color"]))
-        # policy labels, nudged apart vertically so that close points do not overlap
-        if labelled:
-            ylo, yhi = ax.get_ylim()
-            min_gap = (yhi - ylo) * 0.05
-            placed: list[float] = []
-            for mx, my, text, color in sorted(labelled, key=lambda v: v[1]):
-                ty = my
-                while any(abs(ty - p) < min_gap for p in placed):
-                    ty += min_gap
-                placed.append(ty)
-                ax.annotate(text, (mx, my), xytext=(mx, ty), textcoords="data", fontsize=7, color=color,
-                            xycoords="data", ha="left", va="center",
-                            bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
-        ax.set_xlabel(_wrap(axis_label(i18n.outcome_label(x, lang), i18n.outcome_unit(x, lang)), 60))
-        ax.set_ylabel(_wrap(axis_label(i18n.outcome_label(y, lang), i18n.outcome_unit(y, lang)), 40))
-        _thousands(ax, "x", lang)
-        _thousands(ax, "y", lang)
+        top, fig = _canvas(fig, tradeoff_size(comparison), source, lang)
+        axs = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False).ravel()
+        for ax, value in zip(axs, facets, strict=False):
+            sel = both if facet is None else both[both[facet] == value]
+            for _, r in sel.iterrows():
+                st = regime_style(r[REGIME])
+                mx, my = r["mean_x"] * sx, r["mean_y"] * sy
+                ax.errorbar(mx, my, xerr=[[max(mx - r["ci_low_x"] * sx, 0)], [max(r["ci_high_x"] * sx - mx, 0)]],
+                            yerr=[[max(my - r["ci_low_y"] * sy, 0)], [max(r["ci_high_y"] * sy - my, 0)]],
+                            fmt=st["marker"], color=st["color"], ecolor=mpl.colors.to_rgba(st["color"], 0.45), capsize=2.5,
+                            markersize=7 if not coded else 5.5, elinewidth=1.0, zorder=3)
+                if coded:
+                    # each code in its own corner of the point, so that codes of coinciding points stay readable
+                    k = list(codes[coded[0]]).index(r[coded[0]]) % 4
+                    dx, dy = ((4, 3), (4, -3), (-4, 3), (-4, -3))[k]
+                    ax.annotate("".join(codes[a][r[a]] for a in coded), (mx, my), xytext=(dx, dy), textcoords="offset points",
+                                fontsize=7, color=st["color"], fontweight="bold", ha="left" if dx > 0 else "right",
+                                va="bottom" if dy > 0 else "top", zorder=4)
+            if facet is not None:
+                ax.set_title(_combo_label(pd.Series({facet: value}), [facet], lang), loc="left", fontsize=9, fontweight="normal")
+            _thousands(ax, "x", lang)
+            _thousands(ax, "y", lang)
+        for ax in axs[len(facets):]:
+            ax.set_visible(False)
+        xlabel = _wrap(axis_label(i18n.outcome_label(x, lang), i18n.outcome_unit(x, lang)), 60 if ncols == 1 else 44)
+        ylabel = _wrap(axis_label(i18n.outcome_label(y, lang), i18n.outcome_unit(y, lang)), 40)
+        for i, ax in enumerate(axs[: len(facets)]):
+            if i // ncols == nrows - 1 or i + ncols >= len(facets):
+                ax.set_xlabel(xlabel)
+            if i % ncols == 0:
+                ax.set_ylabel(ylabel)
         if title:
-            ax.set_title(t("tradeoff", lang), loc="left")
-        fig.legend(handles=_regime_handles(kinds, lang), loc="outside lower center", ncols=len(kinds), frameon=False,
+            fig.suptitle(t("tradeoff", lang), x=0.01, ha="left", fontweight="bold", fontsize=11)
+        handles = _regime_handles(kinds, lang)
+        for a in coded:
+            handles += [Line2D([], [], linestyle="none", marker=f"${code}$", color="#333333", markersize=6,
+                               label=(i18n.policy_label(v, lang) if a == "strategy.policy" else f"{a} = {v}"))
+                        for v, code in codes[a].items()]
+        ncol = len(kinds) if not coded else max(len(kinds), 2)
+        fig.legend(handles=_rowwise(handles, ncol), loc="outside lower center", ncols=ncol, frameon=False,
                    title=t("tradeoff_note", lang), title_fontsize=8)
     return top
 
 
 # --------------------------------------------------------------------------- resource mix
+RESOURCE_MIX_SIZE = (9.0, 4.0)  # inches, three regimes side by side
 RESOURCE_COLUMNS = ("subsidy_share", "public_order_share", "sales_share")
 
 
@@ -633,7 +746,7 @@ def plot_resource_mix(
     kinds = regime_order(mix[REGIME].unique())
     cols = [*RESOURCE_COLUMNS, "gifts_share"]
     with mpl.rc_context(RC):
-        top, fig = _canvas(fig, (3.0 * len(kinds) + 0.8, 4.0), source, lang)
+        top, fig = _canvas(fig, (RESOURCE_MIX_SIZE[0] * len(kinds) / 3 + 0.8, RESOURCE_MIX_SIZE[1]), source, lang)
         axs = fig.subplots(1, len(kinds), sharey=True, squeeze=False)[0]
         for ax, kind in zip(axs, kinds, strict=True):
             d = mix[mix[REGIME] == kind]
@@ -658,8 +771,9 @@ def plot_resource_mix(
                          label=i18n.RESOURCES[c][lang]) for c in cols]
         if windows:
             handles.append(Line2D([], [], color="#333333", linewidth=0.8, linestyle="--", label=t("shock_window", lang)))
+        pooled = varied_axes(primary_runs(design), [a for a in STANDARD_AXES if a != REGIME])
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False,
-                   title=t("resource_note", lang), title_fontsize=8)
+                   title=t("resource_note_pooled" if pooled else "resource_note", lang), title_fontsize=8)
     return top
 
 
@@ -699,9 +813,15 @@ def _outline(points: np.ndarray, pad: float) -> np.ndarray:
     return hull + vec / np.where(norm > 0, norm, 1) * pad
 
 
+NODE_STAFF_CAP_FTE = 50.0
+"""Staff above which a node is drawn at the largest size: a few large organisations (or a
+local employer of a thousand FTE) would otherwise hide everyone else."""
+
+
 def _node_size_pt2(staff_fte: np.ndarray) -> np.ndarray:
-    """Marker area (pt^2) proportional to staff, so a twice larger organisation draws twice the ink."""
-    return 12.0 + 6.0 * np.asarray(staff_fte, dtype=float)
+    """Marker area (pt^2) proportional to staff up to NODE_STAFF_CAP_FTE, so a twice larger
+    organisation draws twice the ink."""
+    return 12.0 + 6.0 * np.minimum(np.asarray(staff_fte, dtype=float), NODE_STAFF_CAP_FTE)
 
 
 def plot_network(
@@ -724,6 +844,7 @@ def plot_network(
         top, fig = _canvas(fig, (7.5, 6.5), source, lang)
         ax = fig.subplots()
         ax.set_axis_off()
+        graph, hidden_firms = shown_graph(graph)
         if graph.number_of_nodes() == 0:
             ax.text(0.5, 0.5, "—", ha="center", va="center", transform=ax.transAxes)
         else:
@@ -735,7 +856,7 @@ def plot_network(
             for col, default in (("sector", ""), ("staff_fte", 1.0), ("is_ess", True), ("ptce", -1)):
                 if col not in nodes.columns:
                     nodes[col] = default
-            nodes["is_ess"] = nodes["is_ess"].map(lambda v: str(v).lower() in ("true", "1"))
+            nodes["is_ess"] = nodes["is_ess"].map(_is_true)
             nodes["ptce"] = pd.to_numeric(nodes["ptce"], errors="coerce").fillna(-1).astype(int)
             xy = np.array([pos[n] for n in nodes["node"]])
             span = float(np.ptp(xy, axis=0).max()) or 1.0
@@ -749,8 +870,8 @@ def plot_network(
                         bbox={"boxstyle": "round,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
             sizes = _node_size_pt2(nodes["staff_fte"].to_numpy())
             firms = ~nodes["is_ess"].to_numpy()
-            if firms.any():
-                ax.scatter(xy[firms, 0], xy[firms, 1], s=sizes[firms], marker=FIRM_STYLE["marker"], facecolor=FIRM_STYLE["color"],
+            if firms.any():  # firms at one size: the chart is about ESS organisations
+                ax.scatter(xy[firms, 0], xy[firms, 1], s=40.0, marker=FIRM_STYLE["marker"], facecolor=FIRM_STYLE["color"],
                            edgecolor=FIRM_STYLE["edgecolor"], linewidth=0.8, zorder=2)
             for sector, st in SECTOR_STYLE.items():
                 sel = (nodes["sector"] == sector).to_numpy() & ~firms
@@ -771,36 +892,67 @@ def plot_network(
         for fte in _size_legend_values(graph):
             handles.append(Line2D([], [], marker="o", color="#BBBBBB", markeredgecolor="#222222", linestyle="none",
                                   markersize=math.sqrt(float(_node_size_pt2(np.array([fte]))[0])),
-                                  label=f"{i18n.fmt_number(fte, lang, 0)} {i18n.metric_unit('ess_employment_fte', lang)}"))
+                                  label=("≥ " if fte >= NODE_STAFF_CAP_FTE else "") +
+                                  f"{i18n.fmt_number(fte, lang, 0)} {i18n.metric_unit('ess_employment_fte', lang)}"))
         fig.legend(handles=handles, loc="outside right center", frameon=False)
         ax.set_title(title or t("network", lang), loc="left")
-        ax.text(0.0, -0.02, t("network_note", lang), transform=ax.transAxes, fontsize=7, color="#444444", va="top", ha="left",
-                wrap=True)
+        note = t("network_note", lang) + (t("network_hidden", lang, n=hidden_firms) if hidden_firms else "")
+        ax.text(0.0, -0.02, _wrap(note, 110), transform=ax.transAxes, fontsize=7, color="#444444", va="top", ha="left")
     return top
 
 
+def _is_true(value) -> bool:
+    return str(value).lower() in ("true", "1")
+
+
+def _ptce_of(data: dict) -> int:
+    try:
+        return int(data.get("ptce", -1))
+    except (TypeError, ValueError):
+        return -1
+
+
+def shown_graph(graph: nx.Graph) -> tuple[nx.Graph, int]:
+    """The part of the network the chart draws, and how many nodes it leaves out: firms
+    outside the ESS with no tie and in no PTCE (local employers, competitors) are not part
+    of the cooperation network, and a ring of them would squeeze the rest."""
+    hidden = [n for n, d in graph.nodes(data=True)
+              if not _is_true(d.get("is_ess", True)) and graph.degree(n) == 0 and _ptce_of(d) < 0]
+    return graph.subgraph([n for n in graph.nodes if n not in set(hidden)]).copy(), len(hidden)
+
+
 def _layout(graph: nx.Graph, seed: int) -> dict:
-    """Seeded spring layout in which the members of a PTCE sit together: each PTCE gets a
-    virtual hub tied strongly to its members (drawn as an outlined area, not as a node)."""
+    """Seeded spring layout of the connected organisations in which the members of a PTCE
+    sit together (each PTCE gets a virtual hub tied to its members, drawn as an outlined
+    area, not as a node); organisations without any tie are lined up under it."""
     g = nx.Graph()
-    g.add_nodes_from(graph.nodes)
+    linked = [n for n, d in graph.nodes(data=True) if graph.degree(n) > 0 or _ptce_of(d) >= 0]
+    alone = [n for n in graph.nodes if n not in set(linked)]
+    g.add_nodes_from(linked)
     g.add_edges_from((u, v, {"w": float(d.get("trust", 0.5))}) for u, v, d in graph.edges(data=True))
-    for n, d in graph.nodes(data=True):
-        try:
-            pid = int(d.get("ptce", -1))
-        except (TypeError, ValueError):
-            pid = -1
+    for n in linked:
+        pid = _ptce_of(graph.nodes[n])
         if pid >= 0:
-            g.add_edge(("ptce-hub", pid), n, w=5.0)
-    pos = nx.spring_layout(g, seed=seed, weight="w", k=1.5 / math.sqrt(max(g.number_of_nodes(), 1)))
-    return {n: pos[n] for n in graph.nodes}
+            g.add_edge(("ptce-hub", pid), n, w=2.0)
+    pos = nx.spring_layout(g, seed=seed, weight="w", k=2.5 / math.sqrt(max(g.number_of_nodes(), 1)), iterations=100) if linked else {}
+    out = {n: np.asarray(pos[n], dtype=float) for n in linked}
+    if alone:
+        xs = np.array([p[0] for p in out.values()]) if out else np.array([0.0])
+        ys = np.array([p[1] for p in out.values()]) if out else np.array([0.0])
+        lo, hi = (xs.min(), xs.max()) if len(xs) > 1 else (-1.0, 1.0)
+        base = ys.min() - 0.15 * max(ys.max() - ys.min(), 1.0)
+        per_row = max(1, int(math.ceil(math.sqrt(len(alone) * 4))))
+        for i, n in enumerate(alone):
+            row, col = divmod(i, per_row)
+            out[n] = np.array([lo + (hi - lo) * (col + 0.5) / per_row, base - 0.08 * row * max(hi - lo, 1.0)])
+    return out
 
 
 def _size_legend_values(graph: nx.Graph) -> list[float]:
-    staff = [float(v) for v in nx.get_node_attributes(graph, "staff_fte").values()]
+    staff = [float(d.get("staff_fte", 0.0)) for _n, d in graph.nodes(data=True) if str(d.get("is_ess", True)).lower() in ("true", "1")]
     if not staff:
         return []
-    hi = max(staff)
+    hi = min(max(staff), NODE_STAFF_CAP_FTE)
     nice = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
     top = max([n for n in nice if n <= hi] or [1])
     small = max([n for n in nice if n <= top / 5] or [1])

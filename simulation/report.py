@@ -40,6 +40,12 @@ from .i18n import NBSP
 from .plotting import REGIME, Source
 
 # --------------------------------------------------------------------------- findings
+COMPACT_COMBINATIONS = 2
+"""Up to this many combinations of the other axes, an outcome's page holds all its
+sentences and its chart over time; beyond, the page holds the summary and the comparison,
+each series over time gets a page, and the sentences per combination go to an appendix."""
+
+
 STAT_COLUMNS = (*plotting.STAT_COLUMNS, "diff_n")
 
 
@@ -126,6 +132,19 @@ def _lead_kw(rows: pd.DataFrame, leader: str, outcome: str, lang: str, dec: int)
             "ci": _ci(lead["ci_low"], lead["ci_high"], outcome, lang, dec)}
 
 
+def _margin(rows: pd.DataFrame, leader: str, outcome: str, baseline: str) -> tuple[str, float, float, float]:
+    """(other regime, difference leader - other, its 95 % interval): against the baseline,
+    or, when the baseline leads, against the next best regime (minus that regime's paired
+    difference with the baseline, and the interval mirrored)."""
+    if leader != baseline:
+        if baseline not in rows.index:
+            return baseline, math.nan, math.nan, math.nan
+        return baseline, *(float(rows.loc[leader, c]) for c in ("diff_mean", "diff_ci_low", "diff_ci_high"))
+    rest = rows.drop(index=baseline)
+    other = str(rest["mean"].idxmin() if i18n.outcome_better(outcome) < 0 else rest["mean"].idxmax())
+    return other, -float(rows.loc[other, "diff_mean"]), -float(rows.loc[other, "diff_ci_high"]), -float(rows.loc[other, "diff_ci_low"])
+
+
 def key_sentence(rows: pd.DataFrame, outcome: str, *, lang: str, baseline: str, combo: str = "") -> str:
     """The key finding on one outcome: which regime leads, with its interval, and by how much
     (with the interval of the paired difference) over the baseline regime, or, when the
@@ -140,15 +159,8 @@ def key_sentence(rows: pd.DataFrame, outcome: str, *, lang: str, baseline: str, 
         return head + i18n.sentence("only_one", lang, **kw) + "."
     better = i18n.outcome_better(outcome)
     kw["lower"] = i18n.sentence("lower_is_better", lang) if better < 0 else ""
-    if leader != baseline:
-        other, nxt = baseline, ""
-        d, lo, hi = (rows.loc[leader, c] if baseline in rows.index else math.nan for c in ("diff_mean", "diff_ci_low", "diff_ci_high"))
-    else:
-        # the baseline leads: its margin over the next best is minus that regime's difference
-        rest = rows.drop(index=baseline)
-        other = str(rest["mean"].idxmin() if better < 0 else rest["mean"].idxmax())
-        nxt = i18n.sentence("next_best", lang)
-        d, lo, hi = -rows.loc[other, "diff_mean"], -rows.loc[other, "diff_ci_high"], -rows.loc[other, "diff_ci_low"]
+    other, d, lo, hi = _margin(rows, leader, outcome, baseline)
+    nxt = i18n.sentence("next_best", lang) if leader == baseline else ""
     if not _finite(d, lo, hi):
         basic = {1: "leads_high", -1: "leads_low", 0: "highest"}[better]
         return head + i18n.sentence(basic, lang, **{k: kw[k] for k in ("leader", "mean", "ci")}) + ". " + \
@@ -246,13 +258,78 @@ def outcome_findings(comparison: pd.DataFrame, outcome: str, *, lang: str = "en"
     return _per_combo(comparison, outcome, lang, full_paragraph, baseline, head=head)
 
 
+def summary_sentence(comparison: pd.DataFrame, outcome: str, *, lang: str, baseline: str) -> str:
+    """The key finding on one outcome when the batch compares the regimes in several
+    combinations of other axes (strategy policies, shock sets...): in how many
+    combinations each regime leads, in how many of them significantly (the interval of
+    its margin, as in :func:`key_sentence`, excludes zero), and the largest significant
+    lead with its interval and combination."""
+    rows_all = plotting.bounded_intervals(comparison[comparison["outcome"] == outcome])
+    others, combos = _combos(comparison)
+    leads: dict[str, list[int]] = {}
+    versus: dict[str, list[int]] = {}  # regime -> [significantly higher, lower, not significant] than the baseline
+    best: tuple[float, str, str, float, float, float, str, int] | None = None
+    counted = 0
+    for combo in combos:
+        sel = rows_all
+        for k, v in combo.items():
+            sel = sel[sel[k] == v]
+        rows, _order, dec, leader = _prepare(sel, outcome)
+        if len(rows) < 2:
+            continue
+        counted += 1
+        other, d, lo, hi = _margin(rows, leader, outcome, baseline)
+        significant = _finite(d, lo, hi) and not _includes_zero(lo, hi)
+        tally = leads.setdefault(leader, [0, 0])
+        tally[0] += 1
+        tally[1] += int(significant)
+        if significant and (best is None or abs(d) > best[0]):
+            best = (abs(d), leader, other, d, lo, hi, plotting._combo_label(pd.Series(combo), others, lang), dec)
+        for k in rows.index:
+            r = rows.loc[k]
+            if k != baseline and _finite(r["diff_ci_low"], r["diff_ci_high"]):
+                tally = versus.setdefault(k, [0, 0, 0])
+                tally[0 if r["diff_ci_low"] > 0 else 1 if r["diff_ci_high"] < 0 else 2] += 1
+    head = _head(outcome, lang, "")
+    if not counted:
+        return head + i18n.sentence("no_value", lang) + "."
+    axes_words = i18n.join_words([i18n.axis_plural(a, lang) for a in others], lang)
+    order = sorted(leads, key=lambda k: (-leads[k][0], -leads[k][1], plotting.regime_order(leads).index(k)))
+    parts = [i18n.sentence("summary_first" if i == 0 else "summary_next", lang, regime=i18n.regime_label(k, lang), n=leads[k][0],
+                           sig=leads[k][1] if leads[k][1] else i18n.sentence("none_word", lang)) for i, k in enumerate(order)]
+    text = head + i18n.sentence("summary_intro", lang, n=counted, axes=axes_words) + ", ".join(parts) + "."
+    if best is None:
+        text += " " + i18n.sentence("summary_no_significant", lang)
+    else:
+        _abs, leader, other, d, lo, hi, combo, dec = best
+        text += " " + i18n.sentence("summary_largest", lang, regime=i18n.regime_label(leader, lang), combo=combo,
+                                    margin=_value(abs(d), outcome, lang, dec, diff=True),
+                                    more_less=i18n.sentence("more" if d > 0 else "less", lang), other=i18n.regime_label(other, lang),
+                                    ci=_diff_ci(lo, hi, outcome, lang, dec))
+    if versus:
+        parts = []
+        for k in plotting.regime_order(versus):
+            counts = [i18n.sentence(word, lang, n=n) for word, n in zip(("versus_higher", "versus_lower", "versus_same"), versus[k],
+                                                                         strict=True) if n]  # zero counts left out
+            parts.append(i18n.sentence("versus_part", lang, regime=i18n.regime_label(k, lang), counts=i18n.join_words(counts, lang)))
+        text += " " + i18n.sentence("versus_intro", lang, baseline=i18n.regime_label(baseline, lang)) + \
+            i18n.sentence("diff_sep", lang).join(parts) + "."
+    return text
+
+
 def findings(comparison: pd.DataFrame, *, lang: str = "en", baseline: str = "administrative") -> list[str]:
-    """The key findings (page 1 of the brief): :func:`key_sentence` for every outcome of the
-    comparison, in its order, and every combination of the other varied axes."""
+    """The key findings (page 1 of the brief), one per outcome of the comparison in its
+    order: :func:`key_sentence` for each combination of the other axes when there are at
+    most COMPACT_COMBINATIONS, else :func:`summary_sentence` (each combination's sentences
+    are then in the brief's appendix)."""
     i18n.check_lang(lang)
+    _others, combos = _combos(comparison)
     out: list[str] = []
     for outcome in dict.fromkeys(comparison["outcome"]):
-        out += _per_combo(comparison, outcome, lang, key_sentence, baseline)
+        if len(combos) > COMPACT_COMBINATIONS:
+            out.append(summary_sentence(comparison, outcome, lang=lang, baseline=baseline))
+        else:
+            out += _per_combo(comparison, outcome, lang, key_sentence, baseline)
     return out
 
 
@@ -291,13 +368,16 @@ BRIEF_TEXT: dict[str, dict[str, str]] = {
                     "fr": "Les paramètres marqués « assumption » dans ODD.md ne sont pas calibrés sur des données : les résultats en dépendent."},
     "resilience_page": {"en": "Resilience to the shock, one run per regime", "fr": "Résilience face au choc, une simulation par régime"},
     "resilience_text": {
-        "en": "One run per regime (the first replicate) against the same run without the shock: the shaded area is what the shock cost. The measures are those of the run shown; the comparison pages give their means over all replicates.",
-        "fr": "Une simulation par régime (la première réplication), comparée à la même simulation sans le choc : la zone hachurée est ce que le choc a coûté. Les mesures sont celles de la simulation montrée ; les pages de comparaison en donnent les moyennes sur toutes les réplications.",
+        "en": "One run per regime (the first replicate{combo}) against the same run without the shock: the shaded area is what the shock cost. The measures are those of the run shown; the comparison pages give their means over all replicates.",
+        "fr": "Une simulation par régime (la première réplication{combo}), comparée à la même simulation sans le choc : la zone hachurée est ce que le choc a coûté. Les mesures sont celles de la simulation montrée ; les pages de comparaison en donnent les moyennes sur toutes les réplications.",
     },
     "tradeoff_page": {"en": "Trade-offs and resources", "fr": "Arbitrages et ressources"},
     "networks_page": {"en": "Cooperation networks", "fr": "Réseaux de coopération"},
     "network_title": {"en": "{regime} regime, run {run_id}", "fr": "Régime {regime}, simulation {run_id}"},
-    "over_time": {"en": "The same over time", "fr": "La même chose dans le temps"},
+    "over_time": {"en": "{series} over time, by regime", "fr": "{series} dans le temps, par régime"},
+    "details": {"en": "Details by combination", "fr": "Détail par combinaison"},
+    "details_note": {"en": "Every sentence below is computed from the comparison table (ptce compare), one combination of the other axes at a time.",
+                     "fr": "Chaque phrase ci-dessous est calculée à partir du tableau de comparaison (ptce compare), une combinaison des autres axes à la fois."},
     "page": {"en": "page {n} of {total}", "fr": "page {n} sur {total}"},
     "continued": {"en": "{title} (continued)", "fr": "{title} (suite)"},
 }
@@ -450,6 +530,7 @@ class Charts:
     source: Source
     results: Any
     windows: dict[str, list[tuple[str, int, int]]]  # shock set -> windows to shade
+    drawn_timing: bool = False  # some shock dates are drawn per replicate: the windows are envelopes
     networks: dict[str, int] = field(default_factory=dict)  # regime -> run_id
 
     # each returns a function fig -> Figure, or None when the batch has nothing to show
@@ -462,7 +543,8 @@ class Charts:
             return None
         return lambda fig=None, source=None: plotting.plot_timeseries(self.results.timeseries, self.results.design, metric, lang=self.lang,
                                                                         windows=self.windows, source=source, fig=fig,
-                                                                        axes=getattr(self.results, "axes", None) or plotting.STANDARD_AXES)
+                                                                        axes=getattr(self.results, "axes", None) or plotting.STANDARD_AXES,
+                                                                        drawn=self.drawn_timing)
 
     def _single_windows(self) -> list[tuple[str, int, int]] | None:
         """The windows when every run shown has the same (one shock set), else None."""
@@ -480,6 +562,14 @@ class Charts:
         return lambda fig=None, source=None, **kw: plotting.plot_resilience_triangle(
             self.results.timeseries, self.results.design, series, window=window, outcomes=self.results.outcomes, lang=self.lang,
             source=source, fig=fig, **kw)
+
+    def triangle_combo(self) -> str:
+        """", with <policy>, <shock set>" of the runs the triangles show, when those axes vary."""
+        shown = plotting.triangle_runs(self.results.design)
+        axes = [a for a in plotting.varied_axes(plotting.primary_runs(self.results.design)) if a in shown.columns]
+        if shown.empty or not axes:
+            return ""
+        return ", " + plotting._combo_label(shown.iloc[0], axes, self.lang)
 
     def tradeoff_chart(self) -> Callable | None:
         have = set(self.comparison["outcome"])
@@ -552,6 +642,7 @@ TEXT_STYLES: dict[str, dict[str, Any]] = {
     "subtitle": {"size": 9.5, "weight": "normal", "color": "#444444", "space_before": 0.0, "space_after": 0.20},
     "h2": {"size": 12.5, "weight": "bold", "color": "#000000", "space_before": 0.18, "space_after": 0.08},
     "p": {"size": 9.5, "weight": "normal", "color": "#000000", "space_before": 0.0, "space_after": 0.10},
+    "h3": {"size": 10.5, "weight": "bold", "color": "#000000", "space_before": 0.12, "space_after": 0.06},
     "bullet": {"size": 9.5, "weight": "normal", "color": "#000000", "space_before": 0.0, "space_after": 0.12},
     "note": {"size": 8.0, "weight": "normal", "color": "#444444", "space_before": 0.0, "space_after": 0.08},
 }
@@ -585,7 +676,7 @@ def layout_text(blocks: Sequence[tuple[str, str]], *, width_in: float, first_hei
             st = TEXT_STYLES[style]
             line_h = st["size"] * LINE_SPACING / 72
             fit = int((avail - y - st["space_before"] - st["space_after"]) // line_h)
-            if fit <= 0 or (style in ("h2", "title") and fit < len(lines) + 2):
+            if fit <= 0 or (style in ("h2", "h3", "title") and fit < len(lines) + 2):
                 pages.append([])
                 y, avail = 0.0, height_in
                 continue
@@ -636,7 +727,10 @@ def _chart_page(page: Page, placed, source: Source, lang: str, n: int, total: in
     charts_h = PAGE_IN[1] - text_h - foot_h
     fig = Figure(figsize=PAGE_IN, layout="constrained")
     fig.get_layout_engine().set(w_pad=0.02, h_pad=0.04, wspace=0, hspace=0)
-    ratios = [text_h, *[charts_h * h / sum(page.chart_heights) for h in page.chart_heights], foot_h]
+    wanted = sum(page.chart_heights)
+    scale = min(1.0, charts_h / wanted)  # charts at their own size, smaller only if the page is short
+    heights = [h * scale for h in page.chart_heights]
+    ratios = [text_h, *heights, charts_h - sum(heights) + foot_h]
     # charts in the middle column of a grid whose side columns are the page margins
     margin = MARGIN_IN - 0.15
     grid = fig.add_gridspec(len(ratios), 3, height_ratios=ratios, width_ratios=[margin, PAGE_IN[0] - 2 * margin, margin],
@@ -647,6 +741,10 @@ def _chart_page(page: Page, placed, source: Source, lang: str, n: int, total: in
     _footer(fig, source, lang, n, total, PAGE_IN[1])
     return fig
 
+
+CHART_AREA_IN = PAGE_IN[1] - 2 * MARGIN_IN - 0.8
+"""Height left for charts under a page title, inches."""
+NETWORK_HEIGHT_IN = 3.2
 
 TEXT_ABOVE_CHARTS = 0.4
 """Share of a page the text above charts may take; longer text (many combinations of the
@@ -695,10 +793,13 @@ class Brief:
 
 
 def plan_pages(charts: Charts, facts: BatchFacts) -> list[Page]:
-    """The pages of the brief, in order (text still to be flowed)."""
+    """The pages of the brief, in order (text still to be flowed). Chart heights are the
+    charts' own sizes in inches, scaled down only when a page cannot hold them."""
     lang = charts.lang
     years = facts.steps / 4
     regimes = plotting.regime_order(charts.comparison[REGIME].unique())
+    _others, combos = _combos(charts.comparison)
+    compact = len(combos) <= COMPACT_COMBINATIONS
     pages: list[Page] = []
     head = [
         ("title", bt("title", lang)),
@@ -707,33 +808,64 @@ def plan_pages(charts: Charts, facts: BatchFacts) -> list[Page]:
                         version=facts.batch_version)),
         ("h2", bt("key_findings", lang)),
     ]
-    head += [("bullet", p) for p in findings(charts.comparison, lang=lang, baseline=charts.baseline)]
+    key = findings(charts.comparison, lang=lang, baseline=charts.baseline)
+    head += [("bullet", p) for p in key]
     head += [("h2", bt("how_to_read", lang)), ("note", bt("how_to_read_text", lang))]
     pages.append(Page("findings", bt("key_findings", lang), head))
+    design = charts.results.design
+    axes = getattr(charts.results, "axes", None) or plotting.STANDARD_AXES
+    series_h = plotting.timeseries_size(design, axes)[1]
+    shown: set[str] = set()
     for outcome in charts.outcomes:
         unit = i18n.outcome_unit(outcome, lang)
-        text = [("h2", i18n.outcome_label(outcome, lang) + (f" ({unit})" if unit else ""))]
-        text += [("p", p) for p in outcome_findings(charts.comparison, outcome, lang=lang, baseline=charts.baseline, head=False)]
+        title = i18n.outcome_label(outcome, lang) + (f" ({unit})" if unit else "")
         cmp = charts.comparison_chart(outcome)
-        draws, heights = [lambda fig, cmp=cmp: cmp(fig=fig, title=False)], [1.0]
+        draws = [lambda fig, cmp=cmp: cmp(fig=fig, title=False)]
+        heights = [plotting.comparison_size(charts.comparison, outcome)[1]]
         metric = metric_of(outcome)
-        series = charts.series_chart(metric) if metric else None
-        if series is not None:
-            draws.append(series)
-            heights.append(1.15)
-        pages.append(Page("outcome", i18n.outcome_label(outcome, lang), text, draws, heights, key=outcome))
+        series = charts.series_chart(metric) if metric and metric not in shown else None
+        if compact:
+            text = [("h2", title)] + [("p", p) for p in outcome_findings(charts.comparison, outcome, lang=lang,
+                                                                         baseline=charts.baseline, head=False)]
+            if series is not None:
+                draws.append(series)
+                heights.append(series_h)
+            pages.append(Page("outcome", title, text, draws, heights, key=outcome))
+        else:
+            summary = summary_sentence(charts.comparison, outcome, lang=lang, baseline=charts.baseline)
+            text = [("h2", title), ("p", _cap(summary.removeprefix(_head(outcome, lang, ""))))]
+            pages.append(Page("outcome", title, text, draws, heights, key=outcome))
+            if series is not None:
+                label = i18n.metric_label(metric, lang)
+                pages.append(Page("series", label, [("h2", bt("over_time", lang, series=label))], [series], [series_h], key=metric))
+        if metric:
+            shown.add(metric)
     triangles = [(s, tri) for s in resilience_series(charts.outcomes) if (tri := charts.triangle_chart(s)) is not None]
     for i in range(0, len(triangles), TRIANGLES_PER_PAGE):
         chunk = triangles[i:i + TRIANGLES_PER_PAGE]
         pages.append(Page("resilience", bt("resilience_page", lang),
-                          [("h2", bt("resilience_page", lang)), ("p", bt("resilience_text", lang))],
-                          [tri for _s, tri in chunk], [1.0] * len(chunk), key=",".join(s for s, _tri in chunk)))
-    extra = [c for c in (charts.tradeoff_chart(), charts.resource_chart()) if c is not None]
-    if extra:
-        pages.append(Page("tradeoff", bt("tradeoff_page", lang), [("h2", bt("tradeoff_page", lang))], extra, [1.25, 1.0][: len(extra)]))
+                          [("h2", bt("resilience_page", lang)), ("p", bt("resilience_text", lang, combo=charts.triangle_combo()))],
+                          [tri for _s, tri in chunk], [plotting.TRIANGLE_SIZE[1]] * len(chunk), key=",".join(s for s, _tri in chunk)))
+    trade, mix = charts.tradeoff_chart(), charts.resource_chart()
+    trade_h = plotting.tradeoff_size(charts.comparison)[1]
+    mix_h = plotting.RESOURCE_MIX_SIZE[1]
+    if trade is not None and mix is not None and trade_h + mix_h <= CHART_AREA_IN:
+        pages.append(Page("tradeoff", bt("tradeoff_page", lang), [("h2", bt("tradeoff_page", lang))], [trade, mix], [trade_h, mix_h]))
+    else:
+        for chart, h in ((trade, trade_h), (mix, mix_h)):
+            if chart is not None:
+                pages.append(Page("tradeoff", bt("tradeoff_page", lang), [("h2", bt("tradeoff_page", lang))], [chart], [h]))
     if charts.networks:
         pages.append(Page("networks", bt("networks_page", lang), [("h2", bt("networks_page", lang))],
-                          [charts.network_chart(r) for r in charts.networks], [1.0] * len(charts.networks)))
+                          [charts.network_chart(r) for r in charts.networks], [NETWORK_HEIGHT_IN] * len(charts.networks)))
+    if not compact:
+        details = [("h2", bt("details", lang)), ("note", bt("details_note", lang))]
+        for outcome in charts.outcomes:
+            unit = i18n.outcome_unit(outcome, lang)
+            details.append(("h3", i18n.outcome_label(outcome, lang) + (f" ({unit})" if unit else "")))
+            details += [("bullet", p) for p in outcome_findings(charts.comparison, outcome, lang=lang, baseline=charts.baseline,
+                                                                head=False)]
+        pages.append(Page("details", bt("details", lang), details))
     pages.append(Page("method", bt("method", lang), method_blocks(facts, charts, lang)))
     return pages
 
@@ -811,6 +943,8 @@ def build_charts(results: Any, *, lang: str = "en", baseline: str | None = None,
         source=facts.source(),
         results=results,
         windows=windows_by_shock_set(facts, runs),
+        drawn_timing=any(isinstance(sh.get(k), dict) for shocks in facts.shock_sets.values() for sh in shocks
+                         for k in ("start", "duration", "recovery_quarters")),
         networks=_network_runs(results),
     )
     return charts, facts

@@ -288,10 +288,13 @@ def test_panels_per_policy_and_shock_set_shade_only_the_shocked_ones(axes_batch)
     assert c.windows == {"none": [], "cut": [("budget_cut", 4, 7)]}  # 8 quarters: clipped to the horizon
     fig = c.series_chart("ess_employment_fte")(source=c.source)
     axes = chart_axes(fig)
-    assert len(axes) == 4  # 2 policies x 2 shock sets
+    assert len(axes) == 4  # a grid: rows the 2 policies, columns the 2 shock sets, named once on the margins
+    column_title = {ax.get_subplotspec().colspan.start: ax.get_title(loc="left") for ax in axes if ax.get_title(loc="left")}
+    row_label = {ax.get_subplotspec().rowspan.start: ax.get_ylabel() for ax in axes if ax.get_ylabel()}
+    assert list(column_title.values()) == ["no shock", "shock set “cut”"]  # the order of the scenario file
+    assert list(row_label.values()) == ["all cooperate", "all stay independent"]
     for ax in axes:
-        title = ax.get_title(loc="left")
-        assert ("cut" in title) == bool(spans(ax)), title
+        assert ("cut" in column_title[ax.get_subplotspec().colspan.start]) == bool(spans(ax))
     assert overlapping_texts(fig) == []
 
 
@@ -369,4 +372,9 @@ def test_network_of_a_real_run_reads_its_graphml(small_batch, charts):
     assert g.number_of_nodes() > 0 and {"sector", "staff_fte", "is_ess", "ptce"} <= set(next(iter(g.nodes.values())))
     fig = draw(charts["en"], "network")
     drawn = sum(len(c.get_offsets()) for c in fig.findobj(mpl.collections.PathCollection))
-    assert drawn == g.number_of_nodes()
+    shown, hidden = plotting.shown_graph(g)
+    # every ESS organisation is drawn; only firms with no tie and no PTCE are left out, and counted in the note
+    assert drawn == shown.number_of_nodes() == g.number_of_nodes() - hidden
+    assert all(str(d["is_ess"]).lower() in ("true", "1") or g.degree(n) > 0 or int(d["ptce"]) >= 0 for n, d in shown.nodes(data=True))
+    if hidden:
+        assert any(f"{hidden} firms outside the ESS" in s for s in texts(fig))

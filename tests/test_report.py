@@ -151,6 +151,29 @@ def test_combinations_of_other_axes_get_a_sentence_each():
     assert "+1\u00a0FTE (paired 95% CI \u22122 to 4), is not significant" in independent
 
 
+def test_many_combinations_are_summed_up_by_counts_and_the_largest_significant_lead():
+    """Three shock sets: cooperative leads in two (one significantly, by 12 with (2, 22)),
+    administrative in one, not significantly."""
+    c = comparison(
+        row("administrative", 100.0, (95.0, 105.0), shock_set="a"),
+        row("cooperative", 112.0, (107.0, 117.0), (12.0, 2.0, 22.0), shock_set="a"),
+        row("administrative", 100.0, (95.0, 105.0), shock_set="b"),
+        row("cooperative", 103.0, (98.0, 108.0), (3.0, -1.0, 7.0), shock_set="b"),
+        row("administrative", 100.0, (95.0, 105.0), shock_set="c"),
+        row("cooperative", 98.0, (93.0, 103.0), (-2.0, -5.0, 1.0), shock_set="c"),
+    )
+    (en,) = report.findings(c, lang="en")
+    assert "over the 3 combinations of shock sets compared, the cooperative regime leads in 2 (significantly in 1), " \
+           "the administrative regime in 1 (significantly in none)." in en
+    assert "The largest significant lead is the cooperative regime's with shock set “a”: 12\u00a0FTE more than the " \
+           "administrative regime (paired 95% CI 2 to 22)." in en
+    assert "the cooperative regime is significantly higher in 1 and not significantly different in 2." in en
+    (fr,) = report.findings(c, lang="fr")
+    assert "le régime coopératif arrive en tête dans 2 (significativement dans 1), le régime administratif dans 1 " \
+           "(significativement dans aucune)" in fr
+    assert len(report.outcome_findings(c, "final_ess_employment_fte", lang="en")) == 3  # the details: one per combination
+
+
 def test_a_single_regime_or_no_value_is_said_plainly():
     (one,) = report.findings(comparison(row("administrative", 100.0, (95.0, 105.0))), lang="en")
     assert "only the administrative regime is in this batch" in one
@@ -242,14 +265,26 @@ def test_same_batch_same_brief_text(briefs, small_batch, tmp_path):  # noqa: F81
 
 
 def test_the_brief_of_a_batch_with_policies_and_shock_sets(axes_batch, tmp_path):  # noqa: F811
+    """2 policies x 2 shock sets: more combinations than an outcome page holds, so page 1 has a
+    summary per outcome, each outcome a page with its comparison, each series a page over
+    time, and the sentences of every combination an appendix."""
     charts, facts = report.build_charts(axes_batch, lang="fr")
     pages = report.write_brief(charts, facts, tmp_path / "axes.pdf")  # the charts on disk are tested on the small batch
-    assert len(PdfReader(tmp_path / "axes.pdf").pages) == len(pages) and pages[0] == "findings" and pages[-1] == "method"
-    # employment is compared for 2 policies x 2 shock sets: a sentence each
-    findings = report.findings(charts.comparison, lang="fr")
-    employment = [f for f in findings if f.startswith("Emploi dans l'ESS en fin de période")]
-    assert len(employment) == 4
-    assert any("sans choc" in f for f in employment) and any("jeu de chocs « cut »" in f for f in employment)
+    pdf = PdfReader(tmp_path / "axes.pdf")
+    assert len(pdf.pages) == len(pages) and pages[0] == "findings" and pages[-1] == "method"
+    outcomes = list(dict.fromkeys(charts.comparison["outcome"]))
+    series = {o.split("__")[0] for o in outcomes if "__" in o} | {o.split("_", 1)[1] for o in outcomes if "__" not in o}
+    assert pages.count("outcome") == len(outcomes) and pages.count("series") == len(series) and "details" in pages
+    key = report.findings(charts.comparison, lang="fr")
+    assert len(key) == len(outcomes)
+    assert key[0].startswith("Emploi dans l'ESS en fin de période (ETP)\u00a0: sur les 4 combinaisons de stratégies et jeux de chocs")
+    # the appendix: a sentence for each combination, e.g. employment: 2 policies x 2 shock sets
+    details = report.outcome_findings(charts.comparison, "final_ess_employment_fte", lang="fr", head=False)
+    assert len(details) == 4
+    assert any(d.startswith("Toutes coopèrent, sans choc") for d in details)
+    assert any("jeu de chocs «\u00a0cut\u00a0»" in d for d in details)
+    text = " ".join(re.sub(r"\s+", " ", p.extract_text()) for p in pdf.pages)
+    assert "Détail par combinaison" in text
 
 
 # --------------------------------------------------------------------------- the method and limits page
