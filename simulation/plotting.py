@@ -475,7 +475,8 @@ def plot_timeseries(
                 ax.set_xlabel(t("quarter_axis", lang) if len(combos) == 1 else t("quarter", lang))
             if grid_mode:
                 if i == 0:
-                    ax.set_title(_wrap(_combo_label(pd.Series({others[1]: combo[others[1]]}), others[1:], lang), 26), loc="left", fontsize=8)
+                    ax.set_title(_wrap(_combo_label(pd.Series({others[1]: combo[others[1]]}), others[1:], lang), 22 if ncols > 3 else 30),
+                                 loc="left", fontsize=8)
                 if j == 0:
                     ax.set_ylabel(_wrap(_combo_label(pd.Series({others[0]: combo[others[0]]}), others[:1], lang), 22), fontsize=8)
             elif combo:
