@@ -240,6 +240,27 @@ def outcome_unit(outcome: str, lang: str) -> str:
     return q.unit[lang] if q else ""
 
 
+_SIGNED_METRICS = {"resistance", "recoverability", "resilience_loss", "triangle_area", "triangle_area_normalised", "zobel_index"}
+
+
+def outcome_bounds(outcome: str) -> tuple[float | None, float | None]:
+    """What an outcome can be, (low, high), None where unbounded: 0 for counts, FTE, hours,
+    EUR and times; [0, 1] for shares and indices of [0, 1]; nothing for the resilience
+    ratios, losses and areas, which are signed. Unknown outcomes are left unbounded."""
+    kind, series, measure, q = outcome_quantity(outcome)
+    if kind == "resilience":
+        if measure == "recovery_quarters":
+            return 0.0, None
+        if measure == "recovered":
+            return 0.0, 1.0
+        return None, None
+    if q is None or series in _SIGNED_METRICS:
+        return None, None
+    if q.share or q.unit["en"] == INDEX[0]:
+        return 0.0, 1.0
+    return 0.0, None
+
+
 def outcome_better(outcome: str) -> int:
     return outcome_quantity(outcome)[3].better if outcome_quantity(outcome)[3] else 0
 

@@ -138,18 +138,26 @@ def group_axes(comparison: pd.DataFrame) -> list[str]:
 
 
 def bounded_intervals(comparison: pd.DataFrame) -> pd.DataFrame:
-    """The comparison with the intervals of shares (outcomes in [0, 1], e.g. the share of
-    runs that recovered) cut to what a share can be: [0, 1] for a mean, [-1, 1] for a
-    difference. The Student t interval of a few 0/1 values can reach past them (n = 3:
-    -77 % of runs recovered); cutting it changes no mean and no significance (zero stays
-    inside or outside)."""
-    shares = comparison["outcome"].map(i18n.outcome_is_share).astype(bool)
-    if not shares.any():
-        return comparison
+    """The comparison with its intervals cut to what the quantity can be
+    (:func:`simulation.i18n.outcome_bounds`): a mean's interval to [low, high] (a time, a
+    headcount never below 0; a share or an index of [0, 1] never above 1), a difference's
+    to [-(high - low), high - low] when both bounds exist. The Student t interval of a few
+    replicates can reach past them (n = 3: -77 % of runs recovered, a recovery time of -27
+    quarters); cutting it changes no mean and no significance (zero stays inside or
+    outside the interval of a difference)."""
     out = comparison.copy()
-    for col, lo, hi in (("ci_low", 0.0, 1.0), ("ci_high", 0.0, 1.0), ("diff_ci_low", -1.0, 1.0), ("diff_ci_high", -1.0, 1.0)):
-        if col in out.columns:
-            out.loc[shares, col] = out.loc[shares, col].clip(lo, hi)
+    for outcome in dict.fromkeys(out["outcome"]):
+        lo, hi = i18n.outcome_bounds(outcome)
+        if lo is None and hi is None:
+            continue
+        rows = out["outcome"] == outcome
+        for col in ("ci_low", "ci_high"):
+            if col in out.columns:
+                out.loc[rows, col] = out.loc[rows, col].clip(lo, hi)
+        if lo is not None and hi is not None:
+            for col in ("diff_ci_low", "diff_ci_high"):
+                if col in out.columns:
+                    out.loc[rows, col] = out.loc[rows, col].clip(-(hi - lo), hi - lo)
     return out
 
 

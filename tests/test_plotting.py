@@ -325,14 +325,25 @@ def test_resource_mix_gifts_are_the_remainder_by_hand():
     assert mix["gifts_share"] == pytest.approx(((1 - 0.8) + 0.0) / 2)  # 0.2 and 1 - 1.0 = 0
 
 
+def test_intervals_are_cut_to_what_the_quantity_can_be():
+    c = pd.DataFrame([{"regime.kind": "cooperative", "outcome": o, "n": 2, "mean": m, "ci_low": lo, "ci_high": hi, "diff_mean": 0.0,
+                       "diff_ci_low": -40.0, "diff_ci_high": 40.0, "diff_n": 2}
+                      for o, m, lo, hi in (("ess_employment_fte__recovery_quarters", 4.5, -27.0, 36.0),
+                                           ("mean_personalisation", 0.9, 0.7, 1.1),
+                                           ("ess_employment_fte__resistance", -0.8, -2.4, 0.7))])
+    b = plotting.bounded_intervals(c)
+    assert list(b["ci_low"]) == [0.0, 0.7, -2.4] and list(b["ci_high"]) == [36.0, 1.0, 0.7]  # resistance is signed: untouched
+    assert list(b["diff_ci_low"]) == [-40.0, -1.0, -40.0]  # an index of [0, 1] differs by at most 1
+
+
 def test_share_intervals_are_cut_to_what_a_share_can_be():
     c = pd.DataFrame([{"regime.kind": "competitive", "outcome": "ess_employment_fte__recovered", "n": 3, "mean": 2 / 3,
                        "ci_low": -0.77, "ci_high": 2.1, "diff_mean": -1 / 3, "diff_ci_low": -1.77, "diff_ci_high": 1.1, "diff_n": 3},
-                      {"regime.kind": "competitive", "outcome": "final_ess_employment_fte", "n": 3, "mean": 5.0,
+                      {"regime.kind": "competitive", "outcome": "ess_employment_fte__resistance", "n": 3, "mean": 5.0,
                        "ci_low": -7.0, "ci_high": 17.0, "diff_mean": 1.0, "diff_ci_low": -3.0, "diff_ci_high": 5.0, "diff_n": 3}])
     b = plotting.bounded_intervals(c)
     assert list(b.loc[0, ["ci_low", "ci_high", "diff_ci_low", "diff_ci_high"]]) == [0.0, 1.0, -1.0, 1.0]
-    pd.testing.assert_series_equal(b.loc[1], c.loc[1])  # not a share: untouched
+    pd.testing.assert_series_equal(b.loc[1], c.loc[1])  # a signed ratio: untouched
 
 
 def test_numbers_follow_the_language():
