@@ -171,8 +171,9 @@ class OrganisationParams(Frozen):
         description="markup over unit cost in a for-profit firm's price",
     )
     volunteer_ratio: float = P(
-        0.9, ge=0, le=10, unit="volunteer FTE / salaried FTE",
-        source="FACTS.md [volunteers]: 1.425 M volunteer FTE for 1.6 M salaried FTE",
+        2.0, ge=0, le=10, unit="volunteer FTE / salaried FTE",
+        source="calibrated: FACTS.md [volunteers] (1.425 M volunteer FTE for 1.6 M salaried FTE: the territory's "
+        "ratio, which technicisation and governance below 1 reduce), by python -m simulation.calibrate",
         description="volunteers an organisation with full governance and no technicisation attracts per FTE",
     )
     volunteer_base_fte: float = P(
@@ -184,9 +185,10 @@ class OrganisationParams(Frozen):
         description="speed at which volunteers move to their attracted level",
     )
     gifts_eur_per_volunteer_fte_quarter: float = P(
-        600.0, ge=0, le=100_000, unit="EUR / volunteer FTE / quarter",
-        source="assumption (gifts ~5 % of resources, FACTS.md [resource-mix] remainder)",
-        description="donations an organisation raises per volunteer FTE",
+        2_400.0, ge=0, le=100_000, unit="EUR / volunteer FTE / quarter",
+        source="calibrated: FACTS.md [resource-mix] (the resources neither subsidies nor earned revenue, 17 % in 2005 "
+        "and 14 % in 2017), by python -m simulation.calibrate",
+        description="gifts, membership fees and other non-earned private resources an organisation raises per volunteer FTE",
     )
     initial_treasury_quarters: float = P(
         1.0, ge=0, le=20, unit="quarters of costs", source="assumption",
@@ -335,8 +337,9 @@ class FundingParams(Frozen):
         description="share of insertion leavers who find a mainstream job",
     )
     entry_rate: float = P(
-        0.005, ge=0, le=10, unit="new organisations / (new-organisation capacity of unmet need) / quarter",
-        source="assumption (emergence where needs are unmet, seed text)",
+        0.0125, ge=0, le=10, unit="new organisations / (new-organisation capacity of unmet need) / quarter",
+        source="calibrated: FACTS.md [assoc-size-dist], [assoc-budget-conc] (2017 size distribution and budget "
+        "concentration; emergence where needs are unmet, seed text), by python -m simulation.calibrate",
         description="entries per quarter per unit of unmet need the size of a new organisation",
     )
     entrant_fte: float = P(2.0, gt=0, le=100, unit="FTE", source="assumption (80 % below 10 employees, FACTS.md [assoc-size-dist])", description="staff of a new organisation")
