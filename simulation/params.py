@@ -44,7 +44,9 @@ def P(default: Any, *, unit: str, source: str, description: str, **bounds: Any) 
 class Frozen(BaseModel):
     """Base of every parameter block: immutable, unknown keys refused."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+    # allow_inf_nan=False: nan or inf in a scenario file (TOML has both) would pass the
+    # bound checks of the few unbounded fields and turn every metric into NaN.
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, allow_inf_nan=False)
 
 
 # --------------------------------------------------------------------------- territory
@@ -642,9 +644,11 @@ class ScenarioError(Exception):
 def _parse_value(text: str) -> Any:
     """Read an override value as TOML (numbers, booleans, strings, lists); bare words stay strings."""
     try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+        parsed = tomllib.loads(f"v = {text}")
+    except (tomllib.TOMLDecodeError, RecursionError):
         return text
+    # "1\nsteps = 5" would parse as two keys: a value is one TOML value or a plain string.
+    return parsed["v"] if len(parsed) == 1 else text
 
 
 def _set_dotted(data: dict[str, Any], key: str, value: Any, source: str) -> None:
@@ -660,16 +664,74 @@ def _set_dotted(data: dict[str, Any], key: str, value: Any, source: str) -> None
     node[parts[-1]] = value
 
 
+def _one_line(text: str) -> str:
+    """A message on one printable line: control characters (a newline in a quoted TOML key
+    or value, a tab) are written as escapes, so an error is always a single line."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
+def _known_keys(loc: tuple[Any, ...]) -> list[str]:
+    """Keys the schema accepts in the table at ``loc`` (a pydantic error location without
+    its last item): walks Scenario through nested models, lists, dicts and the tagged
+    unions (regime kinds, shock kinds, fixed/drawn shock values)."""
+    import types
+    import typing
+
+    def flat(tp: Any) -> list[Any]:
+        origin = typing.get_origin(tp)
+        if origin is Annotated:
+            return flat(typing.get_args(tp)[0])
+        if origin in (typing.Union, types.UnionType):
+            return [c for a in typing.get_args(tp) for c in flat(a)]
+        return [tp]
+
+    current: list[Any] = [Scenario]
+    for step in loc:
+        found: list[Any] = []
+        for tp in (c for t in current for c in flat(t)):
+            origin = typing.get_origin(tp)
+            if isinstance(tp, type) and issubclass(tp, BaseModel):
+                kind = tp.model_fields.get("kind")
+                if isinstance(step, str) and step in tp.model_fields:
+                    found.append(tp.model_fields[step].annotation)
+                elif kind is not None and kind.default == step:
+                    found.append(tp)  # the union tag pydantic puts in the path
+                elif step == "drawn" and tp is Uniform:
+                    found.append(tp)
+            elif origin is list and isinstance(step, int):
+                found.append(typing.get_args(tp)[0])
+            elif origin is dict:
+                found.append(typing.get_args(tp)[1])
+        current = found
+    keys = [k for t in current for c in flat(t) if isinstance(c, type) and issubclass(c, BaseModel) for k in c.model_fields]
+    return list(dict.fromkeys(keys))
+
+
 def _format_error(source: str, err: ValidationError) -> str:
-    first = err.errors()[0]
+    """One line naming the file and the field: ``source: field.path: message``; an
+    unknown key gets the closest valid key of its table (difflib), if any is close."""
+    import difflib
+
+    errors = err.errors()
+    # An unknown key first: it often explains the others (a misspelt required key is both).
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     # Drop pydantic's union-tag and validator steps from the path: users wrote regime.x.
     tags = {"administrative", "competitive", "cooperative", *SHOCK_KINDS, "fixed", "drawn"}
     where = ".".join(str(p) for p in first["loc"] if p not in tags and not str(p).startswith("function-")) or "(top)"
     msg = first["msg"]
     if first["type"] == "extra_forbidden":
         msg = "unknown key"
+        key = first["loc"][-1]
+        if isinstance(key, str):
+            try:
+                known = _known_keys(tuple(first["loc"][:-1]))
+            except Exception:  # a hint only: never let it hide the error itself
+                known = []
+            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            if close:
+                msg += f" (did you mean {close[0]}?)"
     more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
-    return f"{source}: {where}: {msg}{more}"
+    return _one_line(f"{source}: {where}: {msg}{more}")
 
 
 def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Scenario:
@@ -695,6 +757,8 @@ def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | No
             raise ScenarioError(f"{source}: cannot read: {exc}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ScenarioError(f"{source}: not valid TOML: {exc}") from None
+        except RecursionError:  # tomllib recurses into nested arrays and inline tables
+            raise ScenarioError(f"{source}: not valid TOML: arrays or tables nested too deeply") from None
     for key, value in (overrides or {}).items():
         if isinstance(value, str):
             value = _parse_value(value)

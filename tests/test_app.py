@@ -147,4 +147,4 @@ def test_ptce_viz_rejects_a_bad_scenario_before_serving(tmp_path, capsys):
     bad.write_text("[territory]\norganisatons = 5\n")
     assert cli.main(["viz", str(bad)]) == cli.EXIT_USER_ERROR
     err = capsys.readouterr().err.strip()
-    assert err == f"error: {bad}: territory.organisatons: unknown key"
+    assert err == f"error: {bad}: territory.organisatons: unknown key (did you mean organisations?)"

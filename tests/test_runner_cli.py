@@ -146,7 +146,7 @@ def test_bad_input_in_a_real_subprocess_is_one_line_exit_2(uninterrupted, tmp_pa
     path, _ = uninterrupted
     res = ptce("batch", path, "--set", "territory.organisatons=5", "--out", tmp_path / "x")
     assert res.returncode == 2 and "Traceback" not in res.stderr
-    assert res.stderr.strip() == f"error: {path}: territory.organisatons: unknown key"
+    assert res.stderr.strip() == f"error: {path}: territory.organisatons: unknown key (did you mean organisations?)"
     res = ptce("compare", tmp_path / "nowhere")
     assert res.returncode == 2 and res.stderr.strip() == f"error: {tmp_path / 'nowhere'}: no such results folder"
 
