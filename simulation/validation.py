@@ -321,7 +321,7 @@ def check_patterns(runs: pd.DataFrame, patterns: Sequence[Pattern] = PATTERNS) -
 def _num(x: float) -> str:
     if not np.isfinite(x):
         return "-"
-    return f"{x:.3g}" if abs(x) >= 10 else f"{x:.3f}"
+    return f"{x:.3g}" if abs(x) >= 1 else f"{x:.3f}"
 
 
 def format_table(table: pd.DataFrame) -> str:
