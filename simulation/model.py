@@ -69,6 +69,7 @@ class TerritoryModel(mesa.Model):
         self.territory = build_territory(config.territory, config.demand, self.init_rng)
         self.paying_share = np.array([config.demand.paying_share[g] for g in GROUPS])
         self.provider_by_id: dict[int, Provider] = {}
+        self.ess_by_id: dict[int, Organisation] = {}  # the ESS organisations of provider_by_id, same order
         self.agent_by_id: dict[int, Provider] = {}  # providers and local employers
         self.merger_log: list[dict[str, int]] = []  # who absorbed whom, when
         self.cooperation = nx.Graph()
@@ -141,6 +142,8 @@ class TerritoryModel(mesa.Model):
         self.agent_by_id[agent.unique_id] = agent
         if agent.sector >= 0:
             self.provider_by_id[agent.unique_id] = agent
+            if agent.is_ess:
+                self.ess_by_id[agent.unique_id] = agent
 
     def initial_ties(self) -> None:
         """Each organisation draws Poisson(k) ties to other organisations, partners chosen
@@ -150,12 +153,14 @@ class TerritoryModel(mesa.Model):
         if len(orgs) < 2 or k <= 0:
             return
         munis = np.array([o.municipality for o in orgs])
-        prox = mech.proximity_index(self.territory.distance_km[np.ix_(munis, munis)], self.config.demand.distance_decay_km)
+        # Proximity between municipalities (M x M), read row by row: an (n x n) matrix of
+        # organisations would take n^2 memory (800 MB at 10,000 organisations).
+        prox_m = mech.proximity_index(self.territory.distance_km, self.config.demand.distance_decay_km)
         for i, o in enumerate(orgs):
             n = min(int(self.init_rng.poisson(k / 2)), len(orgs) - 1)  # each tie has two ends
             if n == 0:
                 continue
-            w = prox[i].copy()
+            w = prox_m[munis[i], munis]
             w[i] = 0.0
             for j in self.init_rng.choice(len(orgs), size=n, replace=False, p=w / w.sum()):
                 self.cooperation.add_edge(o.unique_id, orgs[int(j)].unique_id, trust=float(self.init_rng.uniform(0.1, 0.6)), kind="initial")
@@ -174,7 +179,7 @@ class TerritoryModel(mesa.Model):
         return self.steps - 1
 
     def organisations(self) -> list[Organisation]:
-        return [p for p in self.provider_by_id.values() if p.is_ess]
+        return list(self.ess_by_id.values())
 
     def providers(self, sector: int | None = None) -> list[Provider]:
         if sector is None:
@@ -469,6 +474,7 @@ class TerritoryModel(mesa.Model):
             hub.remove_member(p)
             coop.restore_legality(self, hub)
         del self.provider_by_id[p.unique_id]
+        self.ess_by_id.pop(p.unique_id, None)
         self.agent_by_id.pop(p.unique_id, None)
         self.cooperation.remove_node(p.unique_id)
         p.remove()
@@ -487,7 +493,15 @@ class TerritoryModel(mesa.Model):
         for m, hub in agencies.items():
             lam[m, :] *= 1 + self.config.cooperation.agency_entry_boost * hub.depth
         counts = self.dyn_rng.poisson(lam)
+        # A newcomer starts with a tie to its nearest established peer of the sector (of any
+        # sector if it is the first of its own): established = founded before this quarter.
+        established = [o for o in self.organisations() if o.founded_step < self.steps]
+        est_munis = np.array([o.municipality for o in established], dtype=int)
+        est_sectors = np.array([o.sector for o in established], dtype=int)
         for m, s in zip(*np.nonzero(counts), strict=True):
+            same = np.flatnonzero(est_sectors == s)
+            cand = same if len(same) else np.arange(len(established))
+            peer = established[int(cand[np.argmin(self.territory.distance_km[m, est_munis[cand]])])] if len(cand) else None
             for _ in range(int(counts[m, s])):
                 org = Organisation(
                     self, sector=int(s), municipality=int(m), staff_fte=fp.entrant_fte,
@@ -502,13 +516,7 @@ class TerritoryModel(mesa.Model):
                 if hub is not None and policy in ("endogenous", "cooperate"):
                     org.strategy = "cooperate"
                     hub.add_member(org)
-                # A newcomer starts with a tie to its nearest established peer of the sector
-                # (of any sector if it is the first of its own).
-                established = [o for o in self.organisations() if o.founded_step < self.steps]
-                peers = [o for o in established if o.sector == s] or established
-                if peers:
-                    d = [self.territory.distance_km[m, o.municipality] for o in peers]
-                    peer = peers[int(np.argmin(d))]
+                if peer is not None:
                     self.cooperation.add_edge(org.unique_id, peer.unique_id, trust=0.2, kind="entry")
                 self.quarter_stats["entries"] += 1
 
