@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .params import ScenarioError, load_scenario
+from .params import ScenarioError, _one_line, load_scenario
 
 EXIT_USER_ERROR = 2
 
@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return args.func(args)
     except (UserError, ScenarioError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -640,12 +640,16 @@ class Scenario(Frozen):
 class ScenarioError(Exception):
     """A user error in a scenario file or an override: one line, names file and field."""
 
+    def __init__(self, message: str) -> None:
+        # One line whatever it quotes (a key or a path may hold a newline).
+        super().__init__(_one_line(str(message)))
+
 
 def _parse_value(text: str) -> Any:
     """Read an override value as TOML (numbers, booleans, strings, lists); bare words stay strings."""
     try:
         parsed = tomllib.loads(f"v = {text}")
-    except (tomllib.TOMLDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # not TOML (TOMLDecodeError), too many digits, nested too deeply
         return text
     # "1\nsteps = 5" would parse as two keys: a value is one TOML value or a plain string.
     return parsed["v"] if len(parsed) == 1 else text
@@ -759,6 +763,8 @@ def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | No
             raise ScenarioError(f"{source}: not valid TOML: {exc}") from None
         except RecursionError:  # tomllib recurses into nested arrays and inline tables
             raise ScenarioError(f"{source}: not valid TOML: arrays or tables nested too deeply") from None
+        except ValueError:  # Python refuses to read an integer of more than 4300 digits
+            raise ScenarioError(f"{source}: not valid TOML: a number has too many digits") from None
     for key, value in (overrides or {}).items():
         if isinstance(value, str):
             value = _parse_value(value)
