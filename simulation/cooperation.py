@@ -77,24 +77,44 @@ def absorb(model: TerritoryModel, absorber: Provider, absorbed: Provider) -> Non
     model.remove_provider(absorbed)
 
 
-def merger_partner(model: TerritoryModel, org: Provider, taken: set[int]) -> Provider | None:
+class NearestIndex:
+    """Organisations bucketed by municipality, to find the nearest ones that satisfy a
+    condition, ordered by (road distance, id), without scanning every organisation."""
+
+    def __init__(self, orgs: list[Provider], distance_km: np.ndarray) -> None:
+        self.distance_km = distance_km
+        self.by_muni: dict[int, list[Provider]] = {}
+        for o in sorted(orgs, key=lambda o: o.unique_id):
+            self.by_muni.setdefault(o.municipality, []).append(o)
+
+    def nearest(self, muni: int, radius_km: float, ok, k: int) -> list[Provider]:
+        d = self.distance_km[muni]
+        munis = sorted((m for m in self.by_muni if d[m] <= radius_km), key=lambda m: d[m])
+        out: list[Provider] = []
+        i = 0
+        while i < len(munis) and len(out) < k:
+            j = i
+            while j < len(munis) and d[munis[j]] == d[munis[i]]:
+                j += 1  # municipalities at the same distance: merge their organisations by id
+            group = sorted((o for m in munis[i:j] for o in self.by_muni[m] if ok(o)), key=lambda o: o.unique_id)
+            out.extend(group[: k - len(out)])
+            i = j
+        return out
+
+
+def merger_partner(model: TerritoryModel, org: Provider, taken: set[int], index: NearestIndex | None = None) -> Provider | None:
     """The nearest organisation of the same sector within the merger radius that consents:
     it chose to concentrate too, or it is in deficit.  Ties broken by id."""
     cp = model.config.concentration
-    d = model.territory.distance_km
-    best = None
-    for other in model.providers(org.sector):
-        if other is org or not other.is_ess or other.unique_id in taken:
-            continue
-        dist = d[org.municipality, other.municipality]
-        if dist > cp.merger_radius_km:
-            continue
-        if other.strategy != "concentrate" and other.insolvent_quarters == 0:
-            continue
-        key = (dist, other.unique_id)
-        if best is None or key < best[0]:
-            best = (key, other)
-    return None if best is None else best[1]
+    if index is None:
+        index = NearestIndex([o for o in model.providers(org.sector) if o.is_ess], model.territory.distance_km)
+
+    def consents(other: Provider) -> bool:
+        return (other is not org and other.alive and other.unique_id not in taken
+                and (other.strategy == "concentrate" or other.insolvent_quarters > 0))
+
+    found = index.nearest(org.municipality, cp.merger_radius_km, consents, 1)
+    return found[0] if found else None
 
 
 def concentrate(model: TerritoryModel) -> None:
@@ -105,11 +125,14 @@ def concentrate(model: TerritoryModel) -> None:
     order = model.dyn_rng.permutation(len(orgs))
     draws = model.dyn_rng.random(len(orgs))
     taken: set[int] = set()
+    indexes: dict[int, NearestIndex] = {}
     for i in order:
         org = orgs[int(i)]
         if not org.alive or org.unique_id in taken or draws[int(i)] >= cp.merger_attempt_per_year:
             continue
-        partner = merger_partner(model, org, taken)
+        if org.sector not in indexes:
+            indexes[org.sector] = NearestIndex([o for o in model.providers(org.sector) if o.is_ess], model.territory.distance_km)
+        partner = merger_partner(model, org, taken, indexes[org.sector])
         if partner is None:
             continue
         big, small = (org, partner) if (org.staff_fte, -org.unique_id) >= (partner.staff_fte, -partner.unique_id) else (partner, org)
@@ -321,6 +344,7 @@ def cooperate(model: TerritoryModel) -> None:
     d = model.territory.distance_km
     seekers = sorted((o for o in model.organisations() if o.strategy == "cooperate" and o.ptce is None), key=lambda o: o.unique_id)
     draws = model.dyn_rng.random(len(seekers))
+    index = NearestIndex(seekers, d)
     for org, u in zip(seekers, draws, strict=True):
         if org.ptce is not None or not org.alive or u >= cp.join_per_quarter:
             continue
@@ -335,19 +359,20 @@ def cooperate(model: TerritoryModel) -> None:
         if options:
             min(options, key=lambda x: x[:3])[3].add_member(org)
             continue
-        found_ptce(model, org)
+        found_ptce(model, org, index)
 
 
-def found_ptce(model: TerritoryModel, org: Provider) -> Ptce | None:
-    """Found a PTCE seated at ``org``'s municipality if enough partners agree."""
+def found_ptce(model: TerritoryModel, org: Provider, index: NearestIndex | None = None) -> Ptce | None:
+    """Found a PTCE seated at ``org``'s municipality if enough partners agree: the nearest
+    cooperating organisations outside a PTCE (by distance, then id) and a firm."""
     cp = model.config.cooperation
-    d = model.territory.distance_km
     m0 = org.municipality
-    partners = sorted(
-        (o for o in model.organisations() if o is not org and o.strategy == "cooperate" and o.ptce is None
-         and d[m0, o.municipality] <= cp.ptce_radius_km),
-        key=lambda o: (d[m0, o.municipality], o.unique_id),
-    )[: max(cp.founding_members_min - 2, 1)]
+    if index is None:
+        index = NearestIndex([o for o in model.organisations() if o.strategy == "cooperate"], model.territory.distance_km)
+    partners = index.nearest(
+        m0, cp.ptce_radius_km, lambda o: o is not org and o.alive and o.strategy == "cooperate" and o.ptce is None,
+        max(cp.founding_members_min - 2, 1),
+    )
     if len(partners) + 2 < cp.founding_members_min:
         return None
     firm = None
