@@ -1,13 +1,17 @@
 """Benchmark of the batch runner: speed-up of processes over serial, and driver memory.
 
-    python benchmarks/bench_batch.py speedup [--runs 40] [--workers 2] [--organisations 100] [--steps 60]
+    python benchmarks/bench_batch.py speedup [--runs 60] [--workers 2] [--organisations 150] [--steps 80]
     python benchmarks/bench_batch.py memory [--runs 200 2000] [--executor processes]
 
 ``speedup`` runs the same batch of ~1 s runs (a baseline territory cut to
 ``--organisations`` organisations and ``--steps`` quarters, ``--runs`` replicates) with the
 serial executor and with ``processes`` (``--workers`` workers), wall time from
 ``run_batch`` to its return (worker start-up included), checks that both give the same
-outcomes, and prints the speed-up.
+outcomes, and prints the speed-up and the CPU time each used.  Each worker pays a one-time
+cost (spawn, import of the package, first run's lazy imports: ~2-3 s of CPU), hence 60
+runs by default: about a minute of work, so that cost weighs a few per cent.  The machine's
+parallel capacity (2 pure-Python processes against 1) is measured before and after: on a
+machine shared with other work it caps any speed-up.
 
 ``memory`` runs a batch of ``scenarios/smoke.toml`` with each number of runs, each in a
 fresh Python process, and prints the driver's peak resident memory (``ru_maxrss`` of the
@@ -45,6 +49,12 @@ def machine() -> str:
         pass
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, load average {load} (1/5/15 min)"
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the pool's workers once joined)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _burn(n: int) -> float:
@@ -86,11 +96,13 @@ def speedup(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         times = {}
         for executor, workers in (("serial", None), ("processes", args.workers)):
+            cpu0 = _cpu_seconds()
             start = time.perf_counter()
             summary = run_batch(scenario, replicates=args.runs, executor=executor, workers=workers, out=Path(tmp) / executor, progress=False)
             times[executor] = time.perf_counter() - start
+            cpu = _cpu_seconds() - cpu0
             assert summary.success, str(summary)
-            print(f"{summary.executor:<24}{times[executor]:8.1f} s")
+            print(f"{summary.executor:<24}{times[executor]:8.1f} s wall, {cpu:6.1f} s CPU (driver and workers)")
         a, b = load_results(Path(tmp) / "serial"), load_results(Path(tmp) / "processes")
         pd.testing.assert_frame_equal(a.outcomes, b.outcomes, check_exact=True)
     print(f"speed-up processes({args.workers}) / serial: {times['serial'] / times['processes']:.2f}x (same outcomes, run by run)")
@@ -132,10 +144,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="what", required=True)
     sp = sub.add_parser("speedup", help="serial against processes on a batch of ~1 s runs")
-    sp.add_argument("--runs", type=int, default=40)
+    sp.add_argument("--runs", type=int, default=60)
     sp.add_argument("--workers", type=int, default=2)
-    sp.add_argument("--organisations", type=int, default=100)
-    sp.add_argument("--steps", type=int, default=60)
+    sp.add_argument("--organisations", type=int, default=150)
+    sp.add_argument("--steps", type=int, default=80)
     mem = sub.add_parser("memory", help="driver peak memory for growing batches of smoke.toml")
     mem.add_argument("--runs", type=int, nargs="+", default=[200, 2000])
     mem.add_argument("--executor", choices=("serial", "processes"), default="processes")
