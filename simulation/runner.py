@@ -505,19 +505,48 @@ def _first_difference(old: Any, new: Any, path: str = "") -> tuple[str, Any, Any
     return None
 
 
-INIT_FILES = {"design.parquet", "manifest.json"}
+INIT_FILES = {"design.parquet", "manifest.json", ".lock"}
 
 
 class _Folder:
-    """A batch folder on disk: spec.json, design.parquet, parts, manifest.json."""
+    """A batch folder on disk: spec.json, design.parquet, parts, manifest.json, and
+    ``.lock``, locked (flock) by the one driver writing there."""
 
     def __init__(self, path: Path, plan: Plan) -> None:
         self.path = path
         self.plan = plan
         self.manifest: dict[str, Any] = {}
+        self._lock_file: Any = None
 
     def open(self, resume: bool) -> list[str]:
         """Create the folder, or check and reopen it for --resume; returns warnings."""
+        try:
+            return self._open(resume)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()  # releases the lock (so does the end of the process, even killed)
+            self._lock_file = None
+
+    def _lock(self) -> None:
+        """One driver at a time: a second ``ptce batch`` on the same folder is refused."""
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock
+            return
+        try:
+            self._lock_file = open(self.path / ".lock", "a")  # held until close()
+        except OSError as exc:
+            raise BatchError(f"{self.path}: cannot write results there: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise BatchError(f"{self.path}: another ptce batch is writing there now; wait for it to end, or choose another --out") from None
+
+    def _open(self, resume: bool) -> list[str]:
         out = self.path
         if out.exists() and not out.is_dir():
             raise BatchError(f"{out}: exists and is not a folder; choose another --out")
@@ -525,6 +554,7 @@ class _Folder:
             on_disk = read_json(out / "spec.json")
             if not resume:
                 raise BatchError(f"{out}: holds batch {on_disk.get('name', '?')!r} already; add --resume to continue it, or choose another --out")
+            self._lock()
             return self._reopen(on_disk)
         if out.exists():
             others = [p.name for p in out.iterdir() if p.name not in INIT_FILES and ".tmp-" not in p.name]
@@ -532,6 +562,12 @@ class _Folder:
                 raise BatchError(f"{out}: is not empty and holds no batch (no spec.json, found {others[0]}); choose another --out")
         try:
             out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BatchError(f"{out}: cannot write results there: {exc.strerror or exc}") from None
+        self._lock()
+        if (out / "spec.json").exists():  # another driver set it up while we looked
+            raise BatchError(f"{out}: holds a batch already; add --resume to continue it, or choose another --out")
+        try:
             for sub in ("outcomes", "timeseries", "networks"):
                 (out / sub).mkdir(exist_ok=True)
             _write_atomic(out / "design.parquet", _parquet_bytes(self.plan.design))
@@ -567,7 +603,11 @@ class _Folder:
                 _write_atomic(out / "design.parquet", _parquet_bytes(self.plan.design))
             for sub in ("outcomes", "timeseries", "networks"):
                 (out / sub).mkdir(exist_ok=True)
-            manifest = read_json(out / "manifest.json") if (out / "manifest.json").exists() else self._new_manifest()
+            try:
+                manifest = read_json(out / "manifest.json")
+            except BatchError:  # missing or unreadable (a crash while it was replaced): start it again
+                warnings.append(f"{out / 'manifest.json'}: missing or unreadable; every run will be run again")
+                manifest = self._new_manifest()
             kept = []
             for part in manifest.get("parts", []):
                 bad = [rel for rel, digest in part["files"].items()
@@ -788,8 +828,8 @@ def run_batch(
     pool, n_workers, close, description = _open_executor(executor, workers, scheduler)
     interrupted = False
     summary: BatchSummary | None = None
+    folder = _Folder(path, plan)
     try:
-        folder = _Folder(path, plan)
         warnings = folder.open(resume)
         say = echo or (lambda _msg: None)
         for w in warnings:
@@ -810,6 +850,7 @@ def run_batch(
         interrupted = True
         raise
     finally:
+        folder.close()
         # After Ctrl-C the tasks worth keeping are recorded already: do not wait for more.
         close(not interrupted and not (summary is not None and summary.interrupted))
     assert summary is not None

@@ -267,6 +267,32 @@ def test_another_batch_folder_is_never_overwritten(finished, tmp_path):
     assert tree_digest(res.path) == before and (other / "notes.txt").read_text() == "keep me"
 
 
+def test_one_driver_at_a_time_per_folder(finished, tmp_path):
+    """A second `ptce batch --resume` on a folder another driver is writing is refused
+    (the lock is an flock, released when that driver ends, even killed)."""
+    import fcntl
+
+    path, _, res = finished
+    before = tree_digest(res.path)
+    with open(res.path / ".lock", "a") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(BatchError, match="another ptce batch is writing there now"):
+            run_batch(path, executor="serial", out=res.path, resume=True)
+    assert tree_digest(res.path) == before
+    assert run_batch(path, executor="serial", out=res.path, resume=True).done == 12  # lock released
+
+
+def test_an_unreadable_manifest_means_running_again(finished, tmp_path):
+    path, _, res = finished
+    copy = tmp_path / "copy"
+    assert run_batch(path, executor="serial", out=copy).success
+    (copy / "manifest.json").write_text("{ half a manif")
+    messages = []
+    again = run_batch(path, executor="serial", out=copy, resume=True, echo=messages.append)
+    assert again.success and any("manifest.json: missing or unreadable" in m for m in messages)
+    pd.testing.assert_frame_equal(load_results(copy).outcomes, res.outcomes, check_exact=True)
+
+
 def test_a_damaged_part_is_run_again_on_resume(finished, tmp_path):
     path, _, res = finished
     copy = tmp_path / "copy"
