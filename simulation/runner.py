@@ -405,6 +405,33 @@ def simulate(task: RunTask) -> TerritoryModel:
     return model
 
 
+TEST_WORKER_EXIT_ENV = "PTCE_TEST_WORKER_EXIT"
+TEST_WORKER_EXIT_DIR_ENV = "PTCE_TEST_WORKER_EXIT_DIR"
+
+
+def _test_worker_exit(run_id: int) -> None:
+    """Test-only fault injection (tests/test_reliability_faults.py), off unless the
+    environment variable PTCE_TEST_WORKER_EXIT is set: a comma-separated list of run ids
+    (``3`` or ``3:once``).  A worker *process* (never the driver, never a serial run) about
+    to run one of them ends at once with os._exit(70), as a crash or the out-of-memory
+    killer would end it; ``:once`` only the first time (a marker file in the folder named
+    by PTCE_TEST_WORKER_EXIT_DIR).  It cannot be a monkeypatch: spawned workers import the
+    package afresh."""
+    spec = os.environ.get(TEST_WORKER_EXIT_ENV)
+    if not spec or multiprocessing.parent_process() is None:
+        return
+    for item in spec.split(","):
+        rid, _, mode = item.strip().partition(":")
+        if rid != str(run_id):
+            continue
+        if mode == "once":
+            try:
+                os.close(os.open(Path(os.environ[TEST_WORKER_EXIT_DIR_ENV]) / f"exited-{run_id}", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            except FileExistsError:
+                return
+        os._exit(70)
+
+
 def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}".replace("\n", " ").strip()
 
@@ -425,6 +452,7 @@ def run_group_task(groups: list[list[RunTask]]) -> dict[str, Any]:
         calm_ts: dict[int, pd.DataFrame] = {}
         for task in sorted(group, key=lambda t: bool(t.scenario.shocks)):
             row: dict[str, Any] = {"run_id": task.run_id, "status": "ok", "error": ""}
+            _test_worker_exit(task.run_id)
             try:
                 model = simulate(task)
                 ts = model.timeseries()
@@ -506,6 +534,12 @@ def _first_difference(old: Any, new: Any, path: str = "") -> tuple[str, Any, Any
 
 
 INIT_FILES = {"design.parquet", "manifest.json", ".lock"}
+PART_FOLDERS = ("outcomes", "timeseries", "networks")
+
+
+def _empty_subfolder(p: Path) -> bool:
+    """A part folder holding nothing but temporary files: left by a set-up cut short."""
+    return p.name in PART_FOLDERS and p.is_dir() and all(".tmp-" in f.name for f in p.iterdir())
 
 
 class _Folder:
@@ -557,7 +591,7 @@ class _Folder:
             self._lock()
             return self._reopen(on_disk)
         if out.exists():
-            others = [p.name for p in out.iterdir() if p.name not in INIT_FILES and ".tmp-" not in p.name]
+            others = [p.name for p in out.iterdir() if p.name not in INIT_FILES and ".tmp-" not in p.name and not _empty_subfolder(p)]
             if others:
                 raise BatchError(f"{out}: is not empty and holds no batch (no spec.json, found {others[0]}); choose another --out")
         try:
@@ -568,6 +602,10 @@ class _Folder:
         if (out / "spec.json").exists():  # another driver set it up while we looked
             raise BatchError(f"{out}: holds a batch already; add --resume to continue it, or choose another --out")
         try:
+            # A set-up cut short (killed before spec.json) is started again, cleanly.
+            for f in [*out.iterdir(), *(x for sub in PART_FOLDERS if (out / sub).is_dir() for x in (out / sub).iterdir())]:
+                if ".tmp-" in f.name:
+                    f.unlink()
             for sub in ("outcomes", "timeseries", "networks"):
                 (out / sub).mkdir(exist_ok=True)
             _write_atomic(out / "design.parquet", _parquet_bytes(self.plan.design))
@@ -658,7 +696,11 @@ class _Folder:
             "failed": {str(k): v for k, v in result["failed"].items()},
             "seconds": round(float(result["seconds"]), 4), "files": files,
         })
-        self._save_manifest()
+        try:
+            self._save_manifest()
+        except BaseException:  # disk full, Ctrl-C: not recorded (its files are removed on --resume)
+            self.manifest["parts"].pop()
+            raise
 
 
 # =========================================================================== executors
@@ -674,6 +716,39 @@ class SerialExecutor(cf.Executor):
         return future
 
 
+class _ProcessPool(cf.Executor):
+    """A ProcessPoolExecutor (spawn start method, workers ignore Ctrl-C) that the driver
+    rebuilds with ``restart()`` when a worker process dies: the pool is then broken
+    (BrokenProcessPool) and every task it held fails with it (see _drive)."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.restarts = 0
+        self._pool = self._new()
+
+    def _new(self) -> cf.ProcessPoolExecutor:
+        return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                      initializer=_ignore_sigint)
+
+    def submit(self, fn, /, *args, **kwargs):  # noqa: ANN001 (Executor's signature)
+        return self._pool.submit(fn, *args, **kwargs)
+
+    def restart(self) -> None:
+        old, self._pool = self._pool, self._new()
+        self.restarts += 1
+        self._end(old, wait=False)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._end(self._pool, wait=wait, cancel_futures=cancel_futures)
+
+    @staticmethod
+    def _end(pool: cf.ProcessPoolExecutor, *, wait: bool, cancel_futures: bool = True) -> None:
+        if not wait:  # stop now (Ctrl-C, a broken pool): the workers ignore SIGINT, so end them
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.terminate()
+        pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
 def _open_executor(executor: str | cf.Executor, workers: int | None, scheduler: str | None) -> tuple[cf.Executor, int, Callable[[bool], None], str]:
     """(executor, workers, close(wait), description)."""
     if workers is not None and (not isinstance(workers, int) or workers < 1):
@@ -687,12 +762,9 @@ def _open_executor(executor: str | cf.Executor, workers: int | None, scheduler: 
         return SerialExecutor(), 1, lambda wait: None, "serial"
     if executor == "processes":
         n = workers or os.cpu_count() or 1
-        pool = cf.ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_sigint)
+        pool = _ProcessPool(n)
 
         def close_pool(wait: bool) -> None:
-            if not wait:  # stop now (Ctrl-C): the workers ignore SIGINT, so end them
-                for proc in list((getattr(pool, "_processes", None) or {}).values()):
-                    proc.terminate()
             pool.shutdown(wait=wait, cancel_futures=True)
 
         return pool, n, close_pool, f"processes ({n} workers)"
@@ -845,13 +917,18 @@ def run_batch(
                                failed=folder.failed, seconds=0.0, executor=description if todo else "nothing to run",
                                describe=plan.describe)
         if todo:
-            _drive(plan, folder, todo, pool, n_workers, chunk_runs, progress, summary)
+            try:
+                _drive(plan, folder, todo, pool, n_workers, chunk_runs, progress, summary)
+            except OSError as exc:  # disk full, folder removed or made read-only under us
+                interrupted = True
+                raise BatchError(f"{path}: cannot write results there: {exc.strerror or exc}; {len(folder.done)} of {plan.runs} "
+                                 f"runs done and kept; make room and run the same command with --resume") from None
     except KeyboardInterrupt:
         interrupted = True
         raise
     finally:
         folder.close()
-        # After Ctrl-C the tasks worth keeping are recorded already: do not wait for more.
+        # After Ctrl-C (or a failed write) the tasks worth keeping are recorded already: do not wait for more.
         close(not interrupted and not (summary is not None and summary.interrupted))
     assert summary is not None
     summary.seconds = time.perf_counter() - start
@@ -860,26 +937,84 @@ def run_batch(
     return summary
 
 
+MAX_TASK_ATTEMPTS = 3
+"""A run whose task is lost (its worker process died: killed, out of memory, a crash
+outside Python; its Dask worker was lost) is submitted again, alone, so a run never
+pays for the neighbour that crashed; one that takes its worker down this many times,
+the last times alone, is recorded as failed (its error says so), so --resume does not
+run it again and again."""
+
+MAX_POOL_RESTARTS = 20
+"""Rebuilds of the process pool in one batch before the driver gives up (the runs not
+done are then left for --resume)."""
+
+
+def _lost_runs_result(run_ids: list[int], error: str) -> dict[str, Any]:
+    """A task result recording runs as failed with ``error`` (no time series)."""
+    outcomes = pd.DataFrame([{"run_id": i, "status": "failed", "error": error} for i in run_ids]).reindex(columns=outcome_columns())
+    numeric = [c for c in outcomes.columns if c not in ("run_id", "status", "error")]
+    outcomes[numeric] = outcomes[numeric].astype("float64")
+    outcomes["run_id"] = outcomes["run_id"].astype("int64")
+    return {"run_ids": list(run_ids), "failed": dict.fromkeys(run_ids, error), "outcomes": outcomes,
+            "timeseries": pd.DataFrame({"run_id": pd.Series(dtype="int64")}), "networks": {}, "seconds": 0.0}
+
+
 def _drive(plan: Plan, folder: _Folder, todo: deque[list[int]], pool: cf.Executor, n_workers: int,
            chunk_runs: int | None, progress: bool | None, summary: BatchSummary) -> None:
     """Submit the groups left to do as tasks, at most two per worker in flight, and record
-    each finished task; on Ctrl-C, cancel what has not started and record what is running."""
+    each finished task; on Ctrl-C, cancel what has not started and record what is running.
+
+    A lost task (worker process died, Dask worker lost) is not a lost run: the process
+    pool is rebuilt (``restart``), and the groups of every task lost with it are run
+    again one at a time, alone, before anything else; see MAX_TASK_ATTEMPTS."""
     from tqdm import tqdm
 
     group_size = max(len(g) for g in plan.groups)
     chunk = max(1, round(chunk_runs / group_size)) if chunk_runs else None
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=plan.runs, initial=summary.done, unit="run", disable=not show, dynamic_ncols=True, desc=plan.name)
-    in_flight: dict[cf.Future, list[list[int]]] = {}
+    in_flight: dict[cf.Future, tuple[list[list[int]], int, bool]] = {}  # future -> (groups, pool generation, alone)
     timed = [0.0, 0]  # seconds and groups of the tasks finished so far
+    suspects: deque[list[int]] = deque()  # groups of lost tasks, to run again one at a time
+    attempts: dict[int, int] = {}  # first run id of a group -> times its task was lost
+    state = {"generation": 0, "stopping": False}
+    restart = getattr(pool, "restart", None)
+
+    def restart_pool(generation: int) -> bool:
+        """Rebuild a broken process pool once per breakage; False when that is not possible."""
+        if generation != state["generation"]:
+            return True  # rebuilt already, after an earlier future of the same pool
+        if restart is None or getattr(pool, "restarts", 0) >= MAX_POOL_RESTARTS:
+            return False
+        restart()
+        state["generation"] += 1
+        return True
+
+    def lose(groups: list[list[int]], exc: BaseException, alone: bool) -> None:
+        if state["stopping"]:
+            summary.lost.append(f"{sum(map(len, groups))} runs: {_error_text(exc)}")
+            return
+        for g in groups:
+            attempts[g[0]] = attempts.get(g[0], 0) + 1
+            if alone and attempts[g[0]] >= MAX_TASK_ATTEMPTS:
+                error = (f"the process running it was lost {attempts[g[0]]} times, the last times running nothing else "
+                         f"(killed, out of memory, or a crash outside Python): {_error_text(exc)}")
+                folder.record(_lost_runs_result(g, error))
+                bar.update(len(g))
+            else:
+                suspects.append(g)
 
     def record(fut: cf.Future) -> None:
         nonlocal chunk
-        groups = in_flight.pop(fut)
+        groups, generation, alone = in_flight.pop(fut)
         try:
             result = fut.result()
-        except Exception as exc:  # the task itself was lost (worker died, cluster gone): not recorded
-            summary.lost.append(f"{sum(map(len, groups))} runs: {_error_text(exc)}")
+        except Exception as exc:  # the task itself was lost (worker died, cluster gone)
+            if isinstance(exc, cf.BrokenExecutor) and not restart_pool(generation):
+                summary.lost.append(f"{sum(map(len, groups))} runs: {_error_text(exc)}")
+                state["stopping"] = True
+                return
+            lose(groups, exc, alone)
             return
         folder.record(result)
         if not chunk_runs:  # a running mean: the first tasks of a fresh worker are slower
@@ -890,19 +1025,33 @@ def _drive(plan: Plan, folder: _Folder, todo: deque[list[int]], pool: cf.Executo
         if folder.failed:
             bar.set_postfix(failed=len(folder.failed), refresh=False)
 
+    def submit(take: list[list[int]], alone: bool) -> bool:
+        for _ in range(2):
+            try:
+                fut = pool.submit(run_group_task, [plan.tasks(g) for g in take])
+            except (cf.BrokenExecutor, RuntimeError) as exc:
+                if isinstance(exc, cf.BrokenExecutor) and restart_pool(state["generation"]):
+                    continue  # broken before its futures told us: rebuilt, submit again
+                summary.lost.append(f"{sum(map(len, take)) + sum(map(len, todo)) + sum(map(len, suspects))} runs: {_error_text(exc)}")
+                todo.clear()
+                suspects.clear()
+                return False
+            in_flight[fut] = (take, state["generation"], alone)
+            return True
+        return False
+
     try:
         try:
-            while todo or in_flight:
-                limit = 2 * n_workers if chunk is not None else n_workers
-                while todo and len(in_flight) < limit:
-                    take = [todo.popleft() for _ in range(min(chunk or 1, len(todo)))]
-                    try:
-                        fut = pool.submit(run_group_task, [plan.tasks(g) for g in take])
-                    except (cf.BrokenExecutor, RuntimeError) as exc:
-                        summary.lost.append(f"{sum(map(len, take)) + sum(map(len, todo))} runs: {_error_text(exc)}")
-                        todo.clear()
+            while (todo or suspects or in_flight) and not state["stopping"]:
+                if suspects:
+                    # Groups of a lost task run alone, so a crash is traced to its run.
+                    if not in_flight and not submit([suspects.popleft()], alone=True):
                         break
-                    in_flight[fut] = take
+                else:
+                    limit = 2 * n_workers if chunk is not None else n_workers
+                    while todo and len(in_flight) < limit:
+                        if not submit([todo.popleft() for _ in range(min(chunk or 1, len(todo)))], alone=False):
+                            break
                 if not in_flight:
                     break
                 finished, _ = cf.wait(list(in_flight), return_when=cf.FIRST_COMPLETED)
@@ -910,6 +1059,7 @@ def _drive(plan: Plan, folder: _Folder, todo: deque[list[int]], pool: cf.Executo
                     record(fut)
         except KeyboardInterrupt:
             summary.interrupted = True
+            state["stopping"] = True
             bar.write("stopping: finishing the tasks already running (Ctrl-C again to stop now)...", file=sys.stderr)
             for fut in list(in_flight):
                 if fut.cancel():
