@@ -2,6 +2,7 @@
 
     python benchmarks/bench_batch.py speedup [--runs 60] [--workers 2] [--organisations 150] [--steps 80]
     python benchmarks/bench_batch.py memory [--runs 200 2000] [--executor processes]
+    python benchmarks/bench_batch.py contention [--runs 4] [--organisations 100] [--steps 60]
 
 ``speedup`` runs the same batch of ~1 s runs (a baseline territory cut to
 ``--organisations`` organisations and ``--steps`` quarters, ``--runs`` replicates) with the
@@ -18,6 +19,10 @@ fresh Python process, and prints the driver's peak resident memory (``ru_maxrss`
 driver process; the workers of ``processes`` are other processes and are reported
 apart).  Time series go to disk task by task, so the peak should not grow with the
 number of runs.
+
+``contention`` runs the model alone in a process, then in two processes at once, and
+prints the CPU time per run of each (no runner involved), beside a pure-Python loop: what
+running two model processes in parallel costs on this hardware.
 
 Speed is measured here, never in a timed test.  Results are recorded in benchmarks/README.md.
 """
@@ -65,6 +70,14 @@ def _burn(n: int) -> float:
     return time.perf_counter() - start
 
 
+def _burn_cpu(n: int) -> float:
+    start = time.process_time()
+    x = 0
+    for i in range(n):
+        x += i * i
+    return time.process_time() - start
+
+
 def parallel_capacity(workers: int, n: int = 10**7) -> float:
     """Throughput of `workers` concurrent pure-Python processes over one (2.0 on two idle
     cores): what the machine offers right now, other users' load included, as the ceiling
@@ -77,6 +90,43 @@ def parallel_capacity(workers: int, n: int = 10**7) -> float:
         one = ex.submit(_burn, n).result()
         many = list(ex.map(_burn, [n] * workers))
     return workers * one / max(many)
+
+
+def _model_cpu(organisations: int, steps: int, runs: int) -> list[float]:
+    """CPU seconds (time.process_time) of `runs` runs of the model, after one warm-up run."""
+    from simulation import TerritoryModel, load_scenario
+
+    overrides = {"territory.organisations": organisations, "steps": steps, "strategy.policy": "independent"}
+    scenario = load_scenario(ROOT / "scenarios" / "baseline.toml", overrides)
+    TerritoryModel(scenario, rng=999).run()
+    out = []
+    for seed in range(runs):
+        start = time.process_time()
+        TerritoryModel(scenario, rng=seed).run()
+        out.append(time.process_time() - start)
+    return out
+
+
+def contention(args: argparse.Namespace) -> None:
+    """CPU per run of the model alone in a process, and with two such processes at once
+    (no runner involved): what running in parallel costs on this hardware."""
+    import concurrent.futures as cf
+    import multiprocessing
+
+    print(machine())
+    job = (args.organisations, args.steps, args.runs)
+    with cf.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as ex:
+        list(ex.map(_burn, [1000, 1000]))
+        alone = ex.submit(_model_cpu, *job).result()
+        together = [f.result() for f in [ex.submit(_model_cpu, *job), ex.submit(_model_cpu, *job)]]
+        loop_alone = ex.submit(_burn_cpu, 10**7).result()
+        loop_together = list(ex.map(_burn_cpu, [10**7, 10**7]))
+    mean = sum(alone) / len(alone)
+    both = [x for runs in together for x in runs]
+    print(f"model ({args.organisations} org., {args.steps} q.), per run: alone {mean:.3f} s, two at once {sum(both) / len(both):.3f} s"
+          f" of CPU (+{100 * (sum(both) / len(both) / mean - 1):.0f} %)")
+    print(f"pure-Python loop, per loop: alone {loop_alone:.3f} s, two at once {sum(loop_together) / 2:.3f} s of CPU"
+          f" (+{100 * (sum(loop_together) / 2 / loop_alone - 1):.0f} %)")
 
 
 def speedup(args: argparse.Namespace) -> None:
@@ -148,11 +198,15 @@ def main() -> None:
     sp.add_argument("--workers", type=int, default=2)
     sp.add_argument("--organisations", type=int, default=150)
     sp.add_argument("--steps", type=int, default=80)
+    con = sub.add_parser("contention", help="CPU per model run alone and with two processes at once (no runner)")
+    con.add_argument("--runs", type=int, default=4)
+    con.add_argument("--organisations", type=int, default=100)
+    con.add_argument("--steps", type=int, default=60)
     mem = sub.add_parser("memory", help="driver peak memory for growing batches of smoke.toml")
     mem.add_argument("--runs", type=int, nargs="+", default=[200, 2000])
     mem.add_argument("--executor", choices=("serial", "processes"), default="processes")
     args = parser.parse_args()
-    speedup(args) if args.what == "speedup" else memory(args)
+    {"speedup": speedup, "memory": memory, "contention": contention}[args.what](args)
 
 
 if __name__ == "__main__":
