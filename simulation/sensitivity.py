@@ -282,10 +282,14 @@ def points_plan(base: Scenario, factors: Sequence[Factor], X: np.ndarray, *, nam
 def run_plan(plan: Any, *, out: str | Path, executor: Any = "processes", workers: int | None = None,
              scheduler: str | None = None, resume: bool = False, progress: bool | None = None,
              echo: Callable[[str], None] | None = None) -> Any:
-    """Run a plan with the batch runner's executors and storage (what ``run_batch`` does
-    after building its plan): Parquet parts, manifest, ``resume`` continues a folder."""
+    """Run a plan with the batch runner's executors and storage: the body of
+    ``simulation.runner.run_batch`` after it has built its plan (the runner has no public
+    entry point that takes a plan): one driver per folder (its lock), Parquet parts and
+    manifest, ``resume`` continues a folder, Ctrl-C keeps finished tasks."""
     import time
+    from collections import deque
 
+    from .results import BatchError
     from .runner import BatchInterrupted, BatchSummary, _drive, _Folder, _open_executor
 
     start = time.perf_counter()
@@ -293,23 +297,28 @@ def run_plan(plan: Any, *, out: str | Path, executor: Any = "processes", workers
     pool, n_workers, close, description = _open_executor(executor, workers, scheduler)
     interrupted = False
     summary = None
+    folder = _Folder(path, plan)
     try:
-        folder = _Folder(path, plan)
         for w in folder.open(resume):
             (echo or (lambda _m: None))(f"warning: {w}")
         done = folder.done
-        from collections import deque
-
         todo = deque(g for g in plan.groups if not all(i in done for i in g))
         summary = BatchSummary(path=path, name=plan.name, runs=plan.runs, twins=plan.twins, done=len(done),
                                failed=folder.failed, seconds=0.0, executor=description if todo else "nothing to run",
                                describe=plan.describe)
         if todo:
-            _drive(plan, folder, todo, pool, n_workers, None, progress, summary)
+            try:
+                _drive(plan, folder, todo, pool, n_workers, None, progress, summary)
+            except OSError as exc:  # disk full, folder removed or made read-only under us
+                interrupted = True
+                raise BatchError(f"{path}: cannot write results there: {exc.strerror or exc}; {len(folder.done)} of {plan.runs} "
+                                 f"runs done and kept; make room and run the same command with --resume") from None
     except KeyboardInterrupt:
         interrupted = True
         raise
     finally:
+        if hasattr(folder, "close"):
+            folder.close()  # releases the folder's lock
         close(not interrupted and not (summary is not None and summary.interrupted))
     summary.seconds = time.perf_counter() - start
     if summary.interrupted:
