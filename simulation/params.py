@@ -70,7 +70,9 @@ class TerritoryParams(Frozen):
         description="each municipality is linked by road to this many nearest ones",
     )
     establishments_per_1000_inhabitants: float = P(
-        3.35, gt=0, le=100, unit="establishments / 1,000 inhabitants",
+        # Lower bounds here and below, not just > 0: a value near 0 makes the population,
+        # the need or an entry rate overflow (tests/test_reliability_model.py).
+        3.35, ge=0.01, le=100, unit="establishments / 1,000 inhabitants",
         source="FACTS.md [ess-size-2013]: 221,325 establishments for ~66 M inhabitants",
         description="sets the population from the number of organisations",
     )
@@ -118,27 +120,31 @@ class TerritoryParams(Frozen):
         description="mean cooperation ties per organisation at start (nearby, same or other sector)",
     )
     initial_need_coverage: float = P(
-        0.9, gt=0, le=2, unit="capacity / need",
+        0.9, ge=0.01, le=2, unit="capacity / need",
         source="assumption: needs are scaled so initial capacity covers this share of them",
         description="ratio of initial service capacity to total need",
     )
 
     @model_validator(mode="after")
     def _size_shares(self) -> TerritoryParams:
-        if self.share_below_10_employees + self.share_above_50_employees >= 1:
-            raise ValueError("share_below_10_employees + share_above_50_employees must be < 1")
+        # As the model computes them (simulation.mechanisms.lognormal_from_quantiles):
+        # 1 - share_above must stay a probability strictly between share_below and 1.
+        if not self.share_below_10_employees < 1 - self.share_above_50_employees < 1:
+            raise ValueError("share_below_10_employees + share_above_50_employees must be < 1, and share_above_50_employees above 1e-15")
+        if self.min_employees_fte > self.max_employees_fte:
+            raise ValueError(f"min_employees_fte ({self.min_employees_fte}) must be <= max_employees_fte ({self.max_employees_fte})")
         return self
 
 
 # --------------------------------------------------------------------------- organisations
 class OrganisationParams(Frozen):
     wage_eur_per_fte_quarter: float = P(
-        9_000.0, gt=0, le=100_000, unit="EUR / FTE / quarter",
+        9_000.0, ge=1, le=100_000, unit="EUR / FTE / quarter",
         source="assumption (~36 kEUR loaded annual cost of an ESS job)",
         description="labour cost of one FTE for a quarter",
     )
     service_hours_per_fte_quarter: float = P(
-        350.0, gt=0, le=600, unit="service hours / FTE / quarter",
+        350.0, ge=1, le=600, unit="service hours / FTE / quarter",
         source="assumption (1,607 legal hours a year, less non-direct time)",
         description="direct service hours one salaried FTE delivers in a quarter",
     )
@@ -260,7 +266,7 @@ class DemandParams(Frozen):
         description="trend growth of social needs",
     )
     distance_decay_km: float = P(
-        10.0, gt=0, le=1000, unit="km", source="assumption (economy of proximity, seed text)",
+        10.0, ge=0.1, le=1000, unit="km", source="assumption (economy of proximity, seed text)",
         description="d0 in the proximity index exp(-d / d0)",
     )
     choice_temperature: float = P(
@@ -284,8 +290,13 @@ class DemandParams(Frozen):
         if set(self.need_hours_per_person_quarter) != set(GROUPS):
             raise ValueError(f"need_hours_per_person_quarter must have exactly the groups {list(GROUPS)}")
         for g, row in self.need_hours_per_person_quarter.items():
-            if set(row) != set(SECTORS) or any(v < 0 for v in row.values()):
-                raise ValueError(f"need_hours_per_person_quarter.{g} must give a value >= 0 for each sector {list(SECTORS)}")
+            # Relative profile (rescaled at start): 1e6 bounds it far from a float overflow.
+            if set(row) != set(SECTORS) or any(not 0 <= v <= 1e6 for v in row.values()):
+                raise ValueError(f"need_hours_per_person_quarter.{g} must give a value in [0, 1e6] for each sector {list(SECTORS)}")
+        # With no need (or a vanishing one) there is nothing to scale the territory's need to (0 / 0).
+        if sum(share * sum(self.need_hours_per_person_quarter[g].values()) for g, share in self.group_shares.items()) < 1e-6:
+            raise ValueError("need_hours_per_person_quarter: the groups of group_shares above 0 need (almost) no hours; "
+                             "give them some need (at least 1e-6 hours per person in all)")
         return self
 
 
@@ -344,7 +355,7 @@ class FundingParams(Frozen):
         "concentration; emergence where needs are unmet, seed text), by python -m simulation.calibrate",
         description="entries per quarter per unit of unmet need the size of a new organisation",
     )
-    entrant_fte: float = P(2.0, gt=0, le=100, unit="FTE", source="assumption (80 % below 10 employees, FACTS.md [assoc-size-dist])", description="staff of a new organisation")
+    entrant_fte: float = P(2.0, ge=0.1, le=100, unit="FTE", source="assumption (80 % below 10 employees, FACTS.md [assoc-size-dist])", description="staff of a new organisation")
     entrant_treasury_eur: float = P(20_000.0, ge=0, le=10_000_000, unit="EUR", source="assumption", description="founders' funds of a new organisation")
 
 
@@ -390,7 +401,7 @@ class CooperativeRegime(Frozen):
     project_share: float = P(0.25, ge=0, le=1, unit="share of public budget", source="assumption", description="share of public money funding joint projects of linked organisations")
     agreement_quarters: int = P(12, ge=1, le=100, unit="quarters", source="assumption (conventions pluriannuelles d'objectifs, 3 years)", description="length of an agreement")
     project_quarters: int = P(8, ge=1, le=100, unit="quarters", source="assumption", description="length of a joint project")
-    project_eur_per_quarter: float = P(30_000.0, gt=0, le=10_000_000, unit="EUR / quarter", source="assumption (national PTCE call: 72-290 kEUR per winner, FACTS.md [ptce-count])", description="funding of one joint project")
+    project_eur_per_quarter: float = P(30_000.0, ge=1, le=10_000_000, unit="EUR / quarter", source="assumption (national PTCE call: 72-290 kEUR per winner, FACTS.md [ptce-count])", description="funding of one joint project")
     min_trust: float = P(0.3, ge=0, le=1, unit="trust", source="assumption", description="trust a tie needs for its two ends to propose a joint project")
     trust_gain_per_project_quarter: float = P(0.02, ge=0, le=1, unit="trust / quarter", source="assumption", description="trust a funded joint project adds to its tie each quarter")
     weight_results: float = P(1.0, ge=0, le=100, unit="weight", source="seed text (results, processes, impacts)", description="weight of results (service delivered / capacity) in social utility")
