@@ -1,6 +1,7 @@
 """Benchmark of the batch runner: speed-up of processes over serial, and driver memory.
 
     python benchmarks/bench_batch.py speedup [--runs 60] [--workers 2] [--organisations 150] [--steps 80]
+    python benchmarks/bench_batch.py main-job [--workers 2] [--scenario scenarios/crisis_regimes.toml]
     python benchmarks/bench_batch.py memory [--runs 200 2000] [--executor processes]
     python benchmarks/bench_batch.py contention [--runs 4] [--organisations 100] [--steps 60]
 
@@ -13,6 +14,11 @@ cost (spawn, import of the package, first run's lazy imports: ~2-3 s of CPU), he
 runs by default: about a minute of work, so that cost weighs a few per cent.  The machine's
 parallel capacity (2 pure-Python processes against 1) is measured before and after: on a
 machine shared with other work it caps any speed-up.
+
+``main-job`` runs the README's main job (``scenarios/crisis_regimes.toml`` at its
+defaults, 480 runs) with the serial executor and with ``processes``, checks the outcomes
+identical run by run, and prints both wall times, the speed-up and whether the processes run
+stayed under the performance issue's 5 minutes.  About 6 minutes on two idle cores.
 
 ``memory`` runs a batch of ``scenarios/smoke.toml`` with each number of runs, each in a
 fresh Python process, and prints the driver's peak resident memory (``ru_maxrss`` of the
@@ -160,6 +166,32 @@ def speedup(args: argparse.Namespace) -> None:
           f"({args.workers} pure-Python processes against 1; {args.workers}.00x on idle cores)")
 
 
+def main_job(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from simulation.runner import load_results, run_batch
+
+    print(machine())
+    capacity_before = parallel_capacity(args.workers)
+    with tempfile.TemporaryDirectory() as tmp:
+        times = {}
+        for executor, workers in (("serial", None), ("processes", args.workers)):
+            cpu0 = _cpu_seconds()
+            start = time.perf_counter()
+            summary = run_batch(args.scenario, executor=executor, workers=workers, out=Path(tmp) / executor, progress=False)
+            times[executor] = time.perf_counter() - start
+            cpu = _cpu_seconds() - cpu0
+            assert summary.success, str(summary)
+            print(f"{summary.executor:<24}{times[executor]:8.1f} s wall, {cpu:6.1f} s CPU ({summary.runs} runs)")
+        a, b = load_results(Path(tmp) / "serial"), load_results(Path(tmp) / "processes")
+        pd.testing.assert_frame_equal(a.outcomes, b.outcomes, check_exact=True)
+    minutes = times["processes"] / 60
+    print(f"speed-up processes({args.workers}) / serial: {times['serial'] / times['processes']:.2f}x (same outcomes, run by run)")
+    print(f"main job with processes({args.workers}): {minutes:.1f} min ({'under' if minutes < 5 else 'OVER'} the 5 min aim)")
+    print(f"machine parallel capacity before / after: {capacity_before:.2f}x / {parallel_capacity(args.workers):.2f}x "
+          f"({args.workers} pure-Python processes against 1; {args.workers}.00x on idle cores)")
+
+
 def memory(args: argparse.Namespace) -> None:
     print(machine())
     for runs in args.runs:
@@ -198,6 +230,9 @@ def main() -> None:
     sp.add_argument("--workers", type=int, default=2)
     sp.add_argument("--organisations", type=int, default=150)
     sp.add_argument("--steps", type=int, default=80)
+    mj = sub.add_parser("main-job", help="serial against processes on the README's main job (crisis_regimes.toml)")
+    mj.add_argument("--workers", type=int, default=2)
+    mj.add_argument("--scenario", type=Path, default=ROOT / "scenarios" / "crisis_regimes.toml")
     con = sub.add_parser("contention", help="CPU per model run alone and with two processes at once (no runner)")
     con.add_argument("--runs", type=int, default=4)
     con.add_argument("--organisations", type=int, default=100)
@@ -206,7 +241,7 @@ def main() -> None:
     mem.add_argument("--runs", type=int, nargs="+", default=[200, 2000])
     mem.add_argument("--executor", choices=("serial", "processes"), default="processes")
     args = parser.parse_args()
-    {"speedup": speedup, "memory": memory, "contention": contention}[args.what](args)
+    {"speedup": speedup, "main-job": main_job, "memory": memory, "contention": contention}[args.what](args)
 
 
 if __name__ == "__main__":
