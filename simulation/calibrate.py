@@ -2,7 +2,7 @@
 
 Rerun it with::
 
-    python -m simulation.calibrate                 # about 10 minutes on 2 cores
+    python -m simulation.calibrate                 # about 40 minutes on 2 cores (145 evaluations)
     python -m simulation.calibrate --replicates 6 --workers 4 --out results/calibration
 
 It runs the arms of ``scenarios/calibration.toml`` (:mod:`simulation.validation`) at the
@@ -12,14 +12,20 @@ the loss is smooth in the parameters), and minimises
     loss = sum over the targeted patterns of ((mean - target) / half-width)^2
 
 (half-width: half the pattern's accepted interval), by coordinate search: each
-parameter in turn over its grid, the others at their best so far; then each again over a
-grid three times finer around its best.  It prints every evaluation and the best values,
+parameter in turn over its grid (parameters that act on the same patterns together, over
+the product of their grids), the others at their best so far, pass after pass until a pass
+changes nothing (at most three); then each again over a grid finer around its best.  It prints every evaluation and the best values,
 writes them to ``OUT/calibration.csv``, and does **not** edit ``params.py``: the values
 found are copied there by hand, with the source "calibrated: FACTS.md [tag]" (ODD.md,
 "Calibration and validation", records the run).
 
 Calibrated here (each against the patterns that identify it, Grimm et al. 2005):
 
+- ``demand.size_attraction`` (Huff's elasticity of beneficiaries' choice to a provider's
+  size) against the size distribution of FACTS.md [assoc-size-dist] and the budget
+  concentration of [assoc-budget-conc] in 2017: at 0 every provider of equal utility is
+  asked for the same hours, so large organisations shrink towards the mean; at 1 demand
+  follows size and the initial dispersion persists;
 - ``funding.entry_rate`` (organisations emerging where needs are unmet) against the size
   distribution of FACTS.md [assoc-size-dist] and the budget concentration of
   [assoc-budget-conc] in 2017: newcomers are small, so the flow of entries shapes both;
@@ -39,6 +45,7 @@ Not calibrated here: ``cooperation.rigidity_half_size`` and
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,16 +67,24 @@ class Calibrated:
     start: float
     grid: tuple[float, ...]
     patterns: tuple[str, ...]  # statistic names of PATTERNS
+    group: str | None = None  # parameters of one group are searched jointly (they interact)
 
 
 CALIBRATED: tuple[Calibrated, ...] = (
-    Calibrated("funding.entry_rate", 0.005, (0.0025, 0.005, 0.0075, 0.01, 0.0125, 0.015, 0.02),
-               ("share_below_10_fte", "share_above_50_fte", "resource_share_over_500k_eur")),
+    # In this order: volunteers set how much of the work salaried staff do, hence the staff
+    # sizes the size patterns count, so they come before the size parameters.
     Calibrated("organisation.volunteer_ratio", 0.9, (1.0, 1.5, 2.0, 2.5, 3.0, 3.5), ("volunteer_to_salaried_fte",)),
     Calibrated("organisation.gifts_eur_per_volunteer_fte_quarter", 600.0, (600.0, 1200.0, 1800.0, 2400.0, 3000.0, 3600.0),
                ("earned_revenue_share",)),
+    # Size attraction and entry act on the same size patterns in opposite directions (one
+    # keeps large organisations large, the other adds small ones): searched jointly.
+    Calibrated("demand.size_attraction", 0.0, (0.0, 0.5, 0.9, 1.0, 1.1, 1.2, 1.3),
+               ("share_below_10_employees", "share_above_50_employees", "resource_share_over_500k_eur"), group="size"),
+    Calibrated("funding.entry_rate", 0.005, (0.005, 0.0125, 0.02, 0.03, 0.04, 0.05),
+               ("share_below_10_employees", "share_above_50_employees", "resource_share_over_500k_eur"), group="size"),
 )
 ARMS_USED = ("2005", "2017")
+MAX_COARSE_PASSES = 3
 
 
 def targeted(calibrated: tuple[Calibrated, ...] = CALIBRATED) -> list[Pattern]:
@@ -92,13 +107,25 @@ def evaluate(values: dict[str, float], *, scenario: Path, replicates: int, worke
     return loss(table), table
 
 
-def finer_grid(grid: tuple[float, ...], best: float) -> tuple[float, ...]:
-    """Seven points over the coarse steps on either side of ``best``, within the coarse
-    grid's range (three times finer), rounded to three significant digits (the value
-    written into params.py is then a point that was evaluated)."""
-    step = float(np.min(np.diff(sorted(grid))))
-    lo, hi = max(min(grid), best - step), min(max(grid), best + step)
-    return tuple(dict.fromkeys(float(f"{v:.3g}") for v in np.linspace(lo, hi, 7)))
+def finer_grid(grid: tuple[float, ...], best: float, points: int = 7) -> tuple[float, ...]:
+    """``points`` points over the grid steps on either side of ``best``, within the coarse
+    grid's range (three times finer with 7 points), rounded to three significant digits
+    (the value written into params.py is then a point that was evaluated)."""
+    ordered = sorted(grid)
+    i = ordered.index(best) if best in ordered else int(np.argmin([abs(v - best) for v in ordered]))
+    lo, hi = ordered[max(i - 1, 0)], ordered[min(i + 1, len(ordered) - 1)]
+    return tuple(dict.fromkeys(float(f"{v:.3g}") for v in np.linspace(lo, hi, points)))
+
+
+def groups(calibrated: tuple[Calibrated, ...] = CALIBRATED) -> list[tuple[Calibrated, ...]]:
+    """The search's coordinates, in order: each group of parameters searched jointly, each
+    ungrouped parameter alone."""
+    out: list[tuple[Calibrated, ...]] = []
+    for c in calibrated:
+        if c.group is not None and any(g[0].group == c.group for g in out):
+            continue
+        out.append(tuple(d for d in calibrated if d.group == c.group) if c.group is not None else (c,))
+    return out
 
 
 def calibrate(*, scenario: Path = CALIBRATION_SCENARIO, replicates: int = 4, workers: int | None = None,
@@ -120,11 +147,23 @@ def calibrate(*, scenario: Path = CALIBRATION_SCENARIO, replicates: int = 4, wor
                  + "  ".join(f"{r.statistic}@{r.arm}={r.mean:.3f}" for r in table.itertuples()))
         return seen[key]
 
-    for stage, grids in (("coarse", {c.path: c.grid for c in CALIBRATED}), ("fine", None)):
-        for c in CALIBRATED:
-            grid = grids[c.path] if grids else finer_grid(c.grid, current[c.path])
-            scores = {v: run(current | {c.path: v}, f"{stage} {c.path}") for v in grid}
-            current[c.path] = min(scores, key=lambda v: (scores[v], v))
+    # Coarse passes until a pass changes nothing (the parameters interact: a later one moves
+    # the patterns an earlier one was set on), at most MAX_COARSE_PASSES; then one fine pass.
+    stages = [f"coarse {i + 1}" for i in range(MAX_COARSE_PASSES)] + ["fine"]
+    before: dict[str, float] | None = None
+    for stage in stages:
+        if stage.startswith("coarse") and current == before:
+            continue
+        before = dict(current)
+        for group in groups():
+            # A joint group's fine grid has 5 points a side (its product grows as 5^k).
+            grids = [c.grid if stage.startswith("coarse") else finer_grid(c.grid, current[c.path], 7 if len(group) == 1 else 5)
+                     for c in group]
+            name = " + ".join(c.path for c in group)
+            scores = {point: run(current | {c.path: v for c, v in zip(group, point, strict=True)}, f"{stage} {name}")
+                      for point in itertools.product(*grids)}
+            best = min(scores, key=lambda point: (scores[point], point))
+            current.update({c.path: v for c, v in zip(group, best, strict=True)})
     echo("best: " + ", ".join(f"{k} = {v:g}" for k, v in current.items()) + f" (loss {seen[tuple(sorted(current.items()))]:.3f})")
     return current, pd.DataFrame(records)
 

@@ -60,18 +60,23 @@ def unit_cost(capacity: float, wage_eur: float, hours_per_fte: float, fixed_cost
 # --------------------------------------------------------------------------- choice
 
 
-def logit_shares(utility: np.ndarray, temperature: float, mask: np.ndarray | None = None) -> np.ndarray:
+def logit_shares(
+    utility: np.ndarray, temperature: float, mask: np.ndarray | None = None, log_attraction: np.ndarray | None = None,
+) -> np.ndarray:
     """Multinomial logit choice probabilities along the last axis (McFadden 1974).
 
-    p_j = exp(U_j / tau) / sum_k exp(U_k / tau); tau = 0 gives the arg-max (ties shared),
-    tau -> inf gives a uniform choice.  Masked-out alternatives get 0; a row with no
-    alternative gets all zeros.
+    p_j = A_j exp(U_j / tau) / sum_k A_k exp(U_k / tau), with ln A_j = ``log_attraction``
+    (default 0: the plain logit); tau = 0 gives the arg-max of U (ties shared equally),
+    tau -> inf gives shares proportional to A.  Masked-out alternatives get 0; a row with
+    no alternative gets all zeros.
     """
     u = np.asarray(utility, dtype=float)
     if mask is None:
         mask = np.ones(u.shape, dtype=bool)
     with np.errstate(over="ignore", invalid="ignore"):
         scaled = u / temperature if temperature > 0 else None
+        if scaled is not None and log_attraction is not None:
+            scaled = scaled + log_attraction
     if scaled is None or not np.isfinite(scaled[mask]).all():
         # tau = 0, or so small that U / tau overflows: the limit is the arg-max.
         masked = np.where(mask, u, -np.inf)
@@ -94,12 +99,22 @@ def allocate_demand(
     temperature: float,
     mask: np.ndarray | None = None,
     rounds: int = 3,
+    attraction_size: np.ndarray | None = None,
+    size_attraction: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Allocate demand cells to providers with logit choice and explicit rationing.
 
     demand: (cells,) hours; utility: (cells, providers); capacity: (providers,) hours.
     Round r: each cell's remaining demand D_c splits by logit shares p_cj over providers
-    that still have spare capacity; a provider asked for A_j > K_j serves the fraction
+    that still have spare capacity, each weighted by its size S_j (``attraction_size``,
+    hours it can serve in all) to the power alpha (``size_attraction``), as in Huff's
+    (1963) spatial interaction model:
+
+        p_cj = S_j**alpha exp(U_cj / tau) / sum_k S_k**alpha exp(U_ck / tau)
+
+    alpha = 0 is the plain logit, where a large and a small provider with the same
+    utility are asked for the same hours; alpha = 1 makes demand proportional to size
+    at equal utility (growth independent of size, Gibrat's law).  A provider asked for A_j > K_j serves the fraction
     K_j / A_j of each request; the rest flows to the next round (next choice).  After the
     last round what is left stays unmet (DESIGN.md 3b).
     Returns (flows (cells, providers), unmet (cells,), asked (providers,)) in hours;
@@ -112,11 +127,17 @@ def allocate_demand(
     flows = np.zeros(utility.shape)
     remaining = demand.copy()
     asked_first = np.zeros(utility.shape[-1])
+    log_attraction = None
+    if size_attraction != 0.0 and attraction_size is not None:
+        size = np.asarray(attraction_size, dtype=float)
+        base_mask = base_mask & (size > 0)[None, :]  # no size, no attraction (ln 0)
+        with np.errstate(divide="ignore"):
+            log_attraction = size_attraction * np.log(np.where(size > 0, size, 1.0))
     for r in range(rounds):
         open_ = base_mask & (spare > 1e-9)[None, :]
         if not open_.any() or remaining.sum() <= 1e-12:
             break
-        requests = remaining[:, None] * logit_shares(utility, temperature, open_)
+        requests = remaining[:, None] * logit_shares(utility, temperature, open_, log_attraction)
         asked = requests.sum(axis=0)
         if r == 0:
             asked_first = asked

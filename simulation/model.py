@@ -99,7 +99,9 @@ class TerritoryModel(mesa.Model):
         m_weights = self.territory.population / self.territory.population.sum()
         s_weights = self.territory.need_profile.sum(axis=(0, 1))
         s_weights = s_weights / s_weights.sum()
-        mu, sigma = mech.lognormal_from_quantiles(tp.share_below_10_employees, 10.0, tp.share_above_50_employees, 50.0)
+        # The published thresholds count people: 10 and 50 employees are 10 / h and 50 / h FTE.
+        mu, sigma = mech.lognormal_from_quantiles(tp.share_below_10_employees, 10.0 / tp.headcount_per_fte,
+                                                  tp.share_above_50_employees, 50.0 / tp.headcount_per_fte)
         forms = list(LEGAL_FORMS)
         form_p = np.array([LEGAL_FORMS[f][0] for f in forms])
         for _ in range(tp.organisations):
@@ -353,13 +355,15 @@ class TerritoryModel(mesa.Model):
             eligible = np.array([self.regime.accredited(p, q) for p in provs])
             funded = np.array([self.regime.funded_public_hours(self, p) + p.solidarity_hours for p in provs])
             offer = np.minimum(spare, funded)
-            f_pub, u_pub, a_pub = mech.allocate_demand(pub, base_u, offer, dp.choice_temperature, np.broadcast_to(eligible, base_u.shape), dp.rationing_rounds)
+            f_pub, u_pub, a_pub = mech.allocate_demand(pub, base_u, offer, dp.choice_temperature, np.broadcast_to(eligible, base_u.shape), dp.rationing_rounds,
+                                                       cap, dp.size_attraction)
             a_pub = np.minimum(a_pub, funded)
             spare = np.maximum(spare - f_pub.sum(axis=0), 0.0)
             price = np.array([p.price_eur_per_hour for p in provs])
             joint_sales = np.array([p.joint_sales_bonus for p in provs])
             u_priv = base_u - dp.weight_price * price[None, :] + joint_sales[None, :]
-            f_priv, u_priv_left, a_priv = mech.allocate_demand(priv, u_priv, spare, dp.choice_temperature, None, dp.rationing_rounds)
+            f_priv, u_priv_left, a_priv = mech.allocate_demand(priv, u_priv, spare, dp.choice_temperature, None, dp.rationing_rounds,
+                                                              cap, dp.size_attraction)
             flows += f_pub + f_priv
             asked += a_pub + a_priv
             # Clipped at 0: the rationing rounds' subtractions can leave -1e-13 of rounding.

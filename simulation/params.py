@@ -78,11 +78,17 @@ class TerritoryParams(Frozen):
     )
     share_below_10_employees: float = P(
         0.80, gt=0, lt=1, unit="share of organisations", source="FACTS.md [assoc-size-dist]",
-        description="share of organisations with fewer than 10 employees at start",
+        description="share of organisations with fewer than 10 employees (people, not FTE) at start",
     )
     share_above_50_employees: float = P(
         0.05, gt=0, lt=1, unit="share of organisations", source="FACTS.md [assoc-size-dist]",
-        description="share of organisations with more than 50 employees at start",
+        description="share of organisations with more than 50 employees (people, not FTE) at start",
+    )
+    headcount_per_fte: float = P(
+        2.0 / 1.5, ge=1, le=3, unit="people / FTE",
+        source="FACTS.md [ess-size-2019]: associations 2.0 M headcount / 1.5 M FTE",
+        description="employees (people) per salaried FTE: the size thresholds of FACTS.md [assoc-size-dist] count people, "
+        "the model counts FTE (part-time work)",
     )
     min_employees_fte: float = P(
         0.5, gt=0, le=10, unit="FTE", source="assumption",
@@ -179,7 +185,7 @@ class OrganisationParams(Frozen):
         description="markup over unit cost in a for-profit firm's price",
     )
     volunteer_ratio: float = P(
-        2.0, ge=0, le=10, unit="volunteer FTE / salaried FTE",
+        2.33, ge=0, le=10, unit="volunteer FTE / salaried FTE",
         source="calibrated: FACTS.md [volunteers] (1.425 M volunteer FTE for 1.6 M salaried FTE: the territory's "
         "ratio, which technicisation and governance below 1 reduce), by python -m simulation.calibrate",
         description="volunteers an organisation with full governance and no technicisation attracts per FTE",
@@ -193,7 +199,7 @@ class OrganisationParams(Frozen):
         description="speed at which volunteers move to their attracted level",
     )
     gifts_eur_per_volunteer_fte_quarter: float = P(
-        2_400.0, ge=0, le=100_000, unit="EUR / volunteer FTE / quarter",
+        2_800.0, ge=0, le=100_000, unit="EUR / volunteer FTE / quarter",
         source="calibrated: FACTS.md [resource-mix] (the resources neither subsidies nor earned revenue, 17 % in 2005 "
         "and 14 % in 2017), by python -m simulation.calibrate",
         description="gifts, membership fees and other non-earned private resources an organisation raises per volunteer FTE",
@@ -276,6 +282,13 @@ class DemandParams(Frozen):
     weight_proximity: float = P(1.0, ge=0, le=100, unit="utility / proximity index", source="assumption", description="weight of proximity in the choice of provider")
     weight_personalisation: float = P(1.0, ge=0, le=100, unit="utility / personalisation index", source="assumption", description="weight of personalisation in the choice of provider")
     weight_price: float = P(0.02, ge=0, le=100, unit="utility / EUR per hour paid", source="assumption", description="weight of the out-of-pocket price in the choice of provider")
+    size_attraction: float = P(
+        1.1, ge=0, le=3, unit="elasticity of choice to provider size",
+        source="Huff (1963) spatial interaction model; calibrated: FACTS.md [assoc-size-dist], [assoc-budget-conc] (2017 size "
+        "distribution and budget concentration), by python -m simulation.calibrate",
+        description="alpha: beneficiaries choose a provider with probability proportional to its capacity**alpha (more staff, more "
+        "places, more visibility); 0 = every provider of equal utility is asked for the same hours whatever its size",
+    )
     rationing_rounds: int = P(3, ge=1, le=20, unit="rounds", source="assumption", description="rounds in which demand turned away flows to the next provider")
 
     @model_validator(mode="after")
@@ -350,7 +363,7 @@ class FundingParams(Frozen):
         description="share of insertion leavers who find a mainstream job",
     )
     entry_rate: float = P(
-        0.0125, ge=0, le=10, unit="new organisations / (new-organisation capacity of unmet need) / quarter",
+        0.035, ge=0, le=10, unit="new organisations / (new-organisation capacity of unmet need) / quarter",
         source="calibrated: FACTS.md [assoc-size-dist], [assoc-budget-conc] (2017 size distribution and budget "
         "concentration; emergence where needs are unmet, seed text), by python -m simulation.calibrate",
         description="entries per quarter per unit of unmet need the size of a new organisation",

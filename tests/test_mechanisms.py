@@ -68,6 +68,29 @@ def test_allocate_demand_short_capacity_leaves_unmet():
     assert unmet.sum() == pytest.approx(30.0)
 
 
+
+def test_logit_with_size_attraction_by_hand():
+    # p_j = A_j e^{U_j/tau} / sum: A = (1, 3), U = (ln 2, 0), tau = 1 -> (2, 3) / 5.
+    assert_allclose(mech.logit_shares(np.array([math.log(2), 0.0]), 1.0, None, np.log([1.0, 3.0])), [0.4, 0.6])
+    # tau -> inf: utility no longer matters, shares follow the attraction A.
+    assert_allclose(mech.logit_shares(np.array([0.0, 5.0]), 1e12, None, np.log([1.0, 3.0])), [0.25, 0.75], atol=1e-9)
+
+
+def test_allocate_demand_huff_size_attraction_by_hand():
+    # One cell asks 100 h of two equally attractive providers of 100 h and 300 h capacity.
+    demand, utility, cap = np.array([100.0]), np.zeros((1, 2)), np.array([100.0, 300.0])
+    _, _, asked0 = mech.allocate_demand(demand, utility, cap, 1.0, attraction_size=cap, size_attraction=0.0)
+    assert_allclose(asked0, [50.0, 50.0])  # plain logit: the same hours whatever the size
+    _, _, asked1 = mech.allocate_demand(demand, utility, cap, 1.0, attraction_size=cap, size_attraction=1.0)
+    assert_allclose(asked1, [25.0, 75.0])  # alpha = 1: proportional to size (Gibrat)
+    _, _, asked_half = mech.allocate_demand(demand, utility, cap, 1.0, attraction_size=cap, size_attraction=0.5)
+    assert_allclose(asked_half, [100 / (1 + math.sqrt(3)), 100 * math.sqrt(3) / (1 + math.sqrt(3))])
+    # A provider of no size attracts nobody; conservation still holds.
+    flows, unmet, asked = mech.allocate_demand(demand, utility, np.array([0.0, 300.0]), 1.0,
+                                               attraction_size=np.array([0.0, 300.0]), size_attraction=1.0)
+    assert_allclose(asked, [0.0, 100.0])
+    assert flows.sum() + unmet.sum() == pytest.approx(100.0)
+
 def test_proximity_and_worker_continuity_by_hand():
     assert mech.proximity_index(10.0, 10.0) == pytest.approx(math.exp(-1))
     assert mech.worker_continuity(5, 10, 0.3) == 1.0

@@ -138,8 +138,9 @@ def test_statistics_of_a_run_match_the_model_by_hand():
     assert s["insertion_exit_to_job_share"] == pytest.approx(scenario.funding.insertion_exit_to_job_rate, rel=1e-12)
     assert s["subsidy_share"] + s["public_order_share"] + s["sales_share"] + s["gifts_share"] == pytest.approx(1.0)
     assert s["earned_revenue_share"] == pytest.approx(s["public_order_share"] + s["sales_share"])
-    staff = np.array([o.staff_fte for o in model.organisations()])
-    assert s["share_below_10_fte"] == pytest.approx((staff < 10).mean()) and s["share_above_50_fte"] == pytest.approx((staff > 50).mean())
+    # Employees are people: FTE x 1.333 (2.0 M headcount / 1.5 M FTE, FACTS.md [ess-size-2019]).
+    people = np.array([o.staff_fte for o in model.organisations()]) * 2.0 / 1.5
+    assert s["share_below_10_employees"] == pytest.approx((people < 10).mean()) and s["share_above_50_employees"] == pytest.approx((people > 50).mean())
     last_year = ts.iloc[-4:]
     assert s["volunteer_to_salaried_fte"] == pytest.approx((last_year["volunteers_fte"] / last_year["ess_employment_fte"]).mean())
     assert s["ptce_count"] == 0 and s["ptce_members_mean"] == 0
@@ -154,7 +155,7 @@ def test_calibration_runs_are_reproducible_and_do_not_depend_on_workers():
     assert list(a["arm"].unique()) == sorted(a.name for a in ARMS) and len(a) == 2 * len(ARMS)
     # Replicates differ (their own seeds); arms of one replicate share the seed, not the outcome.
     r = a[a["arm"] == "2017"]
-    assert r["share_below_10_fte"].iloc[0] != r["share_below_10_fte"].iloc[1] or r["subsidy_share"].iloc[0] != r["subsidy_share"].iloc[1]
+    assert r["share_below_10_employees"].iloc[0] != r["share_below_10_employees"].iloc[1] or r["subsidy_share"].iloc[0] != r["subsidy_share"].iloc[1]
 
 
 # --------------------------------------------------------------------------- command line
@@ -169,6 +170,20 @@ def test_ptce_validate_runs_the_calibration_and_prints_the_table():
     failed = sum(line.rstrip().endswith("FAIL") for line in lines)
     assert (res.returncode == 0) == (failed == 0)
     assert f"{len(PATTERNS) - failed} of {len(PATTERNS)} patterns pass" in res.stdout
+
+
+@pytest.mark.xfail(strict=True, reason="known: the 2005 earned-revenue share is 0.544 against [0.44, 0.54] "
+                   "(prices ignore grants and gifts, so revenue exceeds costs; ODD.md, Calibration and validation)")
+def test_ptce_validate_passes_every_pattern_at_the_defaults():
+    """The contract of the validation: at the committed defaults, `ptce validate` (10
+    replicates of each arm of scenarios/calibration.toml, as a user runs it) reproduces
+    every pattern of FACTS.md within its tolerance and exits 0.  A model change that loses
+    a pattern fails here, and the calibration (python -m simulation.calibrate) is rerun."""
+    res = ptce("validate", "--workers", "2")
+    assert "Traceback" not in res.stderr
+    failed = [line for line in res.stdout.splitlines() if line.rstrip().endswith("FAIL")]
+    assert res.returncode == 0 and not failed, "\n".join(failed) or res.stderr
+    assert f"{len(PATTERNS)} of {len(PATTERNS)} patterns pass" in res.stdout
 
 
 @pytest.mark.parametrize(("args", "expected"), [
