@@ -15,6 +15,7 @@ from the mechanisms and the parameters (see ODD.md, "Concentration and cooperati
 
 from __future__ import annotations
 
+import heapq
 from typing import TYPE_CHECKING
 
 import mesa
@@ -79,13 +80,26 @@ def absorb(model: TerritoryModel, absorber: Provider, absorbed: Provider) -> Non
 
 class NearestIndex:
     """Organisations bucketed by municipality, to find the nearest ones that satisfy a
-    condition, ordered by (road distance, id), without scanning every organisation."""
+    condition, ordered by (road distance, id), without scanning every organisation.
+
+    A search stops at the k-th match; organisations that can no longer match (they joined a
+    PTCE, were absorbed) are taken out with :meth:`remove`, so that repeated searches in a
+    quarter do not rescan them (O(n) per quarter, not O(n^2)).
+    """
 
     def __init__(self, orgs: list[Provider], distance_km: np.ndarray) -> None:
         self.distance_km = distance_km
-        self.by_muni: dict[int, list[Provider]] = {}
+        # Per municipality, id -> organisation in increasing id order (inserted sorted, never
+        # re-inserted), so iteration is in id order and removal is O(1).
+        self.by_muni: dict[int, dict[int, Provider]] = {}
         for o in sorted(orgs, key=lambda o: o.unique_id):
-            self.by_muni.setdefault(o.municipality, []).append(o)
+            self.by_muni.setdefault(o.municipality, {})[o.unique_id] = o
+
+    def remove(self, org: Provider) -> None:
+        """Take ``org`` out of the index (no effect if it is not in it)."""
+        bucket = self.by_muni.get(org.municipality)
+        if bucket is not None:
+            bucket.pop(org.unique_id, None)
 
     def nearest(self, muni: int, radius_km: float, ok, k: int) -> list[Provider]:
         d = self.distance_km[muni]
@@ -96,8 +110,13 @@ class NearestIndex:
             j = i
             while j < len(munis) and d[munis[j]] == d[munis[i]]:
                 j += 1  # municipalities at the same distance: merge their organisations by id
-            group = sorted((o for m in munis[i:j] for o in self.by_muni[m] if ok(o)), key=lambda o: o.unique_id)
-            out.extend(group[: k - len(out)])
+            buckets = [self.by_muni[m].values() for m in munis[i:j]]
+            group = buckets[0] if len(buckets) == 1 else heapq.merge(*buckets, key=lambda o: o.unique_id)
+            for o in group:
+                if ok(o):
+                    out.append(o)
+                    if len(out) >= k:
+                        break
             i = j
         return out
 
@@ -131,12 +150,19 @@ def concentrate(model: TerritoryModel) -> None:
         if not org.alive or org.unique_id in taken or draws[int(i)] >= cp.merger_attempt_per_year:
             continue
         if org.sector not in indexes:
-            indexes[org.sector] = NearestIndex([o for o in model.providers(org.sector) if o.is_ess], model.territory.distance_km)
+            # Only organisations that can consent (they chose to concentrate or are in deficit);
+            # neither changes during this loop, so the index gives what a scan would.
+            indexes[org.sector] = NearestIndex(
+                [o for o in model.providers(org.sector) if o.is_ess and (o.strategy == "concentrate" or o.insolvent_quarters > 0)],
+                model.territory.distance_km,
+            )
         partner = merger_partner(model, org, taken, indexes[org.sector])
         if partner is None:
             continue
         big, small = (org, partner) if (org.staff_fte, -org.unique_id) >= (partner.staff_fte, -partner.unique_id) else (partner, org)
         taken.update((big.unique_id, small.unique_id))
+        indexes[org.sector].remove(big)
+        indexes[org.sector].remove(small)
         if small.ptce is not None:
             small.ptce.remove_member(small)
         if big.ptce is not None:
@@ -358,6 +384,7 @@ def cooperate(model: TerritoryModel) -> None:
                 options.append((r_after, d[org.municipality, p.seat], p.unique_id, p))
         if options:
             min(options, key=lambda x: x[:3])[3].add_member(org)
+            index.remove(org)
             continue
         found_ptce(model, org, index)
 
@@ -383,6 +410,8 @@ def found_ptce(model: TerritoryModel, org: Provider, index: NearestIndex | None 
     if firm is None:
         return None
     ptce = Ptce(model, m0, [org, *partners, firm])
+    for m in (org, *partners):
+        index.remove(m)  # now in a PTCE: no longer a founding partner for anyone
     model.quarter_stats["ptce_foundations"] = model.quarter_stats.get("ptce_foundations", 0) + 1
     return ptce
 
