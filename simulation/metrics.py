@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .mechanisms import herfindahl
+from .organisations import cost_sheet
 
 if TYPE_CHECKING:
     from .model import TerritoryModel
@@ -223,10 +224,11 @@ def unit_cost_eur(model: TerritoryModel) -> float:
     orgs = model.organisations()
     if not orgs:
         return 0.0
+    sheet = cost_sheet(orgs, op)  # Provider.capacity_hours and unit_cost_eur, all at once
     w = np.array([o.served_hours for o in orgs])
     if w.sum() <= 0:
-        w = np.array([o.capacity_hours(op) for o in orgs])
-    c = np.array([o.unit_cost_eur(op) for o in orgs])
+        w = sheet["capacity_hours"]
+    c = sheet["unit_cost_eur"]
     return float(np.dot(w, c) / w.sum()) if w.sum() > 0 else 0.0
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 from . import cooperation as coop
 from . import mechanisms as mech
 from .metrics import METRICS
-from .organisations import ConventionalFirm, Organisation, Provider
+from .organisations import ConventionalFirm, Organisation, Provider, cost_sheet
 from .params import GROUPS, SECTORS, Scenario
 from .regimes import make_regime
 from .shocks import context_from_model, shock_path
@@ -291,11 +291,23 @@ class TerritoryModel(mesa.Model):
         self.public_money_eur["subsidies"] += spent
 
     def set_prices(self) -> None:
+        """Price per hour of each provider, p = c (1 + m) (1 + s): c the unit cost, m the ESS
+        margin or a firm's markup (Provider.set_price), s the solidarity surcharge paid by
+        paying beneficiaries to fund free hours.
+
+        The quarter's cost sheet (organisations.cost_sheet, all providers at once) is kept in
+        ``self.costs``: capacity and costs do not change from here to settle_accounts (staff,
+        volunteers, productivity and PTCE pooling move after the accounts are settled).
+        """
         op = self.config.organisation
-        for p in self.providers():
-            p.set_price(op)
-            # Internalised solidarity: paying beneficiaries' surcharge funds free hours.
-            p.price_eur_per_hour *= 1 + p.solidarity_surcharge
+        provs = self.providers()
+        self.costs = cost_sheet(provs, op)
+        self.cost_row = {p.unique_id: i for i, p in enumerate(provs)}
+        c = self.costs["unit_cost_eur"]
+        margin = np.fromiter((op.price_margin if p.is_ess else op.firm_markup for p in provs), float, len(provs))
+        surcharge = np.fromiter((p.solidarity_surcharge for p in provs), float, len(provs))
+        for p, price in zip(provs, (c * (1 + margin) * (1 + surcharge)).tolist(), strict=True):
+            p.price_eur_per_hour = price
 
     def allocate_demand(self) -> None:
         """Beneficiaries to providers, sector by sector (DESIGN.md 3.4).
@@ -308,7 +320,7 @@ class TerritoryModel(mesa.Model):
         3. Private hours choose among all providers by proximity, personalisation and
            price; excess demand flows to the next choice, then stays unmet.
         """
-        op, dp = self.config.organisation, self.config.demand
+        dp = self.config.demand
         m_count, g_count = self.territory.municipalities, len(GROUPS)
         cells_m = np.repeat(np.arange(m_count), g_count)  # demand cells: municipality-major
         q = self.quarter
@@ -329,7 +341,9 @@ class TerritoryModel(mesa.Model):
                 self.unmet[:, s] = (pub + priv).reshape(m_count, g_count).sum(axis=1)
                 continue
             index = {p.unique_id: j for j, p in enumerate(provs)}
-            cap = np.array([p.capacity_hours(op) for p in provs])
+            rows = np.array([self.cost_row[p.unique_id] for p in provs])
+            cap = self.costs["capacity_hours"][rows]
+            unit_cost = self.costs["unit_cost_eur"][rows].tolist()
             spare = cap.copy()
             flows = np.zeros((len(cells_m), len(provs)))
             asked = np.zeros(len(provs))
@@ -351,7 +365,7 @@ class TerritoryModel(mesa.Model):
             pers = np.array([p.personalisation for p in provs])
             base_u = dp.weight_proximity * prox + dp.weight_personalisation * pers[None, :]
             eligible = np.array([self.regime.accredited(p, q) for p in provs])
-            funded = np.array([self.regime.funded_public_hours(self, p) + p.solidarity_hours for p in provs])
+            funded = np.array([self.regime.funded_public_hours(self, p, c) + p.solidarity_hours for p, c in zip(provs, unit_cost, strict=True)])
             offer = np.minimum(spare, funded)
             f_pub, u_pub, a_pub = mech.allocate_demand(pub, base_u, offer, dp.choice_temperature, np.broadcast_to(eligible, base_u.shape), dp.rationing_rounds)
             a_pub = np.minimum(a_pub, funded)
@@ -407,11 +421,20 @@ class TerritoryModel(mesa.Model):
 
     def settle_accounts(self) -> None:
         op = self.config.organisation
-        for p in self.providers():
-            p.book_costs(op)
+        provs = self.providers()
+        rows = [self.cost_row[p.unique_id] for p in provs]
+        fixed = self.costs["fixed_cost_eur"][rows].tolist()
+        supply = self.costs["supply_surcharge_eur"][rows].tolist()
+        unit_cost = self.costs["unit_cost_eur"][rows].tolist()
+        wage = op.wage_eur_per_fte_quarter
+        for p, f, s, c in zip(provs, fixed, supply, unit_cost, strict=True):
+            # Provider.book_costs, with the quarter's cost sheet.
+            led = p.ledger
+            led.wages_eur = wage * p.staff_fte
+            led.fixed_costs_eur = f
+            led.supply_surcharge_eur = s
             p.last_result_eur = p.settle()
             # Free hours next quarter paid by this quarter's solidarity surcharge, h = R / c.
-            c = p.unit_cost_eur(op)
             p.solidarity_hours = getattr(p, "surcharge_eur", 0.0) / c if p.solidarity_surcharge > 0 and c > 0 else 0.0
             p.surcharge_eur = 0.0
 

@@ -174,13 +174,14 @@ class RegimeBase:
         """Book this quarter's lump-sum public money; return what was spent (EUR)."""
         raise NotImplementedError
 
-    def funded_public_hours(self, model: TerritoryModel, org: Provider) -> float:
+    def funded_public_hours(self, model: TerritoryModel, org: Provider, unit_cost_eur: float | None = None) -> float:
         """Free (public) hours an organisation can offer this quarter: what its lump-sum
         public money pays for at its unit cost, h = S / c (grants, agreements, projects).
-        An organisation does not serve beyond its funding: unfunded need stays unmet."""
+        An organisation does not serve beyond its funding: unfunded need stays unmet.
+        ``unit_cost_eur``: c if already known (the quarter's cost sheet), else computed."""
         if not org.is_ess:
             return 0.0
-        c = org.unit_cost_eur(model.config.organisation)
+        c = org.unit_cost_eur(model.config.organisation) if unit_cost_eur is None else unit_cost_eur
         return org.ledger.subsidy_eur / c if c > 0 else 0.0
 
     def contract_routes(self, model: TerritoryModel):
@@ -234,11 +235,11 @@ class Administrative(RegimeBase):
         self.tariff_base_hours = sum(self.grants.base.get(o.unique_id, 0.0) for o in accredited)
         return spent
 
-    def funded_public_hours(self, model: TerritoryModel, org: Provider) -> float:
+    def funded_public_hours(self, model: TerritoryModel, org: Provider, unit_cost_eur: float | None = None) -> float:
         """Grant-funded hours plus the authorised places of an accredited organisation:
         the hours the tariff envelope pays for, shared by accredited capacity,
         h_j = S_j / c_j + (E / t) K_j / sum K."""
-        hours = super().funded_public_hours(model, org)
+        hours = super().funded_public_hours(model, org, unit_cost_eur)
         if self.accredited(org, model.quarter) and self.tariff_eur_per_hour > 0 and self.tariff_base_hours > 0:
             share = self.grants.base.get(org.unique_id, 0.0) / self.tariff_base_hours
             hours += self.tariff_envelope_eur / self.tariff_eur_per_hour * share
