@@ -454,21 +454,54 @@ class TerritoryModel(mesa.Model):
             coop.restore_legality(self, hub)
 
     def update_personalisation(self) -> None:
-        """Personalisation of each provider's relations this quarter (mechanisms.personalisation)."""
+        """Personalisation of each provider's relations this quarter (mechanisms.personalisation),
+        over arrays of all providers that served someone:
+
+            P = (w_t T + w_c C + w_s (1 - tau) + w_p X + w_v V) / sum w
+            T = min(1, K / A)  (1 if nothing asked), K capacity, A hours asked
+            C = sum_c min(h_c, h'_c) / sum h  x  (team / max(team, staff))**eta   (1 x ... the first quarter)
+            X proximity served, V = (vol / (vol + staff) + g) / 2  (mechanisms.voice)
+
+        h_c the hours served to demand cell c this quarter, h'_c last quarter.
+        """
         pp = self.config.personalisation
         weights = (pp.weight_time, pp.weight_continuity, pp.weight_standardisation, pp.weight_proximity, pp.weight_voice)
+        serving = []
         for p in self.providers():
-            now = self.flows.get(p.unique_id)
-            served = p.served_hours
-            if now is None or served <= 0:
+            if p.unique_id in self.flows and p.served_hours > 0:
+                serving.append(p)
+            else:
                 p.prev_flows = None
-                continue
-            # Continuity: hours served to the same cells as last quarter, sum_c min(h_c, h'_c) / sum h.
-            prev = p.prev_flows
-            continuity = (float(np.minimum(now, prev).sum()) / served if prev is not None else 1.0) * p.continuity_of_worker(pp)
-            time_index = min(1.0, p.capacity_now / p.asked_hours) if p.asked_hours > 0 else 1.0
-            p.personalisation = mech.personalisation(time_index, continuity, p.technicisation, p.proximity_now, p.voice(), weights)
-            p.prev_flows = now
+        if not serving:
+            return
+        n = len(serving)
+        now = np.stack([self.flows[p.unique_id] for p in serving])
+        served = np.fromiter((p.served_hours for p in serving), float, n)
+        has_prev = np.fromiter((p.prev_flows is not None for p in serving), bool, n)
+        overlap = np.ones(n)
+        if has_prev.any():
+            prev = np.stack([p.prev_flows for p, h in zip(serving, has_prev, strict=True) if h])
+            overlap[has_prev] = np.minimum(now[has_prev], prev).sum(axis=1) / served[has_prev]
+        staff = np.fromiter((p.staff_fte for p in serving), float, n)
+        team, eta = pp.team_size_fte, pp.anonymity_elasticity
+        # Python's pow, element by element: numpy's vectorised power can differ in the last bit.
+        worker = np.fromiter(((team / max(team, e)) ** eta for e in staff.tolist()), float, n)
+        continuity = overlap * worker
+        capacity = np.fromiter((p.capacity_now for p in serving), float, n)
+        asked = np.fromiter((p.asked_hours for p in serving), float, n)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            time_index = np.where(asked > 0, np.minimum(1.0, capacity / np.where(asked > 0, asked, 1.0)), 1.0)
+        vol = np.fromiter((p.volunteers_fte for p in serving), float, n)
+        gov = np.fromiter((p.governance for p in serving), float, n)
+        people = vol + staff
+        share = np.divide(vol, people, out=np.zeros(n), where=people > 0)
+        voice = 0.5 * (share + gov)
+        tech = np.fromiter((p.technicisation for p in serving), float, n)
+        prox = np.fromiter((p.proximity_now for p in serving), float, n)
+        pers = mech.personalisation(time_index, continuity, tech, prox, voice, weights)
+        for p, value in zip(serving, pers.tolist(), strict=True):
+            p.personalisation = value
+            p.prev_flows = self.flows[p.unique_id]
 
     def adjust_workforce(self) -> None:
         fp, op = self.config.funding, self.config.organisation
