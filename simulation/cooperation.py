@@ -445,20 +445,27 @@ def update_network(model: TerritoryModel) -> None:
     drop = []
     # The hub of each agent whose quarter ended without a deficit (None otherwise).
     hub_ok = {uid: a.ptce for uid, a in model.agent_by_id.items() if a.ptce is not None and a.last_result_eur >= 0}
-    # One pass over the ties (the network's hot loop: ~7 ties per organisation).
-    for a, b, data in net.edges(data=True):
+    # One pass over the ties, in networkx's edge order (the network's hot loop: ~7 ties per
+    # organisation).  networkx's own dict of dicts is read directly: its views cost a Python
+    # call per tie.
+    adj = net._adj
+    seen: set[int] = set()
+    for a, nbrs in adj.items():
         ha = hub_ok.get(a)
-        t = data["trust"] + gain if ha is not None and ha is hub_ok.get(b) else data["trust"] - decay
-        if t > 1.0:
-            t = 1.0
-        data["trust"] = t
-        if t < floor:
-            drop.append((a, b))
+        for b, data in nbrs.items():
+            if b in seen:
+                continue
+            t = data["trust"] + gain if ha is not None and ha is hub_ok.get(b) else data["trust"] - decay
+            if t > 1.0:
+                t = 1.0
+            data["trust"] = t
+            if t < floor:
+                drop.append((a, b))
+        seen.add(a)
     net.remove_edges_from(drop)
     # Summed trust of each provider's ties, in adjacency order (as networkx's weighted degree).
-    adj = net.adj
     for p in model.providers():
-        strength = sum(d["trust"] for d in adj[p.unique_id].values())
+        strength = sum([d["trust"] for d in adj[p.unique_id].values()])
         p.productivity = mech.spillover_multiplier(strength, cp.spillover_max, cp.spillover_trust_scale)
 
 
