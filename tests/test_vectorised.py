@@ -31,3 +31,19 @@ def test_cost_sheet_equals_the_methods_bit_for_bit():
     for key in ("capacity_hours", "fixed_cost_eur", "supply_surcharge_eur", "unit_cost_eur"):
         expected = np.array([getattr(p, key)(op) for p in provs])
         np.testing.assert_array_equal(sheet[key], expected, err_msg=key)
+
+
+def test_network_metrics_equal_networkx_even_with_a_self_loop():
+    import networkx as nx
+
+    from simulation.metrics import network_clustering, network_density
+
+    model = TerritoryModel(smoke(**{"strategy.policy": "cooperate", "steps": 6}), rng=4).run()
+    g = model.cooperation
+    assert g.number_of_edges() > 0
+    assert network_density(model) == nx.density(g)
+    assert abs(network_clustering(model) - nx.average_clustering(g)) < 1e-12  # networkx sums in another order
+    u = next(iter(g))
+    g.add_edge(u, u, trust=0.5)  # no mechanism makes one; the metrics must still count as networkx does
+    assert network_density(model) == nx.density(g)
+    assert abs(network_clustering(model) - nx.average_clustering(g)) < 1e-12
