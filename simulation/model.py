@@ -384,15 +384,16 @@ class TerritoryModel(mesa.Model):
             prox_now = np.where(served > 0, (flows * prox).sum(axis=0) / np.where(served > 0, served, 1.0), 1.0)
             sales = price * priv_served
             flows_t = np.ascontiguousarray(flows.T)
-            for j, p in enumerate(provs):
-                p.asked_hours = float(asked[j])
-                p.served_hours = float(served[j])
-                p.capacity_now = float(cap[j])
-                p.ledger.sales_eur += float(sales[j])
-                p.surcharge_eur = float(sales[j]) * p.solidarity_surcharge / (1 + p.solidarity_surcharge)
-                self.public_hours_served[p.unique_id] = float(pub_served[j])
-                self.flows[p.unique_id] = flows_t[j]
-                p.proximity_now = float(prox_now[j])
+            columns = (asked.tolist(), served.tolist(), cap.tolist(), sales.tolist(), pub_served.tolist(), flows_t, prox_now.tolist())
+            for p, a_j, served_j, cap_j, sales_j, pub_j, flows_j, prox_j in zip(provs, *columns, strict=True):
+                p.asked_hours = a_j
+                p.served_hours = served_j
+                p.capacity_now = cap_j
+                p.ledger.sales_eur += sales_j
+                p.surcharge_eur = sales_j * p.solidarity_surcharge / (1 + p.solidarity_surcharge)
+                self.public_hours_served[p.unique_id] = pub_j
+                self.flows[p.unique_id] = flows_j
+                p.proximity_now = prox_j
 
     def pay_for_service(self) -> None:
         spent = self.regime.pay_for_service(self, self.public_hours_served, self.contract_hours)
