@@ -320,7 +320,7 @@ class Ptce(mesa.Agent):
         net = self.model.cooperation
         self.formalisation += cp.formalisation_speed * (cp.formalisation_target - self.formalisation)
         ids = set(self.members)
-        adj = net.adj
+        adj = net._adj  # networkx's dict of dicts, read only (its views cost a call per tie)
         trusts = [d["trust"] for a in sorted(ids) if a in net for b, d in adj[a].items() if b in ids and a < b]
         self.depth = mech.pooling_depth_step(self.depth, float(np.mean(trusts)) if trusts else 0.0, cp.depth_growth_per_quarter)
         p_exit = mech.rigidity_exit_probability(self.rigidity, cp.rigidity_exit_threshold, cp.rigidity_exit_rate)
