@@ -47,6 +47,21 @@ class Provider(mesa.Agent):
 
     is_ess: bool = True
 
+    # The state is held in slots, not in a per-agent dict: with some 40 attributes a
+    # provider's dict is a full hash table (CPython shares the keys of at most 30), and at
+    # 10,000 providers the step spends its time in cache misses on those tables (issue 9).
+    # An attribute not listed here still works (Mesa's Agent keeps a __dict__), only slower.
+    __slots__ = (
+        "sector", "municipality", "staff_fte", "insertion_share", "volunteers_fte", "treasury_eur",
+        "technicisation", "governance", "governance_base", "legal_form", "accredited_from", "founded_step",
+        "insolvent_quarters", "ledger", "asked_hours", "served_hours", "personalisation", "norm_level",
+        "insertion_exits_to_jobs", "price_eur_per_hour", "alive", "pending_support", "prev_flows",
+        "supply_cost_multiplier", "last_result_eur", "carried_eur", "transfers_eur", "strategy", "ptce",
+        "productivity", "pool_share", "joint_sales_bonus", "pathway_bonus", "outside_supply_share",
+        "solidarity_surcharge", "solidarity_hours", "governance_bonus",
+        "capacity_now", "proximity_now", "surcharge_eur",  # set by TerritoryModel.allocate_demand
+    )
+
     def __init__(
         self,
         model: mesa.Model,
