@@ -83,18 +83,30 @@ class TenderBook:
         self.lot_envelope_eur = {
             lot: (envelope_eur * public[lot] / total if total > 0 else 0.0) for lot in lots
         }
+        # Capacity and bid price of a provider do not change during the calls of a quarter:
+        # computed once per provider, not once per lot it could bid for.
+        capacity: dict[int, float] = {}
+        price: dict[int, float] = {}
+        proximity: dict[tuple[int, int], float] = {}
+        providers: dict[int, list[Provider]] = {}
         for lot in lots:
             c = self.contracts.get(lot)
             if c is not None and c.end_quarter > q and c.winner.alive:
                 continue
             self.contracts.pop(lot, None)
             sector, muni = lot
+            if sector not in providers:
+                providers[sector] = model.providers(sector)
+            near = model.territory.distance_km[:, muni] <= self.bid_radius_km
+            for p in providers[sector]:
+                if p.unique_id not in capacity and near[p.municipality]:
+                    capacity[p.unique_id] = p.capacity_hours(op)
             # A provider answers a call only if it is near enough, could deliver at least
             # `MIN_CAPACITY_SHARE_OF_LOT` of the lot, and can pay the bid (assumption).
             bidders = [
-                p for p in model.providers(sector)
-                if model.territory.distance_km[p.municipality, muni] <= self.bid_radius_km
-                and p.capacity_hours(op) >= MIN_CAPACITY_SHARE_OF_LOT * public[lot]
+                p for p in providers[sector]
+                if near[p.municipality]
+                and capacity[p.unique_id] >= MIN_CAPACITY_SHARE_OF_LOT * public[lot]
                 and p.treasury_eur >= self.bid_cost_eur
             ]
             if not bidders or public[lot] <= 0:
@@ -104,9 +116,12 @@ class TenderBook:
             prices = np.empty(len(bidders))
             quality = np.empty(len(bidders))
             for i, p in enumerate(bidders):
-                prices[i] = max(p.bid_price(op), 1e-9)
-                prox = float(mech.proximity_index(model.territory.distance_km[p.municipality, muni], model.config.demand.distance_decay_km))
-                quality[i] = 0.5 * (p.technicisation + prox)
+                if p.unique_id not in price:
+                    price[p.unique_id] = max(p.bid_price(op), 1e-9)
+                prices[i] = price[p.unique_id]
+                if (p.municipality, muni) not in proximity:
+                    proximity[p.municipality, muni] = float(mech.proximity_index(model.territory.distance_km[p.municipality, muni], model.config.demand.distance_decay_km))
+                quality[i] = 0.5 * (p.technicisation + proximity[p.municipality, muni])
             scores = mech.meat_scores(prices, quality, self.price_weight)
             best = int(np.argmax(scores))  # ties go to the first bidder in id order
             end = self.first_end.pop(lot, None) if q == 0 else None
