@@ -16,9 +16,9 @@ from . import mechanisms as mech
 from .params import OrganisationParams, PersonalisationParams
 
 
-@dataclass
+@dataclass(slots=True)
 class Ledger:
-    """One quarter's money of one provider, EUR."""
+    """One quarter's money of one provider, EUR (slots: one is made per provider and quarter)."""
 
     subsidy_eur: float = 0.0
     public_order_eur: float = 0.0
