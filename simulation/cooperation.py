@@ -445,28 +445,33 @@ def update_network(model: TerritoryModel) -> None:
     drop = []
     # The hub of each agent whose quarter ended without a deficit (None otherwise).
     hub_ok = {uid: a.ptce for uid, a in model.agent_by_id.items() if a.ptce is not None and a.last_result_eur >= 0}
-    # One pass over the ties, in networkx's edge order (the network's hot loop: ~7 ties per
-    # organisation).  networkx's own dict of dicts is read directly: its views cost a Python
-    # call per tie.
+    # One pass over the adjacency (the network's hot loop): each tie's trust moves when it
+    # is first met, from either end.  networkx's own dict of dicts is read directly: its
+    # views cost a Python call per tie.  The same pass sums each agent's trust over the ties
+    # that stay, in adjacency order (networkx's weighted degree after the drop).
     adj = net._adj
     seen: set[int] = set()
+    strength: dict[int, float] = {}
     for a, nbrs in adj.items():
         ha = hub_ok.get(a)
+        kept = []
         for b, data in nbrs.items():
             if b in seen:
-                continue
-            t = data["trust"] + gain if ha is not None and ha is hub_ok.get(b) else data["trust"] - decay
-            if t > 1.0:
-                t = 1.0
-            data["trust"] = t
-            if t < floor:
-                drop.append((a, b))
+                t = data["trust"]  # moved already, from b's end
+            else:
+                t = data["trust"] + gain if ha is not None and ha is hub_ok.get(b) else data["trust"] - decay
+                if t > 1.0:
+                    t = 1.0
+                data["trust"] = t
+                if t < floor:
+                    drop.append((a, b))
+            if t >= floor:
+                kept.append(t)
         seen.add(a)
+        strength[a] = sum(kept)
     net.remove_edges_from(drop)
-    # Summed trust of each provider's ties, in adjacency order (as networkx's weighted degree).
     for p in model.providers():
-        strength = sum([d["trust"] for d in adj[p.unique_id].values()])
-        p.productivity = mech.spillover_multiplier(strength, cp.spillover_max, cp.spillover_trust_scale)
+        p.productivity = mech.spillover_multiplier(strength[p.unique_id], cp.spillover_max, cp.spillover_trust_scale)
 
 
 # --------------------------------------------------------------------------- strategy
