@@ -20,6 +20,22 @@ if TYPE_CHECKING:
     from .model import TerritoryModel
 
 
+def _memo(model: TerritoryModel, key: str, compute):
+    """A value several metrics read, computed once per collection: TerritoryModel.step opens
+    ``model.metric_cache`` for the collection and closes it after; outside a collection
+    (``metric_cache`` None) the value is computed afresh on each call."""
+    cache = getattr(model, "metric_cache", None)
+    if cache is None:
+        return compute()
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
+
+
+def _orgs(model: TerritoryModel) -> list:
+    return _memo(model, "organisations", model.organisations)
+
+
 def step(model: TerritoryModel) -> int:
     """Quarter just simulated, 1 for the first."""
     return model.steps
@@ -27,17 +43,17 @@ def step(model: TerritoryModel) -> int:
 
 def ess_employment_fte(model: TerritoryModel) -> float:
     """Salaried FTE of ESS organisations, insertion contracts included."""
-    return float(sum(o.staff_fte for o in model.organisations()))
+    return _memo(model, "ess_employment_fte", lambda: float(sum(o.staff_fte for o in _orgs(model))))
 
 
 def insertion_employment_fte(model: TerritoryModel) -> float:
     """FTE on work-integration contracts in ESS organisations."""
-    return float(sum(o.insertion_fte for o in model.organisations()))
+    return float(sum(o.insertion_fte for o in _orgs(model)))
 
 
 def insertion_exits_to_jobs(model: TerritoryModel) -> float:
     """Insertion employees who left for a mainstream job this quarter (FACTS.md [iae-exit])."""
-    return float(sum(o.insertion_exits_to_jobs for o in model.organisations()))
+    return float(sum(o.insertion_exits_to_jobs for o in _orgs(model)))
 
 
 def local_employment_fte(model: TerritoryModel) -> float:
@@ -46,12 +62,12 @@ def local_employment_fte(model: TerritoryModel) -> float:
 
 
 def volunteers_fte(model: TerritoryModel) -> float:
-    return float(sum(o.volunteers_fte for o in model.organisations()))
+    return float(sum(o.volunteers_fte for o in _orgs(model)))
 
 
 def organisations(model: TerritoryModel) -> int:
     """ESS organisations alive at the end of the quarter."""
-    return len(model.organisations())
+    return len(_orgs(model))
 
 
 def entries(model: TerritoryModel) -> int:
@@ -83,8 +99,8 @@ def unmet_need_share(model: TerritoryModel) -> float:
 
 
 def _staff_weighted(model: TerritoryModel, attr: str) -> float:
-    orgs = model.organisations()
-    staff = np.array([o.staff_fte for o in orgs])
+    orgs = _orgs(model)
+    staff = _memo(model, "staff_fte", lambda: np.array([o.staff_fte for o in orgs]))
     if staff.sum() <= 0:
         return 0.0
     return float(np.dot(staff, [getattr(o, attr) for o in orgs]) / staff.sum())
@@ -107,8 +123,12 @@ def public_spend_eur(model: TerritoryModel) -> float:
 
 
 def _revenue(model: TerritoryModel) -> tuple[float, float, float, float]:
+    return _memo(model, "revenue", lambda: _revenue_now(model))
+
+
+def _revenue_now(model: TerritoryModel) -> tuple[float, float, float, float]:
     sub = order = sales = gifts = 0.0
-    for o in model.organisations():
+    for o in _orgs(model):
         led = o.ledger
         sub += led.subsidy_eur
         order += led.public_order_eur
@@ -140,7 +160,7 @@ def sales_share(model: TerritoryModel) -> float:
 
 def hhi(model: TerritoryModel) -> float:
     """Herfindahl-Hirschman index of ESS organisations' staff (size concentration)."""
-    return herfindahl(np.array([o.staff_fte for o in model.organisations()]))
+    return herfindahl(_memo(model, "staff_fte", lambda: np.array([o.staff_fte for o in _orgs(model)])))
 
 
 # --------------------------------------------------------------------------- concentration and cooperation
@@ -170,7 +190,7 @@ def ptce_jobs_mean(model: TerritoryModel) -> float:
 
 def ptce_membership_share(model: TerritoryModel) -> float:
     """Share of ESS organisations that are members of a PTCE, in [0, 1]."""
-    orgs = model.organisations()
+    orgs = _orgs(model)
     return float(sum(o.ptce is not None for o in orgs) / len(orgs)) if orgs else 0.0
 
 
@@ -223,7 +243,7 @@ def network_clustering(model: TerritoryModel) -> float:
 def top1pct_resource_share(model: TerritoryModel) -> float:
     """Share of ESS revenue this quarter received by the largest 1 % of ESS organisations
     by revenue (at least one organisation), in [0, 1]; FACTS.md [assoc-budget-conc]."""
-    rev = np.sort(np.array([o.ledger.revenue_eur for o in model.organisations()]))[::-1]
+    rev = np.sort(np.array([o.ledger.revenue_eur for o in _orgs(model)]))[::-1]
     total = rev.sum()
     if total <= 0:
         return 0.0
@@ -235,7 +255,7 @@ def unit_cost_eur(model: TerritoryModel) -> float:
     """Mean unit cost of an hour of ESS service (EUR/hour), weighted by hours served
     (by capacity when nothing was served)."""
     op = model.config.organisation
-    orgs = model.organisations()
+    orgs = _orgs(model)
     if not orgs:
         return 0.0
     sheet = cost_sheet(orgs, op)  # Provider.capacity_hours and unit_cost_eur, all at once

@@ -90,6 +90,7 @@ class TerritoryModel(mesa.Model):
         if config.strategy.policy != "endogenous":
             coop.choose_strategies(self)  # a forced policy holds from the first quarter
         self.datacollector = mesa.DataCollector(model_reporters=dict(METRICS))
+        self.metric_cache: dict[str, object] | None = None  # open only while the metrics are collected
 
     # ----------------------------------------------------------------- set-up
     def create_agents(self) -> None:
@@ -229,7 +230,9 @@ class TerritoryModel(mesa.Model):
             coop.restore_legality(self, hub)
         self.close_insolvent()
         self.enter_new_organisations()
+        self.metric_cache = {}  # values several metrics read, computed once (metrics._memo)
         self.datacollector.collect(self)
+        self.metric_cache = None
 
     def run(self, steps: int | None = None) -> TerritoryModel:
         for _ in range(self.config.steps if steps is None else steps):
