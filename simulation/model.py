@@ -346,7 +346,7 @@ class TerritoryModel(mesa.Model):
             index = {p.unique_id: j for j, p in enumerate(provs)}
             rows = np.array([self.cost_row[p.unique_id] for p in provs])
             cap = self.costs["capacity_hours"][rows]
-            unit_cost = self.costs["unit_cost_eur"][rows].tolist()
+            unit_cost = self.costs["unit_cost_eur"][rows]
             spare = cap.copy()
             flows = np.zeros((len(cells_m), len(provs)))
             asked = np.zeros(len(provs))
@@ -368,7 +368,7 @@ class TerritoryModel(mesa.Model):
             pers = np.array([p.personalisation for p in provs])
             base_u = dp.weight_proximity * prox + dp.weight_personalisation * pers[None, :]
             eligible = np.array([self.regime.accredited(p, q) for p in provs])
-            funded = np.array([self.regime.funded_public_hours(self, p, c) + p.solidarity_hours for p, c in zip(provs, unit_cost, strict=True)])
+            funded = self.regime.funded_public_hours_all(self, provs, unit_cost) + np.fromiter((p.solidarity_hours for p in provs), float, len(provs))
             offer = np.minimum(spare, funded)
             f_pub, u_pub, a_pub = mech.allocate_demand(pub, base_u, offer, dp.choice_temperature, np.broadcast_to(eligible, base_u.shape), dp.rationing_rounds)
             a_pub = np.minimum(a_pub, funded)

@@ -199,6 +199,15 @@ class RegimeBase:
         c = org.unit_cost_eur(model.config.organisation) if unit_cost_eur is None else unit_cost_eur
         return org.ledger.subsidy_eur / c if c > 0 else 0.0
 
+    def funded_public_hours_all(self, model: TerritoryModel, provs: list[Provider], unit_cost_eur: np.ndarray) -> np.ndarray:
+        """:meth:`funded_public_hours` of each of ``provs`` at once, their unit costs c given
+        (the quarter's cost sheet): h = S / c for an ESS organisation with c > 0, else 0."""
+        n = len(provs)
+        ess = np.fromiter((p.is_ess for p in provs), bool, n)
+        subsidy = np.fromiter((p.ledger.subsidy_eur for p in provs), float, n)
+        c = np.asarray(unit_cost_eur, dtype=float)
+        return np.divide(subsidy, c, out=np.zeros(n), where=ess & (c > 0))
+
     def contract_routes(self, model: TerritoryModel):
         return self.tenders.routes(model) if self.tenders is not None else []
 
@@ -258,6 +267,17 @@ class Administrative(RegimeBase):
         if self.accredited(org, model.quarter) and self.tariff_eur_per_hour > 0 and self.tariff_base_hours > 0:
             share = self.grants.base.get(org.unique_id, 0.0) / self.tariff_base_hours
             hours += self.tariff_envelope_eur / self.tariff_eur_per_hour * share
+        return hours
+
+    def funded_public_hours_all(self, model: TerritoryModel, provs: list[Provider], unit_cost_eur: np.ndarray) -> np.ndarray:
+        """:meth:`funded_public_hours` of each of ``provs`` at once:
+        h_j = S_j / c_j + (E / t) K_j / sum K for accredited organisations, S_j / c_j otherwise."""
+        hours = super().funded_public_hours_all(model, provs, unit_cost_eur)
+        if self.tariff_eur_per_hour > 0 and self.tariff_base_hours > 0:
+            n, q, base = len(provs), model.quarter, self.grants.base
+            accredited = np.fromiter((self.accredited(p, q) for p in provs), bool, n)
+            share = np.fromiter((base.get(p.unique_id, 0.0) for p in provs), float, n) / self.tariff_base_hours
+            hours = np.where(accredited, hours + self.tariff_envelope_eur / self.tariff_eur_per_hour * share, hours)
         return hours
 
     def pay_for_service(self, model, public_hours_served, contract_hours) -> float:

@@ -47,3 +47,16 @@ def test_network_metrics_equal_networkx_even_with_a_self_loop():
     g.add_edge(u, u, trust=0.5)  # no mechanism makes one; the metrics must still count as networkx does
     assert network_density(model) == nx.density(g)
     assert abs(network_clustering(model) - nx.average_clustering(g)) < 1e-12
+
+
+def test_funded_public_hours_all_equals_the_method_under_every_regime():
+    for regime in ("administrative", "competitive", "cooperative"):
+        model = TerritoryModel(smoke(regime, steps=5), rng=5).run()
+        model.open_quarter()
+        model.fund_public_services()  # this quarter's subsidies and (administrative) tariff
+        provs = model.providers()
+        assert any(p.ledger.subsidy_eur > 0 for p in provs)
+        c = cost_sheet(provs, model.config.organisation)["unit_cost_eur"]
+        c[::4] = 0.0  # a zero unit cost funds no hours
+        expected = np.array([model.regime.funded_public_hours(model, p, float(x)) for p, x in zip(provs, c, strict=True)])
+        np.testing.assert_array_equal(model.regime.funded_public_hours_all(model, provs, c), expected, err_msg=regime)
