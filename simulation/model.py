@@ -187,6 +187,13 @@ class TerritoryModel(mesa.Model):
             return list(self.provider_by_id.values())
         return [p for p in self.provider_by_id.values() if p.sector == sector]
 
+    def providers_by_sector(self) -> dict[int, list[Provider]]:
+        """Providers of each sector, in the order of ``providers(sector)``, in one pass."""
+        groups: dict[int, list[Provider]] = {}
+        for p in self.provider_by_id.values():
+            groups.setdefault(p.sector, []).append(p)
+        return groups
+
     def firms(self) -> list[ConventionalFirm]:
         return list(self.agents_by_type.get(ConventionalFirm, []))
 
@@ -336,8 +343,9 @@ class TerritoryModel(mesa.Model):
         # Hours each provider served to each demand cell (municipality x group, in
         # municipality-major order) this quarter: a vector per provider.
         self.flows: dict[int, np.ndarray] = {}
+        by_sector = self.providers_by_sector()
         for s in range(len(SECTORS)):
-            provs = self.providers(s)
+            provs = by_sector.get(s, [])
             pub = self.public_need[:, :, s].reshape(-1).copy()
             priv = self.private_need[:, :, s].reshape(-1)
             if not provs:
