@@ -22,6 +22,7 @@ import mesa
 import numpy as np
 
 from . import mechanisms as mech
+from .organisations import cost_sheet
 
 if TYPE_CHECKING:
     from .model import TerritoryModel
@@ -504,7 +505,7 @@ def nearest_peer_index(munis: np.ndarray, distance_km: np.ndarray, radius_km: fl
     return out
 
 
-def strategy_payoffs(model: TerritoryModel, orgs: list[Provider]) -> np.ndarray:
+def strategy_payoffs(model: TerritoryModel, orgs: list[Provider], sheet: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """Expected gain of each strategy, shares of each organisation's quarterly costs, (n, 3).
 
     independent: 0.  concentrate: its share of the fixed-cost saving of merging with the
@@ -512,6 +513,7 @@ def strategy_payoffs(model: TerritoryModel, orgs: list[Provider]) -> np.ndarray:
     cooperate: the pooled-premises saving in the nearest PTCE (or a PTCE of
     ``rigidity_half_size`` members like itself), phi (F(Q) - F(Q_tot) Q / Q_tot), less its
     share of the coordination cost the regime does not fund.
+    ``sheet``: the organisations' cost sheet (organisations.cost_sheet) if already computed.
     """
     op, cp = model.config.organisation, model.config.cooperation
     n = len(orgs)
@@ -523,8 +525,10 @@ def strategy_payoffs(model: TerritoryModel, orgs: list[Provider]) -> np.ndarray:
     def f(x: np.ndarray) -> np.ndarray:
         return np.where(x > 0, f0 * np.maximum(x, 0.0) ** beta, 0.0)
 
-    q = np.array([o.capacity_hours(op) for o in orgs])
-    costs = np.array([o.quarterly_costs_eur(op) for o in orgs])
+    if sheet is None:
+        sheet = cost_sheet(orgs, op)
+    q = sheet["capacity_hours"]
+    costs = quarterly_costs_eur(orgs, op, sheet)
     munis = np.array([o.municipality for o in orgs])
     sectors = np.array([o.sector for o in orgs])
     dist = model.territory.distance_km
@@ -544,13 +548,14 @@ def strategy_payoffs(model: TerritoryModel, orgs: list[Provider]) -> np.ndarray:
         dh = dist[np.ix_(munis, seats)]  # (n, H), hubs in id order so argmin breaks ties by id
         near = dh <= cp.ptce_radius_km
         choice = np.where(near.any(axis=1), np.argmin(np.where(near, dh, np.inf), axis=1), -1)
+        rigidity = {h.unique_id: h.rigidity for h in hubs}
         for i, o in enumerate(orgs):
             hub = o.ptce if o.ptce is not None else (hubs[choice[i]] if choice[i] >= 0 else None)
             if hub is not None:
                 member = o.ptce is hub
                 q_tot[i] = hub.pool_capacity_hours + (0.0 if member else q[i])
                 size[i] = hub.size + (0 if member else 1)
-                rig[i] = hub.rigidity
+                rig[i] = rigidity[hub.unique_id] if hub.unique_id in rigidity else hub.rigidity
     saving = np.where(q_tot > 0, cp.pooled_share_of_fixed_costs * (f(q) - f(q_tot) * q / np.maximum(q_tot, 1e-12)), 0.0)
     coord = cp.animation_eur_per_member_quarter * size * (1 + cp.coordination_cost_per_rigidity * rig) / np.maximum(size, 1)
     coop = saving - (1 - model.regime.params.animation_funded_share) * coord
@@ -558,6 +563,12 @@ def strategy_payoffs(model: TerritoryModel, orgs: list[Provider]) -> np.ndarray:
     out[ok, 1] = conc[ok] / costs[ok]
     out[ok, 2] = coop[ok] / costs[ok]
     return out
+
+
+def quarterly_costs_eur(orgs: list[Provider], op, sheet: dict[str, np.ndarray]) -> np.ndarray:
+    """Provider.quarterly_costs_eur of each organisation from its cost sheet: w S + F + s."""
+    staff = np.fromiter((o.staff_fte for o in orgs), float, len(orgs))
+    return op.wage_eur_per_fte_quarter * staff + sheet["fixed_cost_eur"] + sheet["supply_surcharge_eur"]
 
 
 def choose_strategies(model: TerritoryModel) -> None:
@@ -579,11 +590,20 @@ def choose_strategies(model: TerritoryModel) -> None:
     n = len(orgs)
     draws = model.dyn_rng.random(n)
     index = {o.unique_id: i for i, o in enumerate(orgs)}
-    perf = np.array([o.last_result_eur / max(o.quarterly_costs_eur(op), 1e-9) for o in orgs])
+    sheet = cost_sheet(orgs, op)
+    result = np.fromiter((o.last_result_eur for o in orgs), float, n)
+    perf = result / np.maximum(quarterly_costs_eur(orgs, op, sheet), 1e-9)
     strat = np.array([STRATEGIES.index(o.strategy) for o in orgs], dtype=int)
     # Imitation: over the ties between two ESS organisations, the mean result of the peers
     # following each strategy minus the mean of all peers (0 where no peer follows it).
-    pairs = [(index[a], index[b]) for a, b in model.cooperation.edges() if a in index and b in index]
+    # Ties between two ESS organisations in networkx's edge order, read from its dict of dicts.
+    pairs = []
+    seen: set[int] = set()
+    for a, nbrs in model.cooperation._adj.items():
+        ia = index.get(a)
+        if ia is not None:
+            pairs.extend((ia, index[b]) for b in nbrs if b not in seen and b in index)
+        seen.add(a)
     src = np.array([i for i, j in pairs] + [j for i, j in pairs], dtype=int)
     dst = np.array([j for i, j in pairs] + [i for i, j in pairs], dtype=int)
     sum_k, cnt_k = np.zeros((n, 3)), np.zeros((n, 3))
@@ -596,7 +616,7 @@ def choose_strategies(model: TerritoryModel) -> None:
     rigidity = np.array([o.ptce.rigidity if o.ptce is not None else 0.0 for o in orgs])
     mission_loss = np.column_stack([np.zeros(n), np.ones(n), rigidity])
     governance = np.array([o.governance for o in orgs])
-    util = mech.strategy_utilities(strategy_payoffs(model, orgs), mission_loss, imitation, strat,
+    util = mech.strategy_utilities(strategy_payoffs(model, orgs, sheet), mission_loss, imitation, strat,
                                    sp.weight_payoff, sp.weight_mission, governance, sp.weight_imitation, sp.switching_cost)
     shares = mech.logit_shares(util, sp.temperature)
     # Inverse CDF of each organisation's own uniform draw (searchsorted, side right).
