@@ -60,3 +60,36 @@ def test_funded_public_hours_all_equals_the_method_under_every_regime():
         c[::4] = 0.0  # a zero unit cost funds no hours
         expected = np.array([model.regime.funded_public_hours(model, p, float(x)) for p, x in zip(provs, c, strict=True)])
         np.testing.assert_array_equal(model.regime.funded_public_hours_all(model, provs, c), expected, err_msg=regime)
+
+
+def test_update_network_equals_a_tie_by_tie_reference():
+    import copy
+
+    from simulation import cooperation as coop
+    from simulation import mechanisms as mech
+
+    model = TerritoryModel(smoke(**{"strategy.policy": "cooperate", "steps": 6}), rng=6).run()
+    cp = model.config.cooperation
+    net = model.cooperation
+    assert any(p.ptce is not None for p in model.providers()), "the run should have PTCE members"
+    u = next(iter(net))
+    net.add_edge(u, u, trust=0.5)  # no mechanism makes one: counted as networkx counts it
+    for _a, _b, d in list(net.edges(data=True))[::5]:
+        d["trust"] = cp.tie_drop_trust  # some ties fall below the threshold this quarter
+    # Reference: tie by tie, as the mechanism reads (networkx's views).
+    ref = copy.deepcopy(net)
+    hub_ok = {uid: a.ptce for uid, a in model.agent_by_id.items() if a.ptce is not None and a.last_result_eur >= 0}
+    drop = []
+    for a, b, d in ref.edges(data=True):
+        ok = hub_ok.get(a) is not None and hub_ok.get(a) is hub_ok.get(b)
+        d["trust"] = min(1.0, d["trust"] + cp.trust_gain_per_quarter if ok else d["trust"] - cp.trust_decay_per_quarter)
+        if d["trust"] < cp.tie_drop_trust:
+            drop.append((a, b))
+    ref.remove_edges_from(drop)
+    assert drop, "some ties should drop"
+    coop.update_network(model)
+    assert sorted(map(sorted, net.edges())) == sorted(map(sorted, ref.edges()))
+    assert all(net.edges[a, b]["trust"] == d["trust"] for a, b, d in ref.edges(data=True))
+    for p in model.providers():
+        strength = sum(d["trust"] for d in ref.adj[p.unique_id].values())
+        assert p.productivity == mech.spillover_multiplier(strength, cp.spillover_max, cp.spillover_trust_scale)
