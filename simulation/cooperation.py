@@ -15,12 +15,14 @@ from the mechanisms and the parameters (see ODD.md, "Concentration and cooperati
 
 from __future__ import annotations
 
+import heapq
 from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
 
 from . import mechanisms as mech
+from .organisations import cost_sheet
 
 if TYPE_CHECKING:
     from .model import TerritoryModel
@@ -79,13 +81,26 @@ def absorb(model: TerritoryModel, absorber: Provider, absorbed: Provider) -> Non
 
 class NearestIndex:
     """Organisations bucketed by municipality, to find the nearest ones that satisfy a
-    condition, ordered by (road distance, id), without scanning every organisation."""
+    condition, ordered by (road distance, id), without scanning every organisation.
+
+    A search stops at the k-th match; organisations that can no longer match (they joined a
+    PTCE, were absorbed) are taken out with :meth:`remove`, so that repeated searches in a
+    quarter do not rescan them (O(n) per quarter, not O(n^2)).
+    """
 
     def __init__(self, orgs: list[Provider], distance_km: np.ndarray) -> None:
         self.distance_km = distance_km
-        self.by_muni: dict[int, list[Provider]] = {}
+        # Per municipality, id -> organisation in increasing id order (inserted sorted, never
+        # re-inserted), so iteration is in id order and removal is O(1).
+        self.by_muni: dict[int, dict[int, Provider]] = {}
         for o in sorted(orgs, key=lambda o: o.unique_id):
-            self.by_muni.setdefault(o.municipality, []).append(o)
+            self.by_muni.setdefault(o.municipality, {})[o.unique_id] = o
+
+    def remove(self, org: Provider) -> None:
+        """Take ``org`` out of the index (no effect if it is not in it)."""
+        bucket = self.by_muni.get(org.municipality)
+        if bucket is not None:
+            bucket.pop(org.unique_id, None)
 
     def nearest(self, muni: int, radius_km: float, ok, k: int) -> list[Provider]:
         d = self.distance_km[muni]
@@ -96,8 +111,13 @@ class NearestIndex:
             j = i
             while j < len(munis) and d[munis[j]] == d[munis[i]]:
                 j += 1  # municipalities at the same distance: merge their organisations by id
-            group = sorted((o for m in munis[i:j] for o in self.by_muni[m] if ok(o)), key=lambda o: o.unique_id)
-            out.extend(group[: k - len(out)])
+            buckets = [self.by_muni[m].values() for m in munis[i:j]]
+            group = buckets[0] if len(buckets) == 1 else heapq.merge(*buckets, key=lambda o: o.unique_id)
+            for o in group:
+                if ok(o):
+                    out.append(o)
+                    if len(out) >= k:
+                        break
             i = j
         return out
 
@@ -131,12 +151,19 @@ def concentrate(model: TerritoryModel) -> None:
         if not org.alive or org.unique_id in taken or draws[int(i)] >= cp.merger_attempt_per_year:
             continue
         if org.sector not in indexes:
-            indexes[org.sector] = NearestIndex([o for o in model.providers(org.sector) if o.is_ess], model.territory.distance_km)
+            # Only organisations that can consent (they chose to concentrate or are in deficit);
+            # neither changes during this loop, so the index gives what a scan would.
+            indexes[org.sector] = NearestIndex(
+                [o for o in model.providers(org.sector) if o.is_ess and (o.strategy == "concentrate" or o.insolvent_quarters > 0)],
+                model.territory.distance_km,
+            )
         partner = merger_partner(model, org, taken, indexes[org.sector])
         if partner is None:
             continue
         big, small = (org, partner) if (org.staff_fte, -org.unique_id) >= (partner.staff_fte, -partner.unique_id) else (partner, org)
         taken.update((big.unique_id, small.unique_id))
+        indexes[org.sector].remove(big)
+        indexes[org.sector].remove(small)
         if small.ptce is not None:
             small.ptce.remove_member(small)
         if big.ptce is not None:
@@ -294,7 +321,7 @@ class Ptce(mesa.Agent):
         net = self.model.cooperation
         self.formalisation += cp.formalisation_speed * (cp.formalisation_target - self.formalisation)
         ids = set(self.members)
-        adj = net.adj
+        adj = net._adj  # networkx's dict of dicts, read only (its views cost a call per tie)
         trusts = [d["trust"] for a in sorted(ids) if a in net for b, d in adj[a].items() if b in ids and a < b]
         self.depth = mech.pooling_depth_step(self.depth, float(np.mean(trusts)) if trusts else 0.0, cp.depth_growth_per_quarter)
         p_exit = mech.rigidity_exit_probability(self.rigidity, cp.rigidity_exit_threshold, cp.rigidity_exit_rate)
@@ -358,6 +385,7 @@ def cooperate(model: TerritoryModel) -> None:
                 options.append((r_after, d[org.municipality, p.seat], p.unique_id, p))
         if options:
             min(options, key=lambda x: x[:3])[3].add_member(org)
+            index.remove(org)
             continue
         found_ptce(model, org, index)
 
@@ -383,6 +411,8 @@ def found_ptce(model: TerritoryModel, org: Provider, index: NearestIndex | None 
     if firm is None:
         return None
     ptce = Ptce(model, m0, [org, *partners, firm])
+    for m in (org, *partners):
+        index.remove(m)  # now in a PTCE: no longer a founding partner for anyone
     model.quarter_stats["ptce_foundations"] = model.quarter_stats.get("ptce_foundations", 0) + 1
     return ptce
 
@@ -412,20 +442,37 @@ def update_network(model: TerritoryModel) -> None:
     """
     cp = model.config.cooperation
     net = model.cooperation
+    gain, decay, floor = cp.trust_gain_per_quarter, cp.trust_decay_per_quarter, cp.tie_drop_trust
     drop = []
     # The hub of each agent whose quarter ended without a deficit (None otherwise).
     hub_ok = {uid: a.ptce for uid, a in model.agent_by_id.items() if a.ptce is not None and a.last_result_eur >= 0}
-    for a, b, data in net.edges(data=True):
+    # One pass over the adjacency (the network's hot loop): each tie's trust moves when it
+    # is first met, from either end.  networkx's own dict of dicts is read directly: its
+    # views cost a Python call per tie.  The same pass sums each agent's trust over the ties
+    # that stay, in adjacency order (networkx's weighted degree after the drop).
+    adj = net._adj
+    seen: set[int] = set()
+    strength: dict[int, float] = {}
+    for a, nbrs in adj.items():
         ha = hub_ok.get(a)
-        success = ha is not None and ha is hub_ok.get(b)
-        t = data["trust"] + cp.trust_gain_per_quarter if success else data["trust"] - cp.trust_decay_per_quarter
-        data["trust"] = min(1.0, t)
-        if data["trust"] < cp.tie_drop_trust:
-            drop.append((a, b))
+        kept = []
+        for b, data in nbrs.items():
+            if b in seen:
+                t = data["trust"]  # moved already, from b's end
+            else:
+                t = data["trust"] + gain if ha is not None and ha is hub_ok.get(b) else data["trust"] - decay
+                if t > 1.0:
+                    t = 1.0
+                data["trust"] = t
+                if t < floor:
+                    drop.append((a, b))
+            if t >= floor:
+                kept.append(t)
+        seen.add(a)
+        strength[a] = sum(kept)
     net.remove_edges_from(drop)
-    strength = dict(net.degree(weight="trust"))
     for p in model.providers():
-        p.productivity = mech.spillover_multiplier(strength.get(p.unique_id, 0.0), cp.spillover_max, cp.spillover_trust_scale)
+        p.productivity = mech.spillover_multiplier(strength[p.unique_id], cp.spillover_max, cp.spillover_trust_scale)
 
 
 # --------------------------------------------------------------------------- strategy
@@ -458,7 +505,7 @@ def nearest_peer_index(munis: np.ndarray, distance_km: np.ndarray, radius_km: fl
     return out
 
 
-def strategy_payoffs(model: TerritoryModel, orgs: list[Provider]) -> np.ndarray:
+def strategy_payoffs(model: TerritoryModel, orgs: list[Provider], sheet: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """Expected gain of each strategy, shares of each organisation's quarterly costs, (n, 3).
 
     independent: 0.  concentrate: its share of the fixed-cost saving of merging with the
@@ -466,6 +513,7 @@ def strategy_payoffs(model: TerritoryModel, orgs: list[Provider]) -> np.ndarray:
     cooperate: the pooled-premises saving in the nearest PTCE (or a PTCE of
     ``rigidity_half_size`` members like itself), phi (F(Q) - F(Q_tot) Q / Q_tot), less its
     share of the coordination cost the regime does not fund.
+    ``sheet``: the organisations' cost sheet (organisations.cost_sheet) if already computed.
     """
     op, cp = model.config.organisation, model.config.cooperation
     n = len(orgs)
@@ -477,8 +525,10 @@ def strategy_payoffs(model: TerritoryModel, orgs: list[Provider]) -> np.ndarray:
     def f(x: np.ndarray) -> np.ndarray:
         return np.where(x > 0, f0 * np.maximum(x, 0.0) ** beta, 0.0)
 
-    q = np.array([o.capacity_hours(op) for o in orgs])
-    costs = np.array([o.quarterly_costs_eur(op) for o in orgs])
+    if sheet is None:
+        sheet = cost_sheet(orgs, op)
+    q = sheet["capacity_hours"]
+    costs = quarterly_costs_eur(orgs, op, sheet)
     munis = np.array([o.municipality for o in orgs])
     sectors = np.array([o.sector for o in orgs])
     dist = model.territory.distance_km
@@ -498,13 +548,14 @@ def strategy_payoffs(model: TerritoryModel, orgs: list[Provider]) -> np.ndarray:
         dh = dist[np.ix_(munis, seats)]  # (n, H), hubs in id order so argmin breaks ties by id
         near = dh <= cp.ptce_radius_km
         choice = np.where(near.any(axis=1), np.argmin(np.where(near, dh, np.inf), axis=1), -1)
+        rigidity = {h.unique_id: h.rigidity for h in hubs}
         for i, o in enumerate(orgs):
             hub = o.ptce if o.ptce is not None else (hubs[choice[i]] if choice[i] >= 0 else None)
             if hub is not None:
                 member = o.ptce is hub
                 q_tot[i] = hub.pool_capacity_hours + (0.0 if member else q[i])
                 size[i] = hub.size + (0 if member else 1)
-                rig[i] = hub.rigidity
+                rig[i] = rigidity[hub.unique_id] if hub.unique_id in rigidity else hub.rigidity
     saving = np.where(q_tot > 0, cp.pooled_share_of_fixed_costs * (f(q) - f(q_tot) * q / np.maximum(q_tot, 1e-12)), 0.0)
     coord = cp.animation_eur_per_member_quarter * size * (1 + cp.coordination_cost_per_rigidity * rig) / np.maximum(size, 1)
     coop = saving - (1 - model.regime.params.animation_funded_share) * coord
@@ -512,6 +563,12 @@ def strategy_payoffs(model: TerritoryModel, orgs: list[Provider]) -> np.ndarray:
     out[ok, 1] = conc[ok] / costs[ok]
     out[ok, 2] = coop[ok] / costs[ok]
     return out
+
+
+def quarterly_costs_eur(orgs: list[Provider], op, sheet: dict[str, np.ndarray]) -> np.ndarray:
+    """Provider.quarterly_costs_eur of each organisation from its cost sheet: w S + F + s."""
+    staff = np.fromiter((o.staff_fte for o in orgs), float, len(orgs))
+    return op.wage_eur_per_fte_quarter * staff + sheet["fixed_cost_eur"] + sheet["supply_surcharge_eur"]
 
 
 def choose_strategies(model: TerritoryModel) -> None:
@@ -533,11 +590,20 @@ def choose_strategies(model: TerritoryModel) -> None:
     n = len(orgs)
     draws = model.dyn_rng.random(n)
     index = {o.unique_id: i for i, o in enumerate(orgs)}
-    perf = np.array([o.last_result_eur / max(o.quarterly_costs_eur(op), 1e-9) for o in orgs])
+    sheet = cost_sheet(orgs, op)
+    result = np.fromiter((o.last_result_eur for o in orgs), float, n)
+    perf = result / np.maximum(quarterly_costs_eur(orgs, op, sheet), 1e-9)
     strat = np.array([STRATEGIES.index(o.strategy) for o in orgs], dtype=int)
     # Imitation: over the ties between two ESS organisations, the mean result of the peers
     # following each strategy minus the mean of all peers (0 where no peer follows it).
-    pairs = [(index[a], index[b]) for a, b in model.cooperation.edges() if a in index and b in index]
+    # Ties between two ESS organisations in networkx's edge order, read from its dict of dicts.
+    pairs = []
+    seen: set[int] = set()
+    for a, nbrs in model.cooperation._adj.items():
+        ia = index.get(a)
+        if ia is not None:
+            pairs.extend((ia, index[b]) for b in nbrs if b not in seen and b in index)
+        seen.add(a)
     src = np.array([i for i, j in pairs] + [j for i, j in pairs], dtype=int)
     dst = np.array([j for i, j in pairs] + [i for i, j in pairs], dtype=int)
     sum_k, cnt_k = np.zeros((n, 3)), np.zeros((n, 3))
@@ -550,7 +616,7 @@ def choose_strategies(model: TerritoryModel) -> None:
     rigidity = np.array([o.ptce.rigidity if o.ptce is not None else 0.0 for o in orgs])
     mission_loss = np.column_stack([np.zeros(n), np.ones(n), rigidity])
     governance = np.array([o.governance for o in orgs])
-    util = mech.strategy_utilities(strategy_payoffs(model, orgs), mission_loss, imitation, strat,
+    util = mech.strategy_utilities(strategy_payoffs(model, orgs, sheet), mission_loss, imitation, strat,
                                    sp.weight_payoff, sp.weight_mission, governance, sp.weight_imitation, sp.switching_cost)
     shares = mech.logit_shares(util, sp.temperature)
     # Inverse CDF of each organisation's own uniform draw (searchsorted, side right).

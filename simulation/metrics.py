@@ -8,14 +8,32 @@ gifts); personalisation is weighted by the hours each provider served.
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .mechanisms import herfindahl
+from .organisations import cost_sheet
 
 if TYPE_CHECKING:
     from .model import TerritoryModel
+
+
+def _memo(model: TerritoryModel, key: str, compute):
+    """A value several metrics read, computed once per collection: TerritoryModel.step opens
+    ``model.metric_cache`` for the collection and closes it after; outside a collection
+    (``metric_cache`` None) the value is computed afresh on each call."""
+    cache = getattr(model, "metric_cache", None)
+    if cache is None:
+        return compute()
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
+
+
+def _orgs(model: TerritoryModel) -> list:
+    return _memo(model, "organisations", model.organisations)
 
 
 def step(model: TerritoryModel) -> int:
@@ -25,17 +43,17 @@ def step(model: TerritoryModel) -> int:
 
 def ess_employment_fte(model: TerritoryModel) -> float:
     """Salaried FTE of ESS organisations, insertion contracts included."""
-    return float(sum(o.staff_fte for o in model.organisations()))
+    return _memo(model, "ess_employment_fte", lambda: float(sum(o.staff_fte for o in _orgs(model))))
 
 
 def insertion_employment_fte(model: TerritoryModel) -> float:
     """FTE on work-integration contracts in ESS organisations."""
-    return float(sum(o.insertion_fte for o in model.organisations()))
+    return float(sum(o.insertion_fte for o in _orgs(model)))
 
 
 def insertion_exits_to_jobs(model: TerritoryModel) -> float:
     """Insertion employees who left for a mainstream job this quarter (FACTS.md [iae-exit])."""
-    return float(sum(o.insertion_exits_to_jobs for o in model.organisations()))
+    return float(sum(o.insertion_exits_to_jobs for o in _orgs(model)))
 
 
 def local_employment_fte(model: TerritoryModel) -> float:
@@ -44,12 +62,12 @@ def local_employment_fte(model: TerritoryModel) -> float:
 
 
 def volunteers_fte(model: TerritoryModel) -> float:
-    return float(sum(o.volunteers_fte for o in model.organisations()))
+    return float(sum(o.volunteers_fte for o in _orgs(model)))
 
 
 def organisations(model: TerritoryModel) -> int:
     """ESS organisations alive at the end of the quarter."""
-    return len(model.organisations())
+    return len(_orgs(model))
 
 
 def entries(model: TerritoryModel) -> int:
@@ -81,8 +99,8 @@ def unmet_need_share(model: TerritoryModel) -> float:
 
 
 def _staff_weighted(model: TerritoryModel, attr: str) -> float:
-    orgs = model.organisations()
-    staff = np.array([o.staff_fte for o in orgs])
+    orgs = _orgs(model)
+    staff = _memo(model, "staff_fte", lambda: np.array([o.staff_fte for o in orgs]))
     if staff.sum() <= 0:
         return 0.0
     return float(np.dot(staff, [getattr(o, attr) for o in orgs]) / staff.sum())
@@ -105,8 +123,12 @@ def public_spend_eur(model: TerritoryModel) -> float:
 
 
 def _revenue(model: TerritoryModel) -> tuple[float, float, float, float]:
+    return _memo(model, "revenue", lambda: _revenue_now(model))
+
+
+def _revenue_now(model: TerritoryModel) -> tuple[float, float, float, float]:
     sub = order = sales = gifts = 0.0
-    for o in model.organisations():
+    for o in _orgs(model):
         led = o.ledger
         sub += led.subsidy_eur
         order += led.public_order_eur
@@ -138,7 +160,7 @@ def sales_share(model: TerritoryModel) -> float:
 
 def hhi(model: TerritoryModel) -> float:
     """Herfindahl-Hirschman index of ESS organisations' staff (size concentration)."""
-    return herfindahl(np.array([o.staff_fte for o in model.organisations()]))
+    return herfindahl(_memo(model, "staff_fte", lambda: np.array([o.staff_fte for o in _orgs(model)])))
 
 
 # --------------------------------------------------------------------------- concentration and cooperation
@@ -168,7 +190,7 @@ def ptce_jobs_mean(model: TerritoryModel) -> float:
 
 def ptce_membership_share(model: TerritoryModel) -> float:
     """Share of ESS organisations that are members of a PTCE, in [0, 1]."""
-    orgs = model.organisations()
+    orgs = _orgs(model)
     return float(sum(o.ptce is not None for o in orgs) / len(orgs)) if orgs else 0.0
 
 
@@ -179,27 +201,42 @@ def project_pooling_depth(model: TerritoryModel) -> float:
 
 
 def network_density(model: TerritoryModel) -> float:
-    """Density of the cooperation network (ties over possible ties), all legal persons."""
-    import networkx as nx
-
-    return float(nx.density(model.cooperation)) if model.cooperation.number_of_nodes() > 1 else 0.0
+    """Density of the cooperation network (ties over possible ties), all legal persons:
+    networkx's ``density``, 2 m / (n (n - 1)), with m counted from the adjacency in one pass."""
+    g = model.cooperation
+    n = g.number_of_nodes()
+    if n <= 1:
+        return 0.0
+    adj = g._adj  # networkx's dict of dicts, read only
+    ends = sum(map(len, adj.values())) + sum(1 for u, nbrs in adj.items() if u in nbrs)  # a self-loop has two ends
+    m = ends // 2
+    if m == 0:
+        return 0.0
+    return float(m / (n * (n - 1)) * 2)
 
 
 def network_clustering(model: TerritoryModel) -> float:
     """Average clustering coefficient of the cooperation network (unweighted), as networkx's
     ``average_clustering``: C = mean_i 2 T_i / (k_i (k_i - 1)), 0 where k_i < 2; T_i the
-    triangles through i, from the sparse adjacency A as diag(A^3) / 2 (tests compare)."""
+    triangles through i, from the sparse adjacency A as diag(A^3) / 2 (tests compare).
+    A is built row by row straight from the adjacency lists (CSR), self-loops left out."""
     from scipy import sparse
 
     g = model.cooperation
     n = g.number_of_nodes()
     if n == 0:
         return 0.0
-    index = {u: i for i, u in enumerate(g)}
-    e = np.array([(index[u], index[v]) for u, v in g.edges() if u != v], dtype=np.int64).reshape(-1, 2)
-    rows, cols = np.concatenate([e[:, 0], e[:, 1]]), np.concatenate([e[:, 1], e[:, 0]])
-    a = sparse.csr_array((np.ones(len(rows)), (rows, cols)), shape=(n, n))
-    k = np.asarray(a.sum(axis=1)).ravel()
+    adj = g._adj  # networkx's dict of dicts, read only
+    if any(u in nbrs for u, nbrs in adj.items()):  # self-loops (no mechanism makes one): left out
+        adj = {u: {v: d for v, d in nbrs.items() if v != u} for u, nbrs in adj.items()}
+    index = {u: i for i, u in enumerate(adj)}
+    k = np.fromiter(map(len, adj.values()), np.int64, n)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(k, out=indptr[1:])
+    # Column indices row after row, mapped in C (map over the chained adjacency lists).
+    indices = np.fromiter(map(index.__getitem__, itertools.chain.from_iterable(adj.values())), np.int64, int(indptr[-1]))
+    a = sparse.csr_array((np.ones(len(indices)), indices, indptr), shape=(n, n))
+    k = k.astype(float)
     tri2 = np.asarray((a @ a).multiply(a).sum(axis=1)).ravel()  # 2 T_i
     c = np.where(k >= 2, tri2 / np.maximum(k * (k - 1), 1), 0.0)
     return float(c.sum() / n)
@@ -208,7 +245,7 @@ def network_clustering(model: TerritoryModel) -> float:
 def top1pct_resource_share(model: TerritoryModel) -> float:
     """Share of ESS revenue this quarter received by the largest 1 % of ESS organisations
     by revenue (at least one organisation), in [0, 1]; FACTS.md [assoc-budget-conc]."""
-    rev = np.sort(np.array([o.ledger.revenue_eur for o in model.organisations()]))[::-1]
+    rev = np.sort(np.array([o.ledger.revenue_eur for o in _orgs(model)]))[::-1]
     total = rev.sum()
     if total <= 0:
         return 0.0
@@ -220,13 +257,14 @@ def unit_cost_eur(model: TerritoryModel) -> float:
     """Mean unit cost of an hour of ESS service (EUR/hour), weighted by hours served
     (by capacity when nothing was served)."""
     op = model.config.organisation
-    orgs = model.organisations()
+    orgs = _orgs(model)
     if not orgs:
         return 0.0
+    sheet = cost_sheet(orgs, op)  # Provider.capacity_hours and unit_cost_eur, all at once
     w = np.array([o.served_hours for o in orgs])
     if w.sum() <= 0:
-        w = np.array([o.capacity_hours(op) for o in orgs])
-    c = np.array([o.unit_cost_eur(op) for o in orgs])
+        w = sheet["capacity_hours"]
+    c = sheet["unit_cost_eur"]
     return float(np.dot(w, c) / w.sum()) if w.sum() > 0 else 0.0
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 from . import cooperation as coop
 from . import mechanisms as mech
 from .metrics import METRICS
-from .organisations import ConventionalFirm, Organisation, Provider
+from .organisations import ConventionalFirm, Organisation, Provider, cost_sheet
 from .params import GROUPS, SECTORS, Scenario
 from .regimes import make_regime
 from .shocks import context_from_model, shock_path
@@ -90,6 +90,7 @@ class TerritoryModel(mesa.Model):
         if config.strategy.policy != "endogenous":
             coop.choose_strategies(self)  # a forced policy holds from the first quarter
         self.datacollector = mesa.DataCollector(model_reporters=dict(METRICS))
+        self.metric_cache: dict[str, object] | None = None  # open only while the metrics are collected
 
     # ----------------------------------------------------------------- set-up
     def create_agents(self) -> None:
@@ -188,6 +189,13 @@ class TerritoryModel(mesa.Model):
             return list(self.provider_by_id.values())
         return [p for p in self.provider_by_id.values() if p.sector == sector]
 
+    def providers_by_sector(self) -> dict[int, list[Provider]]:
+        """Providers of each sector, in the order of ``providers(sector)``, in one pass."""
+        groups: dict[int, list[Provider]] = {}
+        for p in self.provider_by_id.values():
+            groups.setdefault(p.sector, []).append(p)
+        return groups
+
     def firms(self) -> list[ConventionalFirm]:
         return list(self.agents_by_type.get(ConventionalFirm, []))
 
@@ -231,7 +239,9 @@ class TerritoryModel(mesa.Model):
             coop.restore_legality(self, hub)
         self.close_insolvent()
         self.enter_new_organisations()
+        self.metric_cache = {}  # values several metrics read, computed once (metrics._memo)
         self.datacollector.collect(self)
+        self.metric_cache = None
 
     def run(self, steps: int | None = None) -> TerritoryModel:
         for _ in range(self.config.steps if steps is None else steps):
@@ -293,11 +303,23 @@ class TerritoryModel(mesa.Model):
         self.public_money_eur["subsidies"] += spent
 
     def set_prices(self) -> None:
+        """Price per hour of each provider, p = c (1 + m) (1 + s): c the unit cost, m the ESS
+        margin or a firm's markup (Provider.set_price), s the solidarity surcharge paid by
+        paying beneficiaries to fund free hours.
+
+        The quarter's cost sheet (organisations.cost_sheet, all providers at once) is kept in
+        ``self.costs``: capacity and costs do not change from here to settle_accounts (staff,
+        volunteers, productivity and PTCE pooling move after the accounts are settled).
+        """
         op = self.config.organisation
-        for p in self.providers():
-            p.set_price(op)
-            # Internalised solidarity: paying beneficiaries' surcharge funds free hours.
-            p.price_eur_per_hour *= 1 + p.solidarity_surcharge
+        provs = self.providers()
+        self.costs = cost_sheet(provs, op)
+        self.cost_row = {p.unique_id: i for i, p in enumerate(provs)}
+        c = self.costs["unit_cost_eur"]
+        margin = np.fromiter((op.price_margin if p.is_ess else op.firm_markup for p in provs), float, len(provs))
+        surcharge = np.fromiter((p.solidarity_surcharge for p in provs), float, len(provs))
+        for p, price in zip(provs, (c * (1 + margin) * (1 + surcharge)).tolist(), strict=True):
+            p.price_eur_per_hour = price
 
     def allocate_demand(self) -> None:
         """Beneficiaries to providers, sector by sector (DESIGN.md 3.4).
@@ -310,7 +332,7 @@ class TerritoryModel(mesa.Model):
         3. Private hours choose among all providers by proximity, personalisation and
            price; excess demand flows to the next choice, then stays unmet.
         """
-        op, dp = self.config.organisation, self.config.demand
+        dp = self.config.demand
         m_count, g_count = self.territory.municipalities, len(GROUPS)
         cells_m = np.repeat(np.arange(m_count), g_count)  # demand cells: municipality-major
         q = self.quarter
@@ -323,15 +345,18 @@ class TerritoryModel(mesa.Model):
         # Hours each provider served to each demand cell (municipality x group, in
         # municipality-major order) this quarter: a vector per provider.
         self.flows: dict[int, np.ndarray] = {}
+        by_sector = self.providers_by_sector()
         for s in range(len(SECTORS)):
-            provs = self.providers(s)
+            provs = by_sector.get(s, [])
             pub = self.public_need[:, :, s].reshape(-1).copy()
             priv = self.private_need[:, :, s].reshape(-1)
             if not provs:
                 self.unmet[:, s] = (pub + priv).reshape(m_count, g_count).sum(axis=1)
                 continue
             index = {p.unique_id: j for j, p in enumerate(provs)}
-            cap = np.array([p.capacity_hours(op) for p in provs])
+            rows = np.array([self.cost_row[p.unique_id] for p in provs])
+            cap = self.costs["capacity_hours"][rows]
+            unit_cost = self.costs["unit_cost_eur"][rows]
             spare = cap.copy()
             flows = np.zeros((len(cells_m), len(provs)))
             asked = np.zeros(len(provs))
@@ -353,7 +378,7 @@ class TerritoryModel(mesa.Model):
             pers = np.array([p.personalisation for p in provs])
             base_u = dp.weight_proximity * prox + dp.weight_personalisation * pers[None, :]
             eligible = np.array([self.regime.accredited(p, q) for p in provs])
-            funded = np.array([self.regime.funded_public_hours(self, p) + p.solidarity_hours for p in provs])
+            funded = self.regime.funded_public_hours_all(self, provs, unit_cost) + np.fromiter((p.solidarity_hours for p in provs), float, len(provs))
             offer = np.minimum(spare, funded)
             f_pub, u_pub, a_pub = mech.allocate_demand(pub, base_u, offer, dp.choice_temperature, np.broadcast_to(eligible, base_u.shape), dp.rationing_rounds,
                                                        cap, dp.size_attraction)
@@ -374,15 +399,16 @@ class TerritoryModel(mesa.Model):
             prox_now = np.where(served > 0, (flows * prox).sum(axis=0) / np.where(served > 0, served, 1.0), 1.0)
             sales = price * priv_served
             flows_t = np.ascontiguousarray(flows.T)
-            for j, p in enumerate(provs):
-                p.asked_hours = float(asked[j])
-                p.served_hours = float(served[j])
-                p.capacity_now = float(cap[j])
-                p.ledger.sales_eur += float(sales[j])
-                p.surcharge_eur = float(sales[j]) * p.solidarity_surcharge / (1 + p.solidarity_surcharge)
-                self.public_hours_served[p.unique_id] = float(pub_served[j])
-                self.flows[p.unique_id] = flows_t[j]
-                p.proximity_now = float(prox_now[j])
+            columns = (asked.tolist(), served.tolist(), cap.tolist(), sales.tolist(), pub_served.tolist(), flows_t, prox_now.tolist())
+            for p, a_j, served_j, cap_j, sales_j, pub_j, flows_j, prox_j in zip(provs, *columns, strict=True):
+                p.asked_hours = a_j
+                p.served_hours = served_j
+                p.capacity_now = cap_j
+                p.ledger.sales_eur += sales_j
+                p.surcharge_eur = sales_j * p.solidarity_surcharge / (1 + p.solidarity_surcharge)
+                self.public_hours_served[p.unique_id] = pub_j
+                self.flows[p.unique_id] = flows_j
+                p.proximity_now = prox_j
 
     def pay_for_service(self) -> None:
         spent = self.regime.pay_for_service(self, self.public_hours_served, self.contract_hours)
@@ -411,11 +437,20 @@ class TerritoryModel(mesa.Model):
 
     def settle_accounts(self) -> None:
         op = self.config.organisation
-        for p in self.providers():
-            p.book_costs(op)
+        provs = self.providers()
+        rows = [self.cost_row[p.unique_id] for p in provs]
+        fixed = self.costs["fixed_cost_eur"][rows].tolist()
+        supply = self.costs["supply_surcharge_eur"][rows].tolist()
+        unit_cost = self.costs["unit_cost_eur"][rows].tolist()
+        wage = op.wage_eur_per_fte_quarter
+        for p, f, s, c in zip(provs, fixed, supply, unit_cost, strict=True):
+            # Provider.book_costs, with the quarter's cost sheet.
+            led = p.ledger
+            led.wages_eur = wage * p.staff_fte
+            led.fixed_costs_eur = f
+            led.supply_surcharge_eur = s
             p.last_result_eur = p.settle()
             # Free hours next quarter paid by this quarter's solidarity surcharge, h = R / c.
-            c = p.unit_cost_eur(op)
             p.solidarity_hours = getattr(p, "surcharge_eur", 0.0) / c if p.solidarity_surcharge > 0 and c > 0 else 0.0
             p.surcharge_eur = 0.0
 
@@ -435,21 +470,54 @@ class TerritoryModel(mesa.Model):
             coop.restore_legality(self, hub)
 
     def update_personalisation(self) -> None:
-        """Personalisation of each provider's relations this quarter (mechanisms.personalisation)."""
+        """Personalisation of each provider's relations this quarter (mechanisms.personalisation),
+        over arrays of all providers that served someone:
+
+            P = (w_t T + w_c C + w_s (1 - tau) + w_p X + w_v V) / sum w
+            T = min(1, K / A)  (1 if nothing asked), K capacity, A hours asked
+            C = sum_c min(h_c, h'_c) / sum h  x  (team / max(team, staff))**eta   (1 x ... the first quarter)
+            X proximity served, V = (vol / (vol + staff) + g) / 2  (mechanisms.voice)
+
+        h_c the hours served to demand cell c this quarter, h'_c last quarter.
+        """
         pp = self.config.personalisation
         weights = (pp.weight_time, pp.weight_continuity, pp.weight_standardisation, pp.weight_proximity, pp.weight_voice)
+        serving = []
         for p in self.providers():
-            now = self.flows.get(p.unique_id)
-            served = p.served_hours
-            if now is None or served <= 0:
+            if p.unique_id in self.flows and p.served_hours > 0:
+                serving.append(p)
+            else:
                 p.prev_flows = None
-                continue
-            # Continuity: hours served to the same cells as last quarter, sum_c min(h_c, h'_c) / sum h.
-            prev = p.prev_flows
-            continuity = (float(np.minimum(now, prev).sum()) / served if prev is not None else 1.0) * p.continuity_of_worker(pp)
-            time_index = min(1.0, p.capacity_now / p.asked_hours) if p.asked_hours > 0 else 1.0
-            p.personalisation = mech.personalisation(time_index, continuity, p.technicisation, p.proximity_now, p.voice(), weights)
-            p.prev_flows = now
+        if not serving:
+            return
+        n = len(serving)
+        now = np.stack([self.flows[p.unique_id] for p in serving])
+        served = np.fromiter((p.served_hours for p in serving), float, n)
+        has_prev = np.fromiter((p.prev_flows is not None for p in serving), bool, n)
+        overlap = np.ones(n)
+        if has_prev.any():
+            prev = np.stack([p.prev_flows for p, h in zip(serving, has_prev, strict=True) if h])
+            overlap[has_prev] = np.minimum(now[has_prev], prev).sum(axis=1) / served[has_prev]
+        staff = np.fromiter((p.staff_fte for p in serving), float, n)
+        team, eta = pp.team_size_fte, pp.anonymity_elasticity
+        # Python's pow, element by element: numpy's vectorised power can differ in the last bit.
+        worker = np.fromiter(((team / max(team, e)) ** eta for e in staff.tolist()), float, n)
+        continuity = overlap * worker
+        capacity = np.fromiter((p.capacity_now for p in serving), float, n)
+        asked = np.fromiter((p.asked_hours for p in serving), float, n)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            time_index = np.where(asked > 0, np.minimum(1.0, capacity / np.where(asked > 0, asked, 1.0)), 1.0)
+        vol = np.fromiter((p.volunteers_fte for p in serving), float, n)
+        gov = np.fromiter((p.governance for p in serving), float, n)
+        people = vol + staff
+        share = np.divide(vol, people, out=np.zeros(n), where=people > 0)
+        voice = 0.5 * (share + gov)
+        tech = np.fromiter((p.technicisation for p in serving), float, n)
+        prox = np.fromiter((p.proximity_now for p in serving), float, n)
+        pers = mech.personalisation(time_index, continuity, tech, prox, voice, weights)
+        for p, value in zip(serving, pers.tolist(), strict=True):
+            p.personalisation = value
+            p.prev_flows = self.flows[p.unique_id]
 
     def adjust_workforce(self) -> None:
         fp, op = self.config.funding, self.config.organisation

@@ -16,9 +16,9 @@ from . import mechanisms as mech
 from .params import OrganisationParams, PersonalisationParams
 
 
-@dataclass
+@dataclass(slots=True)
 class Ledger:
-    """One quarter's money of one provider, EUR."""
+    """One quarter's money of one provider, EUR (slots: one is made per provider and quarter)."""
 
     subsidy_eur: float = 0.0
     public_order_eur: float = 0.0
@@ -46,6 +46,21 @@ class Provider(mesa.Agent):
     """A producer of services on the territory (ESS organisation or for-profit firm)."""
 
     is_ess: bool = True
+
+    # The state is held in slots, not in a per-agent dict: with some 40 attributes a
+    # provider's dict is a full hash table (CPython shares the keys of at most 30), and at
+    # 10,000 providers the step spends its time in cache misses on those tables (issue 9).
+    # An attribute not listed here still works (Mesa's Agent keeps a __dict__), only slower.
+    __slots__ = (
+        "sector", "municipality", "staff_fte", "insertion_share", "volunteers_fte", "treasury_eur",
+        "technicisation", "governance", "governance_base", "legal_form", "accredited_from", "founded_step",
+        "insolvent_quarters", "ledger", "asked_hours", "served_hours", "personalisation", "norm_level",
+        "insertion_exits_to_jobs", "price_eur_per_hour", "alive", "pending_support", "prev_flows",
+        "supply_cost_multiplier", "last_result_eur", "carried_eur", "transfers_eur", "strategy", "ptce",
+        "productivity", "pool_share", "joint_sales_bonus", "pathway_bonus", "outside_supply_share",
+        "solidarity_surcharge", "solidarity_hours", "governance_bonus",
+        "capacity_now", "proximity_now", "surcharge_eur",  # set by TerritoryModel.allocate_demand
+    )
 
     def __init__(
         self,
@@ -223,6 +238,57 @@ class Provider(mesa.Agent):
 
     def voice(self) -> float:
         return mech.voice(self.volunteers_fte, self.staff_fte, self.governance)
+
+
+def cost_sheet(provs: list[Provider], op: OrganisationParams) -> dict[str, np.ndarray]:
+    """Capacity, fixed cost, supply surcharge and unit cost of many providers at once.
+
+    The equations of :meth:`Provider.capacity_hours`, :meth:`Provider.fixed_cost_eur`,
+    :meth:`Provider.supply_surcharge_eur` and :meth:`Provider.unit_cost_eur` over arrays of
+    the providers' state (one Python pass to read it, then numpy), operation by operation
+    in the same order, so each value is bit-identical to the method's:
+
+        Q = h x (E + a_i I + a_v V)        capacity, hours/quarter (x = spillover productivity)
+        F = (1 - phi) f0 Q**beta + phi f0 Q_pool**beta Q / Q_pool   (phi = 0 outside a pooling PTCE)
+        s = F p o (m - 1)                  supply surcharge, EUR/quarter (0 when m = 1)
+        c = w / (Q / S) + (F + s) / Q      unit cost, EUR/hour (w / h when Q = 0)
+
+    Q**beta is taken with Python's ``**`` (libm ``pow``): numpy's vectorised power can
+    differ in the last bit.  Returns arrays keyed ``capacity_hours``, ``fixed_cost_eur``,
+    ``supply_surcharge_eur``, ``unit_cost_eur``, in the order of ``provs``.
+    """
+    n = len(provs)
+    staff = np.fromiter((p.staff_fte for p in provs), float, n)
+    ins = np.fromiter((p.insertion_share for p in provs), float, n)
+    vol = np.fromiter((p.volunteers_fte for p in provs), float, n)
+    prod = np.fromiter((p.productivity for p in provs), float, n)
+    pool_share = np.fromiter((p.pool_share for p in provs), float, n)
+    in_ptce = np.fromiter((p.ptce is not None for p in provs), bool, n)
+    pool_q = np.fromiter((p.ptce.pool_capacity_hours if p.ptce is not None else 0.0 for p in provs), float, n)
+    mult = np.fromiter((p.supply_cost_multiplier for p in provs), float, n)
+    outside = np.fromiter((p.outside_supply_share for p in provs), float, n)
+    f0, beta = op.fixed_cost_scale_eur, op.fixed_cost_exponent
+
+    def fixed(x: np.ndarray) -> np.ndarray:
+        return np.fromiter((f0 * v**beta if v > 0 else 0.0 for v in x.tolist()), float, len(x))
+
+    q = (op.service_hours_per_fte_quarter * prod) * (
+        staff * (1.0 - ins) + op.insertion_productivity * (staff * ins) + op.volunteer_productivity * vol
+    )
+    own = fixed(q)
+    pooled_rows = (pool_share > 0) & in_ptce & (q > 0)
+    f = own.copy()
+    if pooled_rows.any():
+        total = np.maximum(pool_q[pooled_rows], q[pooled_rows])
+        qp = q[pooled_rows]
+        ps = pool_share[pooled_rows]
+        f[pooled_rows] = (1 - ps) * own[pooled_rows] + ps * (fixed(total) * qp / total)
+    surcharge = np.where(mult == 1.0, 0.0, f * op.purchased_share_of_fixed_costs * outside * (mult - 1.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        productivity = np.where(staff > 0, q / np.where(staff > 0, staff, 1.0), np.inf)
+        labour = op.wage_eur_per_fte_quarter / productivity
+        c = np.where(q <= 0, labour, labour + (f + surcharge) / np.where(q > 0, q, 1.0))
+    return {"capacity_hours": q, "fixed_cost_eur": f, "supply_surcharge_eur": surcharge, "unit_cost_eur": c}
 
 
 class Organisation(Provider):

@@ -83,18 +83,30 @@ class TenderBook:
         self.lot_envelope_eur = {
             lot: (envelope_eur * public[lot] / total if total > 0 else 0.0) for lot in lots
         }
+        # Capacity and bid price of a provider do not change during the calls of a quarter:
+        # computed once per provider, not once per lot it could bid for.
+        capacity: dict[int, float] = {}
+        price: dict[int, float] = {}
+        proximity: dict[tuple[int, int], float] = {}
+        providers: dict[int, list[Provider]] = {}
         for lot in lots:
             c = self.contracts.get(lot)
             if c is not None and c.end_quarter > q and c.winner.alive:
                 continue
             self.contracts.pop(lot, None)
             sector, muni = lot
+            if sector not in providers:
+                providers[sector] = model.providers(sector)
+            near = model.territory.distance_km[:, muni] <= self.bid_radius_km
+            for p in providers[sector]:
+                if p.unique_id not in capacity and near[p.municipality]:
+                    capacity[p.unique_id] = p.capacity_hours(op)
             # A provider answers a call only if it is near enough, could deliver at least
             # `MIN_CAPACITY_SHARE_OF_LOT` of the lot, and can pay the bid (assumption).
             bidders = [
-                p for p in model.providers(sector)
-                if model.territory.distance_km[p.municipality, muni] <= self.bid_radius_km
-                and p.capacity_hours(op) >= MIN_CAPACITY_SHARE_OF_LOT * public[lot]
+                p for p in providers[sector]
+                if near[p.municipality]
+                and capacity[p.unique_id] >= MIN_CAPACITY_SHARE_OF_LOT * public[lot]
                 and p.treasury_eur >= self.bid_cost_eur
             ]
             if not bidders or public[lot] <= 0:
@@ -104,9 +116,12 @@ class TenderBook:
             prices = np.empty(len(bidders))
             quality = np.empty(len(bidders))
             for i, p in enumerate(bidders):
-                prices[i] = max(p.bid_price(op), 1e-9)
-                prox = float(mech.proximity_index(model.territory.distance_km[p.municipality, muni], model.config.demand.distance_decay_km))
-                quality[i] = 0.5 * (p.technicisation + prox)
+                if p.unique_id not in price:
+                    price[p.unique_id] = max(p.bid_price(op), 1e-9)
+                prices[i] = price[p.unique_id]
+                if (p.municipality, muni) not in proximity:
+                    proximity[p.municipality, muni] = float(mech.proximity_index(model.territory.distance_km[p.municipality, muni], model.config.demand.distance_decay_km))
+                quality[i] = 0.5 * (p.technicisation + proximity[p.municipality, muni])
             scores = mech.meat_scores(prices, quality, self.price_weight)
             best = int(np.argmax(scores))  # ties go to the first bidder in id order
             end = self.first_end.pop(lot, None) if q == 0 else None
@@ -174,14 +189,24 @@ class RegimeBase:
         """Book this quarter's lump-sum public money; return what was spent (EUR)."""
         raise NotImplementedError
 
-    def funded_public_hours(self, model: TerritoryModel, org: Provider) -> float:
+    def funded_public_hours(self, model: TerritoryModel, org: Provider, unit_cost_eur: float | None = None) -> float:
         """Free (public) hours an organisation can offer this quarter: what its lump-sum
         public money pays for at its unit cost, h = S / c (grants, agreements, projects).
-        An organisation does not serve beyond its funding: unfunded need stays unmet."""
+        An organisation does not serve beyond its funding: unfunded need stays unmet.
+        ``unit_cost_eur``: c if already known (the quarter's cost sheet), else computed."""
         if not org.is_ess:
             return 0.0
-        c = org.unit_cost_eur(model.config.organisation)
+        c = org.unit_cost_eur(model.config.organisation) if unit_cost_eur is None else unit_cost_eur
         return org.ledger.subsidy_eur / c if c > 0 else 0.0
+
+    def funded_public_hours_all(self, model: TerritoryModel, provs: list[Provider], unit_cost_eur: np.ndarray) -> np.ndarray:
+        """:meth:`funded_public_hours` of each of ``provs`` at once, their unit costs c given
+        (the quarter's cost sheet): h = S / c for an ESS organisation with c > 0, else 0."""
+        n = len(provs)
+        ess = np.fromiter((p.is_ess for p in provs), bool, n)
+        subsidy = np.fromiter((p.ledger.subsidy_eur for p in provs), float, n)
+        c = np.asarray(unit_cost_eur, dtype=float)
+        return np.divide(subsidy, c, out=np.zeros(n), where=ess & (c > 0))
 
     def contract_routes(self, model: TerritoryModel):
         return self.tenders.routes(model) if self.tenders is not None else []
@@ -234,14 +259,25 @@ class Administrative(RegimeBase):
         self.tariff_base_hours = sum(self.grants.base.get(o.unique_id, 0.0) for o in accredited)
         return spent
 
-    def funded_public_hours(self, model: TerritoryModel, org: Provider) -> float:
+    def funded_public_hours(self, model: TerritoryModel, org: Provider, unit_cost_eur: float | None = None) -> float:
         """Grant-funded hours plus the authorised places of an accredited organisation:
         the hours the tariff envelope pays for, shared by accredited capacity,
         h_j = S_j / c_j + (E / t) K_j / sum K."""
-        hours = super().funded_public_hours(model, org)
+        hours = super().funded_public_hours(model, org, unit_cost_eur)
         if self.accredited(org, model.quarter) and self.tariff_eur_per_hour > 0 and self.tariff_base_hours > 0:
             share = self.grants.base.get(org.unique_id, 0.0) / self.tariff_base_hours
             hours += self.tariff_envelope_eur / self.tariff_eur_per_hour * share
+        return hours
+
+    def funded_public_hours_all(self, model: TerritoryModel, provs: list[Provider], unit_cost_eur: np.ndarray) -> np.ndarray:
+        """:meth:`funded_public_hours` of each of ``provs`` at once:
+        h_j = S_j / c_j + (E / t) K_j / sum K for accredited organisations, S_j / c_j otherwise."""
+        hours = super().funded_public_hours_all(model, provs, unit_cost_eur)
+        if self.tariff_eur_per_hour > 0 and self.tariff_base_hours > 0:
+            n, q, base = len(provs), model.quarter, self.grants.base
+            accredited = np.fromiter((self.accredited(p, q) for p in provs), bool, n)
+            share = np.fromiter((base.get(p.unique_id, 0.0) for p in provs), float, n) / self.tariff_base_hours
+            hours = np.where(accredited, hours + self.tariff_envelope_eur / self.tariff_eur_per_hour * share, hours)
         return hours
 
     def pay_for_service(self, model, public_hours_served, contract_hours) -> float:
