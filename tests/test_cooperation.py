@@ -387,7 +387,10 @@ def test_concentration_concentrates(baseline_runs):
     con, ind = baseline_runs["concentrate"], baseline_runs["independent"]
     assert con["mergers"].sum() > 0
     assert con["hhi"].iloc[-1] > ind["hhi"].iloc[-1]
-    assert con["top1pct_resource_share"].iloc[-1] > ind["top1pct_resource_share"].iloc[-1]
+    # Not top1pct_resource_share: the top 1 % of some 70 merged organisations is one, of some
+    # 400 independent ones four, so that share compares territories of different numbers of
+    # organisations (and since providers draw demand by size, demand.size_attraction, the
+    # largest independent ones hold as much).  The Herfindahl index counts every share.
 
 
 def test_nearest_peer_index_by_hand():
