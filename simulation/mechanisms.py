@@ -141,7 +141,10 @@ def allocate_demand(
         asked = requests.sum(axis=0)
         if r == 0:
             asked_first = asked
-        fill = np.where(asked > spare, spare / np.where(asked > 0, asked, 1.0), 1.0)
+        # K_j / A_j only where A_j > K_j (so the ratio is < 1): dividing everywhere would
+        # overflow for a denormal A_j whose ratio is discarded.
+        fill = np.ones_like(asked)
+        np.divide(spare, asked, out=fill, where=asked > spare)
         served = requests * fill[None, :]
         flows += served
         spare = np.maximum(spare - served.sum(axis=0), 0.0)

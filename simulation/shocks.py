@@ -284,7 +284,10 @@ def laid_off_residence(context: ShockContext, site: int, commute_km: float) -> n
     c = 0 or nobody lives around it."""
     w = np.zeros(len(context.population))
     if commute_km > 0:
-        w = context.population * np.exp(-context.distance_km[site] / commute_km)
+        # A tiny c overflows d / c to inf for d > 0, whose exp(-inf) = 0 is the right limit
+        # (no one commutes from elsewhere): no RuntimeWarning for the user.
+        with np.errstate(over="ignore"):
+            w = context.population * np.exp(-context.distance_km[site] / commute_km)
     if w.sum() <= 0:
         w = np.zeros(len(context.population))
         w[site] = 1.0
