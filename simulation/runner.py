@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import contextlib
 import copy
 import io
 import itertools
@@ -46,9 +47,10 @@ import os
 import shlex
 import signal
 import sys
+import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -415,20 +417,25 @@ def _test_worker_exit(run_id: int) -> None:
     (``3`` or ``3:once``).  A worker *process* (never the driver, never a serial run) about
     to run one of them ends at once with os._exit(70), as a crash or the out-of-memory
     killer would end it; ``:once`` only the first time (a marker file in the folder named
-    by PTCE_TEST_WORKER_EXIT_DIR).  It cannot be a monkeypatch: spawned workers import the
-    package afresh."""
+    by PTCE_TEST_WORKER_EXIT_DIR, where each exit also adds a line to worker-exits.log).
+    It cannot be a monkeypatch: spawned workers import the package afresh."""
     spec = os.environ.get(TEST_WORKER_EXIT_ENV)
     if not spec or multiprocessing.parent_process() is None:
         return
+    folder = os.environ.get(TEST_WORKER_EXIT_DIR_ENV)
     for item in spec.split(","):
         rid, _, mode = item.strip().partition(":")
         if rid != str(run_id):
             continue
         if mode == "once":
             try:
-                os.close(os.open(Path(os.environ[TEST_WORKER_EXIT_DIR_ENV]) / f"exited-{run_id}", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+                os.close(os.open(Path(folder or ".") / f"exited-{run_id}", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
             except FileExistsError:
                 return
+        if folder:  # one line per exit, for the tests' counts
+            fd = os.open(Path(folder) / "worker-exits.log", os.O_CREAT | os.O_APPEND | os.O_WRONLY)
+            os.write(fd, f"{run_id}\n".encode())
+            os.close(fd)
         os._exit(70)
 
 
@@ -488,6 +495,53 @@ def _ignore_sigint() -> None:
     """Worker processes ignore Ctrl-C: the driver decides what to stop and keeps the
     results of tasks already running."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Ctrl-C held back while the driver starts processes, then raised.
+
+    Blocked in this thread (the signal mask is inherited through fork and exec), so a
+    worker is born deaf to the terminal's Ctrl-C (it ignores it once _ignore_sigint has
+    run) instead of dying with a traceback on the user's screen while Python starts up in
+    it; and, in the main thread, recorded rather than raised in the middle of starting a
+    process (which would leave a half-started worker to print an EOFError), then raised
+    as KeyboardInterrupt once the processes are started."""
+    pending: list[int] = []
+    main = threading.current_thread() is threading.main_thread()
+    previous_handler = signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum)) if main else None
+    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if hasattr(signal, "pthread_sigmask") else None
+    try:
+        yield
+    finally:
+        if previous_mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
+        if main:
+            signal.signal(signal.SIGINT, previous_handler)
+        if pending:
+            raise KeyboardInterrupt
+
+
+_EXIT_AFTER_INTERRUPT = False
+"""True while the ``ptce batch`` process runs its batch (not when main() is called from
+Python): the process ends after an interrupted batch, so Ctrl-C stays ignored from the
+shutdown of the pool to the exit (a further one could only print a traceback); a caller
+in Python (Jupyter, tests) gets its Ctrl-C back."""
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ctrl-C ignored while the driver shuts the pool down after a Ctrl-C: the user has
+    asked to stop already, and a further one would break the shutdown halfway."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        if not _EXIT_AFTER_INTERRUPT:
+            signal.signal(signal.SIGINT, previous)
 
 
 # =========================================================================== storage
@@ -688,18 +742,23 @@ class _Folder:
         files: dict[str, str] = {}
         blobs = [(f"{kind}/part-{part_id:05d}.parquet", _parquet_bytes(result[kind])) for kind in ("outcomes", "timeseries")]
         blobs += [(f"networks/run-{run_id}.graphml", text.encode("utf-8")) for run_id, text in result["networks"].items()]
-        for rel, data in blobs:
-            _write_atomic(self.path / rel, data)
-            files[rel] = sha256_bytes(data)
-        self.manifest["parts"].append({
-            "id": part_id, "run_ids": [int(i) for i in result["run_ids"]],
-            "failed": {str(k): v for k, v in result["failed"].items()},
-            "seconds": round(float(result["seconds"]), 4), "files": files,
-        })
         try:
-            self._save_manifest()
-        except BaseException:  # disk full, Ctrl-C: not recorded (its files are removed on --resume)
-            self.manifest["parts"].pop()
+            for rel, data in blobs:
+                _write_atomic(self.path / rel, data)
+                files[rel] = sha256_bytes(data)
+            self.manifest["parts"].append({
+                "id": part_id, "run_ids": [int(i) for i in result["run_ids"]],
+                "failed": {str(k): v for k, v in result["failed"].items()},
+                "seconds": round(float(result["seconds"]), 4), "files": files,
+            })
+            try:
+                self._save_manifest()
+            except BaseException:
+                self.manifest["parts"].pop()
+                raise
+        except OSError:  # disk full: the part is not recorded; its files go (--resume would remove them too)
+            for rel in files:
+                (self.path / rel).unlink(missing_ok=True)
             raise
 
 
@@ -727,11 +786,13 @@ class _ProcessPool(cf.Executor):
         self._pool = self._new()
 
     def _new(self) -> cf.ProcessPoolExecutor:
-        return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                      initializer=_ignore_sigint)
+        with _sigint_deferred():  # starts the resource tracker process
+            return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                          initializer=_ignore_sigint)
 
     def submit(self, fn, /, *args, **kwargs):  # noqa: ANN001 (Executor's signature)
-        return self._pool.submit(fn, *args, **kwargs)
+        with _sigint_deferred():  # submit starts the worker processes
+            return self._pool.submit(fn, *args, **kwargs)
 
     def restart(self) -> None:
         old, self._pool = self._pool, self._new()
@@ -924,12 +985,20 @@ def run_batch(
                 raise BatchError(f"{path}: cannot write results there: {exc.strerror or exc}; {len(folder.done)} of {plan.runs} "
                                  f"runs done and kept; make room and run the same command with --resume") from None
     except KeyboardInterrupt:
+        # Ctrl-C before the tasks started, or once more while _drive was stopping: say how to go on.
         interrupted = True
-        raise
+        done = len(folder.done) if folder.manifest else 0
+        stopped = BatchSummary(path=path, name=plan.name, runs=plan.runs, twins=plan.twins, done=done,
+                               failed=folder.failed if folder.manifest else {}, seconds=time.perf_counter() - start,
+                               executor=description, interrupted=True, describe=plan.describe)
+        raise BatchInterrupted(stopped) from None
     finally:
-        folder.close()
-        # After Ctrl-C (or a failed write) the tasks worth keeping are recorded already: do not wait for more.
-        close(not interrupted and not (summary is not None and summary.interrupted))
+        # After Ctrl-C (or a failed write) the tasks worth keeping are recorded already: do not
+        # wait for more, and let no further Ctrl-C break the shutdown of the pool halfway.
+        stopping = interrupted or (summary is not None and summary.interrupted)
+        with _sigint_ignored() if stopping else contextlib.nullcontext():
+            folder.close()
+            close(not stopping)
     assert summary is not None
     summary.seconds = time.perf_counter() - start
     if summary.interrupted:
@@ -959,6 +1028,19 @@ def _lost_runs_result(run_ids: list[int], error: str) -> dict[str, Any]:
             "timeseries": pd.DataFrame({"run_id": pd.Series(dtype="int64")}), "networks": {}, "seconds": 0.0}
 
 
+def _only(result: dict[str, Any], keep: set[int]) -> dict[str, Any]:
+    """A task result restricted to the runs in ``keep`` (a twin run again only so that
+    the run it serves can be measured against it is not recorded twice)."""
+    out = dict(result)
+    out["run_ids"] = [i for i in result["run_ids"] if i in keep]
+    out["failed"] = {i: e for i, e in result["failed"].items() if i in keep}
+    for kind in ("outcomes", "timeseries"):
+        df = result[kind]
+        out[kind] = df[df["run_id"].isin(keep)].reset_index(drop=True)
+    out["networks"] = {i: g for i, g in result["networks"].items() if i in keep}
+    return out
+
+
 def _drive(plan: Plan, folder: _Folder, todo: deque[list[int]], pool: cf.Executor, n_workers: int,
            chunk_runs: int | None, progress: bool | None, summary: BatchSummary) -> None:
     """Submit the groups left to do as tasks, at most two per worker in flight, and record
@@ -973,12 +1055,19 @@ def _drive(plan: Plan, folder: _Folder, todo: deque[list[int]], pool: cf.Executo
     chunk = max(1, round(chunk_runs / group_size)) if chunk_runs else None
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=plan.runs, initial=summary.done, unit="run", disable=not show, dynamic_ncols=True, desc=plan.name)
-    in_flight: dict[cf.Future, tuple[list[list[int]], int, bool]] = {}  # future -> (groups, pool generation, alone)
+    # A unit is (run ids run together, run ids kept): a twin group, kept whole (None), or,
+    # once a group has lost its worker while running alone, one run with its no-shock twin
+    # (needed for its resilience measures) keeping that run only.
+    Unit = tuple[list[int], frozenset[int] | None]
+    in_flight: dict[cf.Future, tuple[list[Unit], int, bool]] = {}  # future -> (units, pool generation, alone)
     timed = [0.0, 0]  # seconds and groups of the tasks finished so far
-    suspects: deque[list[int]] = deque()  # groups of lost tasks, to run again one at a time
-    attempts: dict[int, int] = {}  # first run id of a group -> times its task was lost
+    suspects: deque[Unit] = deque()  # units of lost tasks, to run again one at a time
+    attempts: dict[tuple[tuple[int, ...], frozenset[int] | None], int] = {}  # unit -> times its task was lost
     state = {"generation": 0, "stopping": False}
     restart = getattr(pool, "restart", None)
+
+    def n_runs(units: list[Unit]) -> int:
+        return sum(len(runs if keep is None else keep) for runs, keep in units)
 
     def restart_pool(generation: int) -> bool:
         """Rebuild a broken process pool once per breakage; False when that is not possible."""
@@ -990,53 +1079,64 @@ def _drive(plan: Plan, folder: _Folder, todo: deque[list[int]], pool: cf.Executo
         state["generation"] += 1
         return True
 
-    def lose(groups: list[list[int]], exc: BaseException, alone: bool) -> None:
+    def lose(units: list[Unit], exc: BaseException, alone: bool) -> None:
         if state["stopping"]:
-            summary.lost.append(f"{sum(map(len, groups))} runs: {_error_text(exc)}")
+            summary.lost.append(f"{n_runs(units)} runs: {_error_text(exc)}")
             return
-        for g in groups:
-            attempts[g[0]] = attempts.get(g[0], 0) + 1
-            if alone and attempts[g[0]] >= MAX_TASK_ATTEMPTS:
-                error = (f"the process running it was lost {attempts[g[0]]} times, the last times running nothing else "
+        for runs, keep in units:
+            key = (tuple(runs), keep)
+            attempts[key] = attempts.get(key, 0) + 1
+            if alone and keep is None and len(runs) > 1:
+                # Lost while running alone: split the group so one run cannot take its twins down.
+                for r in runs:
+                    twin = int(plan.design.at[r, "twin_run_id"])
+                    suspects.append(([twin, r] if twin >= 0 and twin in runs else [r], frozenset([r])))
+            elif alone and attempts[key] >= MAX_TASK_ATTEMPTS:
+                lost_ids = sorted(runs if keep is None else keep)
+                twins = [r for r in runs if r not in lost_ids]
+                with_twin = f" (with its no-shock twin, run {twins[0]})" if twins else ""
+                error = (f"the process running it was lost {attempts[key]} times, the last ones running it alone{with_twin} "
                          f"(killed, out of memory, or a crash outside Python): {_error_text(exc)}")
-                folder.record(_lost_runs_result(g, error))
-                bar.update(len(g))
+                folder.record(_lost_runs_result(lost_ids, error))
+                bar.update(len(lost_ids))
             else:
-                suspects.append(g)
+                suspects.append((runs, keep))
 
     def record(fut: cf.Future) -> None:
         nonlocal chunk
-        groups, generation, alone = in_flight.pop(fut)
+        units, generation, alone = in_flight.pop(fut)
         try:
             result = fut.result()
         except Exception as exc:  # the task itself was lost (worker died, cluster gone)
             if isinstance(exc, cf.BrokenExecutor) and not restart_pool(generation):
-                summary.lost.append(f"{sum(map(len, groups))} runs: {_error_text(exc)}")
+                summary.lost.append(f"{n_runs(units)} runs: {_error_text(exc)}")
                 state["stopping"] = True
                 return
-            lose(groups, exc, alone)
+            lose(units, exc, alone)
             return
+        if any(keep is not None for _, keep in units):
+            result = _only(result, {i for runs, keep in units for i in (runs if keep is None else keep)})
         folder.record(result)
         if not chunk_runs:  # a running mean: the first tasks of a fresh worker are slower
             timed[0] += result["seconds"]
-            timed[1] += len(groups)
+            timed[1] += len(units)
             chunk = _chunk_groups(timed[0] / timed[1], len(todo), n_workers)
         bar.update(len(result["run_ids"]))
         if folder.failed:
             bar.set_postfix(failed=len(folder.failed), refresh=False)
 
-    def submit(take: list[list[int]], alone: bool) -> bool:
+    def submit(units: list[Unit], alone: bool) -> bool:
         for _ in range(2):
             try:
-                fut = pool.submit(run_group_task, [plan.tasks(g) for g in take])
+                fut = pool.submit(run_group_task, [plan.tasks(runs) for runs, _ in units])
             except (cf.BrokenExecutor, RuntimeError) as exc:
                 if isinstance(exc, cf.BrokenExecutor) and restart_pool(state["generation"]):
                     continue  # broken before its futures told us: rebuilt, submit again
-                summary.lost.append(f"{sum(map(len, take)) + sum(map(len, todo)) + sum(map(len, suspects))} runs: {_error_text(exc)}")
+                summary.lost.append(f"{n_runs(units) + sum(map(len, todo)) + n_runs(list(suspects))} runs: {_error_text(exc)}")
                 todo.clear()
                 suspects.clear()
                 return False
-            in_flight[fut] = (take, state["generation"], alone)
+            in_flight[fut] = (units, state["generation"], alone)
             return True
         return False
 
@@ -1050,7 +1150,7 @@ def _drive(plan: Plan, folder: _Folder, todo: deque[list[int]], pool: cf.Executo
                 else:
                     limit = 2 * n_workers if chunk is not None else n_workers
                     while todo and len(in_flight) < limit:
-                        if not submit([todo.popleft() for _ in range(min(chunk or 1, len(todo)))], alone=False):
+                        if not submit([(todo.popleft(), None) for _ in range(min(chunk or 1, len(todo)))], alone=False):
                             break
                 if not in_flight:
                     break
@@ -1097,11 +1197,14 @@ def resume_command(args: argparse.Namespace) -> str:
 def cli_batch(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     """``ptce batch``: 0 when every run succeeded, 1 when a run failed or is missing,
     130 on Ctrl-C (with the command that resumes), 2 on a user error (raised)."""
+    global _EXIT_AFTER_INTERRUPT
+    exits = bool(getattr(args, "process_exits", False))  # the ptce process itself, not main([...]) called from Python
     plan_name_out = args.out
 
     def echo(message: str) -> None:
         print(message, flush=True)
 
+    _EXIT_AFTER_INTERRUPT = exits
     try:
         summary = run_batch(
             args.scenario, replicates=args.replicates, executor=args.executor, workers=args.workers,
@@ -1109,11 +1212,15 @@ def cli_batch(args: argparse.Namespace, overrides: dict[str, str]) -> int:
             chunk_runs=args.chunk_runs, echo=echo,
         )
     except BatchInterrupted as exc:
+        if exits:  # the process ends now: a further Ctrl-C could only break its exit with a traceback
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         s = exc.summary
         args.out_resolved = s.path
         print(f"interrupted: {s.done} of {s.runs} runs done and kept in {s.path}; resume with: {resume_command(args)}",
               file=sys.stderr)
         return 130
+    finally:
+        _EXIT_AFTER_INTERRUPT = False
     print(summary)
     return 0 if summary.success else 1
 
