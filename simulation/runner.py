@@ -498,50 +498,90 @@ def _ignore_sigint() -> None:
 
 
 @contextlib.contextmanager
-def _sigint_deferred() -> Iterator[None]:
-    """Ctrl-C held back while the driver starts processes, then raised.
-
-    Blocked in this thread (the signal mask is inherited through fork and exec), so a
-    worker is born deaf to the terminal's Ctrl-C (it ignores it once _ignore_sigint has
-    run) instead of dying with a traceback on the user's screen while Python starts up in
-    it; and, in the main thread, recorded rather than raised in the middle of starting a
-    process (which would leave a half-started worker to print an EOFError), then raised
-    as KeyboardInterrupt once the processes are started."""
-    pending: list[int] = []
-    main = threading.current_thread() is threading.main_thread()
-    previous_handler = signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum)) if main else None
-    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if hasattr(signal, "pthread_sigmask") else None
+def _sigint_blocked() -> Iterator[None]:
+    """SIGINT blocked in this thread while it starts processes: the signal mask is
+    inherited through fork and exec, so a worker is born deaf to the terminal's Ctrl-C
+    (and ignores it once _ignore_sigint has run) instead of dying with a traceback on the
+    user's screen while Python starts up in it.  A Ctrl-C meanwhile stays pending and is
+    handled (counted, see _CtrlC) once the mask is restored."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
-        if previous_mask is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
-        if main:
-            signal.signal(signal.SIGINT, previous_handler)
-        if pending:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
+
+
+POLL_SECONDS = 0.2
+"""How long the driver waits for tasks before it looks whether Ctrl-C was pressed."""
+
+
+class _CtrlC:
+    """Ctrl-C during a batch, counted by the SIGINT handler and acted on by the driver at
+    points of its choosing.
+
+    Python's own handler raises KeyboardInterrupt wherever the main thread happens to be:
+    in the middle of recording a part, of starting a worker process, of shutting the pool
+    down, or inside some object's ``__del__``, where it is printed as "Exception ignored
+    in ..." with a traceback and then lost (a progress bar's did exactly that).  So while a
+    batch runs the handler only counts; the driver, which waits for tasks at most
+    POLL_SECONDS at a time, stops at its next look.  Only while a serial task runs in this
+    very process does the first Ctrl-C raise, to stop the simulation at once.  The first
+    Ctrl-C stops the batch (tasks already running in workers are finished and kept), the
+    second stops that wait.
+
+    Installed only in the main thread (Python runs signal handlers there only) and only
+    over a handler set from Python: a SIGINT ignored (nohup, a background job of a script)
+    stays ignored, as Python itself leaves it.  ``restore`` puts the previous handler back
+    (a notebook or a test calling the runner keeps its Ctrl-C) or, for a ptce process about
+    to exit after an interrupted batch, leaves SIGINT ignored: a further Ctrl-C could only
+    break the exit with a traceback."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._raising = False
+        self._previous: Any = None
+        self._installed = False
+
+    def install(self) -> _CtrlC:
+        if threading.current_thread() is threading.main_thread() and callable(signal.getsignal(signal.SIGINT)):
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._installed = True
+        return self
+
+    def restore(self, *, exiting: bool) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, signal.SIG_IGN if exiting else self._previous)
+            self._installed = False
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.count += 1
+        if self._raising:
+            self._raising = False
             raise KeyboardInterrupt
+
+    def check(self) -> None:
+        """KeyboardInterrupt if Ctrl-C was pressed: called where stopping is safe."""
+        if self.count:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def interruptible(self) -> Iterator[None]:
+        """The first Ctrl-C raises KeyboardInterrupt here at once (a serial task)."""
+        self.check()
+        self._raising = self._installed
+        try:
+            yield
+        finally:
+            self._raising = False
 
 
 _EXIT_AFTER_INTERRUPT = False
 """True while the ``ptce batch`` process runs its batch (not when main() is called from
-Python): the process ends after an interrupted batch, so Ctrl-C stays ignored from the
-shutdown of the pool to the exit (a further one could only print a traceback); a caller
-in Python (Jupyter, tests) gets its Ctrl-C back."""
-
-
-@contextlib.contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """Ctrl-C ignored while the driver shuts the pool down after a Ctrl-C: the user has
-    asked to stop already, and a further one would break the shutdown halfway."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        if not _EXIT_AFTER_INTERRUPT:
-            signal.signal(signal.SIGINT, previous)
+Python): the process ends after an interrupted batch, so Ctrl-C stays ignored from then
+to the exit (see _CtrlC.restore); a caller in Python (Jupyter, tests) gets its Ctrl-C back."""
 
 
 # =========================================================================== storage
@@ -764,14 +804,21 @@ class _Folder:
 
 # =========================================================================== executors
 class SerialExecutor(cf.Executor):
-    """Runs each task in the calling process when it is submitted."""
+    """Runs each task in the calling process when it is submitted (a Ctrl-C counted by
+    ``ctrl_c`` stops the task at once: see _CtrlC)."""
+
+    def __init__(self, ctrl_c: _CtrlC | None = None) -> None:
+        self.ctrl_c = ctrl_c
 
     def submit(self, fn, /, *args, **kwargs):  # noqa: ANN001 (Executor's signature)
         future: cf.Future = cf.Future()
         try:
-            future.set_result(fn(*args, **kwargs))
+            with self.ctrl_c.interruptible() if self.ctrl_c else contextlib.nullcontext():
+                result = fn(*args, **kwargs)
         except Exception as exc:
             future.set_exception(exc)
+        else:
+            future.set_result(result)
         return future
 
 
@@ -786,12 +833,12 @@ class _ProcessPool(cf.Executor):
         self._pool = self._new()
 
     def _new(self) -> cf.ProcessPoolExecutor:
-        with _sigint_deferred():  # starts the resource tracker process
+        with _sigint_blocked():  # starts the resource tracker process
             return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
                                           initializer=_ignore_sigint)
 
     def submit(self, fn, /, *args, **kwargs):  # noqa: ANN001 (Executor's signature)
-        with _sigint_deferred():  # submit starts the worker processes
+        with _sigint_blocked():  # submit starts the worker processes
             return self._pool.submit(fn, *args, **kwargs)
 
     def restart(self) -> None:
@@ -810,7 +857,8 @@ class _ProcessPool(cf.Executor):
         pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
-def _open_executor(executor: str | cf.Executor, workers: int | None, scheduler: str | None) -> tuple[cf.Executor, int, Callable[[bool], None], str]:
+def _open_executor(executor: str | cf.Executor, workers: int | None, scheduler: str | None,
+                   ctrl_c: _CtrlC | None = None) -> tuple[cf.Executor, int, Callable[[bool], None], str]:
     """(executor, workers, close(wait), description)."""
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise BatchError(f"--workers: must be a whole number >= 1, got {workers!r}")
@@ -820,7 +868,7 @@ def _open_executor(executor: str | cf.Executor, workers: int | None, scheduler: 
         n = workers or getattr(executor, "_max_workers", None) or os.cpu_count() or 1
         return executor, n, lambda wait: None, f"{type(executor).__name__} ({n} workers)"
     if executor == "serial":
-        return SerialExecutor(), 1, lambda wait: None, "serial"
+        return SerialExecutor(ctrl_c), 1, lambda wait: None, "serial"
     if executor == "processes":
         n = workers or os.cpu_count() or 1
         pool = _ProcessPool(n)
@@ -839,8 +887,9 @@ def _open_executor(executor: str | cf.Executor, workers: int | None, scheduler: 
             if scheduler:
                 client = Client(scheduler, timeout="20s")
             else:
+                # The workers ignore Ctrl-C (simulation._dask_worker): the driver stops the cluster.
                 cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
+                                       dashboard_address=None, preload=["simulation._dask_worker"])
                 client = Client(cluster)
         except (OSError, TimeoutError) as exc:
             if cluster is not None:
@@ -956,9 +1005,23 @@ def run_batch(
     path = Path(out) if out is not None else Path("results") / plan.name
     if chunk_runs is not None and (not isinstance(chunk_runs, int) or chunk_runs < 1):
         raise BatchError(f"--chunk-runs: must be a whole number >= 1, got {chunk_runs!r}")
+    ctrl_c = _CtrlC().install()
+    interrupted = False
+    try:
+        return _run_batch(plan, path, executor, workers, scheduler, resume, chunk_runs, progress, echo, ctrl_c, start)
+    except KeyboardInterrupt:  # BatchInterrupted
+        interrupted = True
+        raise
+    finally:
+        ctrl_c.restore(exiting=_EXIT_AFTER_INTERRUPT and interrupted)
+
+
+def _run_batch(plan: Plan, path: Path, executor: str | cf.Executor, workers: int | None, scheduler: str | None, resume: bool,
+               chunk_runs: int | None, progress: bool | None, echo: Callable[[str], None] | None, ctrl_c: _CtrlC,
+               start: float) -> BatchSummary:
     # The executor first (a cluster that cannot be reached is a user error), the folder
     # next: a bad option or address leaves nothing on disk.
-    pool, n_workers, close, description = _open_executor(executor, workers, scheduler)
+    pool, n_workers, close, description = _open_executor(executor, workers, scheduler, ctrl_c)
     interrupted = False
     summary: BatchSummary | None = None
     folder = _Folder(path, plan)
@@ -979,13 +1042,14 @@ def run_batch(
                                describe=plan.describe)
         if todo:
             try:
-                _drive(plan, folder, todo, pool, n_workers, chunk_runs, progress, summary)
+                _drive(plan, folder, todo, pool, n_workers, chunk_runs, progress, summary, ctrl_c)
             except OSError as exc:  # disk full, folder removed or made read-only under us
                 interrupted = True
                 raise BatchError(f"{path}: cannot write results there: {exc.strerror or exc}; {len(folder.done)} of {plan.runs} "
                                  f"runs done and kept; make room and run the same command with --resume") from None
     except KeyboardInterrupt:
-        # Ctrl-C before the tasks started, or once more while _drive was stopping: say how to go on.
+        # Not from a Ctrl-C counted by _CtrlC (_drive acts on those): a KeyboardInterrupt raised
+        # by other means, e.g. SIGINT sent while _CtrlC could not be installed. Say how to go on.
         interrupted = True
         done = len(folder.done) if folder.manifest else 0
         stopped = BatchSummary(path=path, name=plan.name, runs=plan.runs, twins=plan.twins, done=done,
@@ -994,11 +1058,10 @@ def run_batch(
         raise BatchInterrupted(stopped) from None
     finally:
         # After Ctrl-C (or a failed write) the tasks worth keeping are recorded already: do not
-        # wait for more, and let no further Ctrl-C break the shutdown of the pool halfway.
+        # wait for more.  (A further Ctrl-C is only counted: it cannot break the shutdown.)
         stopping = interrupted or (summary is not None and summary.interrupted)
-        with _sigint_ignored() if stopping else contextlib.nullcontext():
-            folder.close()
-            close(not stopping)
+        folder.close()
+        close(not stopping)
     assert summary is not None
     summary.seconds = time.perf_counter() - start
     if summary.interrupted:
@@ -1042,7 +1105,7 @@ def _only(result: dict[str, Any], keep: set[int]) -> dict[str, Any]:
 
 
 def _drive(plan: Plan, folder: _Folder, todo: deque[list[int]], pool: cf.Executor, n_workers: int,
-           chunk_runs: int | None, progress: bool | None, summary: BatchSummary) -> None:
+           chunk_runs: int | None, progress: bool | None, summary: BatchSummary, ctrl_c: _CtrlC | None = None) -> None:
     """Submit the groups left to do as tasks, at most two per worker in flight, and record
     each finished task; on Ctrl-C, cancel what has not started and record what is running.
 
@@ -1140,9 +1203,11 @@ def _drive(plan: Plan, folder: _Folder, todo: deque[list[int]], pool: cf.Executo
             return True
         return False
 
+    ctrl_c = ctrl_c or _CtrlC()
     try:
         try:
             while (todo or suspects or in_flight) and not state["stopping"]:
+                ctrl_c.check()  # Ctrl-C: stop here, between two tasks recorded whole
                 if suspects:
                     # Groups of a lost task run alone, so a crash is traced to its run.
                     if not in_flight and not submit([suspects.popleft()], alone=True):
@@ -1154,21 +1219,24 @@ def _drive(plan: Plan, folder: _Folder, todo: deque[list[int]], pool: cf.Executo
                             break
                 if not in_flight:
                     break
-                finished, _ = cf.wait(list(in_flight), return_when=cf.FIRST_COMPLETED)
+                finished, _ = cf.wait(list(in_flight), timeout=POLL_SECONDS, return_when=cf.FIRST_COMPLETED)
                 for fut in finished:
                     record(fut)
         except KeyboardInterrupt:
             summary.interrupted = True
             state["stopping"] = True
-            bar.write("stopping: finishing the tasks already running (Ctrl-C again to stop now)...", file=sys.stderr)
             for fut in list(in_flight):
                 if fut.cancel():
                     in_flight.pop(fut)
+            if in_flight:
+                bar.write("stopping: finishing the tasks already running (Ctrl-C again to stop now)...", file=sys.stderr)
+            first = max(ctrl_c.count, 1)
             try:
-                for fut in list(in_flight):
-                    cf.wait([fut])
-                    record(fut)
-            except KeyboardInterrupt:
+                while in_flight and ctrl_c.count <= first:  # a second Ctrl-C stops the wait
+                    finished, _ = cf.wait(list(in_flight), timeout=POLL_SECONDS, return_when=cf.FIRST_COMPLETED)
+                    for fut in finished:
+                        record(fut)
+            except KeyboardInterrupt:  # only if _CtrlC could not be installed
                 pass
     finally:
         bar.close()

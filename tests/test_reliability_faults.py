@@ -338,10 +338,47 @@ def test_a_dask_worker_killed_mid_batch(reference, tmp_path):
     assert_whole(whole, out)
 
 
-def test_ctrl_c_in_a_notebook_keeps_the_kernel_usable(reference, tmp_path, monkeypatch):
-    """A KeyboardInterrupt in the calling process (a notebook's interrupt button) during a
-    serial batch: BatchInterrupted with what is kept, Ctrl-C handling given back to the
-    caller, and the batch resumes to the uninterrupted result."""
+def test_ctrl_c_with_dask_then_resume_loses_nothing(reference, tmp_path):
+    """Ctrl-C to the process group of a ``ptce batch --executor dask`` (its local cluster's
+    worker processes included), twice the second time: exit 130, the resume line, no
+    traceback from the driver or a Dask worker; the resume finishes the batch."""
+    pytest.importorskip("dask.distributed", reason="the [dask] extra is part of [test]")
+    path, whole = reference
+    out = tmp_path / "dask-stopped"
+    command = ["batch", path, "--executor", "dask", "--workers", "2", "--chunk-runs", "2", "--out", out]
+    interrupts = 0
+    for round_ in range(2):
+        proc = start(*command, *(["--resume"] if round_ else []), cwd=tmp_path)
+        target = parts_written(out) + 1
+        if not wait_until(proc, lambda t=target: parts_written(out) >= t):
+            finish(proc)
+            break
+        os.killpg(proc.pid, signal.SIGINT)
+        interrupts += 1
+        if round_ == 1:
+            time.sleep(0.05)
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGINT)
+                interrupts += 1
+        code, stdout, stderr = finish(proc)
+        assert "Traceback" not in stderr, stderr
+        if code == 0:  # the Ctrl-C came after the last part
+            break
+        assert code == 130, stderr
+        assert "resume with: ptce batch " in stderr.strip().splitlines()[-1], stderr
+    TALLY["sigint"] += interrupts
+    assert interrupts >= 1
+    code, stdout, stderr = finish(start(*command, "--resume", cwd=tmp_path))
+    assert code == 0 and "Traceback" not in stderr, stderr
+    assert_whole(whole, out)
+
+
+@pytest.mark.parametrize("how", ["sigint", "raised"])
+def test_ctrl_c_in_a_notebook_keeps_the_kernel_usable(reference, tmp_path, monkeypatch, how):
+    """A Ctrl-C in the calling process (a notebook's interrupt button sends SIGINT to the
+    kernel; or a KeyboardInterrupt raised by code) during a serial batch: BatchInterrupted
+    with what is kept, Ctrl-C handling given back to the caller, and the batch resumes to
+    the uninterrupted result."""
     from simulation import TerritoryModel
 
     path, whole = reference
@@ -351,7 +388,9 @@ def test_ctrl_c_in_a_notebook_keeps_the_kernel_usable(reference, tmp_path, monke
     def run(self, steps=None):
         calls.append(1)
         if len(calls) == 9:
-            raise KeyboardInterrupt
+            if how == "raised":
+                raise KeyboardInterrupt
+            os.kill(os.getpid(), signal.SIGINT)  # handled at the next bytecode boundary, inside the run
         return original(self, steps)
 
     monkeypatch.setattr(TerritoryModel, "run", run)
