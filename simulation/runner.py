@@ -41,6 +41,7 @@ import copy
 import io
 import itertools
 import json
+import logging
 import math
 import multiprocessing
 import os
@@ -899,10 +900,21 @@ def _open_executor(executor: str | cf.Executor, workers: int | None, scheduler: 
         pool = client.get_executor(pure=False)
 
         def close(wait: bool) -> None:
-            pool.shutdown(wait=wait)
-            client.close()
-            if cluster is not None:
-                cluster.close()
+            # After Ctrl-C (wait False) the cluster goes down with tasks cancelled midway, and
+            # Dask logs errors of its own as it does (a result the client was still fetching
+            # when the scheduler closed, with its traceback): the batch has said what it kept,
+            # so they are not shown.  A caller in Python gets its logging back.
+            disabled = logging.root.manager.disable
+            if not wait:
+                logging.disable(logging.CRITICAL)
+            try:
+                pool.shutdown(wait=wait)
+                client.close()
+                if cluster is not None:
+                    cluster.close()
+            finally:
+                if not _EXIT_AFTER_INTERRUPT:
+                    logging.disable(disabled)
 
         where = scheduler or "a local cluster"
         return pool, n, close, f"dask on {where} ({n} worker threads)"
