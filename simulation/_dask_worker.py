@@ -11,9 +11,18 @@ the worker starts (https://distributed.dask.org/en/stable/plugins.html, preloads
 
 from __future__ import annotations
 
+import logging
 import signal
 from typing import Any
 
 
 def dask_setup(worker: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def quiet() -> None:
+    """Run on each worker (``Client.run``) just before the driver closes the local cluster
+    after a Ctrl-C: the workers' tasks are cancelled and the scheduler goes down under them,
+    which Dask logs as warnings and errors with tracebacks (a cancelled task, a heartbeat to
+    a scheduler already closed); the batch has said what it kept, so they are not shown."""
+    logging.disable(logging.CRITICAL)

@@ -907,6 +907,11 @@ def _open_executor(executor: str | cf.Executor, workers: int | None, scheduler: 
             disabled = logging.root.manager.disable
             if not wait:
                 logging.disable(logging.CRITICAL)
+                if cluster is not None:  # our own local cluster's workers (never a shared cluster's)
+                    from ._dask_worker import quiet
+
+                    with contextlib.suppress(Exception):  # a worker already gone: it logs nothing more
+                        client.run(quiet)
             try:
                 pool.shutdown(wait=wait)
                 client.close()
