@@ -1239,6 +1239,9 @@ def _drive(plan: Plan, folder: _Folder, todo: deque[list[int]], pool: cf.Executo
                 finished, _ = cf.wait(list(in_flight), timeout=POLL_SECONDS, return_when=cf.FIRST_COMPLETED)
                 for fut in finished:
                     record(fut)
+            # A Ctrl-C while the last tasks ran: they are kept, and the batch still reports
+            # the interruption (exit 130), as it would have a moment earlier.
+            ctrl_c.check()
         except KeyboardInterrupt:
             summary.interrupted = True
             state["stopping"] = True
