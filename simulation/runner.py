@@ -853,9 +853,22 @@ class _ProcessPool(cf.Executor):
     @staticmethod
     def _end(pool: cf.ProcessPoolExecutor, *, wait: bool, cancel_futures: bool = True) -> None:
         if not wait:  # stop now (Ctrl-C, a broken pool): the workers ignore SIGINT, so end them
-            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            procs = list((getattr(pool, "_processes", None) or {}).values())
+            for proc in procs:
                 proc.terminate()
+            for proc in procs:
+                proc.join(timeout=10)
         pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+        if not wait:
+            # A worker ended while it was sending a result leaves half a message in the result
+            # pipe; the pool's manager thread would wait for the rest forever, and the
+            # interpreter waits for that thread when it exits (a batch that never ends after a
+            # second Ctrl-C).  With the workers gone, the pool's own copy of the write end is
+            # the last: closing it turns that wait into an EOF, which the pool treats as broken.
+            writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)
+            if writer is not None:
+                with contextlib.suppress(OSError):
+                    writer.close()
 
 
 def _open_executor(executor: str | cf.Executor, workers: int | None, scheduler: str | None,
