@@ -173,6 +173,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return cli_compare(args)
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .verify import cli_verify
+
+    return cli_verify(args)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import write_report
     from .results import load_results
@@ -285,6 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_batch_arguments(batch, comp)
     batch.set_defaults(func=cmd_batch)
     comp.set_defaults(func=cmd_compare)
+    from .verify import add_verify_arguments
+
+    ver = sub.add_parser("verify", help="check a batch results folder against its manifest: parts, checksums, runs (exit 0 if whole)")
+    add_verify_arguments(ver)
+    ver.set_defaults(func=cmd_verify)
     rep = sub.add_parser("report", help="charts (PNG, SVG) and a policy brief (PDF) of a batch, in English or French")
     rep.add_argument("results", metavar="RESULTS_DIR", help="a batch results folder, e.g. results/crisis_regimes")
     rep.add_argument("--lang", choices=["en", "fr"], default="en", help="language of the charts and the brief (default en)")
@@ -294,13 +305,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # argv None: the ptce process itself (console script, python -m simulation), which
+    # exits on return; a list: a call from Python (tests, notebooks), which goes on.
+    process_exits = argv is None
     try:
         args = build_parser().parse_args(argv)
+        args.process_exits = process_exits
         return args.func(args)
     except (UserError, ScenarioError) as exc:
         print(f"error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
+        if process_exits:  # exiting: a further Ctrl-C would only print a traceback
+            import signal
+
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         print("interrupted", file=sys.stderr)
         return 130
 

@@ -36,19 +36,22 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import contextlib
 import copy
 import io
 import itertools
 import json
+import logging
 import math
 import multiprocessing
 import os
 import shlex
 import signal
 import sys
+import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -415,20 +418,25 @@ def _test_worker_exit(run_id: int) -> None:
     (``3`` or ``3:once``).  A worker *process* (never the driver, never a serial run) about
     to run one of them ends at once with os._exit(70), as a crash or the out-of-memory
     killer would end it; ``:once`` only the first time (a marker file in the folder named
-    by PTCE_TEST_WORKER_EXIT_DIR).  It cannot be a monkeypatch: spawned workers import the
-    package afresh."""
+    by PTCE_TEST_WORKER_EXIT_DIR, where each exit also adds a line to worker-exits.log).
+    It cannot be a monkeypatch: spawned workers import the package afresh."""
     spec = os.environ.get(TEST_WORKER_EXIT_ENV)
     if not spec or multiprocessing.parent_process() is None:
         return
+    folder = os.environ.get(TEST_WORKER_EXIT_DIR_ENV)
     for item in spec.split(","):
         rid, _, mode = item.strip().partition(":")
         if rid != str(run_id):
             continue
         if mode == "once":
             try:
-                os.close(os.open(Path(os.environ[TEST_WORKER_EXIT_DIR_ENV]) / f"exited-{run_id}", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+                os.close(os.open(Path(folder or ".") / f"exited-{run_id}", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
             except FileExistsError:
                 return
+        if folder:  # one line per exit, for the tests' counts
+            fd = os.open(Path(folder) / "worker-exits.log", os.O_CREAT | os.O_APPEND | os.O_WRONLY)
+            os.write(fd, f"{run_id}\n".encode())
+            os.close(fd)
         os._exit(70)
 
 
@@ -488,6 +496,93 @@ def _ignore_sigint() -> None:
     """Worker processes ignore Ctrl-C: the driver decides what to stop and keeps the
     results of tasks already running."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """SIGINT blocked in this thread while it starts processes: the signal mask is
+    inherited through fork and exec, so a worker is born deaf to the terminal's Ctrl-C
+    (and ignores it once _ignore_sigint has run) instead of dying with a traceback on the
+    user's screen while Python starts up in it.  A Ctrl-C meanwhile stays pending and is
+    handled (counted, see _CtrlC) once the mask is restored."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
+
+
+POLL_SECONDS = 0.2
+"""How long the driver waits for tasks before it looks whether Ctrl-C was pressed."""
+
+
+class _CtrlC:
+    """Ctrl-C during a batch, counted by the SIGINT handler and acted on by the driver at
+    points of its choosing.
+
+    Python's own handler raises KeyboardInterrupt wherever the main thread happens to be:
+    in the middle of recording a part, of starting a worker process, of shutting the pool
+    down, or inside some object's ``__del__``, where it is printed as "Exception ignored
+    in ..." with a traceback and then lost (a progress bar's did exactly that).  So while a
+    batch runs the handler only counts; the driver, which waits for tasks at most
+    POLL_SECONDS at a time, stops at its next look.  Only while a serial task runs in this
+    very process does the first Ctrl-C raise, to stop the simulation at once.  The first
+    Ctrl-C stops the batch (tasks already running in workers are finished and kept), the
+    second stops that wait.
+
+    Installed only in the main thread (Python runs signal handlers there only) and only
+    over a handler set from Python: a SIGINT ignored (nohup, a background job of a script)
+    stays ignored, as Python itself leaves it.  ``restore`` puts the previous handler back
+    (a notebook or a test calling the runner keeps its Ctrl-C) or, for a ptce process about
+    to exit after an interrupted batch, leaves SIGINT ignored: a further Ctrl-C could only
+    break the exit with a traceback."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._raising = False
+        self._previous: Any = None
+        self._installed = False
+
+    def install(self) -> _CtrlC:
+        if threading.current_thread() is threading.main_thread() and callable(signal.getsignal(signal.SIGINT)):
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._installed = True
+        return self
+
+    def restore(self, *, exiting: bool) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, signal.SIG_IGN if exiting else self._previous)
+            self._installed = False
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.count += 1
+        if self._raising:
+            self._raising = False
+            raise KeyboardInterrupt
+
+    def check(self) -> None:
+        """KeyboardInterrupt if Ctrl-C was pressed: called where stopping is safe."""
+        if self.count:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def interruptible(self) -> Iterator[None]:
+        """The first Ctrl-C raises KeyboardInterrupt here at once (a serial task)."""
+        self.check()
+        self._raising = self._installed
+        try:
+            yield
+        finally:
+            self._raising = False
+
+
+_EXIT_AFTER_INTERRUPT = False
+"""True while the ``ptce batch`` process runs its batch (not when main() is called from
+Python): the process ends after an interrupted batch, so Ctrl-C stays ignored from then
+to the exit (see _CtrlC.restore); a caller in Python (Jupyter, tests) gets its Ctrl-C back."""
 
 
 # =========================================================================== storage
@@ -688,31 +783,43 @@ class _Folder:
         files: dict[str, str] = {}
         blobs = [(f"{kind}/part-{part_id:05d}.parquet", _parquet_bytes(result[kind])) for kind in ("outcomes", "timeseries")]
         blobs += [(f"networks/run-{run_id}.graphml", text.encode("utf-8")) for run_id, text in result["networks"].items()]
-        for rel, data in blobs:
-            _write_atomic(self.path / rel, data)
-            files[rel] = sha256_bytes(data)
-        self.manifest["parts"].append({
-            "id": part_id, "run_ids": [int(i) for i in result["run_ids"]],
-            "failed": {str(k): v for k, v in result["failed"].items()},
-            "seconds": round(float(result["seconds"]), 4), "files": files,
-        })
         try:
-            self._save_manifest()
-        except BaseException:  # disk full, Ctrl-C: not recorded (its files are removed on --resume)
-            self.manifest["parts"].pop()
+            for rel, data in blobs:
+                _write_atomic(self.path / rel, data)
+                files[rel] = sha256_bytes(data)
+            self.manifest["parts"].append({
+                "id": part_id, "run_ids": [int(i) for i in result["run_ids"]],
+                "failed": {str(k): v for k, v in result["failed"].items()},
+                "seconds": round(float(result["seconds"]), 4), "files": files,
+            })
+            try:
+                self._save_manifest()
+            except BaseException:
+                self.manifest["parts"].pop()
+                raise
+        except OSError:  # disk full: the part is not recorded; its files go (--resume would remove them too)
+            for rel in files:
+                (self.path / rel).unlink(missing_ok=True)
             raise
 
 
 # =========================================================================== executors
 class SerialExecutor(cf.Executor):
-    """Runs each task in the calling process when it is submitted."""
+    """Runs each task in the calling process when it is submitted (a Ctrl-C counted by
+    ``ctrl_c`` stops the task at once: see _CtrlC)."""
+
+    def __init__(self, ctrl_c: _CtrlC | None = None) -> None:
+        self.ctrl_c = ctrl_c
 
     def submit(self, fn, /, *args, **kwargs):  # noqa: ANN001 (Executor's signature)
         future: cf.Future = cf.Future()
         try:
-            future.set_result(fn(*args, **kwargs))
+            with self.ctrl_c.interruptible() if self.ctrl_c else contextlib.nullcontext():
+                result = fn(*args, **kwargs)
         except Exception as exc:
             future.set_exception(exc)
+        else:
+            future.set_result(result)
         return future
 
 
@@ -727,11 +834,13 @@ class _ProcessPool(cf.Executor):
         self._pool = self._new()
 
     def _new(self) -> cf.ProcessPoolExecutor:
-        return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                      initializer=_ignore_sigint)
+        with _sigint_blocked():  # starts the resource tracker process
+            return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                          initializer=_ignore_sigint)
 
     def submit(self, fn, /, *args, **kwargs):  # noqa: ANN001 (Executor's signature)
-        return self._pool.submit(fn, *args, **kwargs)
+        with _sigint_blocked():  # submit starts the worker processes
+            return self._pool.submit(fn, *args, **kwargs)
 
     def restart(self) -> None:
         old, self._pool = self._pool, self._new()
@@ -744,12 +853,26 @@ class _ProcessPool(cf.Executor):
     @staticmethod
     def _end(pool: cf.ProcessPoolExecutor, *, wait: bool, cancel_futures: bool = True) -> None:
         if not wait:  # stop now (Ctrl-C, a broken pool): the workers ignore SIGINT, so end them
-            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            procs = list((getattr(pool, "_processes", None) or {}).values())
+            for proc in procs:
                 proc.terminate()
+            for proc in procs:
+                proc.join(timeout=10)
         pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+        if not wait:
+            # A worker ended while it was sending a result leaves half a message in the result
+            # pipe; the pool's manager thread would wait for the rest forever, and the
+            # interpreter waits for that thread when it exits (a batch that never ends after a
+            # second Ctrl-C).  With the workers gone, the pool's own copy of the write end is
+            # the last: closing it turns that wait into an EOF, which the pool treats as broken.
+            writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)
+            if writer is not None:
+                with contextlib.suppress(OSError):
+                    writer.close()
 
 
-def _open_executor(executor: str | cf.Executor, workers: int | None, scheduler: str | None) -> tuple[cf.Executor, int, Callable[[bool], None], str]:
+def _open_executor(executor: str | cf.Executor, workers: int | None, scheduler: str | None,
+                   ctrl_c: _CtrlC | None = None) -> tuple[cf.Executor, int, Callable[[bool], None], str]:
     """(executor, workers, close(wait), description)."""
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise BatchError(f"--workers: must be a whole number >= 1, got {workers!r}")
@@ -759,7 +882,7 @@ def _open_executor(executor: str | cf.Executor, workers: int | None, scheduler: 
         n = workers or getattr(executor, "_max_workers", None) or os.cpu_count() or 1
         return executor, n, lambda wait: None, f"{type(executor).__name__} ({n} workers)"
     if executor == "serial":
-        return SerialExecutor(), 1, lambda wait: None, "serial"
+        return SerialExecutor(ctrl_c), 1, lambda wait: None, "serial"
     if executor == "processes":
         n = workers or os.cpu_count() or 1
         pool = _ProcessPool(n)
@@ -778,8 +901,9 @@ def _open_executor(executor: str | cf.Executor, workers: int | None, scheduler: 
             if scheduler:
                 client = Client(scheduler, timeout="20s")
             else:
+                # The workers ignore Ctrl-C (simulation._dask_worker): the driver stops the cluster.
                 cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
+                                       dashboard_address=None, preload=["simulation._dask_worker"])
                 client = Client(cluster)
         except (OSError, TimeoutError) as exc:
             if cluster is not None:
@@ -789,10 +913,26 @@ def _open_executor(executor: str | cf.Executor, workers: int | None, scheduler: 
         pool = client.get_executor(pure=False)
 
         def close(wait: bool) -> None:
-            pool.shutdown(wait=wait)
-            client.close()
-            if cluster is not None:
-                cluster.close()
+            # After Ctrl-C (wait False) the cluster goes down with tasks cancelled midway, and
+            # Dask logs errors of its own as it does (a result the client was still fetching
+            # when the scheduler closed, with its traceback): the batch has said what it kept,
+            # so they are not shown.  A caller in Python gets its logging back.
+            disabled = logging.root.manager.disable
+            if not wait:
+                logging.disable(logging.CRITICAL)
+                if cluster is not None:  # our own local cluster's workers (never a shared cluster's)
+                    from ._dask_worker import quiet
+
+                    with contextlib.suppress(Exception):  # a worker already gone: it logs nothing more
+                        client.run(quiet)
+            try:
+                pool.shutdown(wait=wait)
+                client.close()
+                if cluster is not None:
+                    cluster.close()
+            finally:
+                if not _EXIT_AFTER_INTERRUPT:
+                    logging.disable(disabled)
 
         where = scheduler or "a local cluster"
         return pool, n, close, f"dask on {where} ({n} worker threads)"
@@ -895,9 +1035,23 @@ def run_batch(
     path = Path(out) if out is not None else Path("results") / plan.name
     if chunk_runs is not None and (not isinstance(chunk_runs, int) or chunk_runs < 1):
         raise BatchError(f"--chunk-runs: must be a whole number >= 1, got {chunk_runs!r}")
+    ctrl_c = _CtrlC().install()
+    interrupted = False
+    try:
+        return _run_batch(plan, path, executor, workers, scheduler, resume, chunk_runs, progress, echo, ctrl_c, start)
+    except KeyboardInterrupt:  # BatchInterrupted
+        interrupted = True
+        raise
+    finally:
+        ctrl_c.restore(exiting=_EXIT_AFTER_INTERRUPT and interrupted)
+
+
+def _run_batch(plan: Plan, path: Path, executor: str | cf.Executor, workers: int | None, scheduler: str | None, resume: bool,
+               chunk_runs: int | None, progress: bool | None, echo: Callable[[str], None] | None, ctrl_c: _CtrlC,
+               start: float) -> BatchSummary:
     # The executor first (a cluster that cannot be reached is a user error), the folder
     # next: a bad option or address leaves nothing on disk.
-    pool, n_workers, close, description = _open_executor(executor, workers, scheduler)
+    pool, n_workers, close, description = _open_executor(executor, workers, scheduler, ctrl_c)
     interrupted = False
     summary: BatchSummary | None = None
     folder = _Folder(path, plan)
@@ -918,18 +1072,26 @@ def run_batch(
                                describe=plan.describe)
         if todo:
             try:
-                _drive(plan, folder, todo, pool, n_workers, chunk_runs, progress, summary)
+                _drive(plan, folder, todo, pool, n_workers, chunk_runs, progress, summary, ctrl_c)
             except OSError as exc:  # disk full, folder removed or made read-only under us
                 interrupted = True
                 raise BatchError(f"{path}: cannot write results there: {exc.strerror or exc}; {len(folder.done)} of {plan.runs} "
                                  f"runs done and kept; make room and run the same command with --resume") from None
     except KeyboardInterrupt:
+        # Not from a Ctrl-C counted by _CtrlC (_drive acts on those): a KeyboardInterrupt raised
+        # by other means, e.g. SIGINT sent while _CtrlC could not be installed. Say how to go on.
         interrupted = True
-        raise
+        done = len(folder.done) if folder.manifest else 0
+        stopped = BatchSummary(path=path, name=plan.name, runs=plan.runs, twins=plan.twins, done=done,
+                               failed=folder.failed if folder.manifest else {}, seconds=time.perf_counter() - start,
+                               executor=description, interrupted=True, describe=plan.describe)
+        raise BatchInterrupted(stopped) from None
     finally:
+        # After Ctrl-C (or a failed write) the tasks worth keeping are recorded already: do not
+        # wait for more.  (A further Ctrl-C is only counted: it cannot break the shutdown.)
+        stopping = interrupted or (summary is not None and summary.interrupted)
         folder.close()
-        # After Ctrl-C (or a failed write) the tasks worth keeping are recorded already: do not wait for more.
-        close(not interrupted and not (summary is not None and summary.interrupted))
+        close(not stopping)
     assert summary is not None
     summary.seconds = time.perf_counter() - start
     if summary.interrupted:
@@ -959,8 +1121,21 @@ def _lost_runs_result(run_ids: list[int], error: str) -> dict[str, Any]:
             "timeseries": pd.DataFrame({"run_id": pd.Series(dtype="int64")}), "networks": {}, "seconds": 0.0}
 
 
+def _only(result: dict[str, Any], keep: set[int]) -> dict[str, Any]:
+    """A task result restricted to the runs in ``keep`` (a twin run again only so that
+    the run it serves can be measured against it is not recorded twice)."""
+    out = dict(result)
+    out["run_ids"] = [i for i in result["run_ids"] if i in keep]
+    out["failed"] = {i: e for i, e in result["failed"].items() if i in keep}
+    for kind in ("outcomes", "timeseries"):
+        df = result[kind]
+        out[kind] = df[df["run_id"].isin(keep)].reset_index(drop=True)
+    out["networks"] = {i: g for i, g in result["networks"].items() if i in keep}
+    return out
+
+
 def _drive(plan: Plan, folder: _Folder, todo: deque[list[int]], pool: cf.Executor, n_workers: int,
-           chunk_runs: int | None, progress: bool | None, summary: BatchSummary) -> None:
+           chunk_runs: int | None, progress: bool | None, summary: BatchSummary, ctrl_c: _CtrlC | None = None) -> None:
     """Submit the groups left to do as tasks, at most two per worker in flight, and record
     each finished task; on Ctrl-C, cancel what has not started and record what is running.
 
@@ -973,12 +1148,19 @@ def _drive(plan: Plan, folder: _Folder, todo: deque[list[int]], pool: cf.Executo
     chunk = max(1, round(chunk_runs / group_size)) if chunk_runs else None
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=plan.runs, initial=summary.done, unit="run", disable=not show, dynamic_ncols=True, desc=plan.name)
-    in_flight: dict[cf.Future, tuple[list[list[int]], int, bool]] = {}  # future -> (groups, pool generation, alone)
+    # A unit is (run ids run together, run ids kept): a twin group, kept whole (None), or,
+    # once a group has lost its worker while running alone, one run with its no-shock twin
+    # (needed for its resilience measures) keeping that run only.
+    Unit = tuple[list[int], frozenset[int] | None]
+    in_flight: dict[cf.Future, tuple[list[Unit], int, bool]] = {}  # future -> (units, pool generation, alone)
     timed = [0.0, 0]  # seconds and groups of the tasks finished so far
-    suspects: deque[list[int]] = deque()  # groups of lost tasks, to run again one at a time
-    attempts: dict[int, int] = {}  # first run id of a group -> times its task was lost
+    suspects: deque[Unit] = deque()  # units of lost tasks, to run again one at a time
+    attempts: dict[tuple[tuple[int, ...], frozenset[int] | None], int] = {}  # unit -> times its task was lost
     state = {"generation": 0, "stopping": False}
     restart = getattr(pool, "restart", None)
+
+    def n_runs(units: list[Unit]) -> int:
+        return sum(len(runs if keep is None else keep) for runs, keep in units)
 
     def restart_pool(generation: int) -> bool:
         """Rebuild a broken process pool once per breakage; False when that is not possible."""
@@ -990,59 +1172,72 @@ def _drive(plan: Plan, folder: _Folder, todo: deque[list[int]], pool: cf.Executo
         state["generation"] += 1
         return True
 
-    def lose(groups: list[list[int]], exc: BaseException, alone: bool) -> None:
+    def lose(units: list[Unit], exc: BaseException, alone: bool) -> None:
         if state["stopping"]:
-            summary.lost.append(f"{sum(map(len, groups))} runs: {_error_text(exc)}")
+            summary.lost.append(f"{n_runs(units)} runs: {_error_text(exc)}")
             return
-        for g in groups:
-            attempts[g[0]] = attempts.get(g[0], 0) + 1
-            if alone and attempts[g[0]] >= MAX_TASK_ATTEMPTS:
-                error = (f"the process running it was lost {attempts[g[0]]} times, the last times running nothing else "
+        for runs, keep in units:
+            key = (tuple(runs), keep)
+            attempts[key] = attempts.get(key, 0) + 1
+            if alone and keep is None and len(runs) > 1:
+                # Lost while running alone: split the group so one run cannot take its twins down.
+                for r in runs:
+                    twin = int(plan.design.at[r, "twin_run_id"])
+                    suspects.append(([twin, r] if twin >= 0 and twin in runs else [r], frozenset([r])))
+            elif alone and attempts[key] >= MAX_TASK_ATTEMPTS:
+                lost_ids = sorted(runs if keep is None else keep)
+                twins = [r for r in runs if r not in lost_ids]
+                with_twin = f" (with its no-shock twin, run {twins[0]})" if twins else ""
+                error = (f"the process running it was lost {attempts[key]} times, the last ones running it alone{with_twin} "
                          f"(killed, out of memory, or a crash outside Python): {_error_text(exc)}")
-                folder.record(_lost_runs_result(g, error))
-                bar.update(len(g))
+                folder.record(_lost_runs_result(lost_ids, error))
+                bar.update(len(lost_ids))
             else:
-                suspects.append(g)
+                suspects.append((runs, keep))
 
     def record(fut: cf.Future) -> None:
         nonlocal chunk
-        groups, generation, alone = in_flight.pop(fut)
+        units, generation, alone = in_flight.pop(fut)
         try:
             result = fut.result()
         except Exception as exc:  # the task itself was lost (worker died, cluster gone)
             if isinstance(exc, cf.BrokenExecutor) and not restart_pool(generation):
-                summary.lost.append(f"{sum(map(len, groups))} runs: {_error_text(exc)}")
+                summary.lost.append(f"{n_runs(units)} runs: {_error_text(exc)}")
                 state["stopping"] = True
                 return
-            lose(groups, exc, alone)
+            lose(units, exc, alone)
             return
+        if any(keep is not None for _, keep in units):
+            result = _only(result, {i for runs, keep in units for i in (runs if keep is None else keep)})
         folder.record(result)
         if not chunk_runs:  # a running mean: the first tasks of a fresh worker are slower
             timed[0] += result["seconds"]
-            timed[1] += len(groups)
+            timed[1] += len(units)
             chunk = _chunk_groups(timed[0] / timed[1], len(todo), n_workers)
         bar.update(len(result["run_ids"]))
         if folder.failed:
             bar.set_postfix(failed=len(folder.failed), refresh=False)
 
-    def submit(take: list[list[int]], alone: bool) -> bool:
+    def submit(units: list[Unit], alone: bool) -> bool:
         for _ in range(2):
             try:
-                fut = pool.submit(run_group_task, [plan.tasks(g) for g in take])
+                fut = pool.submit(run_group_task, [plan.tasks(runs) for runs, _ in units])
             except (cf.BrokenExecutor, RuntimeError) as exc:
                 if isinstance(exc, cf.BrokenExecutor) and restart_pool(state["generation"]):
                     continue  # broken before its futures told us: rebuilt, submit again
-                summary.lost.append(f"{sum(map(len, take)) + sum(map(len, todo)) + sum(map(len, suspects))} runs: {_error_text(exc)}")
+                summary.lost.append(f"{n_runs(units) + sum(map(len, todo)) + n_runs(list(suspects))} runs: {_error_text(exc)}")
                 todo.clear()
                 suspects.clear()
                 return False
-            in_flight[fut] = (take, state["generation"], alone)
+            in_flight[fut] = (units, state["generation"], alone)
             return True
         return False
 
+    ctrl_c = ctrl_c or _CtrlC()
     try:
         try:
             while (todo or suspects or in_flight) and not state["stopping"]:
+                ctrl_c.check()  # Ctrl-C: stop here, between two tasks recorded whole
                 if suspects:
                     # Groups of a lost task run alone, so a crash is traced to its run.
                     if not in_flight and not submit([suspects.popleft()], alone=True):
@@ -1050,25 +1245,31 @@ def _drive(plan: Plan, folder: _Folder, todo: deque[list[int]], pool: cf.Executo
                 else:
                     limit = 2 * n_workers if chunk is not None else n_workers
                     while todo and len(in_flight) < limit:
-                        if not submit([todo.popleft() for _ in range(min(chunk or 1, len(todo)))], alone=False):
+                        if not submit([(todo.popleft(), None) for _ in range(min(chunk or 1, len(todo)))], alone=False):
                             break
                 if not in_flight:
                     break
-                finished, _ = cf.wait(list(in_flight), return_when=cf.FIRST_COMPLETED)
+                finished, _ = cf.wait(list(in_flight), timeout=POLL_SECONDS, return_when=cf.FIRST_COMPLETED)
                 for fut in finished:
                     record(fut)
+            # A Ctrl-C while the last tasks ran: they are kept, and the batch still reports
+            # the interruption (exit 130), as it would have a moment earlier.
+            ctrl_c.check()
         except KeyboardInterrupt:
             summary.interrupted = True
             state["stopping"] = True
-            bar.write("stopping: finishing the tasks already running (Ctrl-C again to stop now)...", file=sys.stderr)
             for fut in list(in_flight):
                 if fut.cancel():
                     in_flight.pop(fut)
+            if in_flight:
+                bar.write("stopping: finishing the tasks already running (Ctrl-C again to stop now)...", file=sys.stderr)
+            first = max(ctrl_c.count, 1)
             try:
-                for fut in list(in_flight):
-                    cf.wait([fut])
-                    record(fut)
-            except KeyboardInterrupt:
+                while in_flight and ctrl_c.count <= first:  # a second Ctrl-C stops the wait
+                    finished, _ = cf.wait(list(in_flight), timeout=POLL_SECONDS, return_when=cf.FIRST_COMPLETED)
+                    for fut in finished:
+                        record(fut)
+            except KeyboardInterrupt:  # only if _CtrlC could not be installed
                 pass
     finally:
         bar.close()
@@ -1097,11 +1298,14 @@ def resume_command(args: argparse.Namespace) -> str:
 def cli_batch(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     """``ptce batch``: 0 when every run succeeded, 1 when a run failed or is missing,
     130 on Ctrl-C (with the command that resumes), 2 on a user error (raised)."""
+    global _EXIT_AFTER_INTERRUPT
+    exits = bool(getattr(args, "process_exits", False))  # the ptce process itself, not main([...]) called from Python
     plan_name_out = args.out
 
     def echo(message: str) -> None:
         print(message, flush=True)
 
+    _EXIT_AFTER_INTERRUPT = exits
     try:
         summary = run_batch(
             args.scenario, replicates=args.replicates, executor=args.executor, workers=args.workers,
@@ -1109,11 +1313,15 @@ def cli_batch(args: argparse.Namespace, overrides: dict[str, str]) -> int:
             chunk_runs=args.chunk_runs, echo=echo,
         )
     except BatchInterrupted as exc:
+        if exits:  # the process ends now: a further Ctrl-C could only break its exit with a traceback
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         s = exc.summary
         args.out_resolved = s.path
         print(f"interrupted: {s.done} of {s.runs} runs done and kept in {s.path}; resume with: {resume_command(args)}",
               file=sys.stderr)
         return 130
+    finally:
+        _EXIT_AFTER_INTERRUPT = False
     print(summary)
     return 0 if summary.success else 1
 

@@ -5,7 +5,8 @@ traceback and never a results folder.
 Documents are built by hypothesis from the schema itself (the leaf fields of
 simulation.params with their bounds, read through simulation.paramdoc): a small valid
 scenario, then up to three mutations each: a legal value, a wrong type, a value out of
-range, nan / inf, a misspelt or unknown key, a deleted key, a table replaced by a scalar.
+range, nan / inf, a misspelt or unknown key, a deleted key or table (a missing section),
+a table replaced by a scalar.
 Then raw bytes, text that is not TOML, non-UTF-8 bytes, very large and deeply nested
 files, and ``--set`` overrides of every kind.  Every example goes through
 ``load_scenario`` and through ``ptce check``/``run``/``batch`` in-process; a bounded number
@@ -195,7 +196,7 @@ def leaves_of_document(doc: dict[str, Any]) -> list[Leaf]:
     leaves = list(SCENARIO_LEAVES) + DICT_LEAVES
     regime = doc.get("regime")
     if isinstance(regime, dict) and regime.get("kind") in REGIME_CLASSES:
-        leaves += [leaf for leaf in _leaves_of(REGIME_CLASSES[regime["kind"]], ("regime",)) if leaf.path[-1] != "kind"]
+        leaves += _leaves_of(REGIME_CLASSES[regime["kind"]], ("regime",))
     for i, shock in enumerate(doc.get("shocks", [])):
         leaves += _leaves_of(SHOCK_CLASSES[shock["kind"]], ("shocks", i))
     if "batch" in doc:
@@ -252,7 +253,7 @@ WRONG_TYPES = st.one_of(
 @st.composite
 def mutation(draw, leaves: list[Leaf]) -> tuple[str, Leaf, Any]:
     leaf = draw(st.sampled_from(leaves))
-    ops = ["legal", "type", "unknown", "delete", "scalar_table"]
+    ops = ["legal", "type", "unknown", "delete", "delete_table", "scalar_table"]
     if leaf.kind in ("int", "float", "optional_int"):
         ops += ["range", "nonfinite"]
     op = draw(st.sampled_from(ops))
@@ -287,7 +288,7 @@ def apply(doc: dict[str, Any], op: str, leaf: Leaf, value: Any) -> str | None:
     """Apply one mutation in place; the dotted path it touched, or None if it could not
     be applied (an earlier mutation removed the table)."""
     *parents, last = leaf.path
-    if op == "scalar_table":
+    if op in ("scalar_table", "delete_table"):  # the table holding the leaf: replaced, or left out
         if not parents:
             return None
         *parents, last = parents
@@ -297,7 +298,7 @@ def apply(doc: dict[str, Any], op: str, leaf: Leaf, value: Any) -> str | None:
             node = node[p]
         elif isinstance(node, dict) and p in node:
             node = node[p]
-        elif isinstance(node, dict) and op != "delete":
+        elif isinstance(node, dict) and op not in ("delete", "delete_table"):
             # A missing table starts as its default (the demand tables must name every group).
             node[p] = copy.deepcopy(DEFAULTS.get(tuple(parents[:i + 1]), {}))
             node = node[p]
@@ -307,7 +308,7 @@ def apply(doc: dict[str, Any], op: str, leaf: Leaf, value: Any) -> str | None:
             return None
     if not isinstance(node, dict):
         return None
-    if op == "delete":
+    if op in ("delete", "delete_table"):
         if last not in node:
             return None
         del node[last]

@@ -29,9 +29,17 @@ def ptce(*args, cwd=None, timeout=300):
     return subprocess.run([sys.executable, "-m", "simulation", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout)
 
 
+def as_from_a_terminal() -> None:
+    """In the child, before exec: Ctrl-C handled by default, as in a terminal's foreground
+    job.  A test runner started as a background job of a script (``cmd &`` in a shell
+    without job control, as CI runners and nohup do) has SIGINT ignored, every child
+    inherits that, and Python then leaves it ignored: the batch would rightly not stop."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(*args, cwd=None):
     return subprocess.Popen([sys.executable, "-m", "simulation", *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, cwd=cwd, start_new_session=True)
+                            text=True, cwd=cwd, start_new_session=True, preexec_fn=as_from_a_terminal)
 
 
 def parts_written(out) -> int:
