@@ -903,7 +903,9 @@ def _open_executor(executor: str | cf.Executor, workers: int | None, scheduler: 
             else:
                 # The workers ignore Ctrl-C (simulation._dask_worker): the driver stops the cluster.
                 cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, preload=["simulation._dask_worker"])
+                                       # ":0", a free port: with None the scheduler's HTTP server
+                                       # still takes 8787 and warns when another cluster holds it.
+                                       dashboard_address=":0", preload=["simulation._dask_worker"])
                 client = Client(cluster)
         except (OSError, TimeoutError) as exc:
             if cluster is not None:

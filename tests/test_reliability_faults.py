@@ -319,7 +319,7 @@ def test_a_dask_worker_killed_mid_batch(reference, tmp_path):
     out = tmp_path / "dask"
     killed = []
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, Client(cluster) as client:
         pids = [nanny.pid for nanny in cluster.workers.values()]
 
         def kill_one() -> None:
