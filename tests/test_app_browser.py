@@ -34,6 +34,22 @@ pytestmark = pytest.mark.skipif(
 SERVER_START_S = 180
 UI_TIMEOUT_MS = 90_000
 
+def _screenshot(locator) -> bytes:  # noqa: ANN001 (a Playwright Locator, imported lazily)
+    """PNG of the element the locator finds now: Solara may replace a chart's <img> between
+    finding it and taking its picture ("Element is not attached to the DOM"), so find it
+    again until the time limit (a slow machine must not fail the test)."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    deadline = time.monotonic() + UI_TIMEOUT_MS / 1000
+    while True:
+        try:
+            return locator.screenshot(timeout=UI_TIMEOUT_MS)
+        except PlaywrightError as exc:
+            if "not attached" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 # Chromium's own background services would try the closed network at every start.
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -113,7 +129,7 @@ def test_page_renders_steps_and_has_no_javascript_errors(page_url, tmp_path):
             expect(charts).to_have_count(4, timeout=UI_TIMEOUT_MS)
             for i in range(4):
                 expect(charts.nth(i)).to_be_visible(timeout=UI_TIMEOUT_MS)
-            employment_before = charts.nth(0).screenshot()
+            employment_before = _screenshot(charts.nth(0))
 
             for quarter in (1, 2, 3):
                 step_button.click()
@@ -122,7 +138,7 @@ def test_page_renders_steps_and_has_no_javascript_errors(page_url, tmp_path):
             expect(charts).to_have_count(4, timeout=UI_TIMEOUT_MS)
             # The employment chart now draws three quarters: its pixels must have changed.
             deadline = time.monotonic() + UI_TIMEOUT_MS / 1000
-            while charts.nth(0).screenshot() == employment_before:
+            while _screenshot(charts.nth(0)) == employment_before:
                 assert time.monotonic() < deadline, "the employment chart did not change after three steps"
                 time.sleep(0.5)
 
