@@ -45,6 +45,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -135,11 +136,32 @@ def contention(args: argparse.Namespace) -> None:
           f" (+{100 * (sum(loop_together) / 2 / loop_alone - 1):.0f} %)")
 
 
-def speedup(args: argparse.Namespace) -> None:
+def serial_against_processes(scenario: Any, workers: int, **batch: Any) -> dict[str, float]:
+    """Run the batch with the serial executor, then with ``processes`` (``workers``); print
+    each one's wall and CPU time, check the outcomes identical run by run; wall seconds by
+    executor."""
     import pandas as pd
 
-    from simulation import TerritoryModel, load_scenario
     from simulation.runner import load_results, run_batch
+
+    times: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for executor, n in (("serial", None), ("processes", workers)):
+            cpu0 = _cpu_seconds()
+            start = time.perf_counter()
+            summary = run_batch(scenario, executor=executor, workers=n, out=Path(tmp) / executor, progress=False, **batch)
+            times[executor] = time.perf_counter() - start
+            cpu = _cpu_seconds() - cpu0
+            assert summary.success, str(summary)
+            print(f"{summary.executor:<24}{times[executor]:8.1f} s wall, {cpu:6.1f} s CPU ({summary.runs} runs, driver and workers)")
+        a, b = load_results(Path(tmp) / "serial"), load_results(Path(tmp) / "processes")
+        pd.testing.assert_frame_equal(a.outcomes, b.outcomes, check_exact=True)
+    return times
+
+
+def speedup(args: argparse.Namespace) -> None:
+
+    from simulation import TerritoryModel, load_scenario
 
     overrides = {"territory.organisations": args.organisations, "steps": args.steps, "strategy.policy": "independent"}
     scenario = load_scenario(ROOT / "scenarios" / "baseline.toml", overrides)
@@ -149,42 +171,16 @@ def speedup(args: argparse.Namespace) -> None:
     print(machine())
     capacity_before = parallel_capacity(args.workers)
     print(f"one run: {one:.2f} s ({args.organisations} organisations, {args.steps} quarters); batch of {args.runs} runs")
-    with tempfile.TemporaryDirectory() as tmp:
-        times = {}
-        for executor, workers in (("serial", None), ("processes", args.workers)):
-            cpu0 = _cpu_seconds()
-            start = time.perf_counter()
-            summary = run_batch(scenario, replicates=args.runs, executor=executor, workers=workers, out=Path(tmp) / executor, progress=False)
-            times[executor] = time.perf_counter() - start
-            cpu = _cpu_seconds() - cpu0
-            assert summary.success, str(summary)
-            print(f"{summary.executor:<24}{times[executor]:8.1f} s wall, {cpu:6.1f} s CPU (driver and workers)")
-        a, b = load_results(Path(tmp) / "serial"), load_results(Path(tmp) / "processes")
-        pd.testing.assert_frame_equal(a.outcomes, b.outcomes, check_exact=True)
+    times = serial_against_processes(scenario, args.workers, replicates=args.runs)
     print(f"speed-up processes({args.workers}) / serial: {times['serial'] / times['processes']:.2f}x (same outcomes, run by run)")
     print(f"machine parallel capacity before / after: {capacity_before:.2f}x / {parallel_capacity(args.workers):.2f}x "
           f"({args.workers} pure-Python processes against 1; {args.workers}.00x on idle cores)")
 
 
 def main_job(args: argparse.Namespace) -> None:
-    import pandas as pd
-
-    from simulation.runner import load_results, run_batch
-
     print(machine())
     capacity_before = parallel_capacity(args.workers)
-    with tempfile.TemporaryDirectory() as tmp:
-        times = {}
-        for executor, workers in (("serial", None), ("processes", args.workers)):
-            cpu0 = _cpu_seconds()
-            start = time.perf_counter()
-            summary = run_batch(args.scenario, executor=executor, workers=workers, out=Path(tmp) / executor, progress=False)
-            times[executor] = time.perf_counter() - start
-            cpu = _cpu_seconds() - cpu0
-            assert summary.success, str(summary)
-            print(f"{summary.executor:<24}{times[executor]:8.1f} s wall, {cpu:6.1f} s CPU ({summary.runs} runs)")
-        a, b = load_results(Path(tmp) / "serial"), load_results(Path(tmp) / "processes")
-        pd.testing.assert_frame_equal(a.outcomes, b.outcomes, check_exact=True)
+    times = serial_against_processes(args.scenario, args.workers)
     minutes = times["processes"] / 60
     print(f"speed-up processes({args.workers}) / serial: {times['serial'] / times['processes']:.2f}x (same outcomes, run by run)")
     print(f"main job with processes({args.workers}): {minutes:.1f} min ({'under' if minutes < 5 else 'OVER'} the 5 min aim)")
