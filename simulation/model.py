@@ -316,7 +316,7 @@ class TerritoryModel(mesa.Model):
         self.costs = cost_sheet(provs, op)
         self.cost_row = {p.unique_id: i for i, p in enumerate(provs)}
         c = self.costs["unit_cost_eur"]
-        margin = np.fromiter((op.price_margin if p.is_ess else op.firm_markup for p in provs), float, len(provs))
+        margin = np.fromiter((p.margin(op) for p in provs), float, len(provs))
         surcharge = np.fromiter((p.solidarity_surcharge for p in provs), float, len(provs))
         for p, price in zip(provs, (c * (1 + margin) * (1 + surcharge)).tolist(), strict=True):
             p.price_eur_per_hour = price
@@ -442,13 +442,8 @@ class TerritoryModel(mesa.Model):
         fixed = self.costs["fixed_cost_eur"][rows].tolist()
         supply = self.costs["supply_surcharge_eur"][rows].tolist()
         unit_cost = self.costs["unit_cost_eur"][rows].tolist()
-        wage = op.wage_eur_per_fte_quarter
         for p, f, s, c in zip(provs, fixed, supply, unit_cost, strict=True):
-            # Provider.book_costs, with the quarter's cost sheet.
-            led = p.ledger
-            led.wages_eur = wage * p.staff_fte
-            led.fixed_costs_eur = f
-            led.supply_surcharge_eur = s
+            p.book_costs(op, f, s)
             p.last_result_eur = p.settle()
             # Free hours next quarter paid by this quarter's solidarity surcharge, h = R / c.
             p.solidarity_hours = getattr(p, "surcharge_eur", 0.0) / c if p.solidarity_surcharge > 0 and c > 0 else 0.0
@@ -498,20 +493,14 @@ class TerritoryModel(mesa.Model):
         if has_prev.any():
             prev = np.stack([p.prev_flows for p, h in zip(serving, has_prev, strict=True) if h])
             overlap[has_prev] = np.minimum(now[has_prev], prev).sum(axis=1) / served[has_prev]
-        staff = np.fromiter((p.staff_fte for p in serving), float, n)
-        team, eta = pp.team_size_fte, pp.anonymity_elasticity
-        # Python's pow, element by element: numpy's vectorised power can differ in the last bit.
-        worker = np.fromiter(((team / max(team, e)) ** eta for e in staff.tolist()), float, n)
+        # Python's pow, provider by provider: numpy's vectorised power can differ in the last bit.
+        worker = np.fromiter((p.continuity_of_worker(pp) for p in serving), float, n)
         continuity = overlap * worker
         capacity = np.fromiter((p.capacity_now for p in serving), float, n)
         asked = np.fromiter((p.asked_hours for p in serving), float, n)
         with np.errstate(divide="ignore", invalid="ignore"):
             time_index = np.where(asked > 0, np.minimum(1.0, capacity / np.where(asked > 0, asked, 1.0)), 1.0)
-        vol = np.fromiter((p.volunteers_fte for p in serving), float, n)
-        gov = np.fromiter((p.governance for p in serving), float, n)
-        people = vol + staff
-        share = np.divide(vol, people, out=np.zeros(n), where=people > 0)
-        voice = 0.5 * (share + gov)
+        voice = np.fromiter((p.voice() for p in serving), float, n)
         tech = np.fromiter((p.technicisation for p in serving), float, n)
         prox = np.fromiter((p.proximity_now for p in serving), float, n)
         pers = mech.personalisation(time_index, continuity, tech, prox, voice, weights)

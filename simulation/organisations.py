@@ -186,7 +186,11 @@ class Provider(mesa.Agent):
 
     def bid_price(self, op: OrganisationParams) -> float:
         """Price bid in a call for tender: unit cost plus the ESS margin (EUR/hour)."""
-        return self.unit_cost_eur(op) * (1 + op.price_margin)
+        return self.unit_cost_eur(op) * (1 + self.margin(op))
+
+    def margin(self, op: OrganisationParams) -> float:
+        """m in the price c (1 + m): the ESS margin."""
+        return op.price_margin
 
     # ----------------------------------------------------------------- quarter accounting
     def open_quarter(self) -> None:
@@ -194,10 +198,13 @@ class Provider(mesa.Agent):
         self.transfers_eur = 0.0
         self.norm_level = 0.0
 
-    def book_costs(self, op: OrganisationParams) -> None:
+    def book_costs(self, op: OrganisationParams, fixed_cost_eur: float | None = None,
+                   supply_surcharge_eur: float | None = None) -> None:
+        """Book the quarter's costs; the fixed cost and supply surcharge are computed here
+        unless given (the model passes its quarter's cost sheet, organisations.cost_sheet)."""
         self.ledger.wages_eur = op.wage_eur_per_fte_quarter * self.staff_fte
-        self.ledger.fixed_costs_eur = self.fixed_cost_eur(op)
-        self.ledger.supply_surcharge_eur = self.supply_surcharge_eur(op)
+        self.ledger.fixed_costs_eur = self.fixed_cost_eur(op) if fixed_cost_eur is None else fixed_cost_eur
+        self.ledger.supply_surcharge_eur = self.supply_surcharge_eur(op) if supply_surcharge_eur is None else supply_surcharge_eur
 
     def settle(self) -> float:
         """Treasury moves by exactly revenue - costs; returns that change (EUR)."""
@@ -317,7 +324,11 @@ class ConventionalFirm(Provider):
 
     def bid_price(self, op: OrganisationParams) -> float:
         """Price of a for-profit firm, in a tender or to a customer: c (1 + markup)."""
-        return self.unit_cost_eur(op) * (1 + op.firm_markup)
+        return self.unit_cost_eur(op) * (1 + self.margin(op))
+
+    def margin(self, op: OrganisationParams) -> float:
+        """m in the price c (1 + m): a for-profit firm's markup."""
+        return op.firm_markup
 
     def update_practices(self, op: OrganisationParams) -> None:
         # A firm's standardisation is its business model: held fixed (assumption).
