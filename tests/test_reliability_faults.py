@@ -177,6 +177,19 @@ def test_sigkill_at_random_points_then_resume_loses_nothing(reference, tmp_path)
 
 
 # --------------------------------------------------------------------------- SIGINT
+def ctrl_c(proc: subprocess.Popen, *, twice: bool) -> int:
+    """Ctrl-C to the batch's process group, as a terminal sends it; with ``twice``, again
+    50 ms later if the batch is still running.  Returns the number of Ctrl-C sent."""
+    os.killpg(proc.pid, signal.SIGINT)
+    if not twice:
+        return 1
+    time.sleep(0.05)
+    if proc.poll() is not None:
+        return 1
+    os.killpg(proc.pid, signal.SIGINT)
+    return 2
+
+
 def test_ctrl_c_at_random_points_then_resume_loses_nothing(reference, tmp_path):
     """Ctrl-C (SIGINT to the process group, as a terminal sends it to the driver and its
     workers) at random points, in the second round twice in a row; each time exit 130, one
@@ -202,13 +215,7 @@ def test_ctrl_c_at_random_points_then_resume_loses_nothing(reference, tmp_path):
         if proc.poll() is not None:
             finish(proc)
             break
-        os.killpg(proc.pid, signal.SIGINT)
-        interrupts += 1
-        if round_ == 1:  # Ctrl-C again: stop now
-            time.sleep(0.05)
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGINT)
-                interrupts += 1
+        interrupts += ctrl_c(proc, twice=round_ == 1)  # the second round: Ctrl-C again, stop now
         code, stdout, stderr = finish(proc)
         assert "Traceback" not in stderr, stderr
         if code == 0:  # only if the Ctrl-C came once the last part was written
@@ -353,13 +360,7 @@ def test_ctrl_c_with_dask_then_resume_loses_nothing(reference, tmp_path):
         if not wait_until(proc, lambda t=target: parts_written(out) >= t):
             finish(proc)
             break
-        os.killpg(proc.pid, signal.SIGINT)
-        interrupts += 1
-        if round_ == 1:
-            time.sleep(0.05)
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGINT)
-                interrupts += 1
+        interrupts += ctrl_c(proc, twice=round_ == 1)
         code, stdout, stderr = finish(proc)
         assert "Traceback" not in stderr, stderr
         if code == 0:  # the Ctrl-C came after the last part
