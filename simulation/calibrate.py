@@ -2,7 +2,7 @@
 
 Rerun it with::
 
-    python -m simulation.calibrate                 # about 40 minutes on 2 cores (145 evaluations)
+    python -m simulation.calibrate                 # about 15 minutes on 2 cores (255 evaluations)
     python -m simulation.calibrate --replicates 6 --workers 4 --out results/calibration
 
 It runs the arms of ``scenarios/calibration.toml`` (:mod:`simulation.validation`) at the
@@ -33,9 +33,12 @@ Calibrated here (each against the patterns that identify it, Grimm et al. 2005):
   technicisation attracts per FTE) against FACTS.md [volunteers]: the published ratio is
   the territory's aggregate, which technicisation and governance below 1 reduce;
 - ``organisation.gifts_eur_per_volunteer_fte_quarter`` (the private non-earned resources
-  raised per volunteer FTE: gifts, membership fees, sponsorship) against the earned-revenue
-  shares of FACTS.md [resource-mix] in 2005 and 2017, whose remainder (17 % and 14 %) these
-  resources are.
+  raised per volunteer FTE: gifts, membership fees, sponsorship) and
+  ``organisation.gift_pass_through`` (the share of gifts and insertion aid an organisation
+  passes to paying beneficiaries as a lower price, non-profit pricing), jointly, against
+  the shares of FACTS.md [resource-mix] in 2005 and 2017: the gifts are the remainder
+  (17 % and 14 %) that is neither subsidies nor earned revenue, and the more of them is
+  passed on, the less sales weigh against subsidies and public orders.
 
 Not calibrated here: ``cooperation.rigidity_half_size`` and
 ``cooperation.rigidity_exit_threshold`` were set by hand against FACTS.md [ptce-size]
@@ -47,6 +50,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,17 +74,24 @@ class Calibrated:
     group: str | None = None  # parameters of one group are searched jointly (they interact)
 
 
+RESOURCE_MIX = ("subsidy_share", "public_order_share", "earned_revenue_share")
+"""The statistics of FACTS.md [resource-mix]."""
+
 CALIBRATED: tuple[Calibrated, ...] = (
     # In this order: volunteers set how much of the work salaried staff do, hence the staff
     # sizes the size patterns count, so they come before the size parameters.
     Calibrated("organisation.volunteer_ratio", 0.9, (1.0, 1.5, 2.0, 2.5, 3.0, 3.5), ("volunteer_to_salaried_fte",)),
+    # Gifts set the non-earned remainder of the resource mix, and the share of them passed
+    # to paying beneficiaries as lower prices sets how much of it sales then replace: both
+    # move every share of the mix, so they are searched jointly against all of it.
     Calibrated("organisation.gifts_eur_per_volunteer_fte_quarter", 600.0, (600.0, 1200.0, 1800.0, 2400.0, 3000.0, 3600.0),
-               ("earned_revenue_share",)),
+               RESOURCE_MIX, group="resources"),
+    Calibrated("organisation.gift_pass_through", 0.0, (0.0, 0.25, 0.5, 0.75, 1.0), RESOURCE_MIX, group="resources"),
     # Size attraction and entry act on the same size patterns in opposite directions (one
     # keeps large organisations large, the other adds small ones): searched jointly.
     Calibrated("demand.size_attraction", 0.0, (0.0, 0.5, 0.9, 1.0, 1.1, 1.2, 1.3),
                ("share_below_10_employees", "share_above_50_employees", "resource_share_over_500k_eur"), group="size"),
-    Calibrated("funding.entry_rate", 0.005, (0.005, 0.0125, 0.02, 0.03, 0.04, 0.05),
+    Calibrated("funding.entry_rate", 0.005, (0.005, 0.0125, 0.02, 0.03, 0.04, 0.05, 0.07, 0.1),
                ("share_below_10_employees", "share_above_50_employees", "resource_share_over_500k_eur"), group="size"),
 )
 ARMS_USED = ("2005", "2017")
@@ -110,11 +121,13 @@ def evaluate(values: dict[str, float], *, scenario: Path, replicates: int, worke
 def finer_grid(grid: tuple[float, ...], best: float, points: int = 7) -> tuple[float, ...]:
     """``points`` points over the grid steps on either side of ``best``, within the coarse
     grid's range (three times finer with 7 points), rounded to three significant digits
-    (the value written into params.py is then a point that was evaluated)."""
+    (the value written into params.py is then a point that was evaluated), and ``best``
+    itself: where its two grid steps differ (0.05, 0.07, 0.1) the even spacing misses it, and
+    the search must never move to a point worse than the one it has."""
     ordered = sorted(grid)
     i = ordered.index(best) if best in ordered else int(np.argmin([abs(v - best) for v in ordered]))
     lo, hi = ordered[max(i - 1, 0)], ordered[min(i + 1, len(ordered) - 1)]
-    return tuple(dict.fromkeys(float(f"{v:.3g}") for v in np.linspace(lo, hi, points)))
+    return tuple(sorted({float(f"{v:.3g}") for v in np.linspace(lo, hi, points)} | {best}))
 
 
 def groups(calibrated: tuple[Calibrated, ...] = CALIBRATED) -> list[tuple[Calibrated, ...]]:
@@ -129,16 +142,24 @@ def groups(calibrated: tuple[Calibrated, ...] = CALIBRATED) -> list[tuple[Calibr
 
 
 def calibrate(*, scenario: Path = CALIBRATION_SCENARIO, replicates: int = 4, workers: int | None = None,
-              echo: Any = print) -> tuple[dict[str, float], pd.DataFrame]:
-    """Coordinate search over CALIBRATED; returns (best values, every evaluation)."""
-    current = {c.path: c.start for c in CALIBRATED}
+              echo: Any = print, calibrated: tuple[Calibrated, ...] = CALIBRATED,
+              evaluator: Callable[[dict[str, float]], tuple[float, pd.DataFrame]] | None = None,
+              ) -> tuple[dict[str, float], pd.DataFrame]:
+    """Coordinate search over ``calibrated``; returns (best values, every evaluation).
+
+    ``evaluator`` maps parameter values to (loss, pattern table); by default
+    :func:`evaluate` on ``scenario`` (tests pass a function with a known minimum)."""
+    if evaluator is None:
+        def evaluator(values: dict[str, float]) -> tuple[float, pd.DataFrame]:
+            return evaluate(values, scenario=scenario, replicates=replicates, workers=workers)
+    current = {c.path: c.start for c in calibrated}
     records: list[dict[str, Any]] = []
     seen: dict[tuple[tuple[str, float], ...], float] = {}
 
     def run(values: dict[str, float], stage: str) -> float:
         key = tuple(sorted(values.items()))
         if key not in seen:
-            value, table = evaluate(values, scenario=scenario, replicates=replicates, workers=workers)
+            value, table = evaluator(values)
             seen[key] = value
             rec = {"stage": stage, **values, "loss": value}
             rec.update({f"{r.statistic}@{r.arm}": r.mean for r in table.itertuples()})
@@ -155,7 +176,7 @@ def calibrate(*, scenario: Path = CALIBRATION_SCENARIO, replicates: int = 4, wor
         if stage.startswith("coarse") and current == before:
             continue
         before = dict(current)
-        for group in groups():
+        for group in groups(calibrated):
             # A joint group's fine grid has 5 points a side (its product grows as 5^k).
             grids = [c.grid if stage.startswith("coarse") else finer_grid(c.grid, current[c.path], 7 if len(group) == 1 else 5)
                      for c in group]

@@ -59,7 +59,7 @@ class Provider(mesa.Agent):
         "supply_cost_multiplier", "last_result_eur", "carried_eur", "transfers_eur", "strategy", "ptce",
         "productivity", "pool_share", "joint_sales_bonus", "pathway_bonus", "outside_supply_share",
         "solidarity_surcharge", "solidarity_hours", "governance_bonus",
-        "capacity_now", "proximity_now", "surcharge_eur",  # set by TerritoryModel.allocate_demand
+        "capacity_now", "proximity_now", "surcharge_eur", "paid_hours_share",  # set by TerritoryModel.allocate_demand
     )
 
     def __init__(
@@ -98,6 +98,7 @@ class Provider(mesa.Agent):
         self.norm_level = 0.0  # technicisation imposed by norms this quarter
         self.insertion_exits_to_jobs = 0.0
         self.price_eur_per_hour = 0.0
+        self.paid_hours_share: float | None = None  # paying beneficiaries' share of last quarter's hours (None: none served yet)
         self.alive = True
         self.pending_support = False  # start-up support owed by the cooperative regime
         self.prev_flows: np.ndarray | None = None  # hours per demand cell (municipality x group) last quarter
@@ -179,11 +180,6 @@ class Provider(mesa.Agent):
     def quarterly_costs_eur(self, op: OrganisationParams) -> float:
         return op.wage_eur_per_fte_quarter * self.staff_fte + self.fixed_cost_eur(op) + self.supply_surcharge_eur(op)
 
-    def set_price(self, op: OrganisationParams) -> None:
-        """Price per hour to paying beneficiaries: p = c (1 + m), c the unit cost (EUR/hour),
-        m the ESS margin.  Public money pays for free hours instead (regimes)."""
-        self.price_eur_per_hour = self.bid_price(op)
-
     def bid_price(self, op: OrganisationParams) -> float:
         """Price bid in a call for tender: unit cost plus the ESS margin (EUR/hour)."""
         return self.unit_cost_eur(op) * (1 + self.margin(op))
@@ -191,6 +187,28 @@ class Provider(mesa.Agent):
     def margin(self, op: OrganisationParams) -> float:
         """m in the price c (1 + m): the ESS margin."""
         return op.price_margin
+
+    def fee_discount_eur(self, op: OrganisationParams, insertion_aid_eur_per_fte_quarter: float,
+                         capacity_hours: float, sector_paid_share: float) -> float:
+        """Non-profit pricing: what the price per paying hour is lowered by (EUR/hour),
+
+            d = g (r_g V + r_a I) / (psi Q)
+
+        g = `organisation.gift_pass_through`, r_g V the quarter's gifts (per volunteer FTE),
+        r_a I the State's insertion aid (per insertion FTE), Q the capacity in hours and psi
+        the share of its hours the organisation expects to sell: the paying share of its
+        hours last quarter, or its sector's paying share of need before it has served
+        anyone.  Gifts and aid are known before prices are set (volunteers and staff move
+        after the accounts); grants and public orders are not counted, they pay for public
+        hours.  The price is p = max(0, c (1 + m) - d) (1 + s) (TerritoryModel.set_prices).
+        """
+        if op.gift_pass_through <= 0 or capacity_hours <= 0:
+            return 0.0
+        psi = sector_paid_share if self.paid_hours_share is None else self.paid_hours_share
+        if psi <= 0:
+            return 0.0
+        own_eur = op.gifts_eur_per_volunteer_fte_quarter * self.volunteers_fte + insertion_aid_eur_per_fte_quarter * self.insertion_fte
+        return op.gift_pass_through * own_eur / (psi * capacity_hours)
 
     # ----------------------------------------------------------------- quarter accounting
     def open_quarter(self) -> None:
@@ -318,10 +336,6 @@ class ConventionalFirm(Provider):
     def is_provider(self) -> bool:
         return self.sector >= 0
 
-    def set_price(self, op: OrganisationParams) -> None:
-        """Price per hour: p = c (1 + markup), c the unit cost (EUR/hour)."""
-        self.price_eur_per_hour = self.bid_price(op)
-
     def bid_price(self, op: OrganisationParams) -> float:
         """Price of a for-profit firm, in a tender or to a customer: c (1 + markup)."""
         return self.unit_cost_eur(op) * (1 + self.margin(op))
@@ -329,6 +343,11 @@ class ConventionalFirm(Provider):
     def margin(self, op: OrganisationParams) -> float:
         """m in the price c (1 + m): a for-profit firm's markup."""
         return op.firm_markup
+
+    def fee_discount_eur(self, op: OrganisationParams, insertion_aid_eur_per_fte_quarter: float,
+                         capacity_hours: float, sector_paid_share: float) -> float:
+        """A firm prices at cost plus markup: no gifts or insertion aid to pass on."""
+        return 0.0
 
     def update_practices(self, op: OrganisationParams) -> None:
         # A firm's standardisation is its business model: held fixed (assumption).

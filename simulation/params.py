@@ -180,12 +180,19 @@ class OrganisationParams(Frozen):
         0.05, ge=0, le=1, unit="share of unit cost", source="assumption",
         description="margin over unit cost in an ESS organisation's price",
     )
+    gift_pass_through: float = P(
+        1.0, ge=0, le=1, unit="share of gifts and insertion aid",
+        source="calibrated: FACTS.md [resource-mix] (with the gifts, against the 2005 and 2017 shares), by python -m "
+        "simulation.calibrate; non-profit pricing after the ESS law of 31 July 2014 (art. 1: profits mainly kept for the "
+        "activity); 0 prices at unit cost plus margin whatever the other resources",
+        description="share of an ESS organisation's gifts and insertion aid passed to paying beneficiaries as a lower price",
+    )
     firm_markup: float = P(
         0.15, ge=0, le=2, unit="share of unit cost", source="assumption",
         description="markup over unit cost in a for-profit firm's price",
     )
     volunteer_ratio: float = P(
-        2.33, ge=0, le=10, unit="volunteer FTE / salaried FTE",
+        2.5, ge=0, le=10, unit="volunteer FTE / salaried FTE",
         source="calibrated: FACTS.md [volunteers] (1.425 M volunteer FTE for 1.6 M salaried FTE: the territory's "
         "ratio, which technicisation and governance below 1 reduce), by python -m simulation.calibrate",
         description="volunteers an organisation with full governance and no technicisation attracts per FTE",
@@ -199,9 +206,9 @@ class OrganisationParams(Frozen):
         description="speed at which volunteers move to their attracted level",
     )
     gifts_eur_per_volunteer_fte_quarter: float = P(
-        2_800.0, ge=0, le=100_000, unit="EUR / volunteer FTE / quarter",
+        1_800.0, ge=0, le=100_000, unit="EUR / volunteer FTE / quarter",
         source="calibrated: FACTS.md [resource-mix] (the resources neither subsidies nor earned revenue, 17 % in 2005 "
-        "and 14 % in 2017), by python -m simulation.calibrate",
+        "and 14 % in 2017; with organisation.gift_pass_through), by python -m simulation.calibrate",
         description="gifts, membership fees and other non-earned private resources an organisation raises per volunteer FTE",
     )
     initial_treasury_quarters: float = P(
@@ -283,7 +290,7 @@ class DemandParams(Frozen):
     weight_personalisation: float = P(1.0, ge=0, le=100, unit="utility / personalisation index", source="assumption", description="weight of personalisation in the choice of provider")
     weight_price: float = P(0.02, ge=0, le=100, unit="utility / EUR per hour paid", source="assumption", description="weight of the out-of-pocket price in the choice of provider")
     size_attraction: float = P(
-        1.1, ge=0, le=3, unit="elasticity of choice to provider size",
+        1.2, ge=0, le=3, unit="elasticity of choice to provider size",
         source="Huff (1963) spatial interaction model; calibrated: FACTS.md [assoc-size-dist], [assoc-budget-conc] (2017 size "
         "distribution and budget concentration), by python -m simulation.calibrate",
         description="alpha: beneficiaries choose a provider with probability proportional to its capacity**alpha (more staff, more "
@@ -363,7 +370,7 @@ class FundingParams(Frozen):
         description="share of insertion leavers who find a mainstream job",
     )
     entry_rate: float = P(
-        0.035, ge=0, le=10, unit="new organisations / (new-organisation capacity of unmet need) / quarter",
+        0.07, ge=0, le=10, unit="new organisations / (new-organisation capacity of unmet need) / quarter",
         source="calibrated: FACTS.md [assoc-size-dist], [assoc-budget-conc] (2017 size distribution and budget "
         "concentration; emergence where needs are unmet, seed text), by python -m simulation.calibrate",
         description="entries per quarter per unit of unmet need the size of a new organisation",

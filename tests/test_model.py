@@ -178,3 +178,69 @@ def test_regime_can_be_reversed_by_parameters():
     sc = load_scenario(SCENARIOS / "smoke.toml", {"regime.kind": "competitive", "regime.grant_share": 0.95, "steps": 20})
     ts = TerritoryModel(sc, rng=1).run().timeseries()
     assert ts["subsidy_share"].mean() > ts["public_order_share"].mean()
+
+
+# --------------------------------------------------------------------------- non-profit pricing
+def test_fee_discount_hand_computed():
+    """d = g (r_g V + r_a I) / (psi Q): 4 volunteer FTE at 1,000 EUR of gifts each and 1
+    insertion FTE at 3,000 EUR of aid, half passed on, over 40 % of 1,000 hours."""
+    from simulation.organisations import ConventionalFirm, Organisation
+
+    model = TerritoryModel(smoke(**{"organisation.gifts_eur_per_volunteer_fte_quarter": 1000.0,
+                                    "organisation.gift_pass_through": 0.5}), rng=1)
+    op = model.config.organisation
+    org = Organisation(model, sector=0, municipality=0, staff_fte=2.0, insertion_share=0.5, volunteers_fte=4.0)
+    assert org.paid_hours_share is None  # before it has served anyone: its sector's paying share
+    assert org.fee_discount_eur(op, 3000.0, 1000.0, 0.4) == pytest.approx(0.5 * (4 * 1000.0 + 1 * 3000.0) / (0.4 * 1000.0))
+    org.paid_hours_share = 0.25  # then its own paying share of last quarter's hours
+    assert org.fee_discount_eur(op, 3000.0, 1000.0, 0.4) == pytest.approx(0.5 * 7000.0 / 250.0)
+    org.paid_hours_share = 0.0  # nobody paid last quarter: nothing to spread the gifts over
+    assert org.fee_discount_eur(op, 3000.0, 1000.0, 0.4) == 0.0
+    assert org.fee_discount_eur(op, 3000.0, 0.0, 0.4) == 0.0  # no capacity
+    firm = ConventionalFirm(model, sector=0, municipality=0, staff_fte=2.0)
+    assert firm.fee_discount_eur(op, 3000.0, 1000.0, 0.4) == 0.0
+    off = TerritoryModel(smoke(**{"organisation.gift_pass_through": 0.0}), rng=1)
+    assert org.fee_discount_eur(off.config.organisation, 3000.0, 1000.0, 0.4) == 0.0
+
+
+@pytest.mark.parametrize("pass_through", [0.0, 0.6])
+def test_prices_are_cost_plus_margin_less_the_discount_never_negative(pass_through):
+    """p = max(0, c (1 + m) - d) (1 + s) for every provider (model.set_prices), with the
+    cost sheet's unit cost and each provider's own discount; tender bids stay at c (1 + m)."""
+    model = TerritoryModel(smoke(**{"organisation.gift_pass_through": pass_through, "steps": 6}), rng=3).run()
+    model.open_quarter()
+    model.fund_public_services()
+    model.set_prices()
+    op = model.config.organisation
+    aid = model.config.funding.insertion_aid_eur_per_fte_quarter
+    need = model.need.sum(axis=(0, 1))
+    paid = model.private_need.sum(axis=(0, 1)) / need
+    discounted = 0
+    for p in model.providers():
+        row = model.cost_row[p.unique_id]
+        c, q = model.costs["unit_cost_eur"][row], model.costs["capacity_hours"][row]
+        d = p.fee_discount_eur(op, aid, q, paid[p.sector]) if pass_through > 0 else 0.0
+        assert p.price_eur_per_hour == pytest.approx(max(0.0, c * (1 + p.margin(op)) - d) * (1 + p.solidarity_surcharge), rel=1e-12)
+        assert p.bid_price(op) == pytest.approx(p.unit_cost_eur(op) * (1 + p.margin(op)), rel=1e-12)
+        assert p.price_eur_per_hour >= 0
+        discounted += d > 0
+    assert (discounted > 0) == (pass_through > 0)
+
+
+def test_passing_gifts_on_lowers_ess_prices_and_the_sales_share():
+    """Same seed, same territory: passing gifts and aid on to paying beneficiaries lowers
+    every ESS organisation's first price and the sales share of ESS resources in the first
+    quarter (the beneficiaries then pay less for the same hours)."""
+    def first_quarter(pass_through):
+        model = TerritoryModel(smoke("administrative", **{"organisation.gift_pass_through": pass_through}), rng=7)
+        model.step()
+        return model
+
+    full, none = first_quarter(1.0), first_quarter(0.0)
+    prices_full = {p.unique_id: p.price_eur_per_hour for p in full.organisations()}
+    prices_none = {p.unique_id: p.price_eur_per_hour for p in none.organisations()}
+    common = prices_full.keys() & prices_none.keys()  # the initial organisations (entrants differ)
+    assert len(common) > 10
+    assert all(prices_full[u] <= prices_none[u] for u in common)
+    assert sum(prices_full[u] < prices_none[u] for u in common) > len(common) / 2
+    assert full.timeseries()["sales_share"].iloc[0] < none.timeseries()["sales_share"].iloc[0]

@@ -172,8 +172,6 @@ def test_ptce_validate_runs_the_calibration_and_prints_the_table():
     assert f"{len(PATTERNS) - failed} of {len(PATTERNS)} patterns pass" in res.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="known: the 2005 earned-revenue share is 0.544 against [0.44, 0.54] "
-                   "(prices ignore grants and gifts, so revenue exceeds costs; ODD.md, Calibration and validation)")
 def test_ptce_validate_passes_every_pattern_at_the_defaults():
     """The contract of the validation: at the committed defaults, `ptce validate` (10
     replicates of each arm of scenarios/calibration.toml, as a user runs it) reproduces
