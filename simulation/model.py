@@ -16,6 +16,7 @@ import pandas as pd
 from . import cooperation as coop
 from . import mechanisms as mech
 from .metrics import METRICS
+from .network import CooperationNetwork
 from .organisations import ConventionalFirm, Organisation, Provider, cost_sheet
 from .params import GROUPS, SECTORS, Scenario
 from .regimes import make_regime
@@ -72,7 +73,7 @@ class TerritoryModel(mesa.Model):
         self.ess_by_id: dict[int, Organisation] = {}  # the ESS organisations of provider_by_id, same order
         self.agent_by_id: dict[int, Provider] = {}  # providers and local employers
         self.merger_log: list[dict[str, int]] = []  # who absorbed whom, when
-        self.cooperation = nx.Graph()
+        self.cooperation = CooperationNetwork()  # a networkx Graph whose ties live in arrays
         self.quarter_stats: dict[str, float] = {}
         # Public money paid since the start, by kind (EUR): where each regime's money went.
         self.public_money_eur = {"subsidies": 0.0, "public_orders": 0.0}
@@ -460,8 +461,12 @@ class TerritoryModel(mesa.Model):
         rigidity exits; a PTCE that no longer meets the law's composition recruits a firm
         or dissolves."""
         coop.update_network(self)
-        for hub in self.ptces():
-            hub.update()
+        hubs = self.ptces()
+        # Members' ties at once: no hub's update or legality check below changes the ties
+        # or the members of another hub (a recruited firm is in no PTCE).
+        trust = coop.member_trust_means(self, hubs)
+        for hub in hubs:
+            hub.update(trust.get(hub.unique_id, 0.0))
             coop.restore_legality(self, hub)
 
     def update_personalisation(self) -> None:

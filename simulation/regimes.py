@@ -384,16 +384,22 @@ class Cooperative(RegimeBase):
         slots = int(envelope_eur // p.project_eur_per_quarter)
         if len(self.projects) < slots:
             busy = {(a, b) for a, b, _ in self.projects}
-            cands = []
-            for a, b, data in net.edges(data=True):
-                if not (a in alive and b in alive and alive[a].is_ess and alive[b].is_ess) or (min(a, b), max(a, b)) in busy:
-                    continue
-                # Members of one PTCE run joint projects once their pooling depth allows
-                # (from cohabitation to pooled projects, seed text); other ties need trust.
-                hub = alive[a].ptce
-                in_hub = hub is not None and hub is alive[b].ptce
-                if (in_hub and hub.depth >= model.config.cooperation.project_depth_threshold) or data["trust"] >= p.min_trust:
-                    cands.append((min(a, b), max(a, b)))
+            # Over the tie arrays (simulation.network): both ends live ESS providers; a tie
+            # between members of one PTCE qualifies once its pooling depth allows (from
+            # cohabitation to pooled projects, seed text); other ties need trust.
+            u, v, ties = net.tie_arrays()
+            top = len(net.node_index()[1])
+            ess = np.zeros(top, dtype=bool)
+            deep_hub = np.full(top, -1, dtype=np.int64)  # hub id of a member of a deep enough PTCE
+            threshold = model.config.cooperation.project_depth_threshold
+            for uid, o in alive.items():
+                if o.is_ess:
+                    ess[uid] = True
+                    if o.ptce is not None and o.ptce.depth >= threshold:
+                        deep_hub[uid] = o.ptce.unique_id
+            ok = ess[u] & ess[v] & (((deep_hub[u] >= 0) & (deep_hub[u] == deep_hub[v])) | (net.trust[ties] >= p.min_trust))
+            lo, hi = np.minimum(u, v)[ok].tolist(), np.maximum(u, v)[ok].tolist()
+            cands = [c for c in zip(lo, hi, strict=True) if c not in busy]
             if cands:
                 cands.sort()
                 orgs = sorted({u for c in cands for u in c})
