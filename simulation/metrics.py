@@ -215,9 +215,18 @@ def network_density(model: TerritoryModel) -> float:
 def network_clustering(model: TerritoryModel) -> float:
     """Average clustering coefficient of the cooperation network (unweighted), as networkx's
     ``average_clustering``: C = mean_i 2 T_i / (k_i (k_i - 1)), 0 where k_i < 2; T_i the
-    triangles through i, from the sparse adjacency A as diag(A^3) / 2 (tests compare).
-    A is built from the network's tie arrays (simulation.network), self-loops left out;
-    the counts are integers, exact in any order."""
+    triangles through i (tests compare), self-loops left out.
+
+    Triangles are counted on the ties oriented from the lower to the higher (degree, node
+    order), L the oriented adjacency (Chiba and Nishizeki 1985, Schank and Wagner 2005):
+    each triangle a -> b -> c, a -> c is found once, and node i is in it as its first,
+    last or middle node:
+
+        T = rowsum(L^2 o L) + colsum(L^2 o L) + rowsum((L^T L) o L)
+
+    (o the elementwise product), about half the work of diag(A^3) / 2 on the symmetric A
+    with its dense PTCE cliques.  The counts are integers, exact in any order.  The
+    ties come from the network's arrays (simulation.network)."""
     from scipy import sparse
 
     g = model.cooperation
@@ -228,12 +237,17 @@ def network_clustering(model: TerritoryModel) -> float:
     u, v, _ = g.tie_arrays()
     loop = u == v
     pu, pv = position[u[~loop]], position[v[~loop]]
-    rows, cols = np.concatenate((pu, pv)), np.concatenate((pv, pu))
-    k = np.bincount(rows, minlength=n)
-    a = sparse.csr_array((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+    k = np.bincount(pu, minlength=n) + np.bincount(pv, minlength=n)
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.lexsort((np.arange(n), k))] = np.arange(n)
+    up = rank[pu] < rank[pv]
+    first, last = np.where(up, pu, pv), np.where(up, pv, pu)
+    lo = sparse.csr_array((np.ones(len(first)), (first, last)), shape=(n, n))
+    ends = (lo @ lo).multiply(lo)
+    middle = (lo.T @ lo).multiply(lo)
+    t = np.asarray(ends.sum(axis=1)).ravel() + np.asarray(ends.sum(axis=0)).ravel() + np.asarray(middle.sum(axis=1)).ravel()
     k = k.astype(float)
-    tri2 = np.asarray((a @ a).multiply(a).sum(axis=1)).ravel()  # 2 T_i
-    c = np.where(k >= 2, tri2 / np.maximum(k * (k - 1), 1), 0.0)
+    c = np.where(k >= 2, 2.0 * t / np.maximum(k * (k - 1), 1), 0.0)
     return float(c.sum() / n)
 
 
