@@ -198,10 +198,7 @@ class Ptce(mesa.Agent):
     # ----------------------------------------------------------------- membership
     def add_member(self, org: Provider) -> None:
         cp = self.model.config.cooperation
-        net = self.model.cooperation
-        for other in self.members.values():
-            if not net.has_edge(org.unique_id, other.unique_id):
-                net.add_edge(org.unique_id, other.unique_id, trust=cp.comember_tie_trust, kind="comember")
+        self.model.cooperation.add_missing_ties(org.unique_id, list(self.members), cp.comember_tie_trust, "comember")
         self.members[org.unique_id] = org
         org.ptce = self
 

@@ -210,6 +210,38 @@ class CooperationNetwork(nx.Graph):
             self._adj[v][u] = datadict
         nx._clear_cache(self)
 
+    def add_missing_ties(self, u: int, others: list[int], trust: float, kind: str) -> None:
+        """Tie ``u`` to each of ``others`` it is not yet tied to, in that order, with this
+        trust and kind (ties already there are left as they are): what a loop of
+        ``if not has_edge: add_edge(u, v, trust=trust, kind=kind)`` does, with the new
+        slots written at once.  All nodes must be in the network."""
+        adj = self._adj
+        mine = adj[u]
+        new = [v for v in others if v not in mine]
+        if not new:
+            return
+        if len(set(new)) < len(new):  # a repeated node: one tie, made at its first mention
+            new = list(dict.fromkeys(new))
+        i, k = self._used, len(new)
+        if i + k > len(self._trust):
+            for name in ("_u", "_v", "_trust", "_alive"):
+                arr = getattr(self, name)
+                grown = np.zeros_like(arr, shape=max(64, 2 * (i + k)))
+                grown[:i] = arr[:i]
+                setattr(self, name, grown)
+        self._u[i:i + k] = u
+        self._v[i:i + k] = new
+        self._trust[i:i + k] = trust
+        self._alive[i:i + k] = True
+        for j, v in enumerate(new, start=i):
+            tie = Tie(self, j)
+            tie.kind = kind
+            self._ties.append(tie)
+            mine[v] = tie
+            adj[v][u] = tie
+        self._used = i + k
+        nx._clear_cache(self)
+
     def remove_edge(self, u, v) -> None:
         try:
             tie = self._adj[u][v]

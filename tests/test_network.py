@@ -104,3 +104,13 @@ def test_a_removed_tie_keeps_its_values_and_the_network_stays_consistent():
     net.tie_arrays()
     assert dict(net.edges[2, 3]) == {"trust": 0.5, "kind": "entry"}
     assert net.number_of_ties() == 1
+
+
+def test_add_missing_ties_equals_a_loop_of_add_edge():
+    net, ref = mutate_both(seed=2, steps=500)
+    others = [5, 7, 5, 9, 11, 4, 30]  # a repeat and (4) the node itself: a self-loop, as add_edge makes
+    for v in others:
+        if not ref.has_edge(4, v):
+            ref.add_edge(4, v, trust=0.3, kind="comember")
+    net.add_missing_ties(4, others, 0.3, "comember")
+    assert_same_graph(net, ref)
