@@ -108,9 +108,11 @@ def test_a_removed_tie_keeps_its_values_and_the_network_stays_consistent():
 
 def test_add_missing_ties_equals_a_loop_of_add_edge():
     net, ref = mutate_both(seed=2, steps=500)
-    others = [5, 7, 5, 9, 11, 4, 30]  # a repeat and (4) the node itself: a self-loop, as add_edge makes
+    nodes = list(ref)
+    u = nodes[3]
+    others = [nodes[5], nodes[7], nodes[5], nodes[9], u, nodes[30]]  # a repeat, and u itself: a self-loop, as add_edge makes
     for v in others:
-        if not ref.has_edge(4, v):
-            ref.add_edge(4, v, trust=0.3, kind="comember")
-    net.add_missing_ties(4, others, 0.3, "comember")
+        if not ref.has_edge(u, v):
+            ref.add_edge(u, v, trust=0.3, kind="comember")
+    net.add_missing_ties(u, others, 0.3, "comember")
     assert_same_graph(net, ref)
