@@ -347,6 +347,8 @@ class TerritoryModel(mesa.Model):
         # municipality-major order) this quarter: a vector per provider.
         self.flows: dict[int, np.ndarray] = {}
         by_sector = self.providers_by_sector()
+        # Proximity exp(-d / d0) between municipalities, read per (cell, provider) below.
+        prox_m = mech.proximity_index(self.territory.distance_km, dp.distance_decay_km)
         for s in range(len(SECTORS)):
             provs = by_sector.get(s, [])
             pub = self.public_need[:, :, s].reshape(-1).copy()
@@ -374,12 +376,11 @@ class TerritoryModel(mesa.Model):
                 pub[rows] -= part
                 spare[j] -= hours
                 self.contract_hours[lot] = hours
-            dist = self.territory.distance_km[np.ix_(cells_m, [p.municipality for p in provs])]
-            prox = mech.proximity_index(dist, dp.distance_decay_km)
+            prox = prox_m[np.ix_(cells_m, [p.municipality for p in provs])]
             pers = np.array([p.personalisation for p in provs])
             base_u = dp.weight_proximity * prox + dp.weight_personalisation * pers[None, :]
-            eligible = np.array([self.regime.accredited(p, q) for p in provs])
-            funded = self.regime.funded_public_hours_all(self, provs, unit_cost) + np.fromiter((p.solidarity_hours for p in provs), float, len(provs))
+            eligible = self.regime.accredited_all(provs, q)
+            funded = self.regime.funded_public_hours_all(self, provs, unit_cost, eligible) + np.fromiter((p.solidarity_hours for p in provs), float, len(provs))
             offer = np.minimum(spare, funded)
             f_pub, u_pub, a_pub = mech.allocate_demand(pub, base_u, offer, dp.choice_temperature, np.broadcast_to(eligible, base_u.shape), dp.rationing_rounds,
                                                        cap, dp.size_attraction)
@@ -399,16 +400,18 @@ class TerritoryModel(mesa.Model):
             served = flows.sum(axis=0)
             prox_now = np.where(served > 0, (flows * prox).sum(axis=0) / np.where(served > 0, served, 1.0), 1.0)
             sales = price * priv_served
-            flows_t = np.ascontiguousarray(flows.T)
-            columns = (asked.tolist(), served.tolist(), cap.tolist(), sales.tolist(), pub_served.tolist(), flows_t, prox_now.tolist())
-            for p, a_j, served_j, cap_j, sales_j, pub_j, flows_j, prox_j in zip(provs, *columns, strict=True):
+            rate = np.fromiter((p.solidarity_surcharge for p in provs), float, len(provs))
+            surcharge = sales * rate / (1 + rate)  # the share of sales that funds free hours
+            uids = list(index)
+            self.public_hours_served.update(zip(uids, pub_served.tolist(), strict=True))
+            self.flows.update(zip(uids, np.ascontiguousarray(flows.T), strict=True))
+            columns = (asked.tolist(), served.tolist(), cap.tolist(), sales.tolist(), surcharge.tolist(), prox_now.tolist())
+            for p, a_j, served_j, cap_j, sales_j, surcharge_j, prox_j in zip(provs, *columns, strict=True):
                 p.asked_hours = a_j
                 p.served_hours = served_j
                 p.capacity_now = cap_j
                 p.ledger.sales_eur += sales_j
-                p.surcharge_eur = sales_j * p.solidarity_surcharge / (1 + p.solidarity_surcharge)
-                self.public_hours_served[p.unique_id] = pub_j
-                self.flows[p.unique_id] = flows_j
+                p.surcharge_eur = surcharge_j
                 p.proximity_now = prox_j
 
     def pay_for_service(self) -> None:

@@ -168,6 +168,10 @@ class RegimeBase:
     def accredited(self, org: Provider, quarter: int) -> bool:
         return org.is_ess and quarter >= org.accredited_from
 
+    def accredited_all(self, provs: list[Provider], quarter: int) -> np.ndarray:
+        """:meth:`accredited` of each of ``provs`` (a regime overriding one overrides both)."""
+        return np.fromiter((p.is_ess and quarter >= p.accredited_from for p in provs), bool, len(provs))
+
     def on_entry(self, model: TerritoryModel, org: Provider) -> None:
         org.accredited_from = model.quarter + self.params.accreditation_delay_quarters
 
@@ -199,9 +203,11 @@ class RegimeBase:
         c = org.unit_cost_eur(model.config.organisation) if unit_cost_eur is None else unit_cost_eur
         return org.ledger.subsidy_eur / c if c > 0 else 0.0
 
-    def funded_public_hours_all(self, model: TerritoryModel, provs: list[Provider], unit_cost_eur: np.ndarray) -> np.ndarray:
+    def funded_public_hours_all(self, model: TerritoryModel, provs: list[Provider], unit_cost_eur: np.ndarray,
+                                accredited: np.ndarray | None = None) -> np.ndarray:
         """:meth:`funded_public_hours` of each of ``provs`` at once, their unit costs c given
-        (the quarter's cost sheet): h = S / c for an ESS organisation with c > 0, else 0."""
+        (the quarter's cost sheet): h = S / c for an ESS organisation with c > 0, else 0.
+        ``accredited``: :meth:`accredited_all` of ``provs`` this quarter, if already known."""
         n = len(provs)
         ess = np.fromiter((p.is_ess for p in provs), bool, n)
         subsidy = np.fromiter((p.ledger.subsidy_eur for p in provs), float, n)
@@ -269,13 +275,15 @@ class Administrative(RegimeBase):
             hours += self.tariff_envelope_eur / self.tariff_eur_per_hour * share
         return hours
 
-    def funded_public_hours_all(self, model: TerritoryModel, provs: list[Provider], unit_cost_eur: np.ndarray) -> np.ndarray:
+    def funded_public_hours_all(self, model: TerritoryModel, provs: list[Provider], unit_cost_eur: np.ndarray,
+                                accredited: np.ndarray | None = None) -> np.ndarray:
         """:meth:`funded_public_hours` of each of ``provs`` at once:
         h_j = S_j / c_j + (E / t) K_j / sum K for accredited organisations, S_j / c_j otherwise."""
         hours = super().funded_public_hours_all(model, provs, unit_cost_eur)
         if self.tariff_eur_per_hour > 0 and self.tariff_base_hours > 0:
             n, q, base = len(provs), model.quarter, self.grants.base
-            accredited = np.fromiter((self.accredited(p, q) for p in provs), bool, n)
+            if accredited is None:
+                accredited = self.accredited_all(provs, q)
             share = np.fromiter((base.get(p.unique_id, 0.0) for p in provs), float, n) / self.tariff_base_hours
             hours = np.where(accredited, hours + self.tariff_envelope_eur / self.tariff_eur_per_hour * share, hours)
         return hours
