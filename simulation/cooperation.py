@@ -255,11 +255,17 @@ class Ptce(mesa.Agent):
         self.forms = forms & allowed
         if "supply_chain" in self.forms:
             # Members of one sector buy from each other: their ties become supply links.
-            net = self.model.cooperation
-            for i, a in enumerate(ess):
-                for b in ess[i + 1:]:
-                    if a.sector == b.sector and net.has_edge(a.unique_id, b.unique_id):
-                        net.edges[a.unique_id, b.unique_id]["kind"] = "supply"
+            adj = self.model.cooperation._adj  # networkx's dict of dicts (its views cost a call per read)
+            by_sector: dict[int, list[int]] = {}
+            for m in ess:
+                by_sector.setdefault(m.sector, []).append(m.unique_id)
+            for ids in by_sector.values():
+                for i, a in enumerate(ids):
+                    ties = adj[a]
+                    for b in ids[i + 1:]:
+                        tie = ties.get(b)
+                        if tie is not None:
+                            tie["kind"] = "supply"
         d = self.depth
         for m in ess:
             m.pool_share = cp.pooled_share_of_fixed_costs if "pooled_means" in self.forms else 0.0
