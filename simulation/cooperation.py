@@ -487,8 +487,11 @@ def update_network(model: TerritoryModel) -> None:
     # (networkx's weighted degree after the drop; the same floats summed in the same order).
     strength = net.sums_by_node(position, len(nodes), t, kept)
     net.remove_slots(slots[~kept])
-    for p in model.providers():
-        p.productivity = mech.spillover_multiplier(strength[position[p.unique_id]], cp.spillover_max, cp.spillover_trust_scale)
+    provs = model.providers()
+    rows = position[np.fromiter((p.unique_id for p in provs), dtype=np.int64, count=len(provs))].tolist()
+    multipliers = mech.spillover_multipliers([strength[i] for i in rows], cp.spillover_max, cp.spillover_trust_scale)
+    for p, x in zip(provs, multipliers, strict=True):
+        p.productivity = x
 
 
 # --------------------------------------------------------------------------- strategy

@@ -479,6 +479,13 @@ def spillover_multiplier(trust_sum: float, max_gain: float, trust_scale: float) 
     return 1.0 + max_gain * (1.0 - math.exp(-max(trust_sum, 0.0) / trust_scale))
 
 
+def spillover_multipliers(trust_sums: list[float], max_gain: float, trust_scale: float) -> list[float]:
+    """:func:`spillover_multiplier` of each of ``trust_sums``, the same expression with
+    libm's ``exp`` (numpy's vectorised exp can differ in the last bit), without a call each."""
+    exp = math.exp
+    return [1.0 + max_gain * (1.0 - exp(-max(w, 0.0) / trust_scale)) for w in trust_sums]
+
+
 def strategy_utilities(payoff: np.ndarray, mission_loss: np.ndarray, imitation: np.ndarray, current: int | np.ndarray,
                        w_payoff: float, w_mission: float, governance: float | np.ndarray, w_imitation: float,
                        switching_cost: float) -> np.ndarray:
