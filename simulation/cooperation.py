@@ -67,14 +67,17 @@ def absorb(model: TerritoryModel, absorber: Provider, absorbed: Provider) -> Non
     if absorbed.prev_flows is not None:
         absorber.prev_flows = absorbed.prev_flows.copy() if absorber.prev_flows is None else absorber.prev_flows + absorbed.prev_flows
     net = model.cooperation
-    for nb in list(net.neighbors(absorbed.unique_id)):
+    adj = net._adj  # networkx's dict of dicts (its views cost a call per read)
+    theirs, mine = adj[absorbed.unique_id], adj[absorber.unique_id]
+    for nb, tie in list(theirs.items()):
         if nb == absorber.unique_id:
             continue
-        trust = net.edges[absorbed.unique_id, nb]["trust"]
-        if net.has_edge(absorber.unique_id, nb):
-            net.edges[absorber.unique_id, nb]["trust"] = max(trust, net.edges[absorber.unique_id, nb]["trust"])
+        trust = tie["trust"]
+        own = mine.get(nb)
+        if own is not None:
+            own["trust"] = max(trust, own["trust"])
         else:
-            net.add_edge(absorber.unique_id, nb, trust=trust, kind=net.edges[absorbed.unique_id, nb].get("kind", "tie"))
+            net.add_edge(absorber.unique_id, nb, trust=trust, kind=tie.get("kind", "tie"))
     model.regime.on_merger(model, absorber, absorbed)
     model.remove_provider(absorbed)
 

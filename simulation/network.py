@@ -23,6 +23,7 @@ dict-of-dicts passes they replace).
 from __future__ import annotations
 
 from collections.abc import Iterator, MutableMapping
+from itertools import islice
 
 import networkx as nx
 import numpy as np
@@ -347,10 +348,9 @@ class CooperationNetwork(nx.Graph):
         ends, vals = ends[mask], vals[mask]
         small = ends.astype(np.uint16) if n_nodes <= 1 << 16 else ends  # 16-bit keys: numpy's radix sort
         order = np.argsort(small, kind="stable")  # by node, slot order kept within a node
-        counts = np.bincount(ends, minlength=n_nodes)
-        bounds = np.concatenate(([0], np.cumsum(counts))).tolist()
-        flat = vals[order].tolist()
-        return [sum(flat[bounds[i]:bounds[i + 1]]) for i in range(n_nodes)]
+        counts = np.bincount(ends, minlength=n_nodes).tolist()
+        flat = iter(vals[order].tolist())
+        return [sum(islice(flat, k)) for k in counts]
 
     def number_of_ties(self) -> int:
         return self._used - self._dead
