@@ -144,6 +144,17 @@ class CooperationNetwork(nx.Graph):
         self._dead += 1
         tie.detach()
 
+    def _kill_many(self, ties: list[Tie]) -> None:
+        """_kill of each of ``ties`` (taken out of the adjacency), the slots freed at once."""
+        if not ties:
+            return
+        slots = np.fromiter((tie.i for tie in ties), dtype=np.int64, count=len(ties))
+        for tie, t in zip(ties, self._trust[slots].tolist(), strict=True):
+            tie.detached_trust = t
+            tie.net = None
+        self._alive[slots] = False
+        self._dead += len(ties)
+
     def _compact(self) -> None:
         """Drop the slots of removed ties, keeping creation order."""
         if not self._dead:
@@ -253,18 +264,19 @@ class CooperationNetwork(nx.Graph):
 
     def remove_edges_from(self, ebunch) -> None:
         adj = self._adj
+        gone = []
         for e in ebunch:
             u, v = e[:2]
             if u in adj and v in adj[u]:
-                self._kill(adj[u].pop(v))
+                gone.append(adj[u].pop(v))
                 if u != v:
                     del adj[v][u]
+        self._kill_many(gone)
         nx._clear_cache(self)
 
     def remove_node(self, n) -> None:
         if n in self._adj:
-            for tie in self._adj[n].values():
-                self._kill(tie)
+            self._kill_many(list(self._adj[n].values()))
         super().remove_node(n)
 
     def remove_nodes_from(self, nodes) -> None:
@@ -313,14 +325,12 @@ class CooperationNetwork(nx.Graph):
     def remove_slots(self, slots: np.ndarray) -> None:
         """Remove the ties in ``slots`` (as remove_edges_from)."""
         adj = self._adj
-        ties = self._ties
-        for i in slots.tolist():
-            tie = ties[i]
-            u, v = int(self._u[i]), int(self._v[i])
+        for u, v in zip(self._u[slots].tolist(), self._v[slots].tolist(), strict=True):
             del adj[u][v]
             if u != v:
                 del adj[v][u]
-            self._kill(tie)
+        ties = self._ties
+        self._kill_many([ties[i] for i in slots.tolist()])
         nx._clear_cache(self)
 
     def edge_order(self, position: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
