@@ -494,12 +494,14 @@ class TerritoryModel(mesa.Model):
         if not serving:
             return
         n = len(serving)
-        now = np.stack([self.flows[p.unique_id] for p in serving])
+        cells = self.territory.municipalities * len(GROUPS)
+        # Rows stacked by one concatenate (np.stack costs a Python call per row).
+        now = np.concatenate([self.flows[p.unique_id] for p in serving]).reshape(n, cells)
         served = np.fromiter((p.served_hours for p in serving), float, n)
         has_prev = np.fromiter((p.prev_flows is not None for p in serving), bool, n)
         overlap = np.ones(n)
         if has_prev.any():
-            prev = np.stack([p.prev_flows for p, h in zip(serving, has_prev, strict=True) if h])
+            prev = np.concatenate([p.prev_flows for p, h in zip(serving, has_prev, strict=True) if h]).reshape(-1, cells)
             overlap[has_prev] = np.minimum(now[has_prev], prev).sum(axis=1) / served[has_prev]
         staff = np.fromiter((p.staff_fte for p in serving), float, n)
         # Worker continuity (T / max(T, E))**eta (mechanisms.worker_continuity): 1 where E <= T;
