@@ -67,14 +67,17 @@ def absorb(model: TerritoryModel, absorber: Provider, absorbed: Provider) -> Non
     if absorbed.prev_flows is not None:
         absorber.prev_flows = absorbed.prev_flows.copy() if absorber.prev_flows is None else absorber.prev_flows + absorbed.prev_flows
     net = model.cooperation
-    for nb in list(net.neighbors(absorbed.unique_id)):
+    adj = net._adj  # networkx's dict of dicts (its views cost a call per read)
+    theirs, mine = adj[absorbed.unique_id], adj[absorber.unique_id]
+    for nb, tie in list(theirs.items()):
         if nb == absorber.unique_id:
             continue
-        trust = net.edges[absorbed.unique_id, nb]["trust"]
-        if net.has_edge(absorber.unique_id, nb):
-            net.edges[absorber.unique_id, nb]["trust"] = max(trust, net.edges[absorber.unique_id, nb]["trust"])
+        trust = tie["trust"]
+        own = mine.get(nb)
+        if own is not None:
+            own["trust"] = max(trust, own["trust"])
         else:
-            net.add_edge(absorber.unique_id, nb, trust=trust, kind=net.edges[absorbed.unique_id, nb].get("kind", "tie"))
+            net.add_edge(absorber.unique_id, nb, trust=trust, kind=tie.get("kind", "tie"))
     model.regime.on_merger(model, absorber, absorbed)
     model.remove_provider(absorbed)
 
@@ -198,10 +201,7 @@ class Ptce(mesa.Agent):
     # ----------------------------------------------------------------- membership
     def add_member(self, org: Provider) -> None:
         cp = self.model.config.cooperation
-        net = self.model.cooperation
-        for other in self.members.values():
-            if not net.has_edge(org.unique_id, other.unique_id):
-                net.add_edge(org.unique_id, other.unique_id, trust=cp.comember_tie_trust, kind="comember")
+        self.model.cooperation.add_missing_ties(org.unique_id, list(self.members), cp.comember_tie_trust, "comember")
         self.members[org.unique_id] = org
         org.ptce = self
 
@@ -258,11 +258,17 @@ class Ptce(mesa.Agent):
         self.forms = forms & allowed
         if "supply_chain" in self.forms:
             # Members of one sector buy from each other: their ties become supply links.
-            net = self.model.cooperation
-            for i, a in enumerate(ess):
-                for b in ess[i + 1:]:
-                    if a.sector == b.sector and net.has_edge(a.unique_id, b.unique_id):
-                        net.edges[a.unique_id, b.unique_id]["kind"] = "supply"
+            adj = self.model.cooperation._adj  # networkx's dict of dicts (its views cost a call per read)
+            by_sector: dict[int, list[int]] = {}
+            for m in ess:
+                by_sector.setdefault(m.sector, []).append(m.unique_id)
+            for ids in by_sector.values():
+                for i, a in enumerate(ids):
+                    ties = adj[a]
+                    for b in ids[i + 1:]:
+                        tie = ties.get(b)
+                        if tie is not None:
+                            tie["kind"] = "supply"
         d = self.depth
         for m in ess:
             m.pool_share = cp.pooled_share_of_fixed_costs if "pooled_means" in self.forms else 0.0
@@ -314,16 +320,15 @@ class Ptce(mesa.Agent):
                 if m.treasury_eur >= 0:
                     m.insolvent_quarters = 0
 
-    def update(self) -> list[Provider]:
+    def update(self, member_trust: float | None = None) -> list[Provider]:
         """Formalisation and depth move; members leave when rigidity is high.  Returns the
-        members who left."""
+        members who left.  ``member_trust``: the mean trust of the ties between members
+        (member_trust_means), computed here if not given."""
         cp = self.model.config.cooperation
-        net = self.model.cooperation
         self.formalisation += cp.formalisation_speed * (cp.formalisation_target - self.formalisation)
-        ids = set(self.members)
-        adj = net._adj  # networkx's dict of dicts, read only (its views cost a call per tie)
-        trusts = [d["trust"] for a in sorted(ids) if a in net for b, d in adj[a].items() if b in ids and a < b]
-        self.depth = mech.pooling_depth_step(self.depth, float(np.mean(trusts)) if trusts else 0.0, cp.depth_growth_per_quarter)
+        if member_trust is None:
+            member_trust = member_trust_means(self.model, [self]).get(self.unique_id, 0.0)
+        self.depth = mech.pooling_depth_step(self.depth, member_trust, cp.depth_growth_per_quarter)
         p_exit = mech.rigidity_exit_probability(self.rigidity, cp.rigidity_exit_threshold, cp.rigidity_exit_rate)
         left = []
         ess = sorted(self.ess_members(), key=lambda m: m.unique_id)
@@ -351,6 +356,28 @@ class Ptce(mesa.Agent):
             self.remove_member(m)
         self.alive = False
         self.remove()
+
+
+def member_trust_means(model: TerritoryModel, hubs: list[Ptce]) -> dict[int, float]:
+    """Mean trust of the ties between members of each PTCE (self-loops left out), by hub
+    id; hubs without such a tie are left out.  Over the tie arrays (simulation.network),
+    the ties of a hub taken in the order of a loop over its members by increasing id and
+    their neighbours of higher id in adjacency order, as ``np.mean`` of that list gives."""
+    net = model.cooperation
+    top = len(net.node_index()[1])
+    hub_of = np.full(top, -1, dtype=np.int64)
+    for hub in hubs:
+        ids = np.fromiter(hub.members, dtype=np.int64, count=len(hub.members))
+        hub_of[ids[ids < top]] = hub.unique_id
+    u, v, slots = net.tie_arrays()
+    hu = hub_of[u]
+    inside = (hu >= 0) & (hu == hub_of[v]) & (u != v)
+    hub_ids, low, trust = hu[inside], np.minimum(u, v)[inside], net.trust[slots][inside]
+    order = np.lexsort((low, hub_ids))  # by hub, then lower end, then slot (lexsort is stable)
+    hub_ids, trust = hub_ids[order], trust[order]
+    starts = np.flatnonzero(np.r_[True, hub_ids[1:] != hub_ids[:-1]]) if len(hub_ids) else np.zeros(0, dtype=np.int64)
+    bounds = np.r_[starts, len(hub_ids)]
+    return {int(hub_ids[s]): float(np.mean(trust[s:e])) for s, e in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)}
 
 
 def ptce_candidates_firms(model: TerritoryModel, muni: int, exclude: set[int]) -> list[Provider]:
@@ -442,37 +469,32 @@ def update_network(model: TerritoryModel) -> None:
     """
     cp = model.config.cooperation
     net = model.cooperation
-    gain, decay, floor = cp.trust_gain_per_quarter, cp.trust_decay_per_quarter, cp.tie_drop_trust
-    drop = []
-    # The hub of each agent whose quarter ended without a deficit (None otherwise).
-    hub_ok = {uid: a.ptce for uid, a in model.agent_by_id.items() if a.ptce is not None and a.last_result_eur >= 0}
-    # One pass over the adjacency (the network's hot loop): each tie's trust moves when it
-    # is first met, from either end.  networkx's own dict of dicts is read directly: its
-    # views cost a Python call per tie.  The same pass sums each agent's trust over the ties
-    # that stay, in adjacency order (networkx's weighted degree after the drop).
-    adj = net._adj
-    seen: set[int] = set()
-    strength: dict[int, float] = {}
-    for a, nbrs in adj.items():
-        ha = hub_ok.get(a)
-        kept = []
-        for b, data in nbrs.items():
-            if b in seen:
-                t = data["trust"]  # moved already, from b's end
-            else:
-                t = data["trust"] + gain if ha is not None and ha is hub_ok.get(b) else data["trust"] - decay
-                if t > 1.0:
-                    t = 1.0
-                data["trust"] = t
-                if t < floor:
-                    drop.append((a, b))
-            if t >= floor:
-                kept.append(t)
-        seen.add(a)
-        strength[a] = sum(kept)
-    net.remove_edges_from(drop)
-    for p in model.providers():
-        p.productivity = mech.spillover_multiplier(strength[p.unique_id], cp.spillover_max, cp.spillover_trust_scale)
+    nodes, position = net.node_index()
+    # The hub of each agent whose quarter ended without a deficit (-1 otherwise), by node position.
+    hub_ok = np.full(len(nodes), -1, dtype=np.int64)
+    ok = [(uid, a.ptce.unique_id) for uid, a in model.agent_by_id.items() if a.ptce is not None and a.last_result_eur >= 0]
+    if ok:
+        uids, hubs = np.array(ok, dtype=np.int64).T
+        hub_ok[position[uids]] = hubs
+    # Over the tie arrays (simulation.network), tie by tie:
+    #   t' = min(1, t + gain) if both ends are in the same hub and ended without a deficit,
+    #   t' = t - decay otherwise;  the tie drops if t' < floor.
+    u, v, slots = net.tie_arrays()
+    hu, hv = hub_ok[position[u]], hub_ok[position[v]]
+    success = (hu >= 0) & (hu == hv)
+    t = net.trust[slots]
+    t = np.minimum(np.where(success, t + cp.trust_gain_per_quarter, t - cp.trust_decay_per_quarter), 1.0)
+    net.set_trust(slots, t)
+    kept = t >= cp.tie_drop_trust
+    # Each agent's strength, the summed trust of the ties it keeps, in adjacency order
+    # (networkx's weighted degree after the drop; the same floats summed in the same order).
+    strength = net.sums_by_node(position, len(nodes), t, kept)
+    net.remove_slots(slots[~kept])
+    provs = model.providers()
+    rows = position[np.fromiter((p.unique_id for p in provs), dtype=np.int64, count=len(provs))].tolist()
+    multipliers = mech.spillover_multipliers([strength[i] for i in rows], cp.spillover_max, cp.spillover_trust_scale)
+    for p, x in zip(provs, multipliers, strict=True):
+        p.productivity = x
 
 
 # --------------------------------------------------------------------------- strategy
@@ -596,16 +618,17 @@ def choose_strategies(model: TerritoryModel) -> None:
     strat = np.array([STRATEGIES.index(o.strategy) for o in orgs], dtype=int)
     # Imitation: over the ties between two ESS organisations, the mean result of the peers
     # following each strategy minus the mean of all peers (0 where no peer follows it).
-    # Ties between two ESS organisations in networkx's edge order, read from its dict of dicts.
-    pairs = []
-    seen: set[int] = set()
-    for a, nbrs in model.cooperation._adj.items():
-        ia = index.get(a)
-        if ia is not None:
-            pairs.extend((ia, index[b]) for b in nbrs if b not in seen and b in index)
-        seen.add(a)
-    src = np.array([i for i, j in pairs] + [j for i, j in pairs], dtype=int)
-    dst = np.array([j for i, j in pairs] + [i for i, j in pairs], dtype=int)
+    # Ties between two ESS organisations in networkx's edge order (simulation.network).
+    net = model.cooperation
+    _, position = net.node_index()
+    a, b = net.edge_order(position)
+    ess_index = np.full(len(position), -1, dtype=np.int64)
+    ess_index[np.fromiter(index, dtype=np.int64, count=n)] = np.arange(n)
+    ia, ib = ess_index[a], ess_index[b]
+    both = (ia >= 0) & (ib >= 0)
+    ia, ib = ia[both], ib[both]
+    src = np.concatenate((ia, ib))
+    dst = np.concatenate((ib, ia))
     sum_k, cnt_k = np.zeros((n, 3)), np.zeros((n, 3))
     np.add.at(sum_k, (src, strat[dst]), perf[dst])
     np.add.at(cnt_k, (src, strat[dst]), 1.0)

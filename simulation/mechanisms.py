@@ -84,12 +84,19 @@ def logit_shares(
         top = mask & (masked == best)
         count = top.sum(axis=-1, keepdims=True)
         return np.where(count > 0, top / np.maximum(count, 1), 0.0)
+    return _logit_of_scaled(scaled, mask)
+
+
+def _logit_of_scaled(scaled: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Shares from z = U / tau + ln A, finite where masked in.  exp(-inf) = 0 for the masked-out
+    alternatives, and a row without any (total 0) divides zeros by 1."""
     z = np.where(mask, scaled, -np.inf)
     zmax = z.max(axis=-1, keepdims=True)
-    zmax = np.where(np.isfinite(zmax), zmax, 0.0)
-    e = np.where(mask, np.exp(z - zmax), 0.0)
+    zmax[~np.isfinite(zmax)] = 0.0
+    e = np.exp(z - zmax)
     total = e.sum(axis=-1, keepdims=True)
-    return np.where(total > 0, e / np.where(total > 0, total, 1.0), 0.0)
+    total[total <= 0] = 1.0
+    return e / total
 
 
 def allocate_demand(
@@ -133,11 +140,22 @@ def allocate_demand(
         base_mask = base_mask & (size > 0)[None, :]  # no size, no attraction (ln 0)
         with np.errstate(divide="ignore"):
             log_attraction = size_attraction * np.log(np.where(size > 0, size, 1.0))
+    # z = U / tau + ln A is the same every round (only the open providers change): computed
+    # once when finite over all alternatives (so over any subset), else logit_shares' own path.
+    scaled = None
+    if temperature > 0:
+        with np.errstate(over="ignore", invalid="ignore"):
+            scaled = np.asarray(utility, dtype=float) / temperature
+            if log_attraction is not None:
+                scaled = scaled + log_attraction
+        if not np.isfinite(scaled[base_mask]).all():
+            scaled = None
     for r in range(rounds):
         open_ = base_mask & (spare > 1e-9)[None, :]
         if not open_.any() or remaining.sum() <= 1e-12:
             break
-        requests = remaining[:, None] * logit_shares(utility, temperature, open_, log_attraction)
+        shares = logit_shares(utility, temperature, open_, log_attraction) if scaled is None else _logit_of_scaled(scaled, open_)
+        requests = remaining[:, None] * shares
         asked = requests.sum(axis=0)
         if r == 0:
             asked_first = asked
@@ -477,6 +495,13 @@ def spillover_multiplier(trust_sum: float, max_gain: float, trust_scale: float) 
     collaboratives'): increasing in ties, saturating.
     """
     return 1.0 + max_gain * (1.0 - math.exp(-max(trust_sum, 0.0) / trust_scale))
+
+
+def spillover_multipliers(trust_sums: list[float], max_gain: float, trust_scale: float) -> list[float]:
+    """:func:`spillover_multiplier` of each of ``trust_sums``, the same expression with
+    libm's ``exp`` (numpy's vectorised exp can differ in the last bit), without a call each."""
+    exp = math.exp
+    return [1.0 + max_gain * (1.0 - exp(-max(w, 0.0) / trust_scale)) for w in trust_sums]
 
 
 def strategy_utilities(payoff: np.ndarray, mission_loss: np.ndarray, imitation: np.ndarray, current: int | np.ndarray,

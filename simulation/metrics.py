@@ -8,7 +8,6 @@ gifts); personalisation is weighted by the hours each provider served.
 
 from __future__ import annotations
 
-import itertools
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -202,14 +201,12 @@ def project_pooling_depth(model: TerritoryModel) -> float:
 
 def network_density(model: TerritoryModel) -> float:
     """Density of the cooperation network (ties over possible ties), all legal persons:
-    networkx's ``density``, 2 m / (n (n - 1)), with m counted from the adjacency in one pass."""
+    networkx's ``density``, 2 m / (n (n - 1)), m the number of ties (simulation.network)."""
     g = model.cooperation
     n = g.number_of_nodes()
     if n <= 1:
         return 0.0
-    adj = g._adj  # networkx's dict of dicts, read only
-    ends = sum(map(len, adj.values())) + sum(1 for u, nbrs in adj.items() if u in nbrs)  # a self-loop has two ends
-    m = ends // 2
+    m = g.number_of_ties()  # a self-loop is one tie, as networkx counts it
     if m == 0:
         return 0.0
     return float(m / (n * (n - 1)) * 2)
@@ -218,27 +215,39 @@ def network_density(model: TerritoryModel) -> float:
 def network_clustering(model: TerritoryModel) -> float:
     """Average clustering coefficient of the cooperation network (unweighted), as networkx's
     ``average_clustering``: C = mean_i 2 T_i / (k_i (k_i - 1)), 0 where k_i < 2; T_i the
-    triangles through i, from the sparse adjacency A as diag(A^3) / 2 (tests compare).
-    A is built row by row straight from the adjacency lists (CSR), self-loops left out."""
+    triangles through i (tests compare), self-loops left out.
+
+    Triangles are counted on the ties oriented from the lower to the higher (degree, node
+    order), L the oriented adjacency (Chiba and Nishizeki 1985, Schank and Wagner 2005):
+    each triangle a -> b -> c, a -> c is found once, and node i is in it as its first,
+    last or middle node:
+
+        T = rowsum(L^2 o L) + colsum(L^2 o L) + rowsum((L^T L) o L)
+
+    (o the elementwise product), about half the work of diag(A^3) / 2 on the symmetric A
+    with its dense PTCE cliques.  The counts are integers, exact in any order.  The
+    ties come from the network's arrays (simulation.network)."""
     from scipy import sparse
 
     g = model.cooperation
     n = g.number_of_nodes()
     if n == 0:
         return 0.0
-    adj = g._adj  # networkx's dict of dicts, read only
-    if any(u in nbrs for u, nbrs in adj.items()):  # self-loops (no mechanism makes one): left out
-        adj = {u: {v: d for v, d in nbrs.items() if v != u} for u, nbrs in adj.items()}
-    index = {u: i for i, u in enumerate(adj)}
-    k = np.fromiter(map(len, adj.values()), np.int64, n)
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(k, out=indptr[1:])
-    # Column indices row after row, mapped in C (map over the chained adjacency lists).
-    indices = np.fromiter(map(index.__getitem__, itertools.chain.from_iterable(adj.values())), np.int64, int(indptr[-1]))
-    a = sparse.csr_array((np.ones(len(indices)), indices, indptr), shape=(n, n))
+    _, position = g.node_index()
+    u, v, _ = g.tie_arrays()
+    loop = u == v
+    pu, pv = position[u[~loop]], position[v[~loop]]
+    k = np.bincount(pu, minlength=n) + np.bincount(pv, minlength=n)
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.lexsort((np.arange(n), k))] = np.arange(n)
+    up = rank[pu] < rank[pv]
+    first, last = np.where(up, pu, pv), np.where(up, pv, pu)
+    lo = sparse.csr_array((np.ones(len(first)), (first, last)), shape=(n, n))
+    ends = (lo @ lo).multiply(lo)
+    middle = (lo.T @ lo).multiply(lo)
+    t = np.asarray(ends.sum(axis=1)).ravel() + np.asarray(ends.sum(axis=0)).ravel() + np.asarray(middle.sum(axis=1)).ravel()
     k = k.astype(float)
-    tri2 = np.asarray((a @ a).multiply(a).sum(axis=1)).ravel()  # 2 T_i
-    c = np.where(k >= 2, tri2 / np.maximum(k * (k - 1), 1), 0.0)
+    c = np.where(k >= 2, 2.0 * t / np.maximum(k * (k - 1), 1), 0.0)
     return float(c.sum() / n)
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 from . import cooperation as coop
 from . import mechanisms as mech
 from .metrics import METRICS
+from .network import CooperationNetwork
 from .organisations import ConventionalFirm, Organisation, Provider, cost_sheet
 from .params import GROUPS, SECTORS, Scenario
 from .regimes import make_regime
@@ -72,7 +73,7 @@ class TerritoryModel(mesa.Model):
         self.ess_by_id: dict[int, Organisation] = {}  # the ESS organisations of provider_by_id, same order
         self.agent_by_id: dict[int, Provider] = {}  # providers and local employers
         self.merger_log: list[dict[str, int]] = []  # who absorbed whom, when
-        self.cooperation = nx.Graph()
+        self.cooperation = CooperationNetwork()  # a networkx Graph whose ties live in arrays
         self.quarter_stats: dict[str, float] = {}
         # Public money paid since the start, by kind (EUR): where each regime's money went.
         self.public_money_eur = {"subsidies": 0.0, "public_orders": 0.0}
@@ -363,6 +364,8 @@ class TerritoryModel(mesa.Model):
         # municipality-major order) this quarter: a vector per provider.
         self.flows: dict[int, np.ndarray] = {}
         by_sector = self.providers_by_sector()
+        # Proximity exp(-d / d0) between municipalities, read per (cell, provider) below.
+        prox_m = mech.proximity_index(self.territory.distance_km, dp.distance_decay_km)
         for s in range(len(SECTORS)):
             provs = by_sector.get(s, [])
             pub = self.public_need[:, :, s].reshape(-1).copy()
@@ -390,12 +393,11 @@ class TerritoryModel(mesa.Model):
                 pub[rows] -= part
                 spare[j] -= hours
                 self.contract_hours[lot] = hours
-            dist = self.territory.distance_km[np.ix_(cells_m, [p.municipality for p in provs])]
-            prox = mech.proximity_index(dist, dp.distance_decay_km)
+            prox = prox_m[np.ix_(cells_m, [p.municipality for p in provs])]
             pers = np.array([p.personalisation for p in provs])
             base_u = dp.weight_proximity * prox + dp.weight_personalisation * pers[None, :]
-            eligible = np.array([self.regime.accredited(p, q) for p in provs])
-            funded = self.regime.funded_public_hours_all(self, provs, unit_cost) + np.fromiter((p.solidarity_hours for p in provs), float, len(provs))
+            eligible = self.regime.accredited_all(provs, q)
+            funded = self.regime.funded_public_hours_all(self, provs, unit_cost, eligible) + np.fromiter((p.solidarity_hours for p in provs), float, len(provs))
             offer = np.minimum(spare, funded)
             f_pub, u_pub, a_pub = mech.allocate_demand(pub, base_u, offer, dp.choice_temperature, np.broadcast_to(eligible, base_u.shape), dp.rationing_rounds,
                                                        cap, dp.size_attraction)
@@ -415,19 +417,21 @@ class TerritoryModel(mesa.Model):
             served = flows.sum(axis=0)
             prox_now = np.where(served > 0, (flows * prox).sum(axis=0) / np.where(served > 0, served, 1.0), 1.0)
             sales = price * priv_served
-            flows_t = np.ascontiguousarray(flows.T)
-            columns = (asked.tolist(), served.tolist(), cap.tolist(), sales.tolist(), pub_served.tolist(), flows_t, prox_now.tolist(),
+            rate = np.fromiter((p.solidarity_surcharge for p in provs), float, len(provs))
+            surcharge = sales * rate / (1 + rate)  # the share of sales that funds free hours
+            uids = list(index)
+            self.public_hours_served.update(zip(uids, pub_served.tolist(), strict=True))
+            self.flows.update(zip(uids, np.ascontiguousarray(flows.T), strict=True))
+            columns = (asked.tolist(), served.tolist(), cap.tolist(), sales.tolist(), surcharge.tolist(), prox_now.tolist(),
                        priv_served.tolist())
-            for p, a_j, served_j, cap_j, sales_j, pub_j, flows_j, prox_j, priv_j in zip(provs, *columns, strict=True):
+            for p, a_j, served_j, cap_j, sales_j, surcharge_j, prox_j, priv_j in zip(provs, *columns, strict=True):
                 p.asked_hours = a_j
                 p.served_hours = served_j
                 p.capacity_now = cap_j
                 # Contract and free public hours are in served_j, not in priv_j.
                 p.paid_hours_share = priv_j / served_j if served_j > 0 else p.paid_hours_share
                 p.ledger.sales_eur += sales_j
-                p.surcharge_eur = sales_j * p.solidarity_surcharge / (1 + p.solidarity_surcharge)
-                self.public_hours_served[p.unique_id] = pub_j
-                self.flows[p.unique_id] = flows_j
+                p.surcharge_eur = surcharge_j
                 p.proximity_now = prox_j
 
     def pay_for_service(self) -> None:
@@ -480,8 +484,12 @@ class TerritoryModel(mesa.Model):
         rigidity exits; a PTCE that no longer meets the law's composition recruits a firm
         or dissolves."""
         coop.update_network(self)
-        for hub in self.ptces():
-            hub.update()
+        hubs = self.ptces()
+        # Members' ties at once: no hub's update or legality check below changes the ties
+        # or the members of another hub (a recruited firm is in no PTCE).
+        trust = coop.member_trust_means(self, hubs)
+        for hub in hubs:
+            hub.update(trust.get(hub.unique_id, 0.0))
             coop.restore_legality(self, hub)
 
     def update_personalisation(self) -> None:
@@ -506,21 +514,33 @@ class TerritoryModel(mesa.Model):
         if not serving:
             return
         n = len(serving)
-        now = np.stack([self.flows[p.unique_id] for p in serving])
+        cells = self.territory.municipalities * len(GROUPS)
+        # Rows stacked by one concatenate (np.stack costs a Python call per row).
+        now = np.concatenate([self.flows[p.unique_id] for p in serving]).reshape(n, cells)
         served = np.fromiter((p.served_hours for p in serving), float, n)
         has_prev = np.fromiter((p.prev_flows is not None for p in serving), bool, n)
         overlap = np.ones(n)
         if has_prev.any():
-            prev = np.stack([p.prev_flows for p, h in zip(serving, has_prev, strict=True) if h])
+            prev = np.concatenate([p.prev_flows for p, h in zip(serving, has_prev, strict=True) if h]).reshape(-1, cells)
             overlap[has_prev] = np.minimum(now[has_prev], prev).sum(axis=1) / served[has_prev]
-        # Python's pow, provider by provider: numpy's vectorised power can differ in the last bit.
-        worker = np.fromiter((p.continuity_of_worker(pp) for p in serving), float, n)
+        staff = np.fromiter((p.staff_fte for p in serving), float, n)
+        # Worker continuity (T / max(T, E))**eta (mechanisms.worker_continuity): 1 where E <= T;
+        # elsewhere Python's pow, provider by provider (numpy's power can differ in the last bit).
+        ratio = pp.team_size_fte / np.maximum(pp.team_size_fte, staff)
+        worker = np.ones(n)
+        rotas = np.flatnonzero(ratio != 1.0)
+        worker[rotas] = [r ** pp.anonymity_elasticity for r in ratio[rotas].tolist()]
         continuity = overlap * worker
         capacity = np.fromiter((p.capacity_now for p in serving), float, n)
         asked = np.fromiter((p.asked_hours for p in serving), float, n)
         with np.errstate(divide="ignore", invalid="ignore"):
             time_index = np.where(asked > 0, np.minimum(1.0, capacity / np.where(asked > 0, asked, 1.0)), 1.0)
-        voice = np.fromiter((p.voice() for p in serving), float, n)
+        # Voice (V / (V + E) + g) / 2 (mechanisms.voice), V volunteers, E staff, g governance.
+        volunteers = np.fromiter((p.volunteers_fte for p in serving), float, n)
+        governance = np.fromiter((p.governance for p in serving), float, n)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            people = volunteers + staff
+            voice = 0.5 * (np.where(people > 0, volunteers / people, 0.0) + governance)
         tech = np.fromiter((p.technicisation for p in serving), float, n)
         prox = np.fromiter((p.proximity_now for p in serving), float, n)
         pers = mech.personalisation(time_index, continuity, tech, prox, voice, weights)

@@ -168,6 +168,10 @@ class RegimeBase:
     def accredited(self, org: Provider, quarter: int) -> bool:
         return org.is_ess and quarter >= org.accredited_from
 
+    def accredited_all(self, provs: list[Provider], quarter: int) -> np.ndarray:
+        """:meth:`accredited` of each of ``provs`` (a regime overriding one overrides both)."""
+        return np.fromiter((p.is_ess and quarter >= p.accredited_from for p in provs), bool, len(provs))
+
     def on_entry(self, model: TerritoryModel, org: Provider) -> None:
         org.accredited_from = model.quarter + self.params.accreditation_delay_quarters
 
@@ -199,9 +203,11 @@ class RegimeBase:
         c = org.unit_cost_eur(model.config.organisation) if unit_cost_eur is None else unit_cost_eur
         return org.ledger.subsidy_eur / c if c > 0 else 0.0
 
-    def funded_public_hours_all(self, model: TerritoryModel, provs: list[Provider], unit_cost_eur: np.ndarray) -> np.ndarray:
+    def funded_public_hours_all(self, model: TerritoryModel, provs: list[Provider], unit_cost_eur: np.ndarray,
+                                accredited: np.ndarray | None = None) -> np.ndarray:
         """:meth:`funded_public_hours` of each of ``provs`` at once, their unit costs c given
-        (the quarter's cost sheet): h = S / c for an ESS organisation with c > 0, else 0."""
+        (the quarter's cost sheet): h = S / c for an ESS organisation with c > 0, else 0.
+        ``accredited``: :meth:`accredited_all` of ``provs`` this quarter, if already known."""
         n = len(provs)
         ess = np.fromiter((p.is_ess for p in provs), bool, n)
         subsidy = np.fromiter((p.ledger.subsidy_eur for p in provs), float, n)
@@ -269,13 +275,15 @@ class Administrative(RegimeBase):
             hours += self.tariff_envelope_eur / self.tariff_eur_per_hour * share
         return hours
 
-    def funded_public_hours_all(self, model: TerritoryModel, provs: list[Provider], unit_cost_eur: np.ndarray) -> np.ndarray:
+    def funded_public_hours_all(self, model: TerritoryModel, provs: list[Provider], unit_cost_eur: np.ndarray,
+                                accredited: np.ndarray | None = None) -> np.ndarray:
         """:meth:`funded_public_hours` of each of ``provs`` at once:
         h_j = S_j / c_j + (E / t) K_j / sum K for accredited organisations, S_j / c_j otherwise."""
         hours = super().funded_public_hours_all(model, provs, unit_cost_eur)
         if self.tariff_eur_per_hour > 0 and self.tariff_base_hours > 0:
             n, q, base = len(provs), model.quarter, self.grants.base
-            accredited = np.fromiter((self.accredited(p, q) for p in provs), bool, n)
+            if accredited is None:
+                accredited = self.accredited_all(provs, q)
             share = np.fromiter((base.get(p.unique_id, 0.0) for p in provs), float, n) / self.tariff_base_hours
             hours = np.where(accredited, hours + self.tariff_envelope_eur / self.tariff_eur_per_hour * share, hours)
         return hours
@@ -384,16 +392,22 @@ class Cooperative(RegimeBase):
         slots = int(envelope_eur // p.project_eur_per_quarter)
         if len(self.projects) < slots:
             busy = {(a, b) for a, b, _ in self.projects}
-            cands = []
-            for a, b, data in net.edges(data=True):
-                if not (a in alive and b in alive and alive[a].is_ess and alive[b].is_ess) or (min(a, b), max(a, b)) in busy:
-                    continue
-                # Members of one PTCE run joint projects once their pooling depth allows
-                # (from cohabitation to pooled projects, seed text); other ties need trust.
-                hub = alive[a].ptce
-                in_hub = hub is not None and hub is alive[b].ptce
-                if (in_hub and hub.depth >= model.config.cooperation.project_depth_threshold) or data["trust"] >= p.min_trust:
-                    cands.append((min(a, b), max(a, b)))
+            # Over the tie arrays (simulation.network): both ends live ESS providers; a tie
+            # between members of one PTCE qualifies once its pooling depth allows (from
+            # cohabitation to pooled projects, seed text); other ties need trust.
+            u, v, ties = net.tie_arrays()
+            top = len(net.node_index()[1])
+            ess = np.zeros(top, dtype=bool)
+            deep_hub = np.full(top, -1, dtype=np.int64)  # hub id of a member of a deep enough PTCE
+            threshold = model.config.cooperation.project_depth_threshold
+            for uid, o in alive.items():
+                if o.is_ess:
+                    ess[uid] = True
+                    if o.ptce is not None and o.ptce.depth >= threshold:
+                        deep_hub[uid] = o.ptce.unique_id
+            ok = ess[u] & ess[v] & (((deep_hub[u] >= 0) & (deep_hub[u] == deep_hub[v])) | (net.trust[ties] >= p.min_trust))
+            lo, hi = np.minimum(u, v)[ok].tolist(), np.maximum(u, v)[ok].tolist()
+            cands = [c for c in zip(lo, hi, strict=True) if c not in busy]
             if cands:
                 cands.sort()
                 orgs = sorted({u for c in cands for u in c})

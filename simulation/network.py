@@ -1,0 +1,366 @@
+"""The cooperation network: a networkx ``Graph`` whose ties keep their trust in numpy arrays.
+
+Why (issue 9): the network's quarterly passes (trust update and spillovers, the imitation
+term of the strategy choice, the clustering coefficient) visit every tie.  Over networkx's
+dict of dicts each visit is a Python dict read, and reading tens of thousands of dicts
+costs the same whether the arithmetic after it is Python or numpy.  Here the ties LIVE
+in arrays (one slot per tie: its two ends and its trust), so those passes are numpy
+expressions over the arrays, while the object stays a full ``networkx.Graph``: its
+adjacency dicts hold, for each tie, a :class:`Tie` mapping that reads and writes the
+arrays, so ``net.edges[a, b]["trust"]``, ``net.edges(data=True)``, networkx's algorithms
+and ``copy.deepcopy`` work as on a plain graph.
+
+Node ids must be non-negative integers (the agents' ``unique_id``).
+
+Order.  A tie's slot is given at its creation and slots keep creation order (removed
+ties are compacted away, order kept), so a node's neighbours in networkx's adjacency
+order are its ties in slot order, and networkx's ``edges()`` order is the ties sorted by
+the position in node order of their first end, then slot.  The array passes follow these
+orders wherever a floating-point sum depends on them (results bit-identical to the
+dict-of-dicts passes they replace).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, MutableMapping
+from itertools import islice
+
+import networkx as nx
+import numpy as np
+
+_ABSENT_TRUST = float("nan")  # a tie without a "trust" attribute (no mechanism makes one)
+_ABSENT = object()  # a tie without a "kind" attribute
+
+
+class Tie(MutableMapping):
+    """The attribute dict of one tie: ``trust`` in the network's array, ``kind`` and any
+    other attribute in the object.  A tie removed from its network keeps its values."""
+
+    __slots__ = ("net", "i", "kind", "extra", "detached_trust")
+
+    def __init__(self, net: CooperationNetwork, i: int) -> None:
+        self.net = net
+        self.i = i
+        self.kind = _ABSENT
+        self.extra: dict | None = None
+        self.detached_trust = _ABSENT_TRUST
+
+    def _trust(self) -> float:
+        return float(self.net._trust[self.i]) if self.net is not None else self.detached_trust
+
+    def __getitem__(self, key):
+        if key == "trust":
+            t = self._trust()
+            if t != t:
+                raise KeyError(key)
+            return t
+        if key == "kind":
+            if self.kind is _ABSENT:
+                raise KeyError(key)
+            return self.kind
+        if self.extra is None:
+            raise KeyError(key)
+        return self.extra[key]
+
+    def __setitem__(self, key, value) -> None:
+        if key == "trust":
+            if self.net is not None:
+                self.net._trust[self.i] = value
+            else:
+                self.detached_trust = float(value)
+        elif key == "kind":
+            self.kind = value
+        else:
+            if self.extra is None:
+                self.extra = {}
+            self.extra[key] = value
+
+    def __delitem__(self, key) -> None:
+        if key == "trust" and self._trust() == self._trust():
+            self["trust"] = _ABSENT_TRUST
+        elif key == "kind" and self.kind is not _ABSENT:
+            self.kind = _ABSENT
+        elif self.extra is not None and key in self.extra:
+            del self.extra[key]
+        else:
+            raise KeyError(key)
+
+    def __iter__(self) -> Iterator:
+        if self._trust() == self._trust():
+            yield "trust"
+        if self.kind is not _ABSENT:
+            yield "kind"
+        if self.extra:
+            yield from self.extra
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def copy(self) -> dict:
+        return dict(self)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+    def detach(self) -> None:
+        """The tie left its network: keep its trust in the object."""
+        self.detached_trust = self._trust()
+        self.net = None
+
+
+class CooperationNetwork(nx.Graph):
+    """Undirected ties between legal persons, trust in [0, 1] on each (see module doc)."""
+
+    def __init__(self, incoming_graph_data=None, **attr) -> None:
+        self._u = np.zeros(0, dtype=np.int64)  # slot -> one end (node id)
+        self._v = np.zeros(0, dtype=np.int64)  # slot -> the other end
+        self._trust = np.zeros(0)  # slot -> trust (NaN: no trust attribute)
+        self._alive = np.zeros(0, dtype=bool)
+        self._ties: list[Tie] = []  # slot -> Tie
+        self._used = 0  # slots used, alive or not
+        self._dead = 0  # slots of removed ties not yet compacted
+        super().__init__(incoming_graph_data, **attr)
+
+    # ----------------------------------------------------------------- slots
+    def _new_tie(self, u: int, v: int) -> Tie:
+        i = self._used
+        if i == len(self._trust):
+            for name in ("_u", "_v", "_trust", "_alive"):
+                arr = getattr(self, name)
+                new = np.zeros_like(arr, shape=max(64, 2 * i))
+                new[:i] = arr[:i]
+                setattr(self, name, new)
+        self._u[i] = u
+        self._v[i] = v
+        self._trust[i] = _ABSENT_TRUST
+        self._alive[i] = True
+        tie = Tie(self, i)
+        self._ties.append(tie)
+        self._used = i + 1
+        return tie
+
+    def _kill(self, tie: Tie) -> None:
+        self._alive[tie.i] = False
+        self._dead += 1
+        tie.detach()
+
+    def _kill_many(self, ties: list[Tie]) -> None:
+        """_kill of each of ``ties`` (taken out of the adjacency), the slots freed at once."""
+        if not ties:
+            return
+        slots = np.fromiter((tie.i for tie in ties), dtype=np.int64, count=len(ties))
+        for tie, t in zip(ties, self._trust[slots].tolist(), strict=True):
+            tie.detached_trust = t
+            tie.net = None
+        self._alive[slots] = False
+        self._dead += len(ties)
+
+    def _compact(self) -> None:
+        """Drop the slots of removed ties, keeping creation order."""
+        if not self._dead:
+            return
+        keep = np.flatnonzero(self._alive[: self._used])
+        n = len(keep)
+        for name in ("_u", "_v", "_trust", "_alive"):
+            arr = getattr(self, name)
+            new = np.zeros_like(arr, shape=max(64, 2 * n))
+            new[:n] = arr[keep]
+            setattr(self, name, new)
+        self._ties = [self._ties[i] for i in keep.tolist()]
+        for j, tie in enumerate(self._ties):
+            tie.i = j
+        self._used, self._dead = n, 0
+
+    def _reset_ties(self) -> None:
+        for tie in self._ties:
+            if tie.net is self:
+                tie.detach()
+        self._ties = []
+        self._alive[:] = False
+        self._used = self._dead = 0
+
+    # ----------------------------------------------------------------- networkx's mutators
+    # Copies of networkx 3.x's Graph methods, with the tie's slot made or freed.
+    def _add_node_if_new(self, n) -> None:
+        if n not in self._node:
+            if n is None:
+                raise ValueError("None cannot be a node")
+            self._adj[n] = self.adjlist_inner_dict_factory()
+            self._node[n] = self.node_attr_dict_factory()
+
+    def add_edge(self, u_of_edge, v_of_edge, **attr) -> None:
+        u, v = u_of_edge, v_of_edge
+        self._add_node_if_new(u)
+        self._add_node_if_new(v)
+        datadict = self._adj[u].get(v)
+        if datadict is None:
+            datadict = self._new_tie(u, v)
+        for key, value in attr.items():  # MutableMapping.update, without its generic checks
+            datadict[key] = value
+        self._adj[u][v] = datadict
+        self._adj[v][u] = datadict
+        nx._clear_cache(self)
+
+    def add_edges_from(self, ebunch_to_add, **attr) -> None:
+        for e in ebunch_to_add:
+            ne = len(e)
+            if ne == 3:
+                u, v, dd = e
+            elif ne == 2:
+                u, v = e
+                dd = {}
+            else:
+                raise nx.NetworkXError(f"Edge tuple {e} must be a 2-tuple or 3-tuple.")
+            self._add_node_if_new(u)
+            self._add_node_if_new(v)
+            datadict = self._adj[u].get(v)
+            if datadict is None:
+                datadict = self._new_tie(u, v)
+            datadict.update(attr)
+            datadict.update(dd)
+            self._adj[u][v] = datadict
+            self._adj[v][u] = datadict
+        nx._clear_cache(self)
+
+    def add_missing_ties(self, u: int, others: list[int], trust: float, kind: str) -> None:
+        """Tie ``u`` to each of ``others`` it is not yet tied to, in that order, with this
+        trust and kind (ties already there are left as they are): what a loop of
+        ``if not has_edge: add_edge(u, v, trust=trust, kind=kind)`` does, with the new
+        slots written at once.  All nodes must be in the network."""
+        adj = self._adj
+        mine = adj[u]
+        new = [v for v in others if v not in mine]
+        if not new:
+            return
+        if len(set(new)) < len(new):  # a repeated node: one tie, made at its first mention
+            new = list(dict.fromkeys(new))
+        i, k = self._used, len(new)
+        if i + k > len(self._trust):
+            for name in ("_u", "_v", "_trust", "_alive"):
+                arr = getattr(self, name)
+                grown = np.zeros_like(arr, shape=max(64, 2 * (i + k)))
+                grown[:i] = arr[:i]
+                setattr(self, name, grown)
+        self._u[i:i + k] = u
+        self._v[i:i + k] = new
+        self._trust[i:i + k] = trust
+        self._alive[i:i + k] = True
+        for j, v in enumerate(new, start=i):
+            tie = Tie(self, j)
+            tie.kind = kind
+            self._ties.append(tie)
+            mine[v] = tie
+            adj[v][u] = tie
+        self._used = i + k
+        nx._clear_cache(self)
+
+    def remove_edge(self, u, v) -> None:
+        try:
+            tie = self._adj[u][v]
+        except KeyError as err:
+            raise nx.NetworkXError(f"The edge {u}-{v} is not in the graph") from err
+        super().remove_edge(u, v)
+        self._kill(tie)
+
+    def remove_edges_from(self, ebunch) -> None:
+        adj = self._adj
+        gone = []
+        for e in ebunch:
+            u, v = e[:2]
+            if u in adj and v in adj[u]:
+                gone.append(adj[u].pop(v))
+                if u != v:
+                    del adj[v][u]
+        self._kill_many(gone)
+        nx._clear_cache(self)
+
+    def remove_node(self, n) -> None:
+        if n in self._adj:
+            self._kill_many(list(self._adj[n].values()))
+        super().remove_node(n)
+
+    def remove_nodes_from(self, nodes) -> None:
+        for n in nodes:
+            if n in self._adj:
+                self.remove_node(n)
+        nx._clear_cache(self)
+
+    def clear(self) -> None:
+        self._reset_ties()
+        super().clear()
+
+    def clear_edges(self) -> None:
+        self._reset_ties()
+        super().clear_edges()
+
+    # ----------------------------------------------------------------- array views
+    def node_index(self) -> tuple[np.ndarray, np.ndarray]:
+        """(nodes, position): the node ids in networkx's node order, and an array mapping a
+        node id to its position in that order (-1 for ids not in the network)."""
+        nodes = np.fromiter(self._adj, dtype=np.int64, count=len(self._adj))
+        top = max(int(nodes.max()) if len(nodes) else -1, int(self._u[: self._used].max(initial=-1)), int(self._v[: self._used].max(initial=-1)))
+        position = np.full(top + 1, -1, dtype=np.int64)
+        position[nodes] = np.arange(len(nodes))
+        return nodes, position
+
+    def tie_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(u, v, slots) of the ties, in slot order (each node's adjacency order); the trust
+        of the ties is ``self.trust[slots]`` (writable through ``set_trust``)."""
+        if 4 * self._dead > self._used:  # compacting costs a pass over the Tie objects
+            self._compact()
+        n = self._used
+        slots = np.flatnonzero(self._alive[:n]) if self._dead else np.arange(n)
+        return self._u[slots], self._v[slots], slots
+
+    @property
+    def trust(self) -> np.ndarray:
+        """Trust of every slot (read only: use ``set_trust``)."""
+        view = self._trust[: self._used]
+        view.flags.writeable = False
+        return view
+
+    def set_trust(self, slots: np.ndarray, values: np.ndarray) -> None:
+        self._trust[slots] = values
+
+    def remove_slots(self, slots: np.ndarray) -> None:
+        """Remove the ties in ``slots`` (as remove_edges_from)."""
+        adj = self._adj
+        for u, v in zip(self._u[slots].tolist(), self._v[slots].tolist(), strict=True):
+            del adj[u][v]
+            if u != v:
+                del adj[v][u]
+        ties = self._ties
+        self._kill_many([ties[i] for i in slots.tolist()])
+        nx._clear_cache(self)
+
+    def edge_order(self, position: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(a, b): the ties as networkx's ``edges()`` lists them: each from the end met
+        first in node order, sorted by that end's position, then by slot."""
+        u, v, _ = self.tie_arrays()
+        pu, pv = position[u], position[v]
+        first_u = pu <= pv
+        a = np.where(first_u, u, v)
+        b = np.where(first_u, v, u)
+        order = np.argsort(np.minimum(pu, pv), kind="stable")
+        return a[order], b[order]
+
+    def sums_by_node(self, position: np.ndarray, n_nodes: int, values: np.ndarray, keep: np.ndarray) -> list:
+        """Per node (in node order), Python's ``sum`` of ``values`` over its kept ties in
+        adjacency order (a self-loop once), as a loop over networkx's adjacency would give
+        it: the same floats added in the same order by the same ``sum`` (int 0 if none)."""
+        u, v, _ = self.tie_arrays()
+        k = len(u)
+        ends = np.empty(2 * k, dtype=np.int64)
+        ends[0::2], ends[1::2] = position[u], position[v]
+        vals = np.repeat(values, 2)
+        mask = np.repeat(keep, 2)
+        mask[1::2] &= u != v  # a self-loop is one entry of its node's adjacency
+        ends, vals = ends[mask], vals[mask]
+        small = ends.astype(np.uint16) if n_nodes <= 1 << 16 else ends  # 16-bit keys: numpy's radix sort
+        order = np.argsort(small, kind="stable")  # by node, slot order kept within a node
+        counts = np.bincount(ends, minlength=n_nodes).tolist()
+        flat = iter(vals[order].tolist())
+        return [sum(islice(flat, k)) for k in counts]
+
+    def number_of_ties(self) -> int:
+        return self._used - self._dead

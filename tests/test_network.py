@@ -1,0 +1,118 @@
+"""simulation.network: the cooperation network keeps networkx's behaviour with its ties in arrays."""
+
+import copy
+
+import networkx as nx
+import numpy as np
+
+from simulation.network import CooperationNetwork
+
+
+def random_pair(rng, nodes):
+    return int(rng.choice(nodes)), int(rng.choice(nodes))
+
+
+def mutate_both(seed=0, steps=3000):
+    """The same random additions, removals and trust writes on a CooperationNetwork and a
+    plain networkx Graph."""
+    rng = np.random.default_rng(seed)
+    net, ref = CooperationNetwork(), nx.Graph()
+    for g in (net, ref):
+        g.add_nodes_from(range(60))
+    next_node = 60
+    for _ in range(steps):
+        r = rng.random()
+        nodes = list(ref.nodes)
+        if r < 0.5:
+            u, v = random_pair(rng, nodes)
+            t = float(rng.uniform(0, 1))
+            for g in (net, ref):
+                g.add_edge(u, v, trust=t, kind="tie")
+        elif r < 0.6 and ref.number_of_edges():
+            edges = list(ref.edges)
+            u, v = edges[int(rng.integers(len(edges)))]
+            for g in (net, ref):
+                g.remove_edge(u, v)
+        elif r < 0.7:
+            bunch = [random_pair(rng, nodes) for _ in range(5)]
+            for g in (net, ref):
+                g.remove_edges_from(bunch)
+        elif r < 0.75:
+            n = int(rng.choice(nodes))
+            for g in (net, ref):
+                g.remove_node(n)
+            for g in (net, ref):
+                g.add_node(next_node)
+            next_node += 1
+        elif ref.number_of_edges():
+            edges = list(ref.edges)
+            u, v = edges[int(rng.integers(len(edges)))]
+            t = float(rng.uniform(0, 1))
+            net.edges[u, v]["trust"] = t
+            ref.edges[u, v]["trust"] = t
+    return net, ref
+
+
+def assert_same_graph(net, ref):
+    assert list(net.nodes) == list(ref.nodes)
+    assert [(u, v, dict(d)) for u, v, d in net.edges(data=True)] == list(ref.edges(data=True))
+    for n in ref:
+        assert list(net.adj[n]) == list(ref.adj[n])  # adjacency order kept
+    assert net.number_of_ties() == ref.number_of_edges()
+
+
+def test_cooperation_network_behaves_as_a_networkx_graph():
+    net, ref = mutate_both()
+    assert_same_graph(net, ref)
+    assert_same_graph(copy.deepcopy(net), ref)
+    assert_same_graph(net.copy(), ref.copy())  # networkx's copy re-adds edges in edges() order
+    assert nx.average_clustering(net) == nx.average_clustering(ref)
+    assert dict(net.degree(weight="trust")) == dict(ref.degree(weight="trust"))
+
+
+def test_array_passes_follow_networkx_orders():
+    net, ref = mutate_both(seed=1)
+    net.add_edge(3, 3, trust=0.25, kind="tie")  # a self-loop: one entry of its node's adjacency
+    ref.add_edge(3, 3, trust=0.25, kind="tie")
+    nodes, position = net.node_index()
+    assert nodes.tolist() == list(ref.nodes)
+    a, b = net.edge_order(position)
+    assert list(zip(a.tolist(), b.tolist(), strict=True)) == list(ref.edges())
+    u, v, slots = net.tie_arrays()
+    t = net.trust[slots]
+    keep = t >= 0.3
+    sums = net.sums_by_node(position, len(nodes), t, keep)
+    expected = [sum(d["trust"] for d in ref.adj[n].values() if d["trust"] >= 0.3) for n in ref]
+    assert sums == expected
+    assert all(type(x) is type(y) for x, y in zip(sums, expected, strict=True))  # int 0 where no tie
+    net.remove_slots(slots[~keep])
+    ref.remove_edges_from([(x, y) for x, y, d in ref.edges(data=True) if d["trust"] < 0.3])
+    assert_same_graph(net, ref)
+
+
+def test_a_removed_tie_keeps_its_values_and_the_network_stays_consistent():
+    net = CooperationNetwork()
+    net.add_edge(1, 2, trust=0.4, kind="initial")
+    net.add_edge(2, 3, trust=0.5, kind="entry")
+    tie = net.edges[1, 2]
+    net.remove_edge(1, 2)
+    tie["trust"] = 0.9  # written to the detached tie, not to a slot another tie may reuse
+    assert dict(tie) == {"trust": 0.9, "kind": "initial"}
+    for i in range(100):  # enough removals and additions to compact the slots
+        net.add_edge(10 + i, 11 + i, trust=0.1)
+        net.remove_edge(10 + i, 11 + i)
+    net.tie_arrays()
+    assert dict(net.edges[2, 3]) == {"trust": 0.5, "kind": "entry"}
+    assert net.number_of_ties() == 1
+
+
+def test_add_missing_ties_equals_a_loop_of_add_edge():
+    net, ref = mutate_both(seed=2, steps=500)
+    nodes = list(ref)
+    u = nodes[3]
+    others = [nodes[5], nodes[7], nodes[5], nodes[9], u, nodes[30]]  # a repeat, and u itself: a self-loop, as add_edge makes
+    for v in others:
+        if not ref.has_edge(u, v):
+            ref.add_edge(u, v, trust=0.3, kind="comember")
+    net.add_missing_ties(u, others, 0.3, "comember")
+    assert_same_graph(net, ref)
