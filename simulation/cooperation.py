@@ -381,10 +381,15 @@ def member_trust_means(model: TerritoryModel, hubs: list[Ptce]) -> dict[int, flo
 
 
 def ptce_candidates_firms(model: TerritoryModel, muni: int, exclude: set[int]) -> list[Provider]:
-    """Firms outside the ESS within the PTCE radius of ``muni`` and in no PTCE, nearest first."""
+    """Firms outside the ESS within the PTCE radius of ``muni`` and in no PTCE, nearest first.
+
+    Alive only: a closing firm leaves its PTCE (model.remove_provider) and is still among
+    the model's firms while restore_legality looks for its replacement; recruiting it kept
+    a dead member in the PTCE (and, through its new ties, a node of a closed firm in the
+    network)."""
     cp = model.config.cooperation
     d = model.territory.distance_km
-    firms = [f for f in model.firms() if f.ptce is None and f.unique_id not in exclude and f.staff_fte > 0
+    firms = [f for f in model.firms() if f.alive and f.ptce is None and f.unique_id not in exclude and f.staff_fte > 0
              and d[muni, f.municipality] <= cp.ptce_radius_km]
     return sorted(firms, key=lambda f: (d[muni, f.municipality], f.unique_id))
 

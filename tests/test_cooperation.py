@@ -224,8 +224,36 @@ def test_ptce_composition_always_legal_under_cooperation(seed):
         for hub in model.ptces():
             ess = [m for m in hub.members.values() if m.is_ess]
             assert hub.size >= 3 and len(ess) >= 1 and hub.size - len(ess) >= 1
-            assert all(m.alive for m in ess)
+            assert all(m.alive and m.unique_id in model.cooperation for m in hub.members.values())
     assert founded > 0
+
+
+def test_a_closing_firm_is_not_recruited_back_into_its_ptce():
+    """A PTCE whose only firm closes recruits another live firm or dissolves; the closing
+    firm (still among the model's firms while the PTCE looks for a replacement) is never
+    taken back (seen in the calibration's 2017 arm: a dead member, and its node back in
+    the network)."""
+    model = TerritoryModel(smoke("cooperative", **{"strategy.policy": "cooperate", "cooperation.join_per_quarter": 1.0}), rng=2)
+    hubs = []
+    for _ in range(12):
+        model.step()
+        # A service firm (sector >= 0): those close like ESS organisations (model.remove_provider).
+        hubs = [h for h in model.ptces() if [m.sector >= 0 for m in h.members.values() if not m.is_ess] == [True]]
+        if hubs:
+            break
+    assert hubs, "the run should found a PTCE with a single firm"
+    hub = hubs[0]
+    firm = next(m for m in hub.members.values() if not m.is_ess)
+    # No other firm can be recruited (a firm without staff is no candidate), so the closing
+    # firm is the only one within reach: the PTCE must dissolve, not take it back.
+    for other in model.firms():
+        if other is not firm and other.ptce is None:
+            other.staff_fte = 0.0
+    model.remove_provider(firm)
+    assert firm.unique_id not in hub.members and firm.ptce is None
+    assert firm.unique_id not in model.cooperation
+    assert not hub.alive and hub not in model.ptces()
+    assert all(m.ptce is None for m in model.organisations() if m.unique_id in hub.members or m.ptce is hub)
 
 
 def test_forms_change_their_mechanisms():
