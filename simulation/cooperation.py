@@ -199,6 +199,17 @@ class Ptce(mesa.Agent):
             self.add_member(m)
 
     # ----------------------------------------------------------------- membership
+    def rigidity_after_joining(self) -> float:
+        """Rigidity a candidate expects with one more member.  It expects the hub to
+        formalise (bounded foresight), so the rigidity at the formalisation target counts:
+        a candidate joins only if that stays at or below the exit threshold (cooperate, and
+        entrants helped by a development agency, TerritoryModel.enter_new_organisations)."""
+        cp = self.model.config.cooperation
+        return mech.ptce_rigidity(max(self.formalisation, cp.formalisation_target), self.size + 1, cp.rigidity_half_size)
+
+    def admits_one_more(self) -> bool:
+        return self.rigidity_after_joining() <= self.model.config.cooperation.rigidity_exit_threshold
+
     def add_member(self, org: Provider) -> None:
         cp = self.model.config.cooperation
         self.model.cooperation.add_missing_ties(org.unique_id, list(self.members), cp.comember_tie_trust, "comember")
@@ -410,9 +421,7 @@ def cooperate(model: TerritoryModel) -> None:
         near = [p for p in model.ptces() if d[org.municipality, p.seat] <= cp.ptce_radius_km]
         options = []
         for p in near:
-            # A candidate expects the hub to formalise (bounded foresight): it joins only if
-            # the rigidity at the formalisation target stays below the exit threshold.
-            r_after = mech.ptce_rigidity(max(p.formalisation, cp.formalisation_target), p.size + 1, cp.rigidity_half_size)
+            r_after = p.rigidity_after_joining()
             if r_after <= cp.rigidity_exit_threshold:
                 options.append((r_after, d[org.municipality, p.seat], p.unique_id, p))
         if options:

@@ -616,7 +616,13 @@ class TerritoryModel(mesa.Model):
                 hub = agencies.get(int(m))
                 if hub is not None and policy in ("endogenous", "cooperate"):
                     org.strategy = "cooperate"
-                    hub.add_member(org)
+                    # The agency's entrants join it by the rule every candidate follows
+                    # (cooperation.cooperate): not beyond the rigidity exit threshold.  Without
+                    # it, at 10,000 organisations an agency took in some 1,500 entrants in five
+                    # quarters (a PTCE of 627 members; FACTS.md [ptce-size]: about 15).  One
+                    # it does not admit seeks a PTCE like any cooperating organisation.
+                    if hub.admits_one_more():
+                        hub.add_member(org)
                 if peer is not None:
                     self.cooperation.add_edge(org.unique_id, peer.unique_id, trust=0.2, kind="entry")
                 self.quarter_stats["entries"] += 1

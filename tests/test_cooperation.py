@@ -438,3 +438,29 @@ def test_network_clustering_equals_networkx():
     model = TerritoryModel(smoke("cooperative", **{"strategy.policy": "cooperate", "cooperation.join_per_quarter": 1.0}), rng=2).run()
     assert network_clustering(model) == pytest.approx(nx.average_clustering(model.cooperation), abs=1e-12)
     assert model.cooperation.number_of_edges() > 0
+
+
+def test_development_agency_takes_entrants_only_within_the_rigidity_rule():
+    """Entrants helped by a development-agency PTCE join it by the rule every candidate
+    follows: r = f n / (n + n_half) at the formalisation target stays at or below the exit
+    threshold (0.6 n / (n + 15) <= 0.3: at most 15 members).  Before, the agency took them
+    all (a PTCE of 627 members at 10,000 organisations)."""
+    from simulation import mechanisms as mech
+
+    model = TerritoryModel(smoke("cooperative", **{
+        "strategy.policy": "cooperate", "cooperation.join_per_quarter": 1.0, "cooperation.project_depth_threshold": 0.0,
+        "cooperation.agency_entry_boost": 10.0, "funding.entry_rate": 2.0, "steps": 16}), rng=3)
+    cp = model.config.cooperation
+    cap = max(n for n in range(1, 200) if mech.ptce_rigidity(cp.formalisation_target, n, cp.rigidity_half_size) <= cp.rigidity_exit_threshold)
+    assert cap == 15
+    agency_seen, entrants_in_agencies = False, 0
+    for _ in range(16):
+        model.step()
+        for hub in model.ptces():
+            assert hub.size <= cap, f"PTCE {hub.unique_id} has {hub.size} members"
+            if "development_agency" in hub.forms:
+                agency_seen = True
+                # Entered this quarter and already a member: only the agency path does that
+                # (cooperate runs before entry in the step).
+                entrants_in_agencies += sum(m.founded_step == model.steps for m in hub.members.values())
+    assert agency_seen and entrants_in_agencies > 0, "the run should exercise the agency's entrants"
