@@ -2,7 +2,7 @@
 
 Rerun it with::
 
-    python -m simulation.calibrate                 # about 15 minutes on 2 cores (255 evaluations)
+    python -m simulation.calibrate                 # about 10 minutes on 2 cores (258 evaluations)
     python -m simulation.calibrate --replicates 6 --workers 4 --out results/calibration
 
 It runs the arms of ``scenarios/calibration.toml`` (:mod:`simulation.validation`) at the

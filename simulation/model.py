@@ -309,10 +309,10 @@ class TerritoryModel(mesa.Model):
             p = max(0, c (1 + m) - d) (1 + s)
 
         c the unit cost, m the ESS margin or a firm's markup (Provider.margin), d the
-        non-profit discount of an ESS organisation's gifts and insertion aid spread over the
-        hours it expects to sell (Provider.fee_discount_eur; 0 for a firm), s the solidarity
-        surcharge paid by paying beneficiaries to fund free hours.  Bids in calls for tender
-        stay at c (1 + m) (Provider.bid_price): gifts are not spent on public contracts.
+        non-profit discount: an ESS organisation's gifts and insertion aid per hour of its
+        capacity (Provider.fee_discount_eur; 0 for a firm), s the solidarity surcharge paid
+        by paying beneficiaries to fund free hours.  Bids in calls for tender stay at
+        c (1 + m) (Provider.bid_price): gifts and insertion aid are not spent on public contracts.
 
         The quarter's cost sheet (organisations.cost_sheet, all providers at once) is kept in
         ``self.costs``: capacity and costs do not change from here to settle_accounts (staff,
@@ -328,13 +328,8 @@ class TerritoryModel(mesa.Model):
         price = c * (1 + margin)
         if op.gift_pass_through > 0:
             aid = self.config.funding.insertion_aid_eur_per_fte_quarter
-            need = self.need.sum(axis=(0, 1))
-            # Paying share of each sector's need: the sale share an organisation expects
-            # before it has served anyone (Provider.fee_discount_eur).
-            paid_share = np.divide(self.private_need.sum(axis=(0, 1)), need, out=np.zeros_like(need), where=need > 0).tolist()
             capacity = self.costs["capacity_hours"].tolist()
-            discount = np.fromiter((p.fee_discount_eur(op, aid, q, paid_share[p.sector]) for p, q in zip(provs, capacity, strict=True)),
-                                   float, len(provs))
+            discount = np.fromiter((p.fee_discount_eur(op, aid, q) for p, q in zip(provs, capacity, strict=True)), float, len(provs))
             price = np.maximum(price - discount, 0.0)
         for p, price_j in zip(provs, (price * (1 + surcharge)).tolist(), strict=True):
             p.price_eur_per_hour = price_j
@@ -422,14 +417,11 @@ class TerritoryModel(mesa.Model):
             uids = list(index)
             self.public_hours_served.update(zip(uids, pub_served.tolist(), strict=True))
             self.flows.update(zip(uids, np.ascontiguousarray(flows.T), strict=True))
-            columns = (asked.tolist(), served.tolist(), cap.tolist(), sales.tolist(), surcharge.tolist(), prox_now.tolist(),
-                       priv_served.tolist())
-            for p, a_j, served_j, cap_j, sales_j, surcharge_j, prox_j, priv_j in zip(provs, *columns, strict=True):
+            columns = (asked.tolist(), served.tolist(), cap.tolist(), sales.tolist(), surcharge.tolist(), prox_now.tolist())
+            for p, a_j, served_j, cap_j, sales_j, surcharge_j, prox_j in zip(provs, *columns, strict=True):
                 p.asked_hours = a_j
                 p.served_hours = served_j
                 p.capacity_now = cap_j
-                # Contract and free public hours are in served_j, not in priv_j.
-                p.paid_hours_share = priv_j / served_j if served_j > 0 else p.paid_hours_share
                 p.ledger.sales_eur += sales_j
                 p.surcharge_eur = surcharge_j
                 p.proximity_now = prox_j

@@ -59,7 +59,7 @@ class Provider(mesa.Agent):
         "supply_cost_multiplier", "last_result_eur", "carried_eur", "transfers_eur", "strategy", "ptce",
         "productivity", "pool_share", "joint_sales_bonus", "pathway_bonus", "outside_supply_share",
         "solidarity_surcharge", "solidarity_hours", "governance_bonus",
-        "capacity_now", "proximity_now", "surcharge_eur", "paid_hours_share",  # set by TerritoryModel.allocate_demand
+        "capacity_now", "proximity_now", "surcharge_eur",  # set by TerritoryModel.allocate_demand
     )
 
     def __init__(
@@ -98,7 +98,6 @@ class Provider(mesa.Agent):
         self.norm_level = 0.0  # technicisation imposed by norms this quarter
         self.insertion_exits_to_jobs = 0.0
         self.price_eur_per_hour = 0.0
-        self.paid_hours_share: float | None = None  # paying beneficiaries' share of last quarter's hours (None: none served yet)
         self.alive = True
         self.pending_support = False  # start-up support owed by the cooperative regime
         self.prev_flows: np.ndarray | None = None  # hours per demand cell (municipality x group) last quarter
@@ -189,26 +188,24 @@ class Provider(mesa.Agent):
         return op.price_margin
 
     def fee_discount_eur(self, op: OrganisationParams, insertion_aid_eur_per_fte_quarter: float,
-                         capacity_hours: float, sector_paid_share: float) -> float:
+                         capacity_hours: float) -> float:
         """Non-profit pricing: what the price per paying hour is lowered by (EUR/hour),
 
-            d = g (r_g V + r_a I) / (psi Q)
+            d = g (r_g V + r_a I) / Q
 
         g = `organisation.gift_pass_through`, r_g V the quarter's gifts (per volunteer FTE),
-        r_a I the State's insertion aid (per insertion FTE), Q the capacity in hours and psi
-        the share of its hours the organisation expects to sell: the paying share of its
-        hours last quarter, or its sector's paying share of need before it has served
-        anyone.  Gifts and aid are known before prices are set (volunteers and staff move
-        after the accounts); grants and public orders are not counted, they pay for public
-        hours.  The price is p = max(0, c (1 + m) - d) (1 + s) (TerritoryModel.set_prices).
+        r_a I the State's insertion aid (per insertion FTE), Q the capacity in hours: the
+        gifts and aid lower the cost of every hour the organisation can deliver, and paying
+        beneficiaries get that lower cost on the hours they buy.  What falls on public hours
+        (paid at the gross cost by grants and orders) and on idle capacity is kept: at most g
+        of the gifts and aid is ever given away, since paid hours <= Q.  Gifts and aid are
+        known before prices are set (volunteers and staff move after the accounts).  The
+        price is p = max(0, c (1 + m) - d) (1 + s) (TerritoryModel.set_prices).
         """
         if op.gift_pass_through <= 0 or capacity_hours <= 0:
             return 0.0
-        psi = sector_paid_share if self.paid_hours_share is None else self.paid_hours_share
-        if psi <= 0:
-            return 0.0
         own_eur = op.gifts_eur_per_volunteer_fte_quarter * self.volunteers_fte + insertion_aid_eur_per_fte_quarter * self.insertion_fte
-        return op.gift_pass_through * own_eur / (psi * capacity_hours)
+        return op.gift_pass_through * own_eur / capacity_hours
 
     # ----------------------------------------------------------------- quarter accounting
     def open_quarter(self) -> None:
@@ -345,7 +342,7 @@ class ConventionalFirm(Provider):
         return op.firm_markup
 
     def fee_discount_eur(self, op: OrganisationParams, insertion_aid_eur_per_fte_quarter: float,
-                         capacity_hours: float, sector_paid_share: float) -> float:
+                         capacity_hours: float) -> float:
         """A firm prices at cost plus markup: no gifts or insertion aid to pass on."""
         return 0.0
 

@@ -206,7 +206,7 @@ class OrganisationParams(Frozen):
         description="speed at which volunteers move to their attracted level",
     )
     gifts_eur_per_volunteer_fte_quarter: float = P(
-        1_800.0, ge=0, le=100_000, unit="EUR / volunteer FTE / quarter",
+        2_100.0, ge=0, le=100_000, unit="EUR / volunteer FTE / quarter",
         source="calibrated: FACTS.md [resource-mix] (the resources neither subsidies nor earned revenue, 17 % in 2005 "
         "and 14 % in 2017; with organisation.gift_pass_through), by python -m simulation.calibrate",
         description="gifts, membership fees and other non-earned private resources an organisation raises per volunteer FTE",
@@ -370,7 +370,7 @@ class FundingParams(Frozen):
         description="share of insertion leavers who find a mainstream job",
     )
     entry_rate: float = P(
-        0.07, ge=0, le=10, unit="new organisations / (new-organisation capacity of unmet need) / quarter",
+        0.0775, ge=0, le=10, unit="new organisations / (new-organisation capacity of unmet need) / quarter",
         source="calibrated: FACTS.md [assoc-size-dist], [assoc-budget-conc] (2017 size distribution and budget "
         "concentration; emergence where needs are unmet, seed text), by python -m simulation.calibrate",
         description="entries per quarter per unit of unmet need the size of a new organisation",

@@ -56,7 +56,7 @@ def test_coordinate_search_finds_the_grid_minimum_and_never_ends_worse_than_it_s
     best, records = calibrate(calibrated=calibrated, evaluator=evaluator, echo=lambda line: None)
     final = evaluator(best)[0]
     assert final == pytest.approx(records["loss"].min())
-    # Fine grids: a over 1 to 3 in sevenths (2.0 nearest 1.9), c over 0 to 1 in quarters
+    # Fine grids: a over 1 to 3 in thirds (2.0 nearest 1.9), c over 0 to 1 in quarters
     # (0.5 nearest 0.6), b over 0.05, 0.0625, 0.07, 0.075, 0.0875, 0.1.
     assert best == {"a": 2.0, "b": 0.07, "c": 0.5}
     assert math.isfinite(final)

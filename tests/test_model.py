@@ -182,25 +182,53 @@ def test_regime_can_be_reversed_by_parameters():
 
 # --------------------------------------------------------------------------- non-profit pricing
 def test_fee_discount_hand_computed():
-    """d = g (r_g V + r_a I) / (psi Q): 4 volunteer FTE at 1,000 EUR of gifts each and 1
-    insertion FTE at 3,000 EUR of aid, half passed on, over 40 % of 1,000 hours."""
+    """d = g (r_g V + r_a I) / Q: 4 volunteer FTE at 1,000 EUR of gifts each and 1
+    insertion FTE at 3,000 EUR of aid, half passed on, over 1,000 hours of capacity."""
     from simulation.organisations import ConventionalFirm, Organisation
 
     model = TerritoryModel(smoke(**{"organisation.gifts_eur_per_volunteer_fte_quarter": 1000.0,
                                     "organisation.gift_pass_through": 0.5}), rng=1)
     op = model.config.organisation
     org = Organisation(model, sector=0, municipality=0, staff_fte=2.0, insertion_share=0.5, volunteers_fte=4.0)
-    assert org.paid_hours_share is None  # before it has served anyone: its sector's paying share
-    assert org.fee_discount_eur(op, 3000.0, 1000.0, 0.4) == pytest.approx(0.5 * (4 * 1000.0 + 1 * 3000.0) / (0.4 * 1000.0))
-    org.paid_hours_share = 0.25  # then its own paying share of last quarter's hours
-    assert org.fee_discount_eur(op, 3000.0, 1000.0, 0.4) == pytest.approx(0.5 * 7000.0 / 250.0)
-    org.paid_hours_share = 0.0  # nobody paid last quarter: nothing to spread the gifts over
-    assert org.fee_discount_eur(op, 3000.0, 1000.0, 0.4) == 0.0
-    assert org.fee_discount_eur(op, 3000.0, 0.0, 0.4) == 0.0  # no capacity
+    assert org.fee_discount_eur(op, 3000.0, 1000.0) == pytest.approx(0.5 * (4 * 1000.0 + 1 * 3000.0) / 1000.0)  # 3.5 EUR/h
+    assert org.fee_discount_eur(op, 3000.0, 0.0) == 0.0  # no capacity
     firm = ConventionalFirm(model, sector=0, municipality=0, staff_fte=2.0)
-    assert firm.fee_discount_eur(op, 3000.0, 1000.0, 0.4) == 0.0
+    assert firm.fee_discount_eur(op, 3000.0, 1000.0) == 0.0
     off = TerritoryModel(smoke(**{"organisation.gift_pass_through": 0.0}), rng=1)
-    assert org.fee_discount_eur(off.config.organisation, 3000.0, 1000.0, 0.4) == 0.0
+    assert org.fee_discount_eur(off.config.organisation, 3000.0, 1000.0) == 0.0
+
+
+def test_discount_uses_the_gifts_and_aid_booked_that_quarter_and_gives_at_most_g_of_them():
+    """Timing: the gifts and insertion aid the price passes on are those booked in the same
+    quarter (volunteers and staff do not move between set_prices and the accounts).  Bound:
+    the revenue given up on paid hours, d x paid hours, is at most g (r_g V + r_a I), since
+    an organisation never serves more hours than its capacity Q."""
+    g = 0.8
+    model = TerritoryModel(smoke("administrative", **{"organisation.gift_pass_through": g, "steps": 6}), rng=5).run()
+    op, fp = model.config.organisation, model.config.funding
+    model.open_quarter()
+    model.fund_public_services()
+    model.set_prices()
+    at_pricing = {o.unique_id: (o.volunteers_fte, o.insertion_fte, model.costs["capacity_hours"][model.cost_row[o.unique_id]])
+                  for o in model.organisations()}
+    subsidy_before = {o.unique_id: o.ledger.subsidy_eur for o in model.organisations()}
+    model.allocate_demand()
+    model.pay_for_service()
+    subsidy_after_orders = {o.unique_id: o.ledger.subsidy_eur for o in model.organisations()}
+    model.collect_gifts()
+    model.pay_insertion_aid()
+    checked = 0
+    for o in model.organisations():
+        v, i, q = at_pricing[o.unique_id]
+        aid = o.ledger.subsidy_eur - subsidy_after_orders[o.unique_id]
+        assert o.ledger.gifts_eur == pytest.approx(op.gifts_eur_per_volunteer_fte_quarter * v, rel=1e-12)
+        assert aid == pytest.approx(fp.insertion_aid_eur_per_fte_quarter * i, rel=1e-9, abs=1e-6)
+        assert subsidy_after_orders[o.unique_id] == subsidy_before[o.unique_id]  # orders are not subsidies
+        d = o.fee_discount_eur(op, fp.insertion_aid_eur_per_fte_quarter, q)
+        assert o.served_hours <= q * (1 + 1e-12)
+        assert d * o.served_hours <= g * (o.ledger.gifts_eur + aid) * (1 + 1e-9) + 1e-9
+        checked += d > 0
+    assert checked > 5
 
 
 @pytest.mark.parametrize("pass_through", [0.0, 0.6])
@@ -213,13 +241,12 @@ def test_prices_are_cost_plus_margin_less_the_discount_never_negative(pass_throu
     model.set_prices()
     op = model.config.organisation
     aid = model.config.funding.insertion_aid_eur_per_fte_quarter
-    need = model.need.sum(axis=(0, 1))
-    paid = model.private_need.sum(axis=(0, 1)) / need
     discounted = 0
     for p in model.providers():
         row = model.cost_row[p.unique_id]
         c, q = model.costs["unit_cost_eur"][row], model.costs["capacity_hours"][row]
-        d = p.fee_discount_eur(op, aid, q, paid[p.sector]) if pass_through > 0 else 0.0
+        # The discount by hand (not through fee_discount_eur): gifts and aid per hour of capacity.
+        d = pass_through * (op.gifts_eur_per_volunteer_fte_quarter * p.volunteers_fte + aid * p.insertion_fte) / q if p.is_ess else 0.0
         assert p.price_eur_per_hour == pytest.approx(max(0.0, c * (1 + p.margin(op)) - d) * (1 + p.solidarity_surcharge), rel=1e-12)
         assert p.bid_price(op) == pytest.approx(p.unit_cost_eur(op) * (1 + p.margin(op)), rel=1e-12)
         assert p.price_eur_per_hour >= 0
