@@ -182,9 +182,9 @@ class OrganisationParams(Frozen):
     )
     gift_pass_through: float = P(
         1.0, ge=0, le=1, unit="share of gifts and insertion aid",
-        source="calibrated: FACTS.md [resource-mix] (with the gifts, against the 2005 and 2017 shares), by python -m "
-        "simulation.calibrate; non-profit pricing after the ESS law of 31 July 2014 (art. 1: profits mainly kept for the "
-        "activity); 0 prices at unit cost plus margin whatever the other resources",
+        source="calibrated, at its bound: FACTS.md [resource-mix] (with the gifts, against the 2005 and 2017 shares), by "
+        "python -m simulation.calibrate; the mechanism is an assumption (the ESS law of 31 July 2014, art. 1, limits "
+        "profit-seeking but does not say how gifts are spent); 0 prices at unit cost plus margin whatever the other resources",
         description="share of an ESS organisation's gifts and insertion aid passed to paying beneficiaries as a lower price",
     )
     firm_markup: float = P(
