@@ -189,6 +189,16 @@ def worker_continuity(employees_fte: float, team_size_fte: float, elasticity: fl
     return (team_size_fte / max(team_size_fte, employees_fte)) ** elasticity
 
 
+def worker_continuity_all(employees_fte: np.ndarray, team_size_fte: float, elasticity: float) -> np.ndarray:
+    """:func:`worker_continuity` of many organisations at once: 1 where E <= T; elsewhere
+    Python's pow, organisation by organisation (numpy's power can differ in the last bit)."""
+    ratio = team_size_fte / np.maximum(team_size_fte, employees_fte)
+    out = np.ones(len(ratio))
+    rotas = np.flatnonzero(ratio != 1.0)
+    out[rotas] = [r ** elasticity for r in ratio[rotas].tolist()]
+    return out
+
+
 def personalisation(
     time_index: float,
     continuity: float,
@@ -215,6 +225,13 @@ def voice(volunteers_fte: float, employees_fte: float, governance: float) -> flo
     staff = volunteers_fte + employees_fte
     share = volunteers_fte / staff if staff > 0 else 0.0
     return 0.5 * (share + governance)
+
+
+def voice_all(volunteers_fte: np.ndarray, employees_fte: np.ndarray, governance: np.ndarray) -> np.ndarray:
+    """:func:`voice` of many organisations at once, (V / (V + E) + g) / 2, 0 share where V + E = 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        people = volunteers_fte + employees_fte
+        return 0.5 * (np.where(people > 0, volunteers_fte / people, 0.0) + governance)
 
 
 # --------------------------------------------------------------------------- practices

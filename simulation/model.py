@@ -516,23 +516,14 @@ class TerritoryModel(mesa.Model):
             prev = np.concatenate([p.prev_flows for p, h in zip(serving, has_prev, strict=True) if h]).reshape(-1, cells)
             overlap[has_prev] = np.minimum(now[has_prev], prev).sum(axis=1) / served[has_prev]
         staff = np.fromiter((p.staff_fte for p in serving), float, n)
-        # Worker continuity (T / max(T, E))**eta (mechanisms.worker_continuity): 1 where E <= T;
-        # elsewhere Python's pow, provider by provider (numpy's power can differ in the last bit).
-        ratio = pp.team_size_fte / np.maximum(pp.team_size_fte, staff)
-        worker = np.ones(n)
-        rotas = np.flatnonzero(ratio != 1.0)
-        worker[rotas] = [r ** pp.anonymity_elasticity for r in ratio[rotas].tolist()]
-        continuity = overlap * worker
+        continuity = overlap * mech.worker_continuity_all(staff, pp.team_size_fte, pp.anonymity_elasticity)
         capacity = np.fromiter((p.capacity_now for p in serving), float, n)
         asked = np.fromiter((p.asked_hours for p in serving), float, n)
         with np.errstate(divide="ignore", invalid="ignore"):
             time_index = np.where(asked > 0, np.minimum(1.0, capacity / np.where(asked > 0, asked, 1.0)), 1.0)
-        # Voice (V / (V + E) + g) / 2 (mechanisms.voice), V volunteers, E staff, g governance.
         volunteers = np.fromiter((p.volunteers_fte for p in serving), float, n)
         governance = np.fromiter((p.governance for p in serving), float, n)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            people = volunteers + staff
-            voice = 0.5 * (np.where(people > 0, volunteers / people, 0.0) + governance)
+        voice = mech.voice_all(volunteers, staff, governance)
         tech = np.fromiter((p.technicisation for p in serving), float, n)
         prox = np.fromiter((p.proximity_now for p in serving), float, n)
         pers = mech.personalisation(time_index, continuity, tech, prox, voice, weights)

@@ -180,7 +180,8 @@ class Provider(mesa.Agent):
         return op.wage_eur_per_fte_quarter * self.staff_fte + self.fixed_cost_eur(op) + self.supply_surcharge_eur(op)
 
     def bid_price(self, op: OrganisationParams) -> float:
-        """Price bid in a call for tender: unit cost plus the ESS margin (EUR/hour)."""
+        """Price bid in a call for tender: c (1 + m), unit cost plus the ESS margin or a
+        firm's markup (Provider.margin), EUR/hour."""
         return self.unit_cost_eur(op) * (1 + self.margin(op))
 
     def margin(self, op: OrganisationParams) -> float:
@@ -332,10 +333,6 @@ class ConventionalFirm(Provider):
     @property
     def is_provider(self) -> bool:
         return self.sector >= 0
-
-    def bid_price(self, op: OrganisationParams) -> float:
-        """Price of a for-profit firm, in a tender or to a customer: c (1 + markup)."""
-        return self.unit_cost_eur(op) * (1 + self.margin(op))
 
     def margin(self, op: OrganisationParams) -> float:
         """m in the price c (1 + m): a for-profit firm's markup."""

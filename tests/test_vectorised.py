@@ -93,3 +93,17 @@ def test_update_network_equals_a_tie_by_tie_reference():
     for p in model.providers():
         strength = sum(d["trust"] for d in ref.adj[p.unique_id].values())
         assert p.productivity == mech.spillover_multiplier(strength, cp.spillover_max, cp.spillover_trust_scale)
+
+
+def test_voice_and_worker_continuity_over_arrays_equal_the_scalar_forms_bit_for_bit():
+    from simulation import mechanisms as mech
+
+    rng = np.random.default_rng(3)
+    volunteers = np.r_[0.0, 0.0, 2.0, rng.uniform(0, 30, 40)]
+    staff = np.r_[0.0, 5.0, 0.0, rng.uniform(0, 200, 40)]  # no one, staff only, volunteers only, a run's range
+    governance = rng.uniform(0, 1, len(staff))
+    expected_voice = [mech.voice(v, e, g) for v, e, g in zip(volunteers.tolist(), staff.tolist(), governance.tolist(), strict=True)]
+    np.testing.assert_array_equal(mech.voice_all(volunteers, staff, governance), expected_voice)
+    for team, eta in ((10.0, 0.3), (25.0, 1.7), (10.0, 0.0)):
+        expected = [mech.worker_continuity(e, team, eta) for e in staff.tolist()]
+        np.testing.assert_array_equal(mech.worker_continuity_all(staff, team, eta), expected)
