@@ -301,7 +301,7 @@ class Ptce(mesa.Agent):
         w = staff / staff.sum()
         cost = self.coordination_cost_eur()
         outside = cp.agency_funding_eur_per_quarter * self.depth if "development_agency" in self.forms else 0.0
-        for m, wi in zip(ess, w, strict=True):
+        for m, wi in zip(ess, w.tolist(), strict=True):  # plain floats into the accounts
             m.ledger.coordination_eur += cost * wi
             m.ledger.subsidy_eur += (funded_eur + outside) * wi
         return outside
@@ -322,7 +322,7 @@ class Ptce(mesa.Agent):
                 stats["fund_in_eur"] = stats.get("fund_in_eur", 0.0) + c
         t = np.array([m.treasury_eur for m in ess])
         new_t, self.fund_eur = mech.carry_from_fund(t, self.fund_eur)
-        for m, x in zip(ess, new_t, strict=True):
+        for m, x in zip(ess, new_t.tolist(), strict=True):  # plain floats into the accounts
             if x != m.treasury_eur:
                 m.carried_eur = x - m.treasury_eur
                 m.transfers_eur += m.carried_eur
@@ -357,7 +357,7 @@ class Ptce(mesa.Agent):
         staff = np.array([m.staff_fte for m in ess])
         if ess and self.fund_eur > 0:
             w = staff / staff.sum() if staff.sum() > 0 else np.full(len(ess), 1 / len(ess))
-            for m, wi in zip(ess, w, strict=True):
+            for m, wi in zip(ess, w.tolist(), strict=True):  # plain floats into the accounts
                 m.treasury_eur += self.fund_eur * wi
                 m.transfers_eur += self.fund_eur * wi
             stats = self.model.quarter_stats

@@ -255,6 +255,14 @@ def technicisation_step(
     return technicisation + adjustment * (pressure - technicisation)
 
 
+def technicisation_step_all(technicisation: np.ndarray, norm_level: np.ndarray, employees_fte: np.ndarray,
+                            size_half_fte: float, adjustment: float) -> np.ndarray:
+    """:func:`technicisation_step` of many organisations at once (same operations, same
+    order, so the same bits): tau' = tau + k (max(N, E / (E + S)) - tau)."""
+    pressure = np.maximum(norm_level, employees_fte / (employees_fte + size_half_fte))
+    return technicisation + adjustment * (pressure - technicisation)
+
+
 def governance_step(governance: float, base_level: float, technicisation: float, erosion: float, adjustment: float) -> float:
     """Democratic governance moves toward its level under technicisation.
 
@@ -262,6 +270,13 @@ def governance_step(governance: float, base_level: float, technicisation: float,
     erosion per unit of technicisation (seed text: 'au détriment ... de la gouvernance
     démocratique'), k speed per quarter.
     """
+    target = base_level * (1.0 - erosion * technicisation)
+    return governance + adjustment * (target - governance)
+
+
+def governance_step_all(governance: np.ndarray, base_level: np.ndarray, technicisation: np.ndarray,
+                        erosion: float, adjustment: float) -> np.ndarray:
+    """:func:`governance_step` of many organisations at once: g' = g + k (g0 (1 - e tau) - g)."""
     target = base_level * (1.0 - erosion * technicisation)
     return governance + adjustment * (target - governance)
 
@@ -283,6 +298,14 @@ def volunteers_step(
     """
     target = governance * (1.0 - technicisation) * (ratio * employees_fte + base_fte)
     return max(0.0, volunteers_fte + adjustment * (target - volunteers_fte))
+
+
+def volunteers_step_all(volunteers_fte: np.ndarray, employees_fte: np.ndarray, governance: np.ndarray,
+                        technicisation: np.ndarray, ratio: float, base_fte: float, adjustment: float) -> np.ndarray:
+    """:func:`volunteers_step` of many organisations at once:
+    V' = max(0, V + k (g (1 - tau) (r E + b) - V))."""
+    target = governance * (1.0 - technicisation) * (ratio * employees_fte + base_fte)
+    return np.maximum(0.0, volunteers_fte + adjustment * (target - volunteers_fte))
 
 
 # --------------------------------------------------------------------------- finances and employment
@@ -316,6 +339,28 @@ def hire_or_lay_off(
     spare_cash = treasury_eur - buffer_quarters * wage_eur * employees_fte
     affordable = max(0.0, spare_cash / wage_eur)
     return employees_fte + min(adjustment * gap, affordable)
+
+
+def staff_target_all(asked_hours: np.ndarray, hours_per_fte: np.ndarray, other_capacity_hours: np.ndarray) -> np.ndarray:
+    """:func:`staff_target` of many organisations at once: max(0, (A - K_other) / h)."""
+    return np.maximum(0.0, (asked_hours - other_capacity_hours) / hours_per_fte)
+
+
+def hire_or_lay_off_all(employees_fte: np.ndarray, target_fte: np.ndarray, treasury_eur: np.ndarray, wage_eur: float,
+                        buffer_quarters: float, adjustment: float) -> np.ndarray:
+    """:func:`hire_or_lay_off` of many organisations at once, its three cases as masks:
+
+        T < 0:           E' = max(0, E - min(E, -T / w))            (lay off the deficit's wages)
+        T >= 0, gap <= 0: E' = max(0, E + k gap)                     (shed a share k of the excess)
+        T >= 0, gap > 0:  E' = E + min(k gap, max(0, (T - B w E) / w))  (hire what spare cash pays)
+
+    gap = E* - E.  Each case is the scalar form's operations in the same order (same bits)."""
+    gap = target_fte - employees_fte
+    deficit = np.maximum(0.0, employees_fte - np.minimum(employees_fte, -treasury_eur / wage_eur))
+    shed = np.maximum(0.0, employees_fte + adjustment * gap)
+    affordable = np.maximum(0.0, (treasury_eur - buffer_quarters * wage_eur * employees_fte) / wage_eur)
+    hire = employees_fte + np.minimum(adjustment * gap, affordable)
+    return np.where(treasury_eur < 0, deficit, np.where(gap <= 0, shed, hire))
 
 
 def insertion_exits(insertion_fte: float, hazard: float, to_job_rate: float) -> tuple[float, float]:

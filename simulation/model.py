@@ -17,7 +17,7 @@ from . import cooperation as coop
 from . import mechanisms as mech
 from .metrics import METRICS
 from .network import CooperationNetwork
-from .organisations import ConventionalFirm, Organisation, Provider, cost_sheet
+from .organisations import ConventionalFirm, Organisation, Provider, adjust_workforce_all, cost_sheet, update_practices_all
 from .params import GROUPS, SECTORS, Scenario
 from .regimes import make_regime
 from .shocks import context_from_model, shock_path
@@ -532,14 +532,15 @@ class TerritoryModel(mesa.Model):
             p.prev_flows = self.flows[p.unique_id]
 
     def adjust_workforce(self) -> None:
-        fp, op = self.config.funding, self.config.organisation
-        for p in self.providers():
-            p.adjust_workforce(op, fp.insertion_exit_hazard_per_quarter, fp.insertion_exit_to_job_rate)
+        """Hiring, lay-offs and insertion exits of every provider (Provider.adjust_workforce),
+        over arrays (organisations.adjust_workforce_all)."""
+        fp = self.config.funding
+        adjust_workforce_all(self.providers(), self.config.organisation, fp.insertion_exit_hazard_per_quarter, fp.insertion_exit_to_job_rate)
 
     def update_practices(self) -> None:
-        op = self.config.organisation
-        for p in self.providers():
-            p.update_practices(op)
+        """Technicisation, governance and volunteers of every ESS organisation
+        (Organisation.update_practices; a firm's practices are fixed), over arrays."""
+        update_practices_all(self.organisations(), self.config.organisation)
 
     def close_insolvent(self) -> None:
         """Providers in deficit for `exit_after_quarters` quarters in a row close, and so do

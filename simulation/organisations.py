@@ -8,6 +8,7 @@ exactly revenue - costs (an invariant the tests check).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from operator import attrgetter
 
 import mesa
 import numpy as np
@@ -263,6 +264,59 @@ class Provider(mesa.Agent):
         return mech.voice(self.volunteers_fte, self.staff_fte, self.governance)
 
 
+def column(provs: list[Provider], name: str) -> np.ndarray:
+    """The float attribute ``name`` of each provider, as an array in the order of ``provs``
+    (one C-level pass: ``operator.attrgetter`` mapped by ``np.fromiter``)."""
+    return np.fromiter(map(attrgetter(name), provs), float, len(provs))
+
+
+def adjust_workforce_all(provs: list[Provider], op: OrganisationParams, hazard: float, to_job_rate: float) -> None:
+    """:meth:`Provider.adjust_workforce` of many providers at once, over arrays of their state:
+
+        E* = max(0, (A - h x a_v V) / (h x (1 - i + a_i i)))     staff target (mechanisms.staff_target)
+        E' = mechanisms.hire_or_lay_off_all(E, E*, T, w, B, k)
+        X  = (x + b (1 - x)) (hazard E' i)                       insertion leavers in a job
+
+    A hours asked, h hours per FTE, x spillover productivity, a_v and a_i the volunteers' and
+    insertion staff's productivity, V volunteers, i insertion share, T treasury, b a
+    conglomerate PTCE's pathway bonus.  Same operations in the same order as the method, so
+    the same bits (tests/test_vectorised.py compares them).
+    """
+    if not provs:
+        return
+    staff, ins, vol, prod, asked, treasury, pathway = (column(provs, name) for name in (
+        "staff_fte", "insertion_share", "volunteers_fte", "productivity", "asked_hours", "treasury_eur", "pathway_bonus"))
+    h = op.service_hours_per_fte_quarter
+    volunteer_hours = h * prod * op.volunteer_productivity * vol
+    hours_per_fte = h * prod * (1.0 - ins + op.insertion_productivity * ins)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        target = mech.staff_target_all(asked, hours_per_fte, volunteer_hours)
+    new_staff = mech.hire_or_lay_off_all(staff, target, treasury, op.wage_eur_per_fte_quarter, op.cash_buffer_quarters, op.hiring_adjustment)
+    rate = to_job_rate + pathway * (1.0 - to_job_rate)
+    exits = rate * (hazard * (new_staff * ins))
+    for p, e, x in zip(provs, new_staff.tolist(), exits.tolist(), strict=True):
+        p.staff_fte = e
+        p.insertion_exits_to_jobs = x
+
+
+def update_practices_all(orgs: list[Provider], op: OrganisationParams) -> None:
+    """:meth:`Organisation.update_practices` of many ESS organisations at once (firms hold
+    their practices fixed): technicisation, then governance under the new technicisation,
+    then volunteers under both (mechanisms.technicisation_step_all, governance_step_all,
+    volunteers_step_all; same bits as the method, tests/test_vectorised.py)."""
+    if not orgs:
+        return
+    tau, norm, staff, gov, base, bonus, vol = (column(orgs, name) for name in (
+        "technicisation", "norm_level", "staff_fte", "governance", "governance_base", "governance_bonus", "volunteers_fte"))
+    tau = mech.technicisation_step_all(tau, norm, staff, op.size_technicisation_fte, op.technicisation_adjustment)
+    gov = mech.governance_step_all(gov, np.minimum(1.0, base + bonus), tau, op.technicisation_governance_erosion, op.governance_adjustment)
+    vol = mech.volunteers_step_all(vol, staff, gov, tau, op.volunteer_ratio, op.volunteer_base_fte, op.volunteer_adjustment)
+    for o, t, g, v in zip(orgs, tau.tolist(), gov.tolist(), vol.tolist(), strict=True):
+        o.technicisation = t
+        o.governance = g
+        o.volunteers_fte = v
+
+
 def cost_sheet(provs: list[Provider], op: OrganisationParams) -> dict[str, np.ndarray]:
     """Capacity, fixed cost, supply surcharge and unit cost of many providers at once.
 
@@ -281,15 +335,13 @@ def cost_sheet(provs: list[Provider], op: OrganisationParams) -> dict[str, np.nd
     ``supply_surcharge_eur``, ``unit_cost_eur``, in the order of ``provs``.
     """
     n = len(provs)
-    staff = np.fromiter((p.staff_fte for p in provs), float, n)
-    ins = np.fromiter((p.insertion_share for p in provs), float, n)
-    vol = np.fromiter((p.volunteers_fte for p in provs), float, n)
-    prod = np.fromiter((p.productivity for p in provs), float, n)
-    pool_share = np.fromiter((p.pool_share for p in provs), float, n)
-    in_ptce = np.fromiter((p.ptce is not None for p in provs), bool, n)
-    pool_q = np.fromiter((p.ptce.pool_capacity_hours if p.ptce is not None else 0.0 for p in provs), float, n)
-    mult = np.fromiter((p.supply_cost_multiplier for p in provs), float, n)
-    outside = np.fromiter((p.outside_supply_share for p in provs), float, n)
+    staff, ins, vol, prod, pool_share, mult, outside = (column(provs, name) for name in (
+        "staff_fte", "insertion_share", "volunteers_fte", "productivity", "pool_share", "supply_cost_multiplier", "outside_supply_share"))
+    hubs = [p.ptce for p in provs]
+    in_ptce = np.fromiter((h is not None for h in hubs), bool, n)
+    pool_q = np.zeros(n)
+    if in_ptce.any():
+        pool_q[in_ptce] = [h.pool_capacity_hours for h in hubs if h is not None]
     f0, beta = op.fixed_cost_scale_eur, op.fixed_cost_exponent
 
     def fixed(x: np.ndarray) -> np.ndarray:

@@ -142,7 +142,8 @@ class TenderBook:
             c = self.contracts.get(lot)
             if c is None:
                 continue
-            amount = min(hours * c.price_eur_per_hour, self.lot_envelope_eur.get(lot, 0.0))
+            # float(): the allocation's hours are numpy scalars; agents' accounts stay plain floats.
+            amount = float(min(hours * c.price_eur_per_hour, self.lot_envelope_eur.get(lot, 0.0)))
             c.winner.ledger.public_order_eur += amount
             spent += amount
         return spent

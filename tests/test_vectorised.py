@@ -107,3 +107,66 @@ def test_voice_and_worker_continuity_over_arrays_equal_the_scalar_forms_bit_for_
     for team, eta in ((10.0, 0.3), (25.0, 1.7), (10.0, 0.0)):
         expected = [mech.worker_continuity(e, team, eta) for e in staff.tolist()]
         np.testing.assert_array_equal(mech.worker_continuity_all(staff, team, eta), expected)
+
+
+def _snapshot(provs, names):
+    return [{k: getattr(p, k) for k in names} for p in provs]
+
+
+def _restore(provs, snap):
+    for p, state in zip(provs, snap, strict=True):
+        for k, v in state.items():
+            setattr(p, k, v)
+
+
+def test_workforce_and_practices_over_arrays_equal_the_methods_bit_for_bit():
+    """adjust_workforce_all / update_practices_all against the per-agent methods, on the
+    states of a run (deficits, hiring, lay-offs, PTCE pathway bonuses, tender norms) plus
+    edge cases: a treasury in deficit, no staff, a target below staff."""
+    from simulation.organisations import adjust_workforce_all, update_practices_all
+
+    model = TerritoryModel(smoke(**{"strategy.policy": "cooperate", "steps": 8}), rng=3).run()
+    fp, op = model.config.funding, model.config.organisation
+    provs = model.providers()
+    provs[0].treasury_eur = -12_345.0  # lays off the deficit's worth of wages
+    provs[1].staff_fte = 0.0
+    provs[2].asked_hours = 0.0  # sheds staff toward a target of 0
+    provs[3].norm_level = 0.9  # a tender's norm pushes technicisation
+    assert any(p.pathway_bonus > 0 for p in provs) or any(p.ptce is not None for p in provs)
+    workforce = ("staff_fte", "insertion_exits_to_jobs")
+    practices = ("technicisation", "governance", "volunteers_fte")
+    before = _snapshot(provs, workforce + practices)
+    for p in provs:
+        p.adjust_workforce(op, fp.insertion_exit_hazard_per_quarter, fp.insertion_exit_to_job_rate)
+    expected = _snapshot(provs, workforce)
+    _restore(provs, before)
+    adjust_workforce_all(provs, op, fp.insertion_exit_hazard_per_quarter, fp.insertion_exit_to_job_rate)
+    assert _snapshot(provs, workforce) == expected
+    assert expected[0]["staff_fte"] < before[0]["staff_fte"] and expected[2]["staff_fte"] < before[2]["staff_fte"]
+    orgs = [p for p in provs if p.is_ess]
+    _restore(provs, before)
+    for o in orgs:
+        o.update_practices(op)
+    expected = _snapshot(orgs, practices)
+    _restore(provs, before)
+    update_practices_all(orgs, op)
+    assert _snapshot(orgs, practices) == expected
+
+
+def test_agents_numeric_state_stays_plain_python_floats():
+    """Numpy scalars must not leak into the agents' state: Python's sum() is compensated
+    (Neumaier, 3.12) only over plain floats, so a numpy scalar among them changes a
+    metric's last digits depending on which code path wrote it.  Checked after runs under
+    each regime with PTCEs, contracts and a compound shock."""
+    from simulation.organisations import Ledger, Provider
+
+    floats = [name for name in Provider.__slots__ if name not in (
+        "sector", "municipality", "accredited_from", "founded_step", "insolvent_quarters", "legal_form", "ledger",
+        "alive", "pending_support", "prev_flows", "strategy", "ptce")]
+    for kind in ("administrative", "competitive", "cooperative"):
+        model = TerritoryModel(smoke(**{"regime.kind": kind, "strategy.policy": "cooperate", "steps": 10}), rng=4).run()
+        for p in model.providers():
+            bad = {k: type(getattr(p, k, 0.0)).__name__ for k in floats if type(getattr(p, k, 0.0)) is not float}
+            bad |= {f"ledger.{k}": type(v).__name__ for k, v in p.ledger.as_dict().items() if type(v) is not float}
+            assert not bad, f"{kind}: provider {p.unique_id} holds {bad}"
+    assert Ledger().as_dict()  # the ledger's fields are the ones checked above
