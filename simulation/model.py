@@ -17,7 +17,16 @@ from . import cooperation as coop
 from . import mechanisms as mech
 from .metrics import METRICS
 from .network import CooperationNetwork
-from .organisations import ConventionalFirm, Organisation, Provider, adjust_workforce_all, cost_sheet, update_practices_all
+from .organisations import (
+    ConventionalFirm,
+    Ledger,
+    Organisation,
+    Provider,
+    adjust_workforce_all,
+    column,
+    cost_sheet,
+    update_practices_all,
+)
 from .params import GROUPS, SECTORS, Scenario
 from .regimes import make_regime
 from .shocks import context_from_model, shock_path
@@ -77,6 +86,7 @@ class TerritoryModel(mesa.Model):
         self.quarter_stats: dict[str, float] = {}
         # Public money paid since the start, by kind (EUR): where each regime's money went.
         self.public_money_eur = {"subsidies": 0.0, "public_orders": 0.0}
+        self.supply_shocked = False  # some provider's supply_cost_multiplier is not 1 (apply_supply_costs)
         self.closed: list[dict[str, object]] = []  # providers that left the model, with the step (Kaplan-Meier survival)
         self.create_agents()
         # The shock path is drawn up front, after the agents (an employer closure picks among
@@ -250,8 +260,10 @@ class TerritoryModel(mesa.Model):
         return self
 
     def open_quarter(self) -> None:
-        for p in self.providers():
-            p.open_quarter()
+        for p in self.providers():  # Provider.open_quarter, inlined (a call per provider costs more than its body)
+            p.ledger = Ledger()
+            p.transfers_eur = 0.0
+            p.norm_level = 0.0
         need = self.needs_hours()
         self.need = need
         self.public_need = need * (1 - self.paying_share)[None, :, None]
@@ -287,8 +299,12 @@ class TerritoryModel(mesa.Model):
         """supply_disruption: each provider's outside suppliers' price multiplier this quarter
         (ShockPath.supply_cost, by sector), read by Provider.supply_surcharge_eur."""
         m = self.shocks.supply_cost(self.quarter)
+        if np.all(m == 1.0) and not self.supply_shocked:
+            return  # every multiplier already 1 (entrants start at 1)
+        self.supply_shocked = bool(np.any(m != 1.0))
+        by_sector = m.tolist()
         for p in self.providers():
-            p.supply_cost_multiplier = float(m[p.sector])
+            p.supply_cost_multiplier = by_sector[p.sector]
 
     def fund_public_services(self) -> None:
         """PTCE animation first (the regime's funded share of each hub's coordination
@@ -509,23 +525,20 @@ class TerritoryModel(mesa.Model):
         cells = self.territory.municipalities * len(GROUPS)
         # Rows stacked by one concatenate (np.stack costs a Python call per row).
         now = np.concatenate([self.flows[p.unique_id] for p in serving]).reshape(n, cells)
-        served = np.fromiter((p.served_hours for p in serving), float, n)
+        served = column(serving, "served_hours")
         has_prev = np.fromiter((p.prev_flows is not None for p in serving), bool, n)
         overlap = np.ones(n)
         if has_prev.any():
             prev = np.concatenate([p.prev_flows for p, h in zip(serving, has_prev, strict=True) if h]).reshape(-1, cells)
             overlap[has_prev] = np.minimum(now[has_prev], prev).sum(axis=1) / served[has_prev]
-        staff = np.fromiter((p.staff_fte for p in serving), float, n)
+        staff = column(serving, "staff_fte")
         continuity = overlap * mech.worker_continuity_all(staff, pp.team_size_fte, pp.anonymity_elasticity)
-        capacity = np.fromiter((p.capacity_now for p in serving), float, n)
-        asked = np.fromiter((p.asked_hours for p in serving), float, n)
+        capacity, asked = column(serving, "capacity_now"), column(serving, "asked_hours")
         with np.errstate(divide="ignore", invalid="ignore"):
             time_index = np.where(asked > 0, np.minimum(1.0, capacity / np.where(asked > 0, asked, 1.0)), 1.0)
-        volunteers = np.fromiter((p.volunteers_fte for p in serving), float, n)
-        governance = np.fromiter((p.governance for p in serving), float, n)
+        volunteers, governance = column(serving, "volunteers_fte"), column(serving, "governance")
         voice = mech.voice_all(volunteers, staff, governance)
-        tech = np.fromiter((p.technicisation for p in serving), float, n)
-        prox = np.fromiter((p.proximity_now for p in serving), float, n)
+        tech, prox = column(serving, "technicisation"), column(serving, "proximity_now")
         pers = mech.personalisation(time_index, continuity, tech, prox, voice, weights)
         for p, value in zip(serving, pers.tolist(), strict=True):
             p.personalisation = value

@@ -110,6 +110,7 @@ class Provider(mesa.Agent):
         self.strategy = "independent"
         self.ptce = None  # the Ptce this legal person belongs to, if any
         self.productivity = 1.0  # knowledge-spillover multiplier of service hours
+        self.surcharge_eur = 0.0  # solidarity surcharge collected this quarter (allocate_demand)
         self.reset_cooperation()
 
     def reset_cooperation(self) -> None:
