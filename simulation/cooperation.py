@@ -486,7 +486,7 @@ def update_network(model: TerritoryModel) -> None:
     nodes, position = net.node_index()
     # The hub of each agent whose quarter ended without a deficit (-1 otherwise), by node position.
     hub_ok = np.full(len(nodes), -1, dtype=np.int64)
-    ok = [(uid, a.ptce.unique_id) for uid, a in model.agent_by_id.items() if a.ptce is not None and a.last_result_eur >= 0]
+    ok = [(uid, hub.unique_id) for hub in model.ptces() for uid, a in hub.members.items() if a.last_result_eur >= 0]
     if ok:
         uids, hubs = np.array(ok, dtype=np.int64).T
         hub_ok[position[uids]] = hubs
@@ -504,11 +504,9 @@ def update_network(model: TerritoryModel) -> None:
     # (networkx's weighted degree after the drop; the same floats summed in the same order).
     strength = net.sums_by_node(position, len(nodes), t, kept)
     net.remove_slots(slots[~kept])
-    provs = model.providers()
-    rows = position[np.fromiter((p.unique_id for p in provs), dtype=np.int64, count=len(provs))].tolist()
-    multipliers = mech.spillover_multipliers([strength[i] for i in rows], cp.spillover_max, cp.spillover_trust_scale)
-    for p, x in zip(provs, multipliers, strict=True):
-        p.productivity = x
+    at = position[model.provider_ids()].tolist()
+    multipliers = mech.spillover_multipliers([strength[i] for i in at], cp.spillover_max, cp.spillover_trust_scale)
+    model.provider_state.cols["productivity"][model.provider_rows()] = multipliers
 
 
 # --------------------------------------------------------------------------- strategy

@@ -7,6 +7,8 @@ lives in :mod:`simulation.mechanisms`; the money channels in :mod:`simulation.re
 from __future__ import annotations
 
 import math
+from itertools import compress
+from operator import attrgetter
 
 import mesa
 import networkx as nx
@@ -19,17 +21,17 @@ from .metrics import METRICS
 from .network import CooperationNetwork
 from .organisations import (
     ConventionalFirm,
-    Ledger,
     Organisation,
     Provider,
-    adjust_workforce_all,
-    column,
+    adjust_workforce_rows,
     cost_sheet,
-    update_practices_all,
+    settle_rows,
+    update_practices_rows,
 )
 from .params import GROUPS, SECTORS, Scenario
 from .regimes import make_regime
 from .shocks import context_from_model, shock_path
+from .state import LEDGER_COLUMNS, ProviderState
 from .territory import build_territory
 
 LEGAL_FORMS: dict[str, tuple[float, float]] = {
@@ -78,7 +80,9 @@ class TerritoryModel(mesa.Model):
         self.dyn_rng = streams["dynamics"]
         self.territory = build_territory(config.territory, config.demand, self.init_rng)
         self.paying_share = np.array([config.demand.paying_share[g] for g in GROUPS])
+        self.provider_state = ProviderState()  # the providers' numeric state, one column per attribute
         self.provider_by_id: dict[int, Provider] = {}
+        self._rows: tuple[np.ndarray, ...] | None = None  # cache of provider_rows, organisation_rows, provider_ids, provider_is_ess
         self.ess_by_id: dict[int, Organisation] = {}  # the ESS organisations of provider_by_id, same order
         self.agent_by_id: dict[int, Provider] = {}  # providers and local employers
         self.merger_log: list[dict[str, int]] = []  # who absorbed whom, when
@@ -152,6 +156,7 @@ class TerritoryModel(mesa.Model):
         self.initial_ties()
 
     def register(self, agent: Provider) -> None:
+        self._rows = None  # providers changed: provider_rows() recomputes
         self.cooperation.add_node(agent.unique_id)
         self.agent_by_id[agent.unique_id] = agent
         if agent.sector >= 0:
@@ -199,6 +204,33 @@ class TerritoryModel(mesa.Model):
         if sector is None:
             return list(self.provider_by_id.values())
         return [p for p in self.provider_by_id.values() if p.sector == sector]
+
+    def provider_rows(self) -> np.ndarray:
+        """Rows of ``providers()`` in ``provider_state``, in the same order (creation order:
+        each agent is registered as soon as it is made).  Cached until a provider is
+        registered or removed."""
+        return self._row_cache()[0]
+
+    def organisation_rows(self) -> np.ndarray:
+        """Rows of ``organisations()`` (the ESS organisations) in ``provider_state``, in order."""
+        return self._row_cache()[1]
+
+    def provider_ids(self) -> np.ndarray:
+        """unique_id of ``providers()``, in the same order (cached as provider_rows)."""
+        return self._row_cache()[2]
+
+    def provider_is_ess(self) -> np.ndarray:
+        """Whether each of ``providers()`` is an ESS organisation, in the same order (cached)."""
+        return self._row_cache()[3]
+
+    def _row_cache(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        if self._rows is None:
+            provs = self.provider_by_id.values()
+            n = len(provs)
+            rows = np.fromiter(map(attrgetter("_row"), provs), np.int64, n)
+            ess = np.fromiter(map(attrgetter("is_ess"), provs), bool, n)
+            self._rows = (rows, rows[ess], np.fromiter(self.provider_by_id, np.int64, n), ess)
+        return self._rows
 
     def providers_by_sector(self) -> dict[int, list[Provider]]:
         """Providers of each sector, in the order of ``providers(sector)``, in one pass."""
@@ -260,10 +292,10 @@ class TerritoryModel(mesa.Model):
         return self
 
     def open_quarter(self) -> None:
-        for p in self.providers():  # Provider.open_quarter, inlined (a call per provider costs more than its body)
-            p.ledger = Ledger()
-            p.transfers_eur = 0.0
-            p.norm_level = 0.0
+        # Provider.open_quarter for every provider at once: an empty ledger, no transfers, no norm.
+        cols, rows = self.provider_state.cols, self.provider_rows()
+        for name in LEDGER_COLUMNS + ("transfers_eur", "norm_level"):
+            cols[name][rows] = 0.0
         need = self.needs_hours()
         self.need = need
         self.public_need = need * (1 - self.paying_share)[None, :, None]
@@ -302,9 +334,8 @@ class TerritoryModel(mesa.Model):
         if np.all(m == 1.0) and not self.supply_shocked:
             return  # every multiplier already 1 (entrants start at 1)
         self.supply_shocked = bool(np.any(m != 1.0))
-        by_sector = m.tolist()
-        for p in self.providers():
-            p.supply_cost_multiplier = by_sector[p.sector]
+        cols, rows = self.provider_state.cols, self.provider_rows()
+        cols["supply_cost_multiplier"][rows] = m[cols["sector"][rows]]
 
     def fund_public_services(self) -> None:
         """PTCE animation first (the regime's funded share of each hub's coordination
@@ -448,18 +479,21 @@ class TerritoryModel(mesa.Model):
         self.public_money_eur["public_orders"] += spent
 
     def collect_gifts(self) -> None:
-        rate = self.config.organisation.gifts_eur_per_volunteer_fte_quarter
-        for o in self.organisations():
-            o.ledger.gifts_eur += rate * o.volunteers_fte
+        """Gifts r_g V of each ESS organisation, V its volunteers (FTE)."""
+        cols, rows = self.provider_state.cols, self.organisation_rows()
+        cols["ledger_gifts_eur"][rows] += self.config.organisation.gifts_eur_per_volunteer_fte_quarter * cols["volunteers_fte"][rows]
 
     def pay_insertion_aid(self) -> None:
         """The State's aid per insertion post, a subsidy outside the territorial budget."""
-        rate = self.config.funding.insertion_aid_eur_per_fte_quarter
-        for o in self.organisations():
-            aid = rate * o.insertion_fte
-            o.ledger.subsidy_eur += aid
-            self.quarter_stats["insertion_aid_eur"] += aid
-            self.public_money_eur["subsidies"] += aid
+        cols, rows = self.provider_state.cols, self.organisation_rows()
+        aid = self.config.funding.insertion_aid_eur_per_fte_quarter * (cols["staff_fte"][rows] * cols["insertion_share"][rows])  # r_a S i
+        cols["ledger_subsidy_eur"][rows] += aid
+        stats, money = self.quarter_stats, self.public_money_eur
+        total, paid = stats["insertion_aid_eur"], money["subsidies"]
+        for a in aid.tolist():  # added one by one, in order, as the accounts of each organisation are
+            total += a
+            paid += a
+        stats["insertion_aid_eur"], money["subsidies"] = total, paid
 
     def book_ptce_costs(self) -> None:
         """Each PTCE books its coordination cost on its ESS members, with the public share
@@ -468,22 +502,19 @@ class TerritoryModel(mesa.Model):
             self.quarter_stats["outside_funding_eur"] += hub.book_costs_and_outside_funding(self.animation_funded_eur.get(hub.unique_id, 0.0))
 
     def settle_accounts(self) -> None:
-        op = self.config.organisation
-        provs = self.providers()
-        rows = [self.cost_row[p.unique_id] for p in provs]
-        fixed = self.costs["fixed_cost_eur"][rows].tolist()
-        supply = self.costs["supply_surcharge_eur"][rows].tolist()
-        unit_cost = self.costs["unit_cost_eur"][rows].tolist()
-        for p, f, s, c in zip(provs, fixed, supply, unit_cost, strict=True):
-            p.book_costs(op, f, s)
-            p.last_result_eur = p.settle()
-            # Free hours next quarter paid by this quarter's solidarity surcharge, h = R / c.
-            p.solidarity_hours = getattr(p, "surcharge_eur", 0.0) / c if p.solidarity_surcharge > 0 and c > 0 else 0.0
-            p.surcharge_eur = 0.0
+        """Book each provider's costs (Provider.book_costs, from the quarter's cost sheet)
+        and move its treasury by revenue - costs (Provider.settle), all at once
+        (organisations.settle_rows); then the free hours next quarter paid by this quarter's
+        solidarity surcharge, h = R / c (c the unit cost)."""
+        cols, rows = self.provider_state.cols, self.provider_rows()
+        settle_rows(cols, rows, self.config.organisation, self.costs["fixed_cost_eur"], self.costs["supply_surcharge_eur"])
+        c = self.costs["unit_cost_eur"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cols["solidarity_hours"][rows] = np.where((cols["solidarity_surcharge"][rows] > 0) & (c > 0), cols["surcharge_eur"][rows] / c, 0.0)
+        cols["surcharge_eur"][rows] = 0.0
 
     def pool_treasuries(self) -> None:
-        for p in self.providers():
-            p.carried_eur = 0.0
+        self.provider_state.cols["carried_eur"][self.provider_rows()] = 0.0
         for hub in self.ptces():
             hub.pool_treasury()
 
@@ -513,47 +544,45 @@ class TerritoryModel(mesa.Model):
         """
         pp = self.config.personalisation
         weights = (pp.weight_time, pp.weight_continuity, pp.weight_standardisation, pp.weight_proximity, pp.weight_voice)
-        serving = []
-        for p in self.providers():
-            if p.unique_id in self.flows and p.served_hours > 0:
-                serving.append(p)
-            else:
-                p.prev_flows = None
+        provs, rows, cols, flows = self.providers(), self.provider_rows(), self.provider_state.cols, self.flows
+        has_flows = np.fromiter(map(flows.__contains__, map(attrgetter("unique_id"), provs)), bool, len(provs))
+        mask = has_flows & (cols["served_hours"][rows] > 0)
+        serving = [p for p, m in zip(provs, mask.tolist(), strict=True) if m]
+        for p in compress(provs, (~mask).tolist()):
+            p.prev_flows = None
         if not serving:
             return
-        n = len(serving)
+        n, rows = len(serving), rows[mask]
         cells = self.territory.municipalities * len(GROUPS)
         # Rows stacked by one concatenate (np.stack costs a Python call per row).
-        now = np.concatenate([self.flows[p.unique_id] for p in serving]).reshape(n, cells)
-        served = column(serving, "served_hours")
-        has_prev = np.fromiter((p.prev_flows is not None for p in serving), bool, n)
+        now = np.concatenate([flows[p.unique_id] for p in serving]).reshape(n, cells)
+        served, staff, capacity, asked, volunteers, governance, tech, prox = (cols[name][rows] for name in (
+            "served_hours", "staff_fte", "capacity_now", "asked_hours", "volunteers_fte", "governance", "technicisation", "proximity_now"))
+        prev_flows = list(map(attrgetter("prev_flows"), serving))
+        has_prev = np.fromiter((f is not None for f in prev_flows), bool, n)
         overlap = np.ones(n)
         if has_prev.any():
-            prev = np.concatenate([p.prev_flows for p, h in zip(serving, has_prev, strict=True) if h]).reshape(-1, cells)
+            prev = np.concatenate([f for f in prev_flows if f is not None]).reshape(-1, cells)
             overlap[has_prev] = np.minimum(now[has_prev], prev).sum(axis=1) / served[has_prev]
-        staff = column(serving, "staff_fte")
         continuity = overlap * mech.worker_continuity_all(staff, pp.team_size_fte, pp.anonymity_elasticity)
-        capacity, asked = column(serving, "capacity_now"), column(serving, "asked_hours")
         with np.errstate(divide="ignore", invalid="ignore"):
             time_index = np.where(asked > 0, np.minimum(1.0, capacity / np.where(asked > 0, asked, 1.0)), 1.0)
-        volunteers, governance = column(serving, "volunteers_fte"), column(serving, "governance")
         voice = mech.voice_all(volunteers, staff, governance)
-        tech, prox = column(serving, "technicisation"), column(serving, "proximity_now")
-        pers = mech.personalisation(time_index, continuity, tech, prox, voice, weights)
-        for p, value in zip(serving, pers.tolist(), strict=True):
-            p.personalisation = value
-            p.prev_flows = self.flows[p.unique_id]
+        cols["personalisation"][rows] = mech.personalisation(time_index, continuity, tech, prox, voice, weights)
+        for p in serving:
+            p.prev_flows = flows[p.unique_id]
 
     def adjust_workforce(self) -> None:
         """Hiring, lay-offs and insertion exits of every provider (Provider.adjust_workforce),
-        over arrays (organisations.adjust_workforce_all)."""
+        over the providers' columns (organisations.adjust_workforce_rows)."""
         fp = self.config.funding
-        adjust_workforce_all(self.providers(), self.config.organisation, fp.insertion_exit_hazard_per_quarter, fp.insertion_exit_to_job_rate)
+        adjust_workforce_rows(self.provider_state.cols, self.provider_rows(), self.config.organisation,
+                              fp.insertion_exit_hazard_per_quarter, fp.insertion_exit_to_job_rate)
 
     def update_practices(self) -> None:
         """Technicisation, governance and volunteers of every ESS organisation
         (Organisation.update_practices; a firm's practices are fixed), over arrays."""
-        update_practices_all(self.organisations(), self.config.organisation)
+        update_practices_rows(self.provider_state.cols, self.organisation_rows(), self.config.organisation)
 
     def close_insolvent(self) -> None:
         """Providers in deficit for `exit_after_quarters` quarters in a row close, and so do
@@ -572,6 +601,7 @@ class TerritoryModel(mesa.Model):
             hub.remove_member(p)
             coop.restore_legality(self, hub)
         del self.provider_by_id[p.unique_id]
+        self._rows = None
         self.ess_by_id.pop(p.unique_id, None)
         self.agent_by_id.pop(p.unique_id, None)
         self.cooperation.remove_node(p.unique_id)

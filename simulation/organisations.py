@@ -15,6 +15,7 @@ import numpy as np
 
 from . import mechanisms as mech
 from .params import OrganisationParams, PersonalisationParams
+from .state import FLOAT_COLUMNS, INT_COLUMNS, LEDGER_FIELDS, ProviderState, column_property
 
 
 @dataclass(slots=True)
@@ -48,20 +49,11 @@ class Provider(mesa.Agent):
 
     is_ess: bool = True
 
-    # The state is held in slots, not in a per-agent dict: with some 40 attributes a
-    # provider's dict is a full hash table (CPython shares the keys of at most 30), and at
-    # 10,000 providers the step spends its time in cache misses on those tables (issue 9).
-    # An attribute not listed here still works (Mesa's Agent keeps a __dict__), only slower.
-    __slots__ = (
-        "sector", "municipality", "staff_fte", "insertion_share", "volunteers_fte", "treasury_eur",
-        "technicisation", "governance", "governance_base", "legal_form", "accredited_from", "founded_step",
-        "insolvent_quarters", "ledger", "asked_hours", "served_hours", "personalisation", "norm_level",
-        "insertion_exits_to_jobs", "price_eur_per_hour", "alive", "pending_support", "prev_flows",
-        "supply_cost_multiplier", "last_result_eur", "carried_eur", "transfers_eur", "strategy", "ptce",
-        "productivity", "pool_share", "joint_sales_bonus", "pathway_bonus", "outside_supply_share",
-        "solidarity_surcharge", "solidarity_hours", "governance_bonus",
-        "capacity_now", "proximity_now", "surcharge_eur",  # set by TerritoryModel.allocate_demand
-    )
+    # The numeric state lives in the model's ProviderState (simulation.state), one numpy
+    # column per attribute, at this provider's row: ``p.staff_fte`` reads and writes it
+    # (properties set after the class), and a mechanism can update every provider at once
+    # with numpy (issue 9).  The rest is held in slots, not in a per-agent dict.
+    __slots__ = ("_cols", "_row", "legal_form", "alive", "pending_support", "prev_flows", "strategy", "ptce")
 
     def __init__(
         self,
@@ -79,6 +71,11 @@ class Provider(mesa.Agent):
         accredited_from: int = 0,
     ) -> None:
         super().__init__(model)
+        state = getattr(model, "provider_state", None)
+        if state is None:  # a model that is not a TerritoryModel (tests): its own columns
+            state = model.provider_state = ProviderState()
+        self._cols = state.cols
+        self._row = state.new_row()
         self.sector = sector
         self.municipality = municipality
         self.staff_fte = staff_fte
@@ -265,14 +262,62 @@ class Provider(mesa.Agent):
         return mech.voice(self.volunteers_fte, self.staff_fte, self.governance)
 
 
+class LedgerView:
+    """A provider's Ledger as stored in the model's columns (``ledger_<field>``): the same
+    fields, ``revenue_eur``, ``costs_eur`` and ``as_dict`` as :class:`Ledger`."""
+
+    __slots__ = ("_cols", "_row")
+
+    def __init__(self, cols: dict[str, np.ndarray], row: int) -> None:
+        self._cols = cols
+        self._row = row
+
+    @property
+    def revenue_eur(self) -> float:
+        return self.subsidy_eur + self.public_order_eur + self.sales_eur + self.gifts_eur
+
+    @property
+    def costs_eur(self) -> float:
+        return self.wages_eur + self.fixed_costs_eur + self.bid_costs_eur + self.coordination_eur + self.supply_surcharge_eur
+
+    def as_dict(self) -> dict[str, float]:
+        return {name: getattr(self, name) for name in LEDGER_FIELDS}
+
+
+for _name in LEDGER_FIELDS:
+    setattr(LedgerView, _name, column_property(f"ledger_{_name}"))
+for _name in FLOAT_COLUMNS + INT_COLUMNS:
+    if not _name.startswith("ledger_"):
+        setattr(Provider, _name, column_property(_name))
+
+
+def _get_ledger(self: Provider) -> LedgerView:
+    return LedgerView(self._cols, self._row)
+
+
+def _set_ledger(self: Provider, ledger: Ledger | LedgerView) -> None:
+    for name in LEDGER_FIELDS:
+        self._cols[f"ledger_{name}"][self._row] = getattr(ledger, name)
+
+
+Provider.ledger = property(_get_ledger, _set_ledger, doc="this quarter's money (a LedgerView on the model's columns)")
+
+
 def column(provs: list[Provider], name: str) -> np.ndarray:
     """The float attribute ``name`` of each provider, as an array in the order of ``provs``
     (one C-level pass: ``operator.attrgetter`` mapped by ``np.fromiter``)."""
     return np.fromiter(map(attrgetter(name), provs), float, len(provs))
 
 
-def adjust_workforce_all(provs: list[Provider], op: OrganisationParams, hazard: float, to_job_rate: float) -> None:
-    """:meth:`Provider.adjust_workforce` of many providers at once, over arrays of their state:
+def rows_of(provs: list[Provider]) -> np.ndarray:
+    """The rows of ``provs`` in their model's ProviderState, in the order of ``provs``."""
+    return np.fromiter(map(attrgetter("_row"), provs), np.int64, len(provs))
+
+
+def adjust_workforce_rows(cols: dict[str, np.ndarray], rows: np.ndarray, op: OrganisationParams, hazard: float,
+                          to_job_rate: float) -> None:
+    """:meth:`Provider.adjust_workforce` of the providers at ``rows`` of the columns ``cols``
+    (ProviderState.cols), at once:
 
         E* = max(0, (A - h x a_v V) / (h x (1 - i + a_i i)))     staff target (mechanisms.staff_target)
         E' = mechanisms.hire_or_lay_off_all(E, E*, T, w, B, k)
@@ -283,9 +328,7 @@ def adjust_workforce_all(provs: list[Provider], op: OrganisationParams, hazard: 
     conglomerate PTCE's pathway bonus.  Same operations in the same order as the method, so
     the same bits (tests/test_vectorised.py compares them).
     """
-    if not provs:
-        return
-    staff, ins, vol, prod, asked, treasury, pathway = (column(provs, name) for name in (
+    staff, ins, vol, prod, asked, treasury, pathway = (cols[name][rows] for name in (
         "staff_fte", "insertion_share", "volunteers_fte", "productivity", "asked_hours", "treasury_eur", "pathway_bonus"))
     h = op.service_hours_per_fte_quarter
     volunteer_hours = h * prod * op.volunteer_productivity * vol
@@ -294,31 +337,50 @@ def adjust_workforce_all(provs: list[Provider], op: OrganisationParams, hazard: 
         target = mech.staff_target_all(asked, hours_per_fte, volunteer_hours)
     new_staff = mech.hire_or_lay_off_all(staff, target, treasury, op.wage_eur_per_fte_quarter, op.cash_buffer_quarters, op.hiring_adjustment)
     rate = to_job_rate + pathway * (1.0 - to_job_rate)
-    exits = rate * (hazard * (new_staff * ins))
-    for p, e, x in zip(provs, new_staff.tolist(), exits.tolist(), strict=True):
-        p.staff_fte = e
-        p.insertion_exits_to_jobs = x
+    cols["staff_fte"][rows] = new_staff
+    cols["insertion_exits_to_jobs"][rows] = rate * (hazard * (new_staff * ins))
 
 
-def update_practices_all(orgs: list[Provider], op: OrganisationParams) -> None:
-    """:meth:`Organisation.update_practices` of many ESS organisations at once (firms hold
-    their practices fixed): technicisation, then governance under the new technicisation,
-    then volunteers under both (mechanisms.technicisation_step_all, governance_step_all,
-    volunteers_step_all; same bits as the method, tests/test_vectorised.py)."""
-    if not orgs:
-        return
-    tau, norm, staff, gov, base, bonus, vol = (column(orgs, name) for name in (
+def update_practices_rows(cols: dict[str, np.ndarray], rows: np.ndarray, op: OrganisationParams) -> None:
+    """:meth:`Organisation.update_practices` of the ESS organisations at ``rows``, at once
+    (firms hold their practices fixed: leave them out of ``rows``): technicisation, then
+    governance under the new technicisation, then volunteers under both
+    (mechanisms.technicisation_step_all, governance_step_all, volunteers_step_all; same bits
+    as the method, tests/test_vectorised.py)."""
+    tau, norm, staff, gov, base, bonus, vol = (cols[name][rows] for name in (
         "technicisation", "norm_level", "staff_fte", "governance", "governance_base", "governance_bonus", "volunteers_fte"))
     tau = mech.technicisation_step_all(tau, norm, staff, op.size_technicisation_fte, op.technicisation_adjustment)
     gov = mech.governance_step_all(gov, np.minimum(1.0, base + bonus), tau, op.technicisation_governance_erosion, op.governance_adjustment)
-    vol = mech.volunteers_step_all(vol, staff, gov, tau, op.volunteer_ratio, op.volunteer_base_fte, op.volunteer_adjustment)
-    for o, t, g, v in zip(orgs, tau.tolist(), gov.tolist(), vol.tolist(), strict=True):
-        o.technicisation = t
-        o.governance = g
-        o.volunteers_fte = v
+    cols["technicisation"][rows] = tau
+    cols["governance"][rows] = gov
+    cols["volunteers_fte"][rows] = mech.volunteers_step_all(vol, staff, gov, tau, op.volunteer_ratio, op.volunteer_base_fte,
+                                                            op.volunteer_adjustment)
 
 
-def cost_sheet(provs: list[Provider], op: OrganisationParams) -> dict[str, np.ndarray]:
+def settle_rows(cols: dict[str, np.ndarray], rows: np.ndarray, op: OrganisationParams, fixed_cost_eur: np.ndarray,
+                supply_surcharge_eur: np.ndarray) -> None:
+    """:meth:`Provider.book_costs` then :meth:`Provider.settle` of the providers at ``rows``, at once:
+
+        wages = w S;  R = subsidy + orders + sales + gifts;  C = wages + F + bids + coordination + s
+        T' = T + (R - C);  last result R - C;  quarters in deficit + 1 if T' < 0, else 0
+
+    F and s from the quarter's cost sheet (cost_sheet), in the order of ``rows``.  R and C
+    add the ledger's fields in the order of Ledger.revenue_eur and costs_eur (same bits).
+    """
+    c = {name: cols[f"ledger_{name}"][rows] for name in ("subsidy_eur", "public_order_eur", "sales_eur", "gifts_eur", "bid_costs_eur", "coordination_eur")}
+    wages = op.wage_eur_per_fte_quarter * cols["staff_fte"][rows]
+    change = ((c["subsidy_eur"] + c["public_order_eur"] + c["sales_eur"] + c["gifts_eur"])
+              - (wages + fixed_cost_eur + c["bid_costs_eur"] + c["coordination_eur"] + supply_surcharge_eur))
+    treasury = cols["treasury_eur"][rows] + change
+    cols["ledger_wages_eur"][rows] = wages
+    cols["ledger_fixed_costs_eur"][rows] = fixed_cost_eur
+    cols["ledger_supply_surcharge_eur"][rows] = supply_surcharge_eur
+    cols["last_result_eur"][rows] = change
+    cols["treasury_eur"][rows] = treasury
+    cols["insolvent_quarters"][rows] = np.where(treasury < 0, cols["insolvent_quarters"][rows] + 1, 0)
+
+
+def cost_sheet(provs: list[Provider], op: OrganisationParams, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Capacity, fixed cost, supply surcharge and unit cost of many providers at once.
 
     The equations of :meth:`Provider.capacity_hours`, :meth:`Provider.fixed_cost_eur`,
@@ -333,12 +395,17 @@ def cost_sheet(provs: list[Provider], op: OrganisationParams) -> dict[str, np.nd
 
     Q**beta is taken with Python's ``**`` (libm ``pow``): numpy's vectorised power can
     differ in the last bit.  Returns arrays keyed ``capacity_hours``, ``fixed_cost_eur``,
-    ``supply_surcharge_eur``, ``unit_cost_eur``, in the order of ``provs``.
+    ``supply_surcharge_eur``, ``unit_cost_eur``, in the order of ``provs``; ``rows`` their
+    rows in the model's ProviderState if known (TerritoryModel.provider_rows).
     """
     n = len(provs)
-    staff, ins, vol, prod, pool_share, mult, outside = (column(provs, name) for name in (
+    if n == 0:
+        return {key: np.zeros(0) for key in ("capacity_hours", "fixed_cost_eur", "supply_surcharge_eur", "unit_cost_eur")}
+    cols = provs[0]._cols  # one model's providers share its columns
+    rows = rows_of(provs) if rows is None else rows
+    staff, ins, vol, prod, pool_share, mult, outside = (cols[name][rows] for name in (
         "staff_fte", "insertion_share", "volunteers_fte", "productivity", "pool_share", "supply_cost_multiplier", "outside_supply_share"))
-    hubs = [p.ptce for p in provs]
+    hubs = list(map(attrgetter("ptce"), provs))
     in_ptce = np.fromiter((h is not None for h in hubs), bool, n)
     pool_q = np.zeros(n)
     if in_ptce.any():

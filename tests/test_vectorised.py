@@ -120,10 +120,10 @@ def _restore(provs, snap):
 
 
 def test_workforce_and_practices_over_arrays_equal_the_methods_bit_for_bit():
-    """adjust_workforce_all / update_practices_all against the per-agent methods, on the
+    """adjust_workforce_rows / update_practices_rows against the per-agent methods, on the
     states of a run (deficits, hiring, lay-offs, PTCE pathway bonuses, tender norms) plus
     edge cases: a treasury in deficit, no staff, a target below staff."""
-    from simulation.organisations import adjust_workforce_all, update_practices_all
+    from simulation.organisations import adjust_workforce_rows, rows_of, update_practices_rows
 
     model = TerritoryModel(smoke(**{"strategy.policy": "cooperate", "steps": 8}), rng=3).run()
     fp, op = model.config.funding, model.config.organisation
@@ -140,7 +140,7 @@ def test_workforce_and_practices_over_arrays_equal_the_methods_bit_for_bit():
         p.adjust_workforce(op, fp.insertion_exit_hazard_per_quarter, fp.insertion_exit_to_job_rate)
     expected = _snapshot(provs, workforce)
     _restore(provs, before)
-    adjust_workforce_all(provs, op, fp.insertion_exit_hazard_per_quarter, fp.insertion_exit_to_job_rate)
+    adjust_workforce_rows(model.provider_state.cols, rows_of(provs), op, fp.insertion_exit_hazard_per_quarter, fp.insertion_exit_to_job_rate)
     assert _snapshot(provs, workforce) == expected
     assert expected[0]["staff_fte"] < before[0]["staff_fte"] and expected[2]["staff_fte"] < before[2]["staff_fte"]
     orgs = [p for p in provs if p.is_ess]
@@ -149,7 +149,7 @@ def test_workforce_and_practices_over_arrays_equal_the_methods_bit_for_bit():
         o.update_practices(op)
     expected = _snapshot(orgs, practices)
     _restore(provs, before)
-    update_practices_all(orgs, op)
+    update_practices_rows(model.provider_state.cols, rows_of(orgs), op)
     assert _snapshot(orgs, practices) == expected
 
 

@@ -1,0 +1,74 @@
+"""The providers' numeric state, one numpy array per attribute (issue 9: performance).
+
+Mesa agents remain the model's organisations: ``p.staff_fte`` reads and writes as before.
+But the value lives in a column of a :class:`ProviderState` shared by all providers of a
+model, at the provider's row (rows are given in creation order and never reused), so a
+mechanism can read or update every provider at once with numpy, without a Python pass
+over the agents to gather their attributes and another to write them back.
+
+Reading an attribute returns a plain Python ``float`` (or ``int``): numpy scalars must
+not leak into the agents' state, since Python's ``sum`` is compensated (Neumaier, 3.12)
+only over plain floats and a metric's last digits would then depend on which code path
+wrote a value.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+LEDGER_FIELDS = (
+    "subsidy_eur", "public_order_eur", "sales_eur", "gifts_eur",
+    "wages_eur", "fixed_costs_eur", "bid_costs_eur", "coordination_eur", "supply_surcharge_eur",
+)
+"""A quarter's money of a provider (organisations.Ledger), EUR; stored as ``ledger_<field>``."""
+LEDGER_COLUMNS = tuple(f"ledger_{f}" for f in LEDGER_FIELDS)
+
+FLOAT_COLUMNS = (
+    "staff_fte", "insertion_share", "volunteers_fte", "treasury_eur", "technicisation", "governance",
+    "governance_base", "asked_hours", "served_hours", "personalisation", "norm_level", "insertion_exits_to_jobs",
+    "price_eur_per_hour", "supply_cost_multiplier", "last_result_eur", "carried_eur", "transfers_eur",
+    "productivity", "pool_share", "joint_sales_bonus", "pathway_bonus", "outside_supply_share",
+    "solidarity_surcharge", "solidarity_hours", "governance_bonus", "capacity_now", "proximity_now", "surcharge_eur",
+) + LEDGER_COLUMNS
+"""Float attributes of a provider held in columns (units in their names)."""
+
+INT_COLUMNS = ("sector", "municipality", "accredited_from", "founded_step", "insolvent_quarters")
+"""Integer attributes of a provider held in columns."""
+
+
+class ProviderState:
+    """Columns of the providers' numeric state: ``state.cols[name]`` is an array with one
+    entry per row; ``state.size`` rows are in use.  Arrays grow by doubling, so a column
+    taken from ``cols`` before a new provider is created may be a stale copy: take it
+    again after creating agents."""
+
+    def __init__(self, capacity: int = 256) -> None:
+        self.size = 0
+        self.capacity = capacity
+        self.cols: dict[str, np.ndarray] = {name: np.zeros(capacity) for name in FLOAT_COLUMNS}
+        self.cols.update({name: np.zeros(capacity, dtype=np.int64) for name in INT_COLUMNS})
+
+    def new_row(self) -> int:
+        """A fresh row, all zeros."""
+        if self.size == self.capacity:
+            self.capacity *= 2
+            for name, old in self.cols.items():
+                new = np.zeros(self.capacity, dtype=old.dtype)
+                new[: self.size] = old[: self.size]
+                self.cols[name] = new  # same dict: agents find the new array
+        row = self.size
+        self.size += 1
+        return row
+
+
+def column_property(name: str, doc: str | None = None) -> property:
+    """An agent attribute stored at ``self._row`` of the column ``name`` of ``self._cols``
+    (the model's ProviderState.cols); reads return a plain float or int (``ndarray.item``)."""
+
+    def get(self):
+        return self._cols[name].item(self._row)
+
+    def set(self, value) -> None:
+        self._cols[name][self._row] = value
+
+    return property(get, set, doc=doc or f"column {name!r} of the model's ProviderState")
