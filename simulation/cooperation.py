@@ -22,7 +22,7 @@ import mesa
 import numpy as np
 
 from . import mechanisms as mech
-from .organisations import cost_sheet
+from .organisations import capacity_rows, cost_sheet, rows_of
 
 if TYPE_CHECKING:
     from .model import TerritoryModel
@@ -256,11 +256,12 @@ class Ptce(mesa.Agent):
         op = self.model.config.organisation
         allowed = set(cp.forms)
         ess = self.ess_members()
-        self.pool_capacity_hours = float(sum(m.capacity_hours(op) for m in ess))
+        cols, rows = self.model.provider_state.cols, rows_of(ess)
+        self.pool_capacity_hours = float(sum(capacity_rows(cols, rows, op).tolist()))  # Python's sum, as over the members
         mature = self.depth >= cp.project_depth_threshold
-        sectors = [m.sector for m in ess]
+        sectors = cols["sector"][rows].tolist()
         forms = {"pooled_means"}
-        if any(m.insertion_share > 0 for m in ess) and len(self.members) > 1:
+        if (cols["insertion_share"][rows] > 0).any() and len(self.members) > 1:
             forms.add("conglomerate")  # integration pathways need insertion posts and other employers
         if len(sectors) != len(set(sectors)):
             forms.add("supply_chain")  # upstream and downstream members of one sector
@@ -280,14 +281,13 @@ class Ptce(mesa.Agent):
                         tie = ties.get(b)
                         if tie is not None:
                             tie["kind"] = "supply"
-        d = self.depth
-        for m in ess:
-            m.pool_share = cp.pooled_share_of_fixed_costs if "pooled_means" in self.forms else 0.0
-            m.joint_sales_bonus = cp.joint_sales_utility * d if "pooled_means" in self.forms else 0.0
-            m.pathway_bonus = cp.integration_pathway_rate * d if "conglomerate" in self.forms else 0.0
-            m.outside_supply_share = 1.0 - cp.supply_internalisation * d if "supply_chain" in self.forms else 1.0
-            m.solidarity_surcharge = cp.solidarity_surcharge if "solidarity" in self.forms else 0.0
-            m.governance_bonus = cp.governance_support * d
+        d = self.depth  # what each form gives every ESS member this quarter:
+        cols["pool_share"][rows] = cp.pooled_share_of_fixed_costs if "pooled_means" in self.forms else 0.0
+        cols["joint_sales_bonus"][rows] = cp.joint_sales_utility * d if "pooled_means" in self.forms else 0.0
+        cols["pathway_bonus"][rows] = cp.integration_pathway_rate * d if "conglomerate" in self.forms else 0.0
+        cols["outside_supply_share"][rows] = 1.0 - cp.supply_internalisation * d if "supply_chain" in self.forms else 1.0
+        cols["solidarity_surcharge"][rows] = cp.solidarity_surcharge if "solidarity" in self.forms else 0.0
+        cols["governance_bonus"][rows] = cp.governance_support * d
 
     def book_costs_and_outside_funding(self, funded_eur: float) -> float:
         """Book the coordination cost on ESS members pro rata to staff, the public share
@@ -295,15 +295,15 @@ class Ptce(mesa.Agent):
         Returns the outside funding raised (EUR)."""
         cp = self.model.config.cooperation
         ess = self.ess_members()
-        staff = np.array([m.staff_fte for m in ess])
+        cols, rows = self.model.provider_state.cols, rows_of(ess)
+        staff = cols["staff_fte"][rows]
         if not ess or staff.sum() <= 0:
             return 0.0
         w = staff / staff.sum()
         cost = self.coordination_cost_eur()
         outside = cp.agency_funding_eur_per_quarter * self.depth if "development_agency" in self.forms else 0.0
-        for m, wi in zip(ess, w.tolist(), strict=True):  # plain floats into the accounts
-            m.ledger.coordination_eur += cost * wi
-            m.ledger.subsidy_eur += (funded_eur + outside) * wi
+        cols["ledger_coordination_eur"][rows] += cost * w
+        cols["ledger_subsidy_eur"][rows] += (funded_eur + outside) * w
         return outside
 
     def pool_treasury(self) -> None:
@@ -313,23 +313,28 @@ class Ptce(mesa.Agent):
         cp = self.model.config.cooperation
         stats = self.model.quarter_stats
         ess = self.ess_members()
-        for m in ess:
-            if m.last_result_eur > 0:
-                c = cp.fund_contribution_share * m.last_result_eur
-                m.treasury_eur -= c
-                m.transfers_eur -= c
-                self.fund_eur += c
-                stats["fund_in_eur"] = stats.get("fund_in_eur", 0.0) + c
-        t = np.array([m.treasury_eur for m in ess])
+        cols, rows = self.model.provider_state.cols, rows_of(ess)
+        treasury, transfers = cols["treasury_eur"], cols["transfers_eur"]
+        # Contributions c = share x surplus, paid in member order.
+        surplus = cols["last_result_eur"][rows] > 0
+        paying = rows[surplus]
+        c = cp.fund_contribution_share * cols["last_result_eur"][paying]
+        treasury[paying] -= c
+        transfers[paying] -= c
+        for amount in c.tolist():  # the fund and the tally add them one by one, in order
+            self.fund_eur += amount
+            stats["fund_in_eur"] = stats.get("fund_in_eur", 0.0) + amount
+        t = treasury[rows]
         new_t, self.fund_eur = mech.carry_from_fund(t, self.fund_eur)
-        for m, x in zip(ess, new_t.tolist(), strict=True):  # plain floats into the accounts
-            if x != m.treasury_eur:
-                m.carried_eur = x - m.treasury_eur
-                m.transfers_eur += m.carried_eur
-                stats["fund_out_eur"] = stats.get("fund_out_eur", 0.0) + m.carried_eur
-                m.treasury_eur = float(x)
-                if m.treasury_eur >= 0:
-                    m.insolvent_quarters = 0
+        moved = new_t != t
+        carried = new_t[moved] - t[moved]
+        changed = rows[moved]
+        cols["carried_eur"][changed] = carried
+        transfers[changed] += carried
+        for amount in carried.tolist():
+            stats["fund_out_eur"] = stats.get("fund_out_eur", 0.0) + amount
+        treasury[changed] = new_t[moved]
+        cols["insolvent_quarters"][changed[new_t[moved] >= 0]] = 0
 
     def update(self, member_trust: float | None = None) -> list[Provider]:
         """Formalisation and depth move; members leave when rigidity is high.  Returns the
@@ -415,20 +420,23 @@ def cooperate(model: TerritoryModel) -> None:
     seekers = sorted((o for o in model.organisations() if o.strategy == "cooperate" and o.ptce is None), key=lambda o: o.unique_id)
     draws = model.dyn_rng.random(len(seekers))
     index = NearestIndex(seekers, d)
+    hubs = model.ptces()
     for org, u in zip(seekers, draws, strict=True):
         if org.ptce is not None or not org.alive or u >= cp.join_per_quarter:
             continue
-        near = [p for p in model.ptces() if d[org.municipality, p.seat] <= cp.ptce_radius_km]
+        dist = d[org.municipality]
         options = []
-        for p in near:
-            r_after = p.rigidity_after_joining()
-            if r_after <= cp.rigidity_exit_threshold:
-                options.append((r_after, d[org.municipality, p.seat], p.unique_id, p))
+        for p in hubs:
+            if dist[p.seat] <= cp.ptce_radius_km:
+                r_after = p.rigidity_after_joining()
+                if r_after <= cp.rigidity_exit_threshold:
+                    options.append((r_after, dist[p.seat], p.unique_id, p))
         if options:
             min(options, key=lambda x: x[:3])[3].add_member(org)
             index.remove(org)
             continue
-        found_ptce(model, org, index)
+        if found_ptce(model, org, index) is not None:
+            hubs = model.ptces()  # the new PTCE is open to the next seekers
 
 
 def found_ptce(model: TerritoryModel, org: Provider, index: NearestIndex | None = None) -> Ptce | None:
@@ -484,12 +492,15 @@ def update_network(model: TerritoryModel) -> None:
     cp = model.config.cooperation
     net = model.cooperation
     nodes, position = net.node_index()
-    # The hub of each agent whose quarter ended without a deficit (-1 otherwise), by node position.
+    # The hub of each member whose quarter ended without a deficit (-1 otherwise), by node position.
     hub_ok = np.full(len(nodes), -1, dtype=np.int64)
-    ok = [(uid, hub.unique_id) for hub in model.ptces() for uid, a in hub.members.items() if a.last_result_eur >= 0]
-    if ok:
-        uids, hubs = np.array(ok, dtype=np.int64).T
-        hub_ok[position[uids]] = hubs
+    hubs = model.ptces()
+    members = [a for hub in hubs for a in hub.members.values()]
+    if members:
+        uids = np.array([uid for hub in hubs for uid in hub.members], dtype=np.int64)
+        hub_ids = np.repeat(np.array([hub.unique_id for hub in hubs], dtype=np.int64), [len(hub.members) for hub in hubs])
+        ok = model.provider_state.cols["last_result_eur"][rows_of(members)] >= 0
+        hub_ok[position[uids[ok]]] = hub_ids[ok]
     # Over the tie arrays (simulation.network), tie by tie:
     #   t' = min(1, t + gain) if both ends are in the same hub and ended without a deficit,
     #   t' = t - decay otherwise;  the tie drops if t' < floor.

@@ -82,7 +82,7 @@ class TerritoryModel(mesa.Model):
         self.paying_share = np.array([config.demand.paying_share[g] for g in GROUPS])
         self.provider_state = ProviderState()  # the providers' numeric state, one column per attribute
         self.provider_by_id: dict[int, Provider] = {}
-        self._rows: tuple[np.ndarray, ...] | None = None  # cache of provider_rows, organisation_rows, provider_ids, provider_is_ess
+        self._rows: tuple[np.ndarray, ...] | None = None  # cache of provider_rows, organisation_rows, provider_ids, provider_is_ess, row_by_id
         self.ess_by_id: dict[int, Organisation] = {}  # the ESS organisations of provider_by_id, same order
         self.agent_by_id: dict[int, Provider] = {}  # providers and local employers
         self.merger_log: list[dict[str, int]] = []  # who absorbed whom, when
@@ -219,17 +219,24 @@ class TerritoryModel(mesa.Model):
         """unique_id of ``providers()``, in the same order (cached as provider_rows)."""
         return self._row_cache()[2]
 
+    def row_by_id(self) -> np.ndarray:
+        """Row in ``provider_state`` of each provider, indexed by unique_id (-1 for other ids; cached)."""
+        return self._row_cache()[4]
+
     def provider_is_ess(self) -> np.ndarray:
         """Whether each of ``providers()`` is an ESS organisation, in the same order (cached)."""
         return self._row_cache()[3]
 
-    def _row_cache(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _row_cache(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         if self._rows is None:
             provs = self.provider_by_id.values()
             n = len(provs)
             rows = np.fromiter(map(attrgetter("_row"), provs), np.int64, n)
             ess = np.fromiter(map(attrgetter("is_ess"), provs), bool, n)
-            self._rows = (rows, rows[ess], np.fromiter(self.provider_by_id, np.int64, n), ess)
+            ids = np.fromiter(self.provider_by_id, np.int64, n)
+            by_id = np.full(int(ids.max()) + 1 if n else 0, -1, dtype=np.int64)
+            by_id[ids] = rows
+            self._rows = (rows, rows[ess], ids, ess, by_id)
         return self._rows
 
     def providers_by_sector(self) -> dict[int, list[Provider]]:
@@ -588,7 +595,9 @@ class TerritoryModel(mesa.Model):
         """Providers in deficit for `exit_after_quarters` quarters in a row close, and so do
         those whose staff fell below `min_staff_fte` (dissolution)."""
         op = self.config.organisation
-        for p in [p for p in self.providers() if p.insolvent_quarters >= op.exit_after_quarters or p.staff_fte < op.min_staff_fte]:
+        cols, rows = self.provider_state.cols, self.provider_rows()
+        closing = (cols["insolvent_quarters"][rows] >= op.exit_after_quarters) | (cols["staff_fte"][rows] < op.min_staff_fte)
+        for p in list(compress(self.providers(), closing.tolist())):
             self.quarter_stats["exits"] += int(p.is_ess)
             self.remove_provider(p)
 
@@ -623,13 +632,14 @@ class TerritoryModel(mesa.Model):
         counts = self.dyn_rng.poisson(lam)
         # A newcomer starts with a tie to its nearest established peer of the sector (of any
         # sector if it is the first of its own): established = founded before this quarter.
-        established = [o for o in self.organisations() if o.founded_step < self.steps]
-        est_munis = np.array([o.municipality for o in established], dtype=int)
-        est_sectors = np.array([o.sector for o in established], dtype=int)
+        cols, rows = self.provider_state.cols, self.organisation_rows()
+        established = cols["founded_step"][rows] < self.steps
+        est_ids = self.provider_ids()[self.provider_is_ess()][established].tolist()
+        est_munis, est_sectors = cols["municipality"][rows[established]], cols["sector"][rows[established]]
         for m, s in zip(*np.nonzero(counts), strict=True):
             same = np.flatnonzero(est_sectors == s)
-            cand = same if len(same) else np.arange(len(established))
-            peer = established[int(cand[np.argmin(self.territory.distance_km[m, est_munis[cand]])])] if len(cand) else None
+            cand = same if len(same) else np.arange(len(est_ids))
+            peer = est_ids[int(cand[np.argmin(self.territory.distance_km[m, est_munis[cand]])])] if len(cand) else None
             for _ in range(int(counts[m, s])):
                 org = Organisation(
                     self, sector=int(s), municipality=int(m), staff_fte=fp.entrant_fte,
@@ -651,7 +661,7 @@ class TerritoryModel(mesa.Model):
                     if hub.admits_one_more():
                         hub.add_member(org)
                 if peer is not None:
-                    self.cooperation.add_edge(org.unique_id, peer.unique_id, trust=0.2, kind="entry")
+                    self.cooperation.add_edge(org.unique_id, peer, trust=0.2, kind="entry")
                 self.quarter_stats["entries"] += 1
 
     def log_merger(self, absorber: Provider, absorbed: Provider) -> None:

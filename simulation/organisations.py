@@ -76,6 +76,7 @@ class Provider(mesa.Agent):
             state = model.provider_state = ProviderState()
         self._cols = state.cols
         self._row = state.new_row()
+        self._cols["ess"][self._row] = self.is_ess
         self.sector = sector
         self.municipality = municipality
         self.staff_fte = staff_fte
@@ -380,6 +381,18 @@ def settle_rows(cols: dict[str, np.ndarray], rows: np.ndarray, op: OrganisationP
     cols["insolvent_quarters"][rows] = np.where(treasury < 0, cols["insolvent_quarters"][rows] + 1, 0)
 
 
+def _capacity(op: OrganisationParams, staff: np.ndarray, ins: np.ndarray, vol: np.ndarray, prod: np.ndarray) -> np.ndarray:
+    """Q = h x (S (1 - i) + a_i S i + a_v V): mechanisms.capacity_hours over arrays, its operations in its order."""
+    return (op.service_hours_per_fte_quarter * prod) * (
+        staff * (1.0 - ins) + op.insertion_productivity * (staff * ins) + op.volunteer_productivity * vol
+    )
+
+
+def capacity_rows(cols: dict[str, np.ndarray], rows: np.ndarray, op: OrganisationParams) -> np.ndarray:
+    """:meth:`Provider.capacity_hours` of the providers at ``rows`` of the columns, at once (same bits)."""
+    return _capacity(op, *(cols[name][rows] for name in ("staff_fte", "insertion_share", "volunteers_fte", "productivity")))
+
+
 def cost_sheet(provs: list[Provider], op: OrganisationParams, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Capacity, fixed cost, supply surcharge and unit cost of many providers at once.
 
@@ -415,9 +428,7 @@ def cost_sheet(provs: list[Provider], op: OrganisationParams, rows: np.ndarray |
     def fixed(x: np.ndarray) -> np.ndarray:
         return np.fromiter((f0 * v**beta if v > 0 else 0.0 for v in x.tolist()), float, len(x))
 
-    q = (op.service_hours_per_fte_quarter * prod) * (
-        staff * (1.0 - ins) + op.insertion_productivity * (staff * ins) + op.volunteer_productivity * vol
-    )
+    q = _capacity(op, staff, ins, vol, prod)
     own = fixed(q)
     pooled_rows = (pool_share > 0) & in_ptce & (q > 0)
     f = own.copy()

@@ -23,11 +23,13 @@ employment or personalisation comes from how agents respond.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import compress
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import mechanisms as mech
+from .organisations import rows_of
 from .params import AdministrativeRegime, CompetitiveRegime, CooperativeRegime
 
 if TYPE_CHECKING:
@@ -169,6 +171,11 @@ class RegimeBase:
     def accredited(self, org: Provider, quarter: int) -> bool:
         return org.is_ess and quarter >= org.accredited_from
 
+    def accredited_rows(self, cols: dict[str, np.ndarray], rows: np.ndarray, quarter: int) -> np.ndarray:
+        """:meth:`accredited` of the ESS organisations at ``rows`` of the providers' columns
+        (TerritoryModel.organisation_rows): accredited from ``accredited_from`` on."""
+        return cols["accredited_from"][rows] <= quarter
+
     def accredited_all(self, provs: list[Provider], quarter: int) -> np.ndarray:
         """:meth:`accredited` of each of ``provs`` (a regime overriding one overrides both)."""
         return np.fromiter((p.is_ess and quarter >= p.accredited_from for p in provs), bool, len(provs))
@@ -237,8 +244,7 @@ class GrantFormula:
             self.base = {o.unique_id: o.capacity_hours(op) for o in eligible}
         alive = [o for o in eligible if o.unique_id in self.base]
         grants = mech.formula_grants(np.array([self.base[o.unique_id] for o in alive]), envelope_eur)
-        for o, g in zip(alive, grants, strict=True):
-            o.ledger.subsidy_eur += float(g)
+        model.provider_state.cols["ledger_subsidy_eur"][rows_of(alive)] += grants  # each its own row: no repeats
         return float(grants.sum())
 
 
@@ -253,9 +259,11 @@ class Administrative(RegimeBase):
     def fund(self, model: TerritoryModel, budget_eur: float) -> float:
         p = self.params
         q = model.quarter
-        accredited = [o for o in model.organisations() if self.accredited(o, q)]
-        for o in accredited:
-            o.norm_level = max(o.norm_level, p.norm_technicisation)
+        orgs, rows, cols = model.organisations(), model.organisation_rows(), model.provider_state.cols
+        mask = self.accredited_rows(cols, rows, q)
+        accredited = list(compress(orgs, mask.tolist()))
+        norm = cols["norm_level"]
+        norm[rows[mask]] = np.maximum(norm[rows[mask]], p.norm_technicisation)
         if q % p.revision_interval_quarters == 0 or self.tariff_eur_per_hour == 0.0:
             op = model.config.organisation
             costs = [o.unit_cost_eur(op) for o in accredited]
@@ -292,17 +300,19 @@ class Administrative(RegimeBase):
     def pay_for_service(self, model, public_hours_served, contract_hours) -> float:
         """Administered tariff t per public hour served by accredited providers,
         scaled down pro rata when claims exceed the envelope: pay_j = t h_j min(1, E / (t sum h))."""
-        q = model.quarter
-        claims = {uid: h for uid, h in public_hours_served.items()
-                  if h > 0 and self.accredited(model.provider_by_id[uid], q)}
-        total = self.tariff_eur_per_hour * sum(claims.values())
+        n, cols = len(public_hours_served), model.provider_state.cols
+        rows = model.row_by_id()[np.fromiter(public_hours_served, np.int64, n)]
+        hours = np.fromiter(public_hours_served.values(), float, n)
+        claims = (hours > 0) & cols["ess"][rows].astype(bool) & self.accredited_rows(cols, rows, model.quarter)
+        hours, rows = hours[claims], rows[claims]
+        total = self.tariff_eur_per_hour * sum(hours.tolist())  # Python's sum, in the order of the claims
         if total <= 0:
             return 0.0
         scale = min(1.0, self.tariff_envelope_eur / total)
+        amounts = self.tariff_eur_per_hour * hours * scale
+        cols["ledger_public_order_eur"][rows] += amounts  # one row per provider
         spent = 0.0
-        for uid, h in claims.items():
-            amount = self.tariff_eur_per_hour * h * scale
-            model.provider_by_id[uid].ledger.public_order_eur += amount
+        for amount in amounts.tolist():  # added one by one, as each claim is paid
             spent += amount
         return spent
 

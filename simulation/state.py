@@ -35,6 +35,10 @@ FLOAT_COLUMNS = (
 INT_COLUMNS = ("sector", "municipality", "accredited_from", "founded_step", "insolvent_quarters")
 """Integer attributes of a provider held in columns."""
 
+FLAG_COLUMNS = ("ess",)
+"""Integer columns with no attribute of their own: ``ess`` is 1 for an ESS organisation
+(the class attribute ``is_ess``, copied when the agent is made)."""
+
 
 class ProviderState:
     """Columns of the providers' numeric state: ``state.cols[name]`` is an array with one
@@ -46,7 +50,7 @@ class ProviderState:
         self.size = 0
         self.capacity = capacity
         self.cols: dict[str, np.ndarray] = {name: np.zeros(capacity) for name in FLOAT_COLUMNS}
-        self.cols.update({name: np.zeros(capacity, dtype=np.int64) for name in INT_COLUMNS})
+        self.cols.update({name: np.zeros(capacity, dtype=np.int64) for name in INT_COLUMNS + FLAG_COLUMNS})
 
     def new_row(self) -> int:
         """A fresh row, all zeros."""

@@ -151,22 +151,3 @@ def test_workforce_and_practices_over_arrays_equal_the_methods_bit_for_bit():
     _restore(provs, before)
     update_practices_rows(model.provider_state.cols, rows_of(orgs), op)
     assert _snapshot(orgs, practices) == expected
-
-
-def test_agents_numeric_state_stays_plain_python_floats():
-    """Numpy scalars must not leak into the agents' state: Python's sum() is compensated
-    (Neumaier, 3.12) only over plain floats, so a numpy scalar among them changes a
-    metric's last digits depending on which code path wrote it.  Checked after runs under
-    each regime with PTCEs, contracts and a compound shock."""
-    from simulation.organisations import Ledger, Provider
-
-    floats = [name for name in Provider.__slots__ if name not in (
-        "sector", "municipality", "accredited_from", "founded_step", "insolvent_quarters", "legal_form", "ledger",
-        "alive", "pending_support", "prev_flows", "strategy", "ptce")]
-    for kind in ("administrative", "competitive", "cooperative"):
-        model = TerritoryModel(smoke(**{"regime.kind": kind, "strategy.policy": "cooperate", "steps": 10}), rng=4).run()
-        for p in model.providers():
-            bad = {k: type(getattr(p, k, 0.0)).__name__ for k in floats if type(getattr(p, k, 0.0)) is not float}
-            bad |= {f"ledger.{k}": type(v).__name__ for k, v in p.ledger.as_dict().items() if type(v) is not float}
-            assert not bad, f"{kind}: provider {p.unique_id} holds {bad}"
-    assert Ledger().as_dict()  # the ledger's fields are the ones checked above
