@@ -574,8 +574,8 @@ def strategy_payoffs(model: TerritoryModel, orgs: list[Provider], sheet: dict[st
         sheet = cost_sheet(orgs, op)
     q = sheet["capacity_hours"]
     costs = quarterly_costs_eur(orgs, op, sheet)
-    munis = np.array([o.municipality for o in orgs])
-    sectors = np.array([o.sector for o in orgs])
+    cols, rows = model.provider_state.cols, rows_of(orgs)
+    munis, sectors = cols["municipality"][rows], cols["sector"][rows]
     dist = model.territory.distance_km
     conc = np.zeros(n)
     for s in np.unique(sectors):
@@ -612,7 +612,7 @@ def strategy_payoffs(model: TerritoryModel, orgs: list[Provider], sheet: dict[st
 
 def quarterly_costs_eur(orgs: list[Provider], op, sheet: dict[str, np.ndarray]) -> np.ndarray:
     """Provider.quarterly_costs_eur of each organisation from its cost sheet: w S + F + s."""
-    staff = np.fromiter((o.staff_fte for o in orgs), float, len(orgs))
+    staff = orgs[0]._cols["staff_fte"][rows_of(orgs)] if orgs else np.zeros(0)
     return op.wage_eur_per_fte_quarter * staff + sheet["fixed_cost_eur"] + sheet["supply_surcharge_eur"]
 
 
@@ -635,8 +635,9 @@ def choose_strategies(model: TerritoryModel) -> None:
     n = len(orgs)
     draws = model.dyn_rng.random(n)
     index = {o.unique_id: i for i, o in enumerate(orgs)}
-    sheet = cost_sheet(orgs, op)
-    result = np.fromiter((o.last_result_eur for o in orgs), float, n)
+    cols, rows = model.provider_state.cols, rows_of(orgs)
+    sheet = cost_sheet(orgs, op, rows)
+    result = cols["last_result_eur"][rows]
     perf = result / np.maximum(quarterly_costs_eur(orgs, op, sheet), 1e-9)
     strat = np.array([STRATEGIES.index(o.strategy) for o in orgs], dtype=int)
     # Imitation: over the ties between two ESS organisations, the mean result of the peers
@@ -661,7 +662,7 @@ def choose_strategies(model: TerritoryModel) -> None:
     imitation = np.where(cnt_k > 0, mean_k - mean_all, 0.0)
     rigidity = np.array([o.ptce.rigidity if o.ptce is not None else 0.0 for o in orgs])
     mission_loss = np.column_stack([np.zeros(n), np.ones(n), rigidity])
-    governance = np.array([o.governance for o in orgs])
+    governance = cols["governance"][rows]
     util = mech.strategy_utilities(strategy_payoffs(model, orgs, sheet), mission_loss, imitation, strat,
                                    sp.weight_payoff, sp.weight_mission, governance, sp.weight_imitation, sp.switching_cost)
     shares = mech.logit_shares(util, sp.temperature)
