@@ -479,7 +479,8 @@ def update_network(model: TerritoryModel) -> None:
 
     A tie cooperates successfully this quarter when its ends are members of the same PTCE
     and both closed the quarter without a deficit (joint projects of the cooperative regime
-    add their own trust gain, regimes.Cooperative.fund_joint_projects).
+    add their own trust gain, regimes.Cooperative.fund_joint_projects).  The regime is told
+    of the dropped ties (a joint project on one ends: regimes.Cooperative.on_ties_dropped).
     """
     cp = model.config.cooperation
     net = model.cooperation
@@ -503,6 +504,8 @@ def update_network(model: TerritoryModel) -> None:
     # Each agent's strength, the summed trust of the ties it keeps, in adjacency order
     # (networkx's weighted degree after the drop; the same floats summed in the same order).
     strength = net.sums_by_node(position, len(nodes), t, kept)
+    if not kept.all():  # the regime ends what rested on a dropped tie (a joint project)
+        model.regime.on_ties_dropped(model, u[~kept], v[~kept])
     net.remove_slots(slots[~kept])
     provs = model.providers()
     rows = position[np.fromiter((p.unique_id for p in provs), dtype=np.int64, count=len(provs))].tolist()
