@@ -487,7 +487,8 @@ def update_network(model: TerritoryModel) -> None:
 
     A tie cooperates successfully this quarter when its ends are members of the same PTCE
     and both closed the quarter without a deficit (joint projects of the cooperative regime
-    add their own trust gain, regimes.Cooperative.fund_joint_projects).
+    add their own trust gain, regimes.Cooperative.fund_joint_projects).  The regime is told
+    of the dropped ties (a joint project on one ends: regimes.Cooperative.on_ties_dropped).
     """
     cp = model.config.cooperation
     net = model.cooperation
@@ -514,6 +515,8 @@ def update_network(model: TerritoryModel) -> None:
     # Each agent's strength, the summed trust of the ties it keeps, in adjacency order
     # (networkx's weighted degree after the drop; the same floats summed in the same order).
     strength = net.sums_by_node(position, len(nodes), t, kept)
+    if not kept.all():  # the regime ends what rested on a dropped tie (a joint project)
+        model.regime.on_ties_dropped(model, u[~kept], v[~kept])
     net.remove_slots(slots[~kept])
     at = position[model.provider_ids()].tolist()
     multipliers = mech.spillover_multipliers([strength[i] for i in at], cp.spillover_max, cp.spillover_trust_scale)

@@ -94,7 +94,13 @@ def services_delivered_hours(model: TerritoryModel) -> float:
 def unmet_need_share(model: TerritoryModel) -> float:
     """Unmet hours over needed hours this quarter, in [0, 1]."""
     need = float(model.need.sum())
-    return float(model.unmet.sum() / need) if need > 0 else 0.0
+    if need <= 0:
+        return 0.0
+    # Clipped at 1: unmet hours never exceed needed hours, but they are summed in another
+    # order (by municipality and sector over the groups, from the public and private parts,
+    # TerritoryModel.allocate_demand) than need (over all cells at once), so when nothing is
+    # served the same hours can come out one rounding step above need: 1.0000000000000002.
+    return min(1.0, float(model.unmet.sum() / need))
 
 
 def _staff_weighted(model: TerritoryModel, attr: str) -> float:

@@ -183,6 +183,10 @@ class RegimeBase:
     def on_entry(self, model: TerritoryModel, org: Provider) -> None:
         org.accredited_from = model.quarter + self.params.accreditation_delay_quarters
 
+    def on_ties_dropped(self, model: TerritoryModel, u: np.ndarray, v: np.ndarray) -> None:
+        """Ties (u[i], v[i]) of the cooperation network were dropped this quarter (trust
+        below ``cooperation.tie_drop_trust``, simulation.cooperation.update_network)."""
+
     def on_merger(self, model: TerritoryModel, absorber: Provider, absorbed: Provider) -> None:
         """The absorber takes over the absorbed organisation's public relations: its
         contracts, its grant base and its agreement share (clients and commitments carry over)."""
@@ -342,6 +346,17 @@ class Cooperative(RegimeBase):
         super().on_entry(model, org)
         org.pending_support = True
 
+    def on_ties_dropped(self, model: TerritoryModel, u: np.ndarray, v: np.ndarray) -> None:
+        """A running joint project ends the quarter its partners' tie is dropped: trust fell
+        below the floor, so the two no longer cooperate and there is no joint project left
+        to fund (the seed text's "mutualisation de projets" presupposes the partnership).
+        A tie the two form again later is a new relation: it may win a new project, on the
+        same terms as any candidate, but does not revive the old one."""
+        if not self.projects:
+            return
+        dropped = set(zip(np.minimum(u, v).tolist(), np.maximum(u, v).tolist(), strict=True))
+        self.projects = [(a, b, e) for a, b, e in self.projects if (a, b) not in dropped]
+
     def social_utility(self, model: TerritoryModel, orgs: list[Provider]) -> np.ndarray:
         """Results (served / capacity), processes (governance, volunteering), impacts
         (insertion exits to jobs per staff, cooperation ties) of each organisation, in [0, 1]."""
@@ -394,7 +409,13 @@ class Cooperative(RegimeBase):
         work in different sectors: complementarity over competition, seed text); each
         project pays project_eur_per_quarter split between its partners for
         project_quarters, and its tie gains trust each quarter.  Payments are scaled
-        down pro rata if the envelope shrinks below the running projects' cost."""
+        down pro rata if the envelope shrinks below the running projects' cost.
+
+        A running project ends early when a partner closes or is absorbed (a project is
+        funded to the pair chosen on its tie and social utility; an absorption is the
+        concentration path, not cooperation, and an absorbed partner's tie passed to its
+        absorber may win a new project as any candidate) or when the partners' tie is
+        dropped (:meth:`on_ties_dropped`): every running project has its tie."""
         p = self.params
         q = model.quarter
         net = model.cooperation

@@ -498,6 +498,32 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def _exit_with_parent() -> None:
+    """This worker process ends when its parent (the driver) ends, however it ends: killed
+    (SIGTERM from ``kill`` or a job scheduler, SIGKILL, a Jupyter kernel restarted) or
+    crashed.  Otherwise an idle pool worker waits for work from the dead parent forever,
+    and keeps multiprocessing's resource tracker alive with it.  multiprocessing gives a
+    spawned child a sentinel of its parent (the read end of a pipe whose write end only the
+    parent holds; a process handle on Windows): ``parent_process().join()`` returns when the
+    parent has exited, and a daemon thread then ends the worker at once (os._exit: there is
+    no one left to report to).  Portable, no polling, no Linux-only prctl."""
+    parent = multiprocessing.parent_process()
+    if parent is None:  # not a multiprocessing child
+        return
+
+    def watch() -> None:
+        parent.join()
+        os._exit(1)
+
+    threading.Thread(target=watch, name="ptce-exit-with-parent", daemon=True).start()
+
+
+def _worker_init() -> None:
+    """Initializer of the process pool's workers: :func:`_ignore_sigint`, :func:`_exit_with_parent`."""
+    _ignore_sigint()
+    _exit_with_parent()
+
+
 @contextlib.contextmanager
 def _sigint_blocked() -> Iterator[None]:
     """SIGINT blocked in this thread while it starts processes: the signal mask is
@@ -824,9 +850,10 @@ class SerialExecutor(cf.Executor):
 
 
 class _ProcessPool(cf.Executor):
-    """A ProcessPoolExecutor (spawn start method, workers ignore Ctrl-C) that the driver
-    rebuilds with ``restart()`` when a worker process dies: the pool is then broken
-    (BrokenProcessPool) and every task it held fails with it (see _drive)."""
+    """A ProcessPoolExecutor (spawn start method, workers ignore Ctrl-C and end with the
+    driver's process, see _worker_init) that the driver rebuilds with ``restart()`` when a
+    worker process dies: the pool is then broken (BrokenProcessPool) and every task it held
+    fails with it (see _drive).  Also the pool of simulation.validation.calibration_runs."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
@@ -836,7 +863,7 @@ class _ProcessPool(cf.Executor):
     def _new(self) -> cf.ProcessPoolExecutor:
         with _sigint_blocked():  # starts the resource tracker process
             return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                          initializer=_ignore_sigint)
+                                          initializer=_worker_init)
 
     def submit(self, fn, /, *args, **kwargs):  # noqa: ANN001 (Executor's signature)
         with _sigint_blocked():  # submit starts the worker processes

@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import math
-import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -189,7 +188,13 @@ def simulate_arm(scenario: Scenario, arm_name: str, replicate: int) -> dict[str,
 
 
 def _pool(workers: int) -> cf.Executor:
-    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    """The batch runner's hardened process pool (simulation.runner._ProcessPool): spawn start
+    method, workers that ignore Ctrl-C (this process stops them) and that end when this
+    process ends, however it ends (killed by SIGTERM or SIGKILL: no orphaned worker, no
+    resource tracker left running)."""
+    from .runner import _ProcessPool
+
+    return _ProcessPool(workers)
 
 
 def calibration_runs(
@@ -223,8 +228,15 @@ def calibration_runs(
     if n <= 1 or len(jobs) == 1:
         rows = [simulate_arm(*job) for job in jobs]
     else:
-        with _pool(min(n, len(jobs))) as pool:
+        pool = _pool(min(n, len(jobs)))
+        try:
             rows = list(pool.map(simulate_arm, *zip(*jobs, strict=True)))
+        except BaseException:
+            # Ctrl-C, or a run that raised: the runs still going are of no use (nothing is
+            # kept before the end), so the workers are ended now rather than waited for.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
     return pd.DataFrame(rows).sort_values(["arm", "replicate"], kind="stable").reset_index(drop=True)
 
 

@@ -148,3 +148,28 @@ def test_budget_cut_lowers_public_spending_in_every_regime():
         assert (shocked.loc[window, "public_spend_eur"] < base.loc[window, "public_spend_eur"]).all(), regime
         # Before the cut both runs are identical (common random numbers).
         assert shocked.iloc[:4].equals(base.iloc[:4])
+
+
+def test_a_joint_project_ends_when_its_tie_is_dropped():
+    # Once a defect: a running project whose tie update_network had dropped was still
+    # funded, and fund_joint_projects read net.edges[a, b] of the missing tie (KeyError).
+    from simulation import cooperation as coop
+
+    model = TerritoryModel(smoke("cooperative", **{"territory.initial_ties_per_organisation": 6}), rng=5)
+    model.step()
+    net, regime = model.cooperation, model.regime
+    assert len(regime.projects) >= 2, "the situation needs two running projects"
+    (a, b, _), (c, d, _) = regime.projects[:2]
+    # The first project's tie falls below the floor this quarter (no successful cooperation:
+    # a partner in deficit); the second's keeps its trust well above.
+    net.edges[a, b]["trust"] = 0.0
+    model.provider_by_id[a].last_result_eur = -1.0
+    net.edges[c, d]["trust"] = 1.0
+    coop.update_network(model)
+    assert not net.has_edge(a, b) and net.has_edge(c, d)
+    assert (a, b) not in {(x, y) for x, y, _ in regime.projects}, "a project outlived its tie"
+    assert (c, d) in {(x, y) for x, y, _ in regime.projects}, "a project whose tie stays was ended"
+    model.step()  # funding reads the tie of every running project
+    for x, y, _ in regime.projects:
+        assert net.has_edge(x, y)
+    assert (a, b) not in {(x, y) for x, y, _ in regime.projects}  # no tie: not a candidate either

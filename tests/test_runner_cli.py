@@ -20,6 +20,7 @@ from simulation.results import compare
 from simulation.runner import load_results, run_batch
 
 from .test_runner import REGIMES_X_SHOCKS, batch_file, tree_digest
+from .test_validation import _live_children, _running
 
 # 3 regimes x 2 shock sets x 4 replicates = 24 runs, 12 quarters: a few seconds serially.
 SLOWER = REGIMES_X_SHOCKS.replace("replicates = 2", "replicates = 4")
@@ -88,6 +89,30 @@ def test_sigkill_then_resume_gives_the_uninterrupted_results(uninterrupted, tmp_
     assert "already done" in res.stdout and "24 ok, 0 failed" in res.stdout
     assert_equal_results(whole, load_results(out))
     assert not [p for p in out.rglob("*") if ".tmp-" in p.name]
+
+
+def test_sigterm_to_the_driver_leaves_no_worker_process(uninterrupted, tmp_path):
+    """``kill`` of the driver alone (not of its process group): its pool's workers and the
+    resource tracker end with it (runner._exit_with_parent) instead of waiting forever."""
+    path, _ = uninterrupted
+    out = tmp_path / "terminated"
+    proc = start("batch", path, "--executor", "processes", "--workers", "2", "--chunk-runs", "2", "--out", out)
+    children: set[int] = set()
+    try:
+        wait_for_parts(proc, out, 1)  # the workers are at work
+        children = _live_children(proc.pid)
+        assert len(children) >= 3, children  # two workers and the resource tracker
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        deadline = time.monotonic() + 30  # bounded: they go at once, but the machine may be slow
+        while {pid for pid in children if _running(pid)} and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not {pid for pid in children if _running(pid)}, "processes of the killed batch still run"
+    finally:
+        for pid in [proc.pid, *children]:  # whatever the outcome, leave nothing running
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
+        proc.communicate(timeout=30)  # reaps it and closes its pipes
 
 
 def test_ctrl_c_keeps_finished_work_and_says_how_to_resume(uninterrupted, tmp_path):

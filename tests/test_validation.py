@@ -11,8 +11,12 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -182,6 +186,77 @@ def test_ptce_validate_passes_every_pattern_at_the_defaults():
     failed = [line for line in res.stdout.splitlines() if line.rstrip().endswith("FAIL")]
     assert res.returncode == 0 and not failed, "\n".join(failed) or res.stderr
     assert f"{len(PATTERNS)} of {len(PATTERNS)} patterns pass" in res.stdout
+
+
+def _live_children(pid: int) -> set[int]:
+    """Processes whose parent is ``pid`` and that have not exited (Linux /proc)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            state, ppid = stat[stat.rindex(")") + 2:].split()[:2]
+            if int(ppid) == pid and state not in "ZX":
+                found.add(int(entry.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Not exited (an exited process its new parent has not reaped yet is a zombie, Z)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2:].split()[0] not in "ZX"
+
+
+def _as_from_a_terminal() -> None:
+    # Ctrl-C handled by default, as in a terminal's foreground job (see test_runner_cli).
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc (Linux)")
+@pytest.mark.parametrize("how", ["sigterm", "ctrl_c"])
+def test_ptce_validate_killed_leaves_no_worker_process(how):
+    """``ptce validate --workers 2`` killed mid-run (SIGTERM to it alone, as ``kill`` or a job
+    scheduler does; or Ctrl-C, SIGINT to its whole process group, as a terminal does) leaves
+    none of its processes behind: neither the pool's workers nor multiprocessing's
+    resource tracker.  Once they waited for work from the dead parent forever."""
+    proc = subprocess.Popen([sys.executable, "-m", "simulation", "validate", "--workers", "2", "--replicates", "500", *SMALL],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, preexec_fn=_as_from_a_terminal)
+    children: set[int] = set()
+    try:
+        deadline = time.monotonic() + 120
+        while len(children) < 3:  # two workers and the resource tracker
+            assert proc.poll() is None, "validate ended before it could be killed"
+            assert time.monotonic() < deadline, f"the pool did not start: {children}"
+            children |= _live_children(proc.pid)
+            time.sleep(0.05)
+        time.sleep(1.0)  # the workers at work (or still starting: either way they must go)
+        if how == "sigterm":
+            proc.send_signal(signal.SIGTERM)
+        else:
+            os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=60)
+        deadline = time.monotonic() + 30  # bounded: they go at once, but the machine may be slow
+        while {pid for pid in children if _running(pid)} and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not {pid for pid in children if _running(pid)}, "processes of the killed validate still run"
+        stderr = proc.stderr.read()  # its end of the pipe: only the gone processes held it
+        if how == "sigterm":
+            assert proc.returncode == -signal.SIGTERM
+        else:
+            assert proc.returncode == 130 and stderr.strip().splitlines()[-1] == "interrupted", stderr
+            assert "Traceback" not in stderr, stderr
+    finally:
+        for pid in [proc.pid, *children]:  # whatever the outcome, leave nothing running
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        proc.stderr.close()
 
 
 @pytest.mark.parametrize(("args", "expected"), [
