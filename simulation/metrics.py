@@ -8,8 +8,6 @@ gifts); personalisation is weighted by the hours each provider served.
 
 from __future__ import annotations
 
-from functools import reduce
-from operator import add
 from typing import TYPE_CHECKING
 
 import mesa
@@ -76,15 +74,6 @@ def _array(model: TerritoryModel, name: str) -> np.ndarray:
     return _memo(model, "array:" + name, lambda: np.array(_column(model, name), dtype=float))
 
 
-def _providers(model: TerritoryModel) -> tuple[list, list]:
-    """(served_hours, personalisation) of every provider (ESS organisations and service
-    firms), in the order of ``model.providers()``."""
-    def gather():
-        provs = model.providers()
-        return [p.served_hours for p in provs], [p.personalisation for p in provs]
-    return _memo(model, "providers", gather)
-
-
 def _ptces(model: TerritoryModel) -> list:
     return _memo(model, "ptces", model.ptces)
 
@@ -145,17 +134,16 @@ def exits(model: TerritoryModel) -> int:
 
 def personalisation(model: TerritoryModel) -> float:
     """Service-hours-weighted mean personalisation of all providers' relations, in [0, 1]."""
-    served, pers = _providers(model)
-    pairs = [(h, x) for h, x in zip(served, pers, strict=True) if h > 0]
-    total = sum(h for h, _ in pairs)
+    provs = [p for p in model.providers() if p.served_hours > 0]
+    total = sum(p.served_hours for p in provs)
     if total <= 0:
         return 0.0
-    return float(sum(h * x for h, x in pairs) / total)
+    return float(sum(p.served_hours * p.personalisation for p in provs) / total)
 
 
 def services_delivered_hours(model: TerritoryModel) -> float:
     """Hours of service delivered to beneficiaries this quarter by all providers (ESS and firms)."""
-    return float(sum(_providers(model)[0]))
+    return float(sum(p.served_hours for p in model.providers()))
 
 
 def unmet_need_share(model: TerritoryModel) -> float:
@@ -192,10 +180,15 @@ def _revenue(model: TerritoryModel) -> tuple[float, float, float, float]:
 
 
 def _revenue_now(model: TerritoryModel) -> tuple[float, float, float, float]:
-    """Subsidies, public orders, sales and gifts of all ESS organisations, each added up one
-    organisation after the other from 0.0 (``reduce``: the loop ``total += x``, not Python's
-    compensated ``sum``)."""
-    return tuple(reduce(add, _column(model, line), 0.0) for line in ("subsidy_eur", "public_order_eur", "sales_eur", "gifts_eur"))
+    # One loop adding the four lines, not Python's compensated sum: a list and a reduce per
+    # line cost more (a float64 item makes every later addition a numpy scalar's).
+    sub = order = sales = gifts = 0.0
+    for led in _column(model, "ledger"):
+        sub += led.subsidy_eur
+        order += led.public_order_eur
+        sales += led.sales_eur
+        gifts += led.gifts_eur
+    return sub, order, sales, gifts
 
 
 def _share(model: TerritoryModel, index: int) -> float:
