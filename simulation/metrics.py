@@ -244,8 +244,8 @@ def ptce_jobs_mean(model: TerritoryModel) -> float:
 
 def ptce_membership_share(model: TerritoryModel) -> float:
     """Share of ESS organisations that are members of a PTCE, in [0, 1]."""
-    hubs = _column(model, "ptce")
-    return float((len(hubs) - hubs.count(None)) / len(hubs)) if hubs else 0.0
+    hub_of = _column(model, "ptce")  # each organisation's PTCE, None outside one
+    return float((len(hub_of) - hub_of.count(None)) / len(hub_of)) if hub_of else 0.0
 
 
 def project_pooling_depth(model: TerritoryModel) -> float:
