@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import mesa
 import numpy as np
 
 from .mechanisms import herfindahl
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 
 def _memo(model: TerritoryModel, key: str, compute):
-    """A value several metrics read, computed once per collection: TerritoryModel.step opens
+    """A value several metrics read, computed once per collection: ``collect_row`` opens
     ``model.metric_cache`` for the collection and closes it after; outside a collection
     (``metric_cache`` None) the value is computed afresh on each call."""
     cache = getattr(model, "metric_cache", None)
@@ -35,6 +36,60 @@ def _orgs(model: TerritoryModel) -> list:
     return _memo(model, "organisations", model.organisations)
 
 
+# One list per state variable the metrics read, gathered once per collection (issue 9: each
+# metric used to walk the agents for its own attributes).  Lists, not arrays: the items keep
+# their types, so Python's ``sum`` over a list gives what it gave over the agents.  Python
+# 3.12's ``sum`` compensates its rounding only while the items are exact ``float``s, and some
+# agents hold ``np.float64`` values (a payment read from a numpy array), so a sum over an
+# array's ``tolist()`` could differ in the last bit.
+_ORG_COLUMNS = {
+    "staff_fte": lambda orgs: [o.staff_fte for o in orgs],
+    "insertion_fte": lambda orgs: [o.insertion_fte for o in orgs],
+    "insertion_exits_to_jobs": lambda orgs: [o.insertion_exits_to_jobs for o in orgs],
+    "volunteers_fte": lambda orgs: [o.volunteers_fte for o in orgs],
+    "technicisation": lambda orgs: [o.technicisation for o in orgs],
+    "governance": lambda orgs: [o.governance for o in orgs],
+    "served_hours": lambda orgs: [o.served_hours for o in orgs],
+    "ptce": lambda orgs: [o.ptce for o in orgs],
+    "ledger": lambda orgs: [o.ledger for o in orgs],
+}
+_LEDGER_COLUMNS = {
+    "subsidy_eur": lambda leds: [led.subsidy_eur for led in leds],
+    "public_order_eur": lambda leds: [led.public_order_eur for led in leds],
+    "sales_eur": lambda leds: [led.sales_eur for led in leds],
+    "gifts_eur": lambda leds: [led.gifts_eur for led in leds],
+}
+
+
+def _column(model: TerritoryModel, name: str) -> list:
+    """The ESS organisations' ``name`` (a Provider attribute or, for the four revenue lines,
+    a Ledger field), in the order of ``model.organisations()``."""
+    if name in _LEDGER_COLUMNS:
+        return _memo(model, name, lambda: _LEDGER_COLUMNS[name](_column(model, "ledger")))
+    return _memo(model, name, lambda: _ORG_COLUMNS[name](_orgs(model)))
+
+
+def _array(model: TerritoryModel, name: str) -> np.ndarray:
+    """``_column`` as a float array (same values: an ``np.float64`` item is a float)."""
+    return _memo(model, "array:" + name, lambda: np.array(_column(model, name), dtype=float))
+
+
+def _ptces(model: TerritoryModel) -> list:
+    return _memo(model, "ptces", model.ptces)
+
+
+def collect_row(model: TerritoryModel) -> dict[str, object]:
+    """Every metric of the quarter, {column: value} in the order of :data:`METRICS`: each
+    function of METRICS called once, with ``model.metric_cache`` open so the values several
+    of them read (the organisations' columns above) are gathered once.  Equal, value for
+    value, to calling each function alone (tests/test_vectorised.py checks it)."""
+    model.metric_cache = {}
+    try:
+        return {name: f(model) for name, f in METRICS.items()}
+    finally:
+        model.metric_cache = None
+
+
 def step(model: TerritoryModel) -> int:
     """Quarter just simulated, 1 for the first."""
     return model.steps
@@ -42,17 +97,17 @@ def step(model: TerritoryModel) -> int:
 
 def ess_employment_fte(model: TerritoryModel) -> float:
     """Salaried FTE of ESS organisations, insertion contracts included."""
-    return _memo(model, "ess_employment_fte", lambda: float(sum(o.staff_fte for o in _orgs(model))))
+    return _memo(model, "ess_employment_fte", lambda: float(sum(_column(model, "staff_fte"))))
 
 
 def insertion_employment_fte(model: TerritoryModel) -> float:
     """FTE on work-integration contracts in ESS organisations."""
-    return float(sum(o.insertion_fte for o in _orgs(model)))
+    return float(sum(_column(model, "insertion_fte")))
 
 
 def insertion_exits_to_jobs(model: TerritoryModel) -> float:
     """Insertion employees who left for a mainstream job this quarter (FACTS.md [iae-exit])."""
-    return float(sum(o.insertion_exits_to_jobs for o in _orgs(model)))
+    return float(sum(_column(model, "insertion_exits_to_jobs")))
 
 
 def local_employment_fte(model: TerritoryModel) -> float:
@@ -61,7 +116,7 @@ def local_employment_fte(model: TerritoryModel) -> float:
 
 
 def volunteers_fte(model: TerritoryModel) -> float:
-    return float(sum(o.volunteers_fte for o in _orgs(model)))
+    return float(sum(_column(model, "volunteers_fte")))
 
 
 def organisations(model: TerritoryModel) -> int:
@@ -104,11 +159,10 @@ def unmet_need_share(model: TerritoryModel) -> float:
 
 
 def _staff_weighted(model: TerritoryModel, attr: str) -> float:
-    orgs = _orgs(model)
-    staff = _memo(model, "staff_fte", lambda: np.array([o.staff_fte for o in orgs]))
+    staff = _array(model, "staff_fte")
     if staff.sum() <= 0:
         return 0.0
-    return float(np.dot(staff, [getattr(o, attr) for o in orgs]) / staff.sum())
+    return float(np.dot(staff, _array(model, attr)) / staff.sum())
 
 
 def technicisation(model: TerritoryModel) -> float:
@@ -132,9 +186,10 @@ def _revenue(model: TerritoryModel) -> tuple[float, float, float, float]:
 
 
 def _revenue_now(model: TerritoryModel) -> tuple[float, float, float, float]:
+    # One loop adding the four lines, not Python's compensated sum: a list and a reduce per
+    # line cost more (a float64 item makes every later addition a numpy scalar's).
     sub = order = sales = gifts = 0.0
-    for o in _orgs(model):
-        led = o.ledger
+    for led in _column(model, "ledger"):
         sub += led.subsidy_eur
         order += led.public_order_eur
         sales += led.sales_eur
@@ -165,7 +220,7 @@ def sales_share(model: TerritoryModel) -> float:
 
 def hhi(model: TerritoryModel) -> float:
     """Herfindahl-Hirschman index of ESS organisations' staff (size concentration)."""
-    return herfindahl(_memo(model, "staff_fte", lambda: np.array([o.staff_fte for o in _orgs(model)])))
+    return herfindahl(_array(model, "staff_fte"))
 
 
 # --------------------------------------------------------------------------- concentration and cooperation
@@ -176,32 +231,32 @@ def mergers(model: TerritoryModel) -> int:
 
 def ptce_count(model: TerritoryModel) -> int:
     """PTCEs alive at the end of the quarter (FACTS.md [ptce-count])."""
-    return len(model.ptces())
+    return len(_ptces(model))
 
 
 def ptce_members_mean(model: TerritoryModel) -> float:
     """Mean number of member legal persons (ESS organisations and firms) per PTCE; 0 if none
     (FACTS.md [ptce-size]: about 15)."""
-    hubs = model.ptces()
+    hubs = _ptces(model)
     return float(np.mean([h.size for h in hubs])) if hubs else 0.0
 
 
 def ptce_jobs_mean(model: TerritoryModel) -> float:
     """Mean direct jobs per PTCE: salaried FTE of its ESS members; 0 if none
     (FACTS.md [ptce-size]: about 100)."""
-    hubs = model.ptces()
+    hubs = _ptces(model)
     return float(np.mean([h.jobs_fte() for h in hubs])) if hubs else 0.0
 
 
 def ptce_membership_share(model: TerritoryModel) -> float:
     """Share of ESS organisations that are members of a PTCE, in [0, 1]."""
-    orgs = _orgs(model)
-    return float(sum(o.ptce is not None for o in orgs) / len(orgs)) if orgs else 0.0
+    hub_of = _column(model, "ptce")  # each organisation's PTCE, None outside one
+    return float((len(hub_of) - hub_of.count(None)) / len(hub_of)) if hub_of else 0.0
 
 
 def project_pooling_depth(model: TerritoryModel) -> float:
     """Mean project-pooling depth of the PTCEs, in [0, 1] (0 cohabitation, 1 pooled projects); 0 if none."""
-    hubs = model.ptces()
+    hubs = _ptces(model)
     return float(np.mean([h.depth for h in hubs])) if hubs else 0.0
 
 
@@ -260,7 +315,9 @@ def network_clustering(model: TerritoryModel) -> float:
 def top1pct_resource_share(model: TerritoryModel) -> float:
     """Share of ESS revenue this quarter received by the largest 1 % of ESS organisations
     by revenue (at least one organisation), in [0, 1]; FACTS.md [assoc-budget-conc]."""
-    rev = np.sort(np.array([o.ledger.revenue_eur for o in _orgs(model)]))[::-1]
+    # Ledger.revenue_eur, subsidy + public orders + sales + gifts added left to right, for all at once
+    rev = _array(model, "subsidy_eur") + _array(model, "public_order_eur") + _array(model, "sales_eur") + _array(model, "gifts_eur")
+    rev = np.sort(rev)[::-1]
     total = rev.sum()
     if total <= 0:
         return 0.0
@@ -276,7 +333,7 @@ def unit_cost_eur(model: TerritoryModel) -> float:
     if not orgs:
         return 0.0
     sheet = cost_sheet(orgs, op)  # Provider.capacity_hours and unit_cost_eur, all at once
-    w = np.array([o.served_hours for o in orgs])
+    w = _array(model, "served_hours")
     if w.sum() <= 0:
         w = sheet["capacity_hours"]
     c = sheet["unit_cost_eur"]
@@ -295,3 +352,25 @@ METRICS = {
     )
 }
 """Column name -> function of the model, in column order."""
+
+
+class MetricsCollector(mesa.DataCollector):
+    """Mesa's ``DataCollector`` with :data:`METRICS` as its model reporters, recording each
+    quarter's row from :func:`collect_row`.
+
+    Why not Mesa's own ``collect`` (Mesa 3.5.1, ``mesa/datacollection.py``): it calls every
+    reporter twice on the first collection (``_validate_model_reporter``) and deep-copies
+    each value, for 29 floats and ints a quarter.  This ``collect`` appends the same values
+    to the same ``model_vars`` lists and the collection time to ``_collection_steps``, as
+    Mesa's does (``mesa.batch_run`` reads it), so ``get_model_vars_dataframe`` and every
+    reader of ``model_vars`` see what Mesa's collector would record.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(model_reporters=dict(METRICS))
+
+    def collect(self, model: TerritoryModel) -> None:
+        row = collect_row(model)
+        self._collection_steps.append(model.time)
+        for name, values in self.model_vars.items():
+            values.append(row[name])

@@ -17,7 +17,7 @@ import pandas as pd
 
 from . import cooperation as coop
 from . import mechanisms as mech
-from .metrics import METRICS
+from .metrics import METRICS, MetricsCollector
 from .network import CooperationNetwork
 from .organisations import (
     ConventionalFirm,
@@ -104,7 +104,7 @@ class TerritoryModel(mesa.Model):
         self.regime.initialize(self)
         if config.strategy.policy != "endogenous":
             coop.choose_strategies(self)  # a forced policy holds from the first quarter
-        self.datacollector = mesa.DataCollector(model_reporters=dict(METRICS))
+        self.datacollector = MetricsCollector()  # a mesa.DataCollector of METRICS (metrics.py)
         self.metric_cache: dict[str, object] | None = None  # open only while the metrics are collected
 
     # ----------------------------------------------------------------- set-up
@@ -289,9 +289,7 @@ class TerritoryModel(mesa.Model):
             coop.restore_legality(self, hub)
         self.close_insolvent()
         self.enter_new_organisations()
-        self.metric_cache = {}  # values several metrics read, computed once (metrics._memo)
-        self.datacollector.collect(self)
-        self.metric_cache = None
+        self.datacollector.collect(self)  # metrics.collect_row: values several metrics read gathered once
 
     def run(self, steps: int | None = None) -> TerritoryModel:
         for _ in range(self.config.steps if steps is None else steps):

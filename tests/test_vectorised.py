@@ -151,3 +151,76 @@ def test_workforce_and_practices_over_arrays_equal_the_methods_bit_for_bit():
     _restore(provs, before)
     update_practices_rows(model.provider_state.cols, rows_of(orgs), op)
     assert _snapshot(orgs, practices) == expected
+
+
+def _plain_metrics(model) -> dict:
+    """The metrics that read the organisations' state, by their definitions, one pass over the
+    agents each (the code before metrics.collect_row gathered the columns once)."""
+    orgs = model.organisations()
+    op = model.config.organisation
+    provs = [p for p in model.providers() if p.served_hours > 0]
+    total = sum(p.served_hours for p in provs)
+    staff = np.array([o.staff_fte for o in orgs])
+    sub = order = sales = gifts = 0.0
+    for o in orgs:
+        sub += o.ledger.subsidy_eur
+        order += o.ledger.public_order_eur
+        sales += o.ledger.sales_eur
+        gifts += o.ledger.gifts_eur
+    revenue = sum((sub, order, sales, gifts))
+    rev = np.sort(np.array([o.ledger.revenue_eur for o in orgs]))[::-1]
+    k = max(1, int(np.ceil(0.01 * len(rev))))
+    w = np.array([o.served_hours for o in orgs])
+    c = np.array([o.unit_cost_eur(op) for o in orgs])
+    if w.sum() <= 0:
+        w = np.array([o.capacity_hours(op) for o in orgs])
+    return {
+        "ess_employment_fte": float(sum(o.staff_fte for o in orgs)),
+        "insertion_employment_fte": float(sum(o.insertion_fte for o in orgs)),
+        "insertion_exits_to_jobs": float(sum(o.insertion_exits_to_jobs for o in orgs)),
+        "volunteers_fte": float(sum(o.volunteers_fte for o in orgs)),
+        "personalisation": float(sum(p.served_hours * p.personalisation for p in provs) / total) if total > 0 else 0.0,
+        "services_delivered_hours": float(sum(p.served_hours for p in model.providers())),
+        "technicisation": float(np.dot(staff, [o.technicisation for o in orgs]) / staff.sum()),
+        "governance": float(np.dot(staff, [o.governance for o in orgs]) / staff.sum()),
+        "subsidy_share": float(sub / revenue),
+        "public_order_share": float(order / revenue),
+        "sales_share": float(sales / revenue),
+        "ptce_membership_share": float(sum(o.ptce is not None for o in orgs) / len(orgs)),
+        "ptce_jobs_mean": float(np.mean([sum(m.staff_fte for m in h.members.values() if m.is_ess) for h in model.ptces()])),
+        "top1pct_resource_share": float(rev[:k].sum() / rev.sum()),
+        "unit_cost_eur": float(np.dot(w, c) / w.sum()),
+    }
+
+
+def test_collected_row_equals_each_metric_alone_and_the_plain_definitions():
+    """metrics.collect_row (what TerritoryModel.step records) gathers the organisations'
+    columns once for all metrics: each value must be what the metric's function gives alone
+    (no shared cache) and what its definition over the agents gives, bit for bit, including
+    when some agents hold np.float64 values (Python's sum then stops compensating, and the
+    columns must keep the items' types)."""
+    import mesa
+
+    from simulation.metrics import METRICS, collect_row
+
+    model = TerritoryModel(smoke(**{"strategy.policy": "cooperate", "steps": 8}), rng=3)
+    assert isinstance(model.datacollector, mesa.DataCollector)
+    def check(row: dict, quarter: int) -> None:
+        assert list(row) == list(METRICS)
+        assert model.metric_cache is None
+        assert row == {name: f(model) for name, f in METRICS.items()}, quarter
+        plain = _plain_metrics(model)
+        assert {name: row[name] for name in plain} == plain, quarter
+
+    for quarter in range(8):
+        model.step()
+        check({name: values[-1] for name, values in model.datacollector.model_vars.items()}, quarter)
+        if quarter in (3, 6):  # state a payment read from a numpy array leaves behind
+            for o in model.organisations()[::3]:
+                o.staff_fte = np.float64(o.staff_fte)
+                o.volunteers_fte = np.float64(o.volunteers_fte)
+                o.ledger.subsidy_eur = np.float64(o.ledger.subsidy_eur)
+                o.served_hours = np.float64(o.served_hours)
+            check(collect_row(model), quarter)
+    assert model.ptces(), "the run should have PTCEs"
+    assert len(model.datacollector._collection_steps) == len(model.timeseries()) == 8
