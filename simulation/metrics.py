@@ -36,42 +36,37 @@ def _orgs(model: TerritoryModel) -> list:
     return _memo(model, "organisations", model.organisations)
 
 
-# One list per state variable the metrics read, gathered once per collection (issue 9: each
-# metric used to walk the agents for its own attributes).  Lists, not arrays: the items keep
-# their types, so Python's ``sum`` over a list gives what it gave over the agents.  Python
-# 3.12's ``sum`` compensates its rounding only while the items are exact ``float``s, and some
-# agents hold ``np.float64`` values (a payment read from a numpy array), so a sum over an
-# array's ``tolist()`` could differ in the last bit.
-_ORG_COLUMNS = {
-    "staff_fte": lambda orgs: [o.staff_fte for o in orgs],
-    "insertion_fte": lambda orgs: [o.insertion_fte for o in orgs],
-    "insertion_exits_to_jobs": lambda orgs: [o.insertion_exits_to_jobs for o in orgs],
-    "volunteers_fte": lambda orgs: [o.volunteers_fte for o in orgs],
-    "technicisation": lambda orgs: [o.technicisation for o in orgs],
-    "governance": lambda orgs: [o.governance for o in orgs],
-    "served_hours": lambda orgs: [o.served_hours for o in orgs],
-    "ptce": lambda orgs: [o.ptce for o in orgs],
-    "ledger": lambda orgs: [o.ledger for o in orgs],
-}
-_LEDGER_COLUMNS = {
-    "subsidy_eur": lambda leds: [led.subsidy_eur for led in leds],
-    "public_order_eur": lambda leds: [led.public_order_eur for led in leds],
-    "sales_eur": lambda leds: [led.sales_eur for led in leds],
-    "gifts_eur": lambda leds: [led.gifts_eur for led in leds],
-}
-
-
-def _column(model: TerritoryModel, name: str) -> list:
-    """The ESS organisations' ``name`` (a Provider attribute or, for the four revenue lines,
-    a Ledger field), in the order of ``model.organisations()``."""
-    if name in _LEDGER_COLUMNS:
-        return _memo(model, name, lambda: _LEDGER_COLUMNS[name](_column(model, "ledger")))
-    return _memo(model, name, lambda: _ORG_COLUMNS[name](_orgs(model)))
+# The organisations' state the metrics read comes from the model's columns
+# (simulation.state.ProviderState), rows in the order of ``model.organisations()``.
+# ``_column`` gives plain Python floats (``tolist``), so Python's compensated ``sum`` adds
+# exactly what a loop over the agents' attributes would.
+def _rows(model: TerritoryModel) -> np.ndarray:
+    return model.organisation_rows()
 
 
 def _array(model: TerritoryModel, name: str) -> np.ndarray:
-    """``_column`` as a float array (same values: an ``np.float64`` item is a float)."""
-    return _memo(model, "array:" + name, lambda: np.array(_column(model, name), dtype=float))
+    """The ESS organisations' ``name`` (a column of ProviderState, or ``insertion_fte`` =
+    staff x insertion share), as an array in the order of ``model.organisations()``."""
+    def compute() -> np.ndarray:
+        cols, rows = model.provider_state.cols, _rows(model)
+        if name == "insertion_fte":  # Provider.insertion_fte
+            return cols["staff_fte"][rows] * cols["insertion_share"][rows]
+        return cols[name][rows]
+    return _memo(model, "array:" + name, compute)
+
+
+def _column(model: TerritoryModel, name: str) -> list:
+    """:func:`_array` as a list of plain floats, for Python's ``sum``; ``ptce``: each
+    organisation's PTCE or None."""
+    if name == "ptce":
+        return _memo(model, name, lambda: [o.ptce for o in _orgs(model)])
+    return _memo(model, name, lambda: _array(model, name).tolist())
+
+
+def _running_total(values: np.ndarray) -> float:
+    """0.0 + v_1 + v_2 + ... added one by one in order (``np.cumsum`` adds sequentially), as
+    ``total += v`` in a loop over the agents would: neither pairwise nor compensated."""
+    return float(np.cumsum(values)[-1]) if len(values) else 0.0
 
 
 def _ptces(model: TerritoryModel) -> list:
@@ -134,16 +129,19 @@ def exits(model: TerritoryModel) -> int:
 
 def personalisation(model: TerritoryModel) -> float:
     """Service-hours-weighted mean personalisation of all providers' relations, in [0, 1]."""
-    provs = [p for p in model.providers() if p.served_hours > 0]
-    total = sum(p.served_hours for p in provs)
+    cols, rows = model.provider_state.cols, model.provider_rows()
+    served = cols["served_hours"][rows]
+    rows = rows[served > 0]
+    served = served[served > 0]
+    total = sum(served.tolist())
     if total <= 0:
         return 0.0
-    return float(sum(p.served_hours * p.personalisation for p in provs) / total)
+    return float(sum((served * cols["personalisation"][rows]).tolist()) / total)
 
 
 def services_delivered_hours(model: TerritoryModel) -> float:
     """Hours of service delivered to beneficiaries this quarter by all providers (ESS and firms)."""
-    return float(sum(p.served_hours for p in model.providers()))
+    return float(sum(model.provider_state.cols["served_hours"][model.provider_rows()].tolist()))
 
 
 def unmet_need_share(model: TerritoryModel) -> float:
@@ -186,15 +184,9 @@ def _revenue(model: TerritoryModel) -> tuple[float, float, float, float]:
 
 
 def _revenue_now(model: TerritoryModel) -> tuple[float, float, float, float]:
-    # One loop adding the four lines, not Python's compensated sum: a list and a reduce per
-    # line cost more (a float64 item makes every later addition a numpy scalar's).
-    sub = order = sales = gifts = 0.0
-    for led in _column(model, "ledger"):
-        sub += led.subsidy_eur
-        order += led.public_order_eur
-        sales += led.sales_eur
-        gifts += led.gifts_eur
-    return sub, order, sales, gifts
+    """ESS subsidies, public orders, sales and gifts of the quarter, each a running total over
+    the organisations in order."""
+    return tuple(_running_total(_array(model, f"ledger_{line}")) for line in ("subsidy_eur", "public_order_eur", "sales_eur", "gifts_eur"))
 
 
 def _share(model: TerritoryModel, index: int) -> float:
@@ -316,7 +308,7 @@ def top1pct_resource_share(model: TerritoryModel) -> float:
     """Share of ESS revenue this quarter received by the largest 1 % of ESS organisations
     by revenue (at least one organisation), in [0, 1]; FACTS.md [assoc-budget-conc]."""
     # Ledger.revenue_eur, subsidy + public orders + sales + gifts added left to right, for all at once
-    rev = _array(model, "subsidy_eur") + _array(model, "public_order_eur") + _array(model, "sales_eur") + _array(model, "gifts_eur")
+    rev = _array(model, "ledger_subsidy_eur") + _array(model, "ledger_public_order_eur") + _array(model, "ledger_sales_eur") + _array(model, "ledger_gifts_eur")
     rev = np.sort(rev)[::-1]
     total = rev.sum()
     if total <= 0:
@@ -332,7 +324,7 @@ def unit_cost_eur(model: TerritoryModel) -> float:
     orgs = _orgs(model)
     if not orgs:
         return 0.0
-    sheet = cost_sheet(orgs, op)  # Provider.capacity_hours and unit_cost_eur, all at once
+    sheet = cost_sheet(orgs, op, _rows(model))  # Provider.capacity_hours and unit_cost_eur, all at once
     w = _array(model, "served_hours")
     if w.sum() <= 0:
         w = sheet["capacity_hours"]

@@ -197,8 +197,8 @@ def test_collected_row_equals_each_metric_alone_and_the_plain_definitions():
     """metrics.collect_row (what TerritoryModel.step records) gathers the organisations'
     columns once for all metrics: each value must be what the metric's function gives alone
     (no shared cache) and what its definition over the agents gives, bit for bit, including
-    when some agents hold np.float64 values (Python's sum then stops compensating, and the
-    columns must keep the items' types)."""
+    after numpy scalars are written into the agents' state (the columns read back plain
+    floats, so Python's sum compensates as over the agents' attributes)."""
     import mesa
 
     from simulation.metrics import METRICS, collect_row
