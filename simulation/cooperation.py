@@ -512,15 +512,14 @@ def update_network(model: TerritoryModel) -> None:
     t = np.minimum(np.where(success, t + cp.trust_gain_per_quarter, t - cp.trust_decay_per_quarter), 1.0)
     net.set_trust(slots, t)
     kept = t >= cp.tie_drop_trust
-    # Each agent's strength, the summed trust of the ties it keeps, in adjacency order
-    # (networkx's weighted degree after the drop; the same floats summed in the same order).
-    strength = net.sums_by_node(position, len(nodes), t, kept)
+    # Each agent's strength, the summed trust of the ties it keeps (networkx's weighted
+    # degree after the drop, a self-loop once).
+    strength = net.strength_by_node(position, len(nodes), t, kept)
     if not kept.all():  # the regime ends what rested on a dropped tie (a joint project)
         model.regime.on_ties_dropped(model, u[~kept], v[~kept])
     net.remove_slots(slots[~kept])
-    at = position[model.provider_ids()].tolist()
-    multipliers = mech.spillover_multipliers([strength[i] for i in at], cp.spillover_max, cp.spillover_trust_scale)
-    model.provider_state.cols["productivity"][model.provider_rows()] = multipliers
+    strength = strength[position[model.provider_ids()]]
+    model.provider_state.cols["productivity"][model.provider_rows()] = mech.spillover_multipliers(strength, cp.spillover_max, cp.spillover_trust_scale)
 
 
 # --------------------------------------------------------------------------- strategy

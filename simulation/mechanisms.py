@@ -559,11 +559,10 @@ def spillover_multiplier(trust_sum: float, max_gain: float, trust_scale: float) 
     return 1.0 + max_gain * (1.0 - math.exp(-max(trust_sum, 0.0) / trust_scale))
 
 
-def spillover_multipliers(trust_sums: list[float], max_gain: float, trust_scale: float) -> list[float]:
-    """:func:`spillover_multiplier` of each of ``trust_sums``, the same expression with
-    libm's ``exp`` (numpy's vectorised exp can differ in the last bit), without a call each."""
-    exp = math.exp
-    return [1.0 + max_gain * (1.0 - exp(-max(w, 0.0) / trust_scale)) for w in trust_sums]
+def spillover_multipliers(trust_sums: np.ndarray, max_gain: float, trust_scale: float) -> np.ndarray:
+    """:func:`spillover_multiplier` of many organisations at once, m = 1 + g (1 - exp(-W / W0))
+    with numpy's ``exp`` (it may differ from libm's in the last bit)."""
+    return 1.0 + max_gain * (1.0 - np.exp(-np.maximum(trust_sums, 0.0) / trust_scale))
 
 
 def strategy_utilities(payoff: np.ndarray, mission_loss: np.ndarray, imitation: np.ndarray, current: int | np.ndarray,

@@ -23,7 +23,6 @@ dict-of-dicts passes they replace).
 from __future__ import annotations
 
 from collections.abc import Iterator, MutableMapping
-from itertools import islice
 
 import networkx as nx
 import numpy as np
@@ -344,23 +343,15 @@ class CooperationNetwork(nx.Graph):
         order = np.argsort(np.minimum(pu, pv), kind="stable")
         return a[order], b[order]
 
-    def sums_by_node(self, position: np.ndarray, n_nodes: int, values: np.ndarray, keep: np.ndarray) -> list:
-        """Per node (in node order), Python's ``sum`` of ``values`` over its kept ties in
-        adjacency order (a self-loop once), as a loop over networkx's adjacency would give
-        it: the same floats added in the same order by the same ``sum`` (int 0 if none)."""
+    def strength_by_node(self, position: np.ndarray, n_nodes: int, values: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        """Per node (in node order), the sum of ``values`` over its kept ties, a self-loop
+        counted once (networkx's weighted degree counts it twice): ``np.bincount`` over both
+        ends.  The floats are added in slot order, not in a loop's adjacency order, so a sum
+        may differ from such a loop's in the last bit."""
         u, v, _ = self.tie_arrays()
-        k = len(u)
-        ends = np.empty(2 * k, dtype=np.int64)
-        ends[0::2], ends[1::2] = position[u], position[v]
-        vals = np.repeat(values, 2)
-        mask = np.repeat(keep, 2)
-        mask[1::2] &= u != v  # a self-loop is one entry of its node's adjacency
-        ends, vals = ends[mask], vals[mask]
-        small = ends.astype(np.uint16) if n_nodes <= 1 << 16 else ends  # 16-bit keys: numpy's radix sort
-        order = np.argsort(small, kind="stable")  # by node, slot order kept within a node
-        counts = np.bincount(ends, minlength=n_nodes).tolist()
-        flat = iter(vals[order].tolist())
-        return [sum(islice(flat, k)) for k in counts]
+        pu, pv = position[u], position[v]
+        other = keep & (u != v)
+        return np.bincount(pu[keep], weights=values[keep], minlength=n_nodes) + np.bincount(pv[other], weights=values[other], minlength=n_nodes)
 
     def number_of_ties(self) -> int:
         return self._used - self._dead
