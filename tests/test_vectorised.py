@@ -107,3 +107,44 @@ def test_voice_and_worker_continuity_over_arrays_equal_the_scalar_forms_bit_for_
     for team, eta in ((10.0, 0.3), (25.0, 1.7), (10.0, 0.0)):
         expected = [mech.worker_continuity(e, team, eta) for e in staff.tolist()]
         np.testing.assert_array_equal(mech.worker_continuity_all(staff, team, eta), expected)
+
+
+def _markets_case(rng, sizes, origins, groups):
+    n = int(sum(sizes))
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    demand = rng.uniform(0.0, 200.0, (len(sizes), origins * groups))
+    demand[rng.random(demand.shape) < 0.2] = 0.0
+    utility = rng.normal(0.0, 1.0, (origins, n))
+    capacity = rng.uniform(0.0, 150.0, n)
+    capacity[rng.random(n) < 0.2] = 0.0  # no capacity: out of the logit (ln 0) and never open
+    mask = rng.random(n) < 0.8
+    return demand, utility, capacity, bounds, mask
+
+
+def test_allocate_demand_markets_equals_allocate_demand_market_by_market_bit_for_bit():
+    """The sectors' allocation at once (mechanisms.allocate_demand_markets) gives each market
+    exactly what allocate_demand gives it alone, with cells of one origin sharing a utility
+    row: markets of one provider (column sums), a market with no demand or no open provider
+    (stopped while others go on), temperature 0 (the arg-max path) and overflow."""
+    from simulation import mechanisms as mech
+
+    rng = np.random.default_rng(4)
+    cases = [([1, 5, 40, 2], 0.3, 1.2), ([376, 147, 155], 0.3, 1.2), ([7], 0.3, 0.0), ([3, 1, 130, 9], 0.05, 1.2), ([4, 6], 0.0, 1.2), ([5, 5], 1e-300, 0.0)]
+    for sizes, tau, alpha in cases:
+        for rounds in (1, 3, 6):
+            origins, groups = 8, 4  # as the model: numpy sums 8 or more items pairwise
+            demand, utility, capacity, bounds, mask = _markets_case(rng, sizes, origins, groups)
+            demand[-1] = 0.0  # a market with nothing to place stops at once
+            capacity[: sizes[0]] = 0.0 if len(sizes) > 2 else capacity[: sizes[0]]  # one without capacity
+            for m, u_layout in ((mask, utility), (None, np.asfortranarray(utility))):  # any memory layout
+                flows, unmet, asked = mech.allocate_demand_markets(demand, u_layout, capacity, tau, bounds, m, rounds, capacity, alpha)
+                for k in range(len(sizes)):
+                    a, b = int(bounds[k]), int(bounds[k + 1])
+                    cell_mask = None if m is None else np.broadcast_to(m[a:b], (origins * groups, b - a))
+                    f, u, ask = mech.allocate_demand(demand[k], np.repeat(utility[:, a:b], groups, axis=0), capacity[a:b], tau,
+                                                     cell_mask, rounds, capacity[a:b], alpha)
+                    np.testing.assert_array_equal(flows[:, a:b], f)
+                    np.testing.assert_array_equal(unmet[k], u)
+                    np.testing.assert_array_equal(asked[a:b], ask)
+                    np.testing.assert_allclose(f.sum(axis=1) + u, demand[k], rtol=1e-12, atol=1e-9)  # conservation
+                    assert (f.sum(axis=0) <= capacity[a:b] + 1e-9).all()
