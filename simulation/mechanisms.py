@@ -175,9 +175,17 @@ def column_sums(x: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     ``bounds[k]:bounds[k + 1]``, bit for bit as each market's own (rows, P_k) array summed
     over its rows: numpy adds the rows one by one along a wide array, but sums a single
     column (P_k = 1) pairwise, so such columns are summed again on their own."""
+    return _column_sums(x, _single_columns(bounds))
+
+
+def _single_columns(bounds: np.ndarray) -> list[int]:
+    """Columns that are a market on their own (see column_sums)."""
+    return np.asarray(bounds)[:-1][np.diff(bounds) == 1].tolist()
+
+
+def _column_sums(x: np.ndarray, singles: list[int]) -> np.ndarray:
     out = x.sum(axis=0)
-    for k in np.flatnonzero(np.diff(bounds) == 1).tolist():
-        j = int(bounds[k])
+    for j in singles:
         out[j] = x[:, j].sum()
     return out
 
@@ -230,7 +238,8 @@ def allocate_demand_markets(
             scaled = utility / temperature
             if log_attraction is not None:
                 scaled = scaled + log_attraction[None, :]
-        if not np.isfinite(scaled[:, base_open]).all():
+        finite = np.isfinite(scaled)
+        if not (finite.all() or finite[:, base_open].all()):
             scaled = None
     if scaled is None:  # tau = 0 or overflow: allocate_demand's arg-max path, market by market
         flows = np.zeros((cells, n))
@@ -245,46 +254,52 @@ def allocate_demand_markets(
             flows[:, a:b] = f
         return flows, unmet, asked
     starts = bounds[:-1]
+    counts = np.diff(bounds)  # providers per market
     spans = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-    market_of = np.repeat(np.arange(k_count), np.diff(bounds))
     spare = capacity.copy()
-    flows = np.zeros((origins, groups, n))
-    flows2 = flows.reshape(cells, n)  # a view: cells x providers
+    flows = np.zeros((cells, n))
     remaining = demand.copy()
     asked_first = np.zeros(n)
     active = np.ones(k_count, dtype=bool)
+    requests = np.empty((origins, groups, n))  # D_c p_cj, then the hours served
+    served = requests.reshape(cells, n)  # a view
+    served_cells = np.empty((k_count, cells))
+    total = np.empty((origins, k_count))
+    singles = _single_columns(bounds)
     for r in range(rounds):
         open_ = base_open & (spare > 1e-9)
+        all_open = bool(open_.all())
         # allocate_demand's stopping rule, market by market (a market once stopped stays so).
-        active &= np.logical_or.reduceat(open_, starts) & (remaining.sum(axis=1) > 1e-12)
+        active &= remaining.sum(axis=1) > 1e-12
+        if not all_open:
+            active &= np.logical_or.reduceat(open_, starts)
         if not active.any():
             break
-        z = scaled if open_.all() else np.where(open_, scaled, -np.inf)
+        z = scaled if all_open else np.where(open_, scaled, -np.inf)
         zmax = np.maximum.reduceat(z, starts, axis=1)  # (origins, K)
-        zmax[~np.isfinite(zmax)] = 0.0
-        e = np.exp(z - zmax[:, market_of])
-        total = np.empty((origins, k_count))
-        for k, (a, b) in enumerate(spans):
-            total[:, k] = e[:, a:b].sum(axis=1)
+        if not all_open:  # a market without an open provider (stopped): exp(-inf) = 0
+            zmax[~np.isfinite(zmax)] = 0.0
+        shares = z - np.repeat(zmax, counts, axis=1)
+        np.exp(shares, out=shares)
+        for k, (a, b) in enumerate(spans):  # each market's logit sum on its own (bit for bit)
+            total[:, k] = shares[:, a:b].sum(axis=1)
         total[total <= 0] = 1.0
-        shares = e / total[:, market_of]  # (origins, providers)
+        shares /= np.repeat(total, counts, axis=1)
+        # A stopped market is carried with zero demand: every update below adds exact zeros.
         live = remaining if active.all() else np.where(active[:, None], remaining, 0.0)
-        # requests[o, g, j] = D_(k(j), o, g) p_oj
-        requests = live.reshape(k_count, origins, groups).transpose(1, 2, 0)[:, :, market_of] * shares[:, None, :]
-        requests2 = requests.reshape(cells, n)
-        asked = column_sums(requests2, bounds)
+        np.multiply(np.repeat(live.T, counts, axis=1).reshape(origins, groups, n), shares[:, None, :], out=requests)
+        asked = _column_sums(served, singles)
         if r == 0:
             asked_first = asked
-        fill = np.ones_like(asked)
-        np.divide(spare, asked, out=fill, where=asked > spare)
-        served = requests2 * fill[None, :]
-        flows2 += served
-        spare = np.maximum(spare - column_sums(served, bounds), 0.0)
-        served_cells = np.empty((k_count, cells))
+        rationed = asked > spare
+        if rationed.any():  # K_j / A_j only where A_j > K_j; elsewhere the request is served whole
+            served *= np.divide(spare, asked, out=np.ones(n), where=rationed)[None, :]
+        flows += served
+        spare = np.maximum(spare - _column_sums(served, singles), 0.0)
         for k, (a, b) in enumerate(spans):
             served_cells[k] = served[:, a:b].sum(axis=1)
         remaining = np.maximum(remaining - served_cells, 0.0)
-    return flows2, remaining, asked_first
+    return flows, remaining, asked_first
 
 
 def proximity_index(distance_km: np.ndarray | float, decay_km: float) -> np.ndarray | float:

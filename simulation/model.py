@@ -320,17 +320,25 @@ class TerritoryModel(mesa.Model):
         """
         op = self.config.organisation
         provs = self.providers()
+        n = len(provs)
         self.costs = cost_sheet(provs, op)
-        self.cost_row = {p.unique_id: i for i, p in enumerate(provs)}
+        self.cost_row = dict(zip([p.unique_id for p in provs], range(n), strict=True))
         self.cost_providers = provs  # the sheet's rows, in this order (allocate_demand reads it)
         c = self.costs["unit_cost_eur"]
-        margin = np.fromiter((p.margin(op) for p in provs), float, len(provs))
-        surcharge = np.fromiter((p.solidarity_surcharge for p in provs), float, len(provs))
+        # Provider.margin and Provider.fee_discount_eur over arrays (tests/test_vectorised.py):
+        # an ESS organisation's margin and pass-through of gifts and aid, a firm's markup and none.
+        ess = np.fromiter((p.is_ess for p in provs), bool, n)
+        margin = np.where(ess, op.price_margin, op.firm_markup)
+        surcharge = np.fromiter((p.solidarity_surcharge for p in provs), float, n)
         price = c * (1 + margin)
         if op.gift_pass_through > 0:
             aid = self.config.funding.insertion_aid_eur_per_fte_quarter
-            capacity = self.costs["capacity_hours"].tolist()
-            discount = np.fromiter((p.fee_discount_eur(op, aid, q) for p, q in zip(provs, capacity, strict=True)), float, len(provs))
+            capacity = self.costs["capacity_hours"]
+            volunteers = np.fromiter((p.volunteers_fte for p in provs), float, n)
+            staff = np.fromiter((p.staff_fte for p in provs), float, n)
+            insertion = staff * np.fromiter((p.insertion_share for p in provs), float, n)  # Provider.insertion_fte
+            own_eur = op.gifts_eur_per_volunteer_fte_quarter * volunteers + aid * insertion
+            discount = np.divide(op.gift_pass_through * own_eur, capacity, out=np.zeros(n), where=ess & (capacity > 0))
             price = np.maximum(price - discount, 0.0)
         for p, price_j in zip(provs, (price * (1 + surcharge)).tolist(), strict=True):
             p.price_eur_per_hour = price_j

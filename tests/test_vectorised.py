@@ -148,3 +148,24 @@ def test_allocate_demand_markets_equals_allocate_demand_market_by_market_bit_for
                     np.testing.assert_array_equal(asked[a:b], ask)
                     np.testing.assert_allclose(f.sum(axis=1) + u, demand[k], rtol=1e-12, atol=1e-9)  # conservation
                     assert (f.sum(axis=0) <= capacity[a:b] + 1e-9).all()
+
+
+def test_set_prices_equals_the_methods_bit_for_bit():
+    """TerritoryModel.set_prices over arrays gives each provider the price of its own methods,
+    p = max(0, c (1 + m) - d) (1 + s), m = Provider.margin, d = Provider.fee_discount_eur."""
+    model = TerritoryModel(smoke("competitive", **{"organisation.gift_pass_through": 0.8, "steps": 6}), rng=3).run()
+    op, aid = model.config.organisation, model.config.funding.insertion_aid_eur_per_fte_quarter
+    model.open_quarter()
+    model.fund_public_services()
+    provs = model.providers()
+    provs[0].solidarity_surcharge = 0.1
+    assert any(not p.is_ess for p in provs) and any(p.is_ess and p.volunteers_fte > 0 for p in provs)
+    model.set_prices()
+    checked = 0
+    for p in provs:
+        row = model.cost_row[p.unique_id]
+        c, q = float(model.costs["unit_cost_eur"][row]), float(model.costs["capacity_hours"][row])
+        expected = max(c * (1 + p.margin(op)) - p.fee_discount_eur(op, aid, q), 0.0) * (1 + p.solidarity_surcharge)
+        assert p.price_eur_per_hour == expected, p
+        checked += p.fee_discount_eur(op, aid, q) > 0
+    assert checked > 0
