@@ -265,7 +265,7 @@ def allocate_demand_markets(
     served = requests.reshape(cells, n)  # a view
     served_cells = np.empty((k_count, cells))
     total = np.empty((origins, k_count))
-    singles = _single_columns(bounds)
+    singles = [a for a, b in spans if b - a == 1]
     for r in range(rounds):
         open_ = base_open & (spare > 1e-9)
         all_open = bool(open_.all())
@@ -295,7 +295,8 @@ def allocate_demand_markets(
         if rationed.any():  # K_j / A_j only where A_j > K_j; elsewhere the request is served whole
             served *= np.divide(spare, asked, out=np.ones(n), where=rationed)[None, :]
         flows += served
-        spare = np.maximum(spare - _column_sums(served, singles), 0.0)
+        if r < rounds - 1:  # spare capacity matters only for a next round
+            spare = np.maximum(spare - _column_sums(served, singles), 0.0)
         for k, (a, b) in enumerate(spans):
             served_cells[k] = served[:, a:b].sum(axis=1)
         remaining = np.maximum(remaining - served_cells, 0.0)
