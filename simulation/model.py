@@ -340,7 +340,10 @@ class TerritoryModel(mesa.Model):
             own_eur = op.gifts_eur_per_volunteer_fte_quarter * volunteers + aid * insertion
             discount = np.divide(op.gift_pass_through * own_eur, capacity, out=np.zeros(n), where=ess & (capacity > 0))
             price = np.maximum(price - discount, 0.0)
-        for p, price_j in zip(provs, (price * (1 + surcharge)).tolist(), strict=True):
+        price = price * (1 + surcharge)
+        # Kept for allocate_demand, in the rows of the cost sheet (prices do not move in between).
+        self.price_sheet = {"price_eur_per_hour": price, "solidarity_surcharge": surcharge}
+        for p, price_j in zip(provs, price.tolist(), strict=True):
             p.price_eur_per_hour = price_j
 
     def allocate_demand(self) -> None:
@@ -381,16 +384,18 @@ class TerritoryModel(mesa.Model):
         markets = np.flatnonzero(counts > 0)
         if len(markets) == 0:
             return
-        provs = [provs[j] for j in order.tolist()]
+        provs = list(map(provs.__getitem__, order.tolist()))
         n = len(provs)
+        # Rows of this quarter's cost sheet and prices (set_prices), looked up only if the
+        # providers changed since.
         rows = order if getattr(self, "cost_providers", None) == self.providers() else np.array([self.cost_row[p.unique_id] for p in provs])
         cap = self.costs["capacity_hours"][rows]
         unit_cost = self.costs["unit_cost_eur"][rows]
+        price = self.price_sheet["price_eur_per_hour"][rows]
+        rate = self.price_sheet["solidarity_surcharge"][rows]
         munis = np.fromiter((p.municipality for p in provs), np.intp, n)
         pers = np.fromiter((p.personalisation for p in provs), float, n)
-        price = np.fromiter((p.price_eur_per_hour for p in provs), float, n)
         joint_sales = np.fromiter((p.joint_sales_bonus for p in provs), float, n)
-        rate = np.fromiter((p.solidarity_surcharge for p in provs), float, n)
         solidarity_hours = np.fromiter((p.solidarity_hours for p in provs), float, n)
         spare = cap.copy()
         flows = np.zeros((cells, n))
