@@ -398,10 +398,10 @@ class TerritoryModel(mesa.Model):
         joint_sales = np.fromiter((p.joint_sales_bonus for p in provs), float, n)
         solidarity_hours = np.fromiter((p.solidarity_hours for p in provs), float, n)
         spare = cap.copy()
-        flows = np.zeros((cells, n))
         asked = np.zeros(n)
         if routes:
-            self._serve_contracts(routes, provs, public, spare, flows, asked)
+            contract_flows = np.zeros((cells, n))
+            self._serve_contracts(routes, provs, public, spare, contract_flows, asked)
         # Proximity exp(-d / d0) of each municipality to each provider (the same for every group).
         prox = np.ascontiguousarray(mech.proximity_index(self.territory.distance_km, dp.distance_decay_km)[:, munis])
         base_u = dp.weight_proximity * prox + dp.weight_personalisation * pers[None, :]
@@ -418,7 +418,8 @@ class TerritoryModel(mesa.Model):
         u_priv = base_u - dp.weight_price * price[None, :] + joint_sales[None, :]
         f_priv, u_priv_left, a_priv = mech.allocate_demand_markets(private[markets], u_priv, spare, dp.choice_temperature, mb, None,
                                                                    dp.rationing_rounds, cap, dp.size_attraction)
-        flows += f_pub + f_priv
+        f_pub += f_priv
+        flows = contract_flows + f_pub if routes else f_pub  # hours served to each cell by each provider
         asked += a_pub + a_priv
         # Clipped at 0: the rationing rounds' subtractions can leave -1e-13 of rounding.
         self.unmet[:, markets] = np.maximum((u_pub + u_priv_left).reshape(len(markets), m_count, g_count).sum(axis=2), 0.0).T
