@@ -257,7 +257,7 @@ def allocate_demand_markets(
     counts = np.diff(bounds)  # providers per market
     spans = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
     spare = capacity.copy()
-    flows = np.zeros((cells, n))
+    flows = None
     remaining = demand.copy()
     asked_first = np.zeros(n)
     active = np.ones(k_count, dtype=bool)
@@ -294,13 +294,19 @@ def allocate_demand_markets(
         rationed = asked > spare
         if rationed.any():  # K_j / A_j only where A_j > K_j; elsewhere the request is served whole
             served *= np.divide(spare, asked, out=np.ones(n), where=rationed)[None, :]
-        flows += served
+        if flows is None:  # the first round's hours are the flows so far (0 + x = x, x >= 0)
+            flows = served
+        else:
+            flows += served
         if r < rounds - 1:  # spare capacity matters only for a next round
             spare = np.maximum(spare - _column_sums(served, singles), 0.0)
         for k, (a, b) in enumerate(spans):
             served_cells[k] = served[:, a:b].sum(axis=1)
         remaining = np.maximum(remaining - served_cells, 0.0)
-    return flows, remaining, asked_first
+        if served is flows:  # the next round's requests need their own array
+            requests = np.empty((origins, groups, n))
+            served = requests.reshape(cells, n)
+    return (np.zeros((cells, n)) if flows is None else flows), remaining, asked_first
 
 
 def proximity_index(distance_km: np.ndarray | float, decay_km: float) -> np.ndarray | float:
