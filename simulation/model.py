@@ -322,8 +322,10 @@ class TerritoryModel(mesa.Model):
         provs = self.providers()
         n = len(provs)
         self.costs = cost_sheet(provs, op)
-        self.cost_row = dict(zip([p.unique_id for p in provs], range(n), strict=True))
-        self.cost_providers = provs  # the sheet's rows, in this order (allocate_demand reads it)
+        uids = [p.unique_id for p in provs]
+        self.cost_row = dict(zip(uids, range(n), strict=True))
+        # The sheet's rows, in this order, and their ids (allocate_demand reads them).
+        self.cost_providers, self.cost_uids = provs, np.array(uids, dtype=np.int64)
         c = self.costs["unit_cost_eur"]
         # Provider.margin and Provider.fee_discount_eur over arrays (tests/test_vectorised.py):
         # an ESS organisation's margin and pass-through of gifts and aid, a firm's markup and none.
@@ -374,7 +376,7 @@ class TerritoryModel(mesa.Model):
         public = self.public_need.transpose(2, 0, 1).reshape(s_count, cells).copy()  # (sectors, cells)
         private = self.private_need.transpose(2, 0, 1).reshape(s_count, cells)
         # Providers grouped by sector, in the order of providers(sector): one read of their state.
-        provs = self.providers()
+        provs = all_provs = self.providers()
         sector = np.fromiter((p.sector for p in provs), np.intp, len(provs))
         order = np.argsort(sector, kind="stable")
         counts = np.bincount(sector, minlength=s_count)
@@ -388,7 +390,9 @@ class TerritoryModel(mesa.Model):
         n = len(provs)
         # Rows of this quarter's cost sheet and prices (set_prices), looked up only if the
         # providers changed since.
-        rows = order if getattr(self, "cost_providers", None) == self.providers() else np.array([self.cost_row[p.unique_id] for p in provs])
+        same = getattr(self, "cost_providers", None) == all_provs
+        rows = order if same else np.array([self.cost_row[p.unique_id] for p in provs])
+        uids = self.cost_uids[order].tolist() if same else [p.unique_id for p in provs]
         cap = self.costs["capacity_hours"][rows]
         unit_cost = self.costs["unit_cost_eur"][rows]
         price = self.price_sheet["price_eur_per_hour"][rows]
@@ -429,7 +433,6 @@ class TerritoryModel(mesa.Model):
         prox_now = np.where(served > 0, near / np.where(served > 0, served, 1.0), 1.0)
         sales = price * priv_served
         surcharge = sales * rate / (1 + rate)  # the share of sales that funds free hours
-        uids = [p.unique_id for p in provs]
         self.public_hours_served.update(zip(uids, pub_served.tolist(), strict=True))
         self.flows.update(zip(uids, np.ascontiguousarray(flows.T), strict=True))
         columns = (asked.tolist(), served.tolist(), cap.tolist(), sales.tolist(), surcharge.tolist(), prox_now.tolist())
