@@ -325,7 +325,7 @@ class TerritoryModel(mesa.Model):
         uids = [p.unique_id for p in provs]
         self.cost_row = dict(zip(uids, range(n), strict=True))
         # The sheet's rows, in this order, and their ids (allocate_demand reads them).
-        self.cost_providers, self.cost_uids = provs, np.array(uids, dtype=np.int64)
+        self.cost_providers, self.cost_uids = provs, uids
         c = self.costs["unit_cost_eur"]
         # Provider.margin and Provider.fee_discount_eur over arrays (tests/test_vectorised.py):
         # an ESS organisation's margin and pass-through of gifts and aid, a firm's markup and none.
@@ -386,13 +386,14 @@ class TerritoryModel(mesa.Model):
         markets = np.flatnonzero(counts > 0)
         if len(markets) == 0:
             return
-        provs = list(map(provs.__getitem__, order.tolist()))
+        order_list = order.tolist()
+        provs = list(map(provs.__getitem__, order_list))
         n = len(provs)
         # Rows of this quarter's cost sheet and prices (set_prices), looked up only if the
         # providers changed since.
         same = getattr(self, "cost_providers", None) == all_provs
         rows = order if same else np.array([self.cost_row[p.unique_id] for p in provs])
-        uids = self.cost_uids[order].tolist() if same else [p.unique_id for p in provs]
+        uids = list(map(self.cost_uids.__getitem__, order_list)) if same else [p.unique_id for p in provs]
         cap = self.costs["capacity_hours"][rows]
         unit_cost = self.costs["unit_cost_eur"][rows]
         price = self.price_sheet["price_eur_per_hour"][rows]
