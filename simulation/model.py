@@ -336,10 +336,9 @@ class TerritoryModel(mesa.Model):
         if op.gift_pass_through > 0:
             aid = self.config.funding.insertion_aid_eur_per_fte_quarter
             capacity = self.costs["capacity_hours"]
-            volunteers = np.fromiter((p.volunteers_fte for p in provs), float, n)
-            staff = np.fromiter((p.staff_fte for p in provs), float, n)
-            insertion = staff * np.fromiter((p.insertion_share for p in provs), float, n)  # Provider.insertion_fte
-            own_eur = op.gifts_eur_per_volunteer_fte_quarter * volunteers + aid * insertion
+            gifts = op.gifts_eur_per_volunteer_fte_quarter
+            # One read of each organisation: its gifts and aid, r_g V + r_a I (0 for a firm).
+            own_eur = np.fromiter((gifts * p.volunteers_fte + aid * p.insertion_fte if p.is_ess else 0.0 for p in provs), float, n)
             discount = np.divide(op.gift_pass_through * own_eur, capacity, out=np.zeros(n), where=ess & (capacity > 0))
             price = np.maximum(price - discount, 0.0)
         price = price * (1 + surcharge)
