@@ -170,6 +170,145 @@ def allocate_demand(
     return flows, remaining, asked_first
 
 
+def column_sums(x: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Sum over the rows of a (rows, providers) array whose providers form markets
+    ``bounds[k]:bounds[k + 1]``, bit for bit as each market's own (rows, P_k) array summed
+    over its rows: numpy adds the rows one by one along a wide array, but sums a single
+    column (P_k = 1) pairwise, so such columns are summed again on their own."""
+    return _column_sums(x, _single_columns(bounds))
+
+
+def _single_columns(bounds: np.ndarray) -> list[int]:
+    """Columns that are a market on their own (see column_sums)."""
+    return np.asarray(bounds)[:-1][np.diff(bounds) == 1].tolist()
+
+
+def _column_sums(x: np.ndarray, singles: list[int]) -> np.ndarray:
+    out = x.sum(axis=0)
+    for j in singles:
+        out[j] = x[:, j].sum()
+    return out
+
+
+def allocate_demand_markets(
+    demand: np.ndarray,
+    utility: np.ndarray,
+    capacity: np.ndarray,
+    temperature: float,
+    bounds: np.ndarray,
+    mask: np.ndarray | None = None,
+    rounds: int = 3,
+    attraction_size: np.ndarray | None = None,
+    size_attraction: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`allocate_demand` of K separate markets (sectors) at once, with the same rounds:
+
+        p_cj = S_j**alpha exp(U_cj / tau) / sum_k S_k**alpha exp(U_ck / tau)   over market k's providers
+
+    demand: (K, cells) hours, the cells ordered origin-major (origin o holds cells o G ..
+    o G + G - 1); utility: (origins, providers), the same for every cell of an origin (a
+    beneficiary's utility depends on where they live, not on their group); capacity, mask
+    (providers allowed to serve) and attraction_size: (providers,); bounds: (K + 1,)
+    increasing, market k's providers are the columns bounds[k]:bounds[k + 1] (at least one).
+    Returns (flows (cells, providers), unmet (K, cells), asked (providers,)), each bit for bit
+    what :func:`allocate_demand` gives market k on its own (tests/test_vectorised.py): logit
+    sums are taken market by market, and a market whose rounds have stopped (nothing left to
+    place, or no provider with spare capacity) is carried with zero demand, which adds
+    exact zeros.  Conservation, per market: flows.sum(1) + unmet == demand; flows.sum(0) <= capacity.
+    """
+    demand = np.asarray(demand, dtype=float)
+    # Row-major, as allocate_demand's (cells, providers) arrays: numpy sums the rows of a
+    # column-major array in another order (not bit-identical).
+    utility = np.ascontiguousarray(utility, dtype=float)
+    bounds = np.asarray(bounds)
+    k_count, cells = demand.shape
+    origins, n = utility.shape
+    groups = cells // origins
+    capacity = np.asarray(capacity, dtype=float)
+    base_open = np.ones(n, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    log_attraction = None
+    if size_attraction != 0.0 and attraction_size is not None:
+        size = np.asarray(attraction_size, dtype=float)
+        base_open = base_open & (size > 0)
+        with np.errstate(divide="ignore"):
+            log_attraction = size_attraction * np.log(np.where(size > 0, size, 1.0))
+    scaled = None
+    if temperature > 0:
+        with np.errstate(over="ignore", invalid="ignore"):
+            scaled = utility / temperature
+            if log_attraction is not None:
+                scaled = scaled + log_attraction[None, :]
+        finite = np.isfinite(scaled)
+        if not (finite.all() or finite[:, base_open].all()):
+            scaled = None
+    if scaled is None:  # tau = 0 or overflow: allocate_demand's arg-max path, market by market
+        flows = np.zeros((cells, n))
+        unmet = np.empty((k_count, cells))
+        asked = np.zeros(n)
+        for k in range(k_count):
+            a, b = int(bounds[k]), int(bounds[k + 1])
+            f, unmet[k], asked[a:b] = allocate_demand(
+                demand[k], np.repeat(utility[:, a:b], groups, axis=0), capacity[a:b], temperature,
+                np.broadcast_to(base_open[a:b], (cells, b - a)), rounds,
+                None if attraction_size is None else attraction_size[a:b], size_attraction)
+            flows[:, a:b] = f
+        return flows, unmet, asked
+    starts = bounds[:-1]
+    counts = np.diff(bounds)  # providers per market
+    spans = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    spare = capacity.copy()
+    flows = None
+    remaining = demand.copy()
+    asked_first = np.zeros(n)
+    active = np.ones(k_count, dtype=bool)
+    requests = np.empty((origins, groups, n))  # D_c p_cj, then the hours served
+    served = requests.reshape(cells, n)  # a view
+    served_cells = np.empty((k_count, cells))
+    total = np.empty((origins, k_count))
+    singles = [a for a, b in spans if b - a == 1]
+    for r in range(rounds):
+        open_ = base_open & (spare > 1e-9)
+        all_open = bool(open_.all())
+        # allocate_demand's stopping rule, market by market (a market once stopped stays so).
+        active &= remaining.sum(axis=1) > 1e-12
+        if not all_open:
+            active &= np.logical_or.reduceat(open_, starts)
+        if not active.any():
+            break
+        z = scaled if all_open else np.where(open_, scaled, -np.inf)
+        zmax = np.maximum.reduceat(z, starts, axis=1)  # (origins, K)
+        if not all_open:  # a market without an open provider (stopped): exp(-inf) = 0
+            zmax[~np.isfinite(zmax)] = 0.0
+        shares = z - np.repeat(zmax, counts, axis=1)
+        np.exp(shares, out=shares)
+        for k, (a, b) in enumerate(spans):  # each market's logit sum on its own (bit for bit)
+            total[:, k] = shares[:, a:b].sum(axis=1)
+        total[total <= 0] = 1.0
+        shares /= np.repeat(total, counts, axis=1)
+        # A stopped market is carried with zero demand: every update below adds exact zeros.
+        live = remaining if active.all() else np.where(active[:, None], remaining, 0.0)
+        np.multiply(np.repeat(live.T, counts, axis=1).reshape(origins, groups, n), shares[:, None, :], out=requests)
+        asked = _column_sums(served, singles)
+        if r == 0:
+            asked_first = asked
+        rationed = asked > spare
+        if rationed.any():  # K_j / A_j only where A_j > K_j; elsewhere the request is served whole
+            served *= np.divide(spare, asked, out=np.ones(n), where=rationed)[None, :]
+        if flows is None:  # the first round's hours are the flows so far (0 + x = x, x >= 0)
+            flows = served
+        else:
+            flows += served
+        if r < rounds - 1:  # spare capacity matters only for a next round
+            spare = np.maximum(spare - _column_sums(served, singles), 0.0)
+        for k, (a, b) in enumerate(spans):
+            served_cells[k] = served[:, a:b].sum(axis=1)
+        remaining = np.maximum(remaining - served_cells, 0.0)
+        if served is flows:  # the next round's requests need their own array
+            requests = np.empty((origins, groups, n))
+            served = requests.reshape(cells, n)
+    return (np.zeros((cells, n)) if flows is None else flows), remaining, asked_first
+
+
 def proximity_index(distance_km: np.ndarray | float, decay_km: float) -> np.ndarray | float:
     """Proximity of a beneficiary to a provider: exp(-d / d0), d and d0 in km (economy of proximity)."""
     return np.exp(-np.asarray(distance_km) / decay_km)

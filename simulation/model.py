@@ -372,18 +372,31 @@ class TerritoryModel(mesa.Model):
         """
         op = self.config.organisation
         provs = self.providers()
+        n = len(provs)
         self.costs = cost_sheet(provs, op)
-        self.cost_row = {p.unique_id: i for i, p in enumerate(provs)}
+        uids = [p.unique_id for p in provs]
+        self.cost_row = dict(zip(uids, range(n), strict=True))
+        # The sheet's rows, in this order, and their ids (allocate_demand reads them).
+        self.cost_providers, self.cost_uids = provs, uids
         c = self.costs["unit_cost_eur"]
-        margin = np.fromiter((p.margin(op) for p in provs), float, len(provs))
-        surcharge = np.fromiter((p.solidarity_surcharge for p in provs), float, len(provs))
+        # Provider.margin and Provider.fee_discount_eur over arrays (tests/test_vectorised.py):
+        # an ESS organisation's margin and pass-through of gifts and aid, a firm's markup and none.
+        ess = np.fromiter((p.is_ess for p in provs), bool, n)
+        margin = np.where(ess, op.price_margin, op.firm_markup)
+        surcharge = np.fromiter((p.solidarity_surcharge for p in provs), float, n)
         price = c * (1 + margin)
         if op.gift_pass_through > 0:
             aid = self.config.funding.insertion_aid_eur_per_fte_quarter
-            capacity = self.costs["capacity_hours"].tolist()
-            discount = np.fromiter((p.fee_discount_eur(op, aid, q) for p, q in zip(provs, capacity, strict=True)), float, len(provs))
+            capacity = self.costs["capacity_hours"]
+            gifts = op.gifts_eur_per_volunteer_fte_quarter
+            # One read of each organisation: its gifts and aid, r_g V + r_a I (0 for a firm).
+            own_eur = np.fromiter((gifts * p.volunteers_fte + aid * p.insertion_fte if p.is_ess else 0.0 for p in provs), float, n)
+            discount = np.divide(op.gift_pass_through * own_eur, capacity, out=np.zeros(n), where=ess & (capacity > 0))
             price = np.maximum(price - discount, 0.0)
-        for p, price_j in zip(provs, (price * (1 + surcharge)).tolist(), strict=True):
+        price = price * (1 + surcharge)
+        # Kept for allocate_demand, in the rows of the cost sheet (prices do not move in between).
+        self.price_sheet = {"price_eur_per_hour": price, "solidarity_surcharge": surcharge}
+        for p, price_j in zip(provs, price.tolist(), strict=True):
             p.price_eur_per_hour = price_j
 
     def allocate_demand(self) -> None:
@@ -396,87 +409,123 @@ class TerritoryModel(mesa.Model):
            offers only the hours its public funding pays for (regime.funded_public_hours).
         3. Private hours choose among all providers by proximity, personalisation and
            price; excess demand flows to the next choice, then stays unmet.
+
+        Each sector is its own market; all are computed at once over the providers grouped
+        by sector (mechanisms.allocate_demand_markets, bit for bit the sector-by-sector
+        mechanisms.allocate_demand).
         """
         dp = self.config.demand
-        m_count, g_count = self.territory.municipalities, len(GROUPS)
-        cells_m = np.repeat(np.arange(m_count), g_count)  # demand cells: municipality-major
-        q = self.quarter
-        routes: dict[int, list[tuple[tuple[int, int], Provider, float]]] = {}
-        for lot, holder, hours in self.regime.contract_routes(self):
-            routes.setdefault(lot[0], []).append((lot, holder, hours))
+        m_count, g_count, s_count = self.territory.municipalities, len(GROUPS), len(SECTORS)
+        cells = m_count * g_count  # demand cells: municipality-major
+        routes = self.regime.contract_routes(self)
         self.contract_hours: dict[tuple[int, int], float] = {}
         self.public_hours_served: dict[int, float] = {}
-        self.unmet = np.zeros((m_count, len(SECTORS)))
+        self.unmet = np.zeros((m_count, s_count))
         # Hours each provider served to each demand cell (municipality x group, in
         # municipality-major order) this quarter: a vector per provider.
         self.flows: dict[int, np.ndarray] = {}
-        by_sector = self.providers_by_sector()
-        # Proximity exp(-d / d0) between municipalities, read per (cell, provider) below.
-        prox_m = mech.proximity_index(self.territory.distance_km, dp.distance_decay_km)
-        for s in range(len(SECTORS)):
-            provs = by_sector.get(s, [])
-            pub = self.public_need[:, :, s].reshape(-1).copy()
-            priv = self.private_need[:, :, s].reshape(-1)
-            if not provs:
-                self.unmet[:, s] = (pub + priv).reshape(m_count, g_count).sum(axis=1)
+        public = self.public_need.transpose(2, 0, 1).reshape(s_count, cells).copy()  # (sectors, cells)
+        private = self.private_need.transpose(2, 0, 1).reshape(s_count, cells)
+        # Providers grouped by sector, in the order of providers(sector): one read of their state.
+        provs = all_provs = self.providers()
+        sector = np.fromiter((p.sector for p in provs), np.intp, len(provs))
+        order = np.argsort(sector, kind="stable")
+        counts = np.bincount(sector, minlength=s_count)
+        bounds = np.concatenate(([0], np.cumsum(counts)))
+        for s in np.flatnonzero(counts == 0).tolist():
+            self.unmet[:, s] = (public[s] + private[s]).reshape(m_count, g_count).sum(axis=1)
+        markets = np.flatnonzero(counts > 0)
+        if len(markets) == 0:
+            return
+        order_list = order.tolist()
+        provs = list(map(provs.__getitem__, order_list))
+        n = len(provs)
+        # Rows of this quarter's cost sheet and prices (set_prices), looked up only if the
+        # providers changed since.
+        same = getattr(self, "cost_providers", None) == all_provs
+        rows = order if same else np.array([self.cost_row[p.unique_id] for p in provs])
+        uids = list(map(self.cost_uids.__getitem__, order_list)) if same else [p.unique_id for p in provs]
+        cap = self.costs["capacity_hours"][rows]
+        unit_cost = self.costs["unit_cost_eur"][rows]
+        price = self.price_sheet["price_eur_per_hour"][rows]
+        rate = self.price_sheet["solidarity_surcharge"][rows]
+        munis = np.fromiter((p.municipality for p in provs), np.intp, n)
+        pers = np.fromiter((p.personalisation for p in provs), float, n)
+        joint_sales = np.fromiter((p.joint_sales_bonus for p in provs), float, n)
+        solidarity_hours = np.fromiter((p.solidarity_hours for p in provs), float, n)
+        spare = cap.copy()
+        asked = np.zeros(n)
+        if routes:
+            contract_flows = np.zeros((cells, n))
+            self._serve_contracts(routes, provs, public, spare, contract_flows, asked)
+        # Proximity exp(-d / d0) of each municipality to each provider (the same for every group).
+        prox = np.ascontiguousarray(mech.proximity_index(self.territory.distance_km, dp.distance_decay_km)[:, munis])
+        base_u = dp.weight_proximity * prox + dp.weight_personalisation * pers[None, :]
+        eligible = self.regime.accredited_all(provs, self.quarter)
+        funded = self.regime.funded_public_hours_all(self, provs, unit_cost, eligible) + solidarity_hours
+        offer = np.minimum(spare, funded)
+        # Market k of the mechanism is the k-th sector that has providers.
+        mb = bounds[np.concatenate((markets, [s_count]))] if len(markets) < s_count else bounds
+        f_pub, u_pub, a_pub = mech.allocate_demand_markets(public[markets], base_u, offer, dp.choice_temperature, mb, eligible,
+                                                           dp.rationing_rounds, cap, dp.size_attraction)
+        a_pub = np.minimum(a_pub, funded)
+        pub_served = mech.column_sums(f_pub, mb)
+        spare = np.maximum(spare - pub_served, 0.0)
+        u_priv = base_u - dp.weight_price * price[None, :] + joint_sales[None, :]
+        f_priv, u_priv_left, a_priv = mech.allocate_demand_markets(private[markets], u_priv, spare, dp.choice_temperature, mb, None,
+                                                                   dp.rationing_rounds, cap, dp.size_attraction)
+        f_pub += f_priv
+        flows = contract_flows + f_pub if routes else f_pub  # hours served to each cell by each provider
+        asked += a_pub + a_priv
+        # Clipped at 0: the rationing rounds' subtractions can leave -1e-13 of rounding.
+        self.unmet[:, markets] = np.maximum((u_pub + u_priv_left).reshape(len(markets), m_count, g_count).sum(axis=2), 0.0).T
+        priv_served = mech.column_sums(f_priv, mb)
+        served = mech.column_sums(flows, mb)
+        near = mech.column_sums((flows.reshape(m_count, g_count, n) * prox[:, None, :]).reshape(cells, n), mb)
+        prox_now = np.where(served > 0, near / np.where(served > 0, served, 1.0), 1.0)
+        sales = price * priv_served
+        surcharge = sales * rate / (1 + rate)  # the share of sales that funds free hours
+        self.public_hours_served.update(zip(uids, pub_served.tolist(), strict=True))
+        self.flows.update(zip(uids, np.ascontiguousarray(flows.T), strict=True))
+        columns = (asked.tolist(), served.tolist(), cap.tolist(), sales.tolist(), surcharge.tolist(), prox_now.tolist())
+        for p, a_j, served_j, cap_j, sales_j, surcharge_j, prox_j in zip(provs, *columns, strict=True):
+            p.asked_hours = a_j
+            p.served_hours = served_j
+            p.capacity_now = cap_j
+            p.ledger.sales_eur += sales_j
+            p.surcharge_eur = surcharge_j
+            p.proximity_now = prox_j
+
+    def _serve_contracts(self, routes, provs: list[Provider], public: np.ndarray, spare: np.ndarray,
+                         flows: np.ndarray, asked: np.ndarray) -> None:
+        """Step 1 of allocate_demand: each lot's public hours under contract go to its holder,
+        h = min(D_lot, H_paid, spare), shared over the lot's cells pro rata to their need.
+        ``public`` (sectors, cells), ``spare``, ``flows`` (cells, providers) and ``asked`` are
+        updated in place; lots are served sector by sector, in the order of ``routes``."""
+        g_count = len(GROUPS)
+        column = {p.unique_id: j for j, p in enumerate(provs)}
+        by_sector = sorted(routes, key=lambda route: route[0][0])  # stable: routes' order within a sector
+        served = []  # (sector, municipality, provider column, hours, lot demand)
+        for lot, holder, paid_hours in by_sector:
+            s, m = lot
+            j = column[holder.unique_id]
+            lot_demand = public[s, m * g_count:(m + 1) * g_count].sum()
+            # numpy scalars as before: contract_hours' values keep their type (a Python sum()
+            # of floats is compensated, of numpy floats not).
+            hours = min(lot_demand, paid_hours, spare[j])
+            asked[j] += min(lot_demand, paid_hours)
+            if hours <= 0:
                 continue
-            index = {p.unique_id: j for j, p in enumerate(provs)}
-            rows = np.array([self.cost_row[p.unique_id] for p in provs])
-            cap = self.costs["capacity_hours"][rows]
-            unit_cost = self.costs["unit_cost_eur"][rows]
-            spare = cap.copy()
-            flows = np.zeros((len(cells_m), len(provs)))
-            asked = np.zeros(len(provs))
-            for lot, holder, paid_hours in routes.get(s, []):
-                j = index[holder.unique_id]
-                rows = cells_m == lot[1]
-                lot_demand = pub[rows].sum()
-                hours = min(lot_demand, paid_hours, spare[j])
-                asked[j] += min(lot_demand, paid_hours)
-                if hours <= 0:
-                    continue
-                part = pub[rows] * hours / lot_demand
-                flows[rows, j] += part
-                pub[rows] -= part
-                spare[j] -= hours
-                self.contract_hours[lot] = hours
-            prox = prox_m[np.ix_(cells_m, [p.municipality for p in provs])]
-            pers = np.array([p.personalisation for p in provs])
-            base_u = dp.weight_proximity * prox + dp.weight_personalisation * pers[None, :]
-            eligible = self.regime.accredited_all(provs, q)
-            funded = self.regime.funded_public_hours_all(self, provs, unit_cost, eligible) + np.fromiter((p.solidarity_hours for p in provs), float, len(provs))
-            offer = np.minimum(spare, funded)
-            f_pub, u_pub, a_pub = mech.allocate_demand(pub, base_u, offer, dp.choice_temperature, np.broadcast_to(eligible, base_u.shape), dp.rationing_rounds,
-                                                       cap, dp.size_attraction)
-            a_pub = np.minimum(a_pub, funded)
-            spare = np.maximum(spare - f_pub.sum(axis=0), 0.0)
-            price = np.array([p.price_eur_per_hour for p in provs])
-            joint_sales = np.array([p.joint_sales_bonus for p in provs])
-            u_priv = base_u - dp.weight_price * price[None, :] + joint_sales[None, :]
-            f_priv, u_priv_left, a_priv = mech.allocate_demand(priv, u_priv, spare, dp.choice_temperature, None, dp.rationing_rounds,
-                                                              cap, dp.size_attraction)
-            flows += f_pub + f_priv
-            asked += a_pub + a_priv
-            # Clipped at 0: the rationing rounds' subtractions can leave -1e-13 of rounding.
-            self.unmet[:, s] = np.maximum((u_pub + u_priv_left).reshape(m_count, g_count).sum(axis=1), 0.0)
-            pub_served = f_pub.sum(axis=0)
-            priv_served = f_priv.sum(axis=0)
-            served = flows.sum(axis=0)
-            prox_now = np.where(served > 0, (flows * prox).sum(axis=0) / np.where(served > 0, served, 1.0), 1.0)
-            sales = price * priv_served
-            rate = np.fromiter((p.solidarity_surcharge for p in provs), float, len(provs))
-            surcharge = sales * rate / (1 + rate)  # the share of sales that funds free hours
-            uids = list(index)
-            self.public_hours_served.update(zip(uids, pub_served.tolist(), strict=True))
-            self.flows.update(zip(uids, np.ascontiguousarray(flows.T), strict=True))
-            columns = (asked.tolist(), served.tolist(), cap.tolist(), sales.tolist(), surcharge.tolist(), prox_now.tolist())
-            for p, a_j, served_j, cap_j, sales_j, surcharge_j, prox_j in zip(provs, *columns, strict=True):
-                p.asked_hours = a_j
-                p.served_hours = served_j
-                p.capacity_now = cap_j
-                p.ledger.sales_eur += sales_j
-                p.surcharge_eur = surcharge_j
-                p.proximity_now = prox_j
+            spare[j] -= hours
+            self.contract_hours[lot] = hours
+            served.append((s, m, j, hours, lot_demand))
+        if not served:
+            return
+        s_idx, m_idx, j_idx, hours, lot_demand = (np.array(c) for c in zip(*served, strict=True))
+        cell = m_idx[:, None] * g_count + np.arange(g_count)[None, :]  # (lots, groups)
+        part = public[s_idx[:, None], cell] * hours[:, None] / lot_demand[:, None]
+        flows[cell, j_idx[:, None]] += part
+        public[s_idx[:, None], cell] -= part
 
     def pay_for_service(self) -> None:
         spent = self.regime.pay_for_service(self, self.public_hours_served, self.contract_hours)

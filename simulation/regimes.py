@@ -221,10 +221,10 @@ class RegimeBase:
         (the quarter's cost sheet): h = S / c for an ESS organisation with c > 0, else 0.
         ``accredited``: :meth:`accredited_all` of ``provs`` this quarter, if already known."""
         n = len(provs)
-        ess = np.fromiter((p.is_ess for p in provs), bool, n)
-        subsidy = np.fromiter((p.ledger.subsidy_eur for p in provs), float, n)
+        # One read: a firm's subsidy counts 0 (0 / c = 0, as the method's 0.0).
+        subsidy = np.fromiter((p.ledger.subsidy_eur if p.is_ess else 0.0 for p in provs), float, n)
         c = np.asarray(unit_cost_eur, dtype=float)
-        return np.divide(subsidy, c, out=np.zeros(n), where=ess & (c > 0))
+        return np.divide(subsidy, c, out=np.zeros(n), where=c > 0)
 
     def contract_routes(self, model: TerritoryModel):
         return self.tenders.routes(model) if self.tenders is not None else []

@@ -226,3 +226,65 @@ def test_collected_row_equals_each_metric_alone_and_the_plain_definitions():
             check(collect_row(model), quarter)
     assert model.ptces(), "the run should have PTCEs"
     assert len(model.datacollector._collection_steps) == len(model.timeseries()) == 8
+
+
+def _markets_case(rng, sizes, origins, groups):
+    n = int(sum(sizes))
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    demand = rng.uniform(0.0, 200.0, (len(sizes), origins * groups))
+    demand[rng.random(demand.shape) < 0.2] = 0.0
+    utility = rng.normal(0.0, 1.0, (origins, n))
+    capacity = rng.uniform(0.0, 150.0, n)
+    capacity[rng.random(n) < 0.2] = 0.0  # no capacity: out of the logit (ln 0) and never open
+    mask = rng.random(n) < 0.8
+    return demand, utility, capacity, bounds, mask
+
+
+def test_allocate_demand_markets_equals_allocate_demand_market_by_market_bit_for_bit():
+    """The sectors' allocation at once (mechanisms.allocate_demand_markets) gives each market
+    exactly what allocate_demand gives it alone, with cells of one origin sharing a utility
+    row: markets of one provider (column sums), a market with no demand or no open provider
+    (stopped while others go on), temperature 0 (the arg-max path) and overflow."""
+    from simulation import mechanisms as mech
+
+    rng = np.random.default_rng(4)
+    cases = [([1, 5, 40, 2], 0.3, 1.2), ([376, 147, 155], 0.3, 1.2), ([7], 0.3, 0.0), ([3, 1, 130, 9], 0.05, 1.2), ([4, 6], 0.0, 1.2), ([5, 5], 1e-300, 0.0)]
+    for sizes, tau, alpha in cases:
+        for rounds in (1, 3, 6):
+            origins, groups = 8, 4  # as the model: numpy sums 8 or more items pairwise
+            demand, utility, capacity, bounds, mask = _markets_case(rng, sizes, origins, groups)
+            demand[-1] = 0.0  # a market with nothing to place stops at once
+            capacity[: sizes[0]] = 0.0 if len(sizes) > 2 else capacity[: sizes[0]]  # one without capacity
+            for m, u_layout in ((mask, utility), (None, np.asfortranarray(utility))):  # any memory layout
+                flows, unmet, asked = mech.allocate_demand_markets(demand, u_layout, capacity, tau, bounds, m, rounds, capacity, alpha)
+                for k in range(len(sizes)):
+                    a, b = int(bounds[k]), int(bounds[k + 1])
+                    cell_mask = None if m is None else np.broadcast_to(m[a:b], (origins * groups, b - a))
+                    f, u, ask = mech.allocate_demand(demand[k], np.repeat(utility[:, a:b], groups, axis=0), capacity[a:b], tau,
+                                                     cell_mask, rounds, capacity[a:b], alpha)
+                    np.testing.assert_array_equal(flows[:, a:b], f)
+                    np.testing.assert_array_equal(unmet[k], u)
+                    np.testing.assert_array_equal(asked[a:b], ask)
+                    np.testing.assert_allclose(f.sum(axis=1) + u, demand[k], rtol=1e-12, atol=1e-9)  # conservation
+                    assert (f.sum(axis=0) <= capacity[a:b] + 1e-9).all()
+
+
+def test_set_prices_equals_the_methods_bit_for_bit():
+    """TerritoryModel.set_prices over arrays gives each provider the price of its own methods,
+    p = max(0, c (1 + m) - d) (1 + s), m = Provider.margin, d = Provider.fee_discount_eur."""
+    model = TerritoryModel(smoke("competitive", **{"organisation.gift_pass_through": 0.8, "steps": 6}), rng=3).run()
+    op, aid = model.config.organisation, model.config.funding.insertion_aid_eur_per_fte_quarter
+    model.open_quarter()
+    model.fund_public_services()
+    provs = model.providers()
+    provs[0].solidarity_surcharge = 0.1
+    assert any(not p.is_ess for p in provs) and any(p.is_ess and p.volunteers_fte > 0 for p in provs)
+    model.set_prices()
+    checked = 0
+    for p in provs:
+        row = model.cost_row[p.unique_id]
+        c, q = float(model.costs["unit_cost_eur"][row]), float(model.costs["capacity_hours"][row])
+        expected = max(c * (1 + p.margin(op)) - p.fee_discount_eur(op, aid, q), 0.0) * (1 + p.solidarity_surcharge)
+        assert p.price_eur_per_hour == expected, p
+        checked += p.fee_discount_eur(op, aid, q) > 0
+    assert checked > 0
