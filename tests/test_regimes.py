@@ -6,22 +6,36 @@ import numpy as np
 import pytest
 
 from simulation import TerritoryModel
-from simulation.organisations import Ledger
+from simulation.organisations import LedgerView
 from simulation.params import AdministrativeRegime, CompetitiveRegime, OrganisationParams
 from simulation.regimes import Administrative, TenderBook
+from simulation.state import ProviderState, column_property
 
 from .conftest import smoke
 
+_STATE = ProviderState()  # the fake providers' numeric state, in columns as a real provider's
+
 
 class FakeProvider:
+    """A provider with hand-set unit cost and capacity; its numeric state lives in the
+    columns of ``_STATE`` (simulation.state), as a real provider's does in its model's."""
+
+    accredited_from = column_property("accredited_from")
+    norm_level = column_property("norm_level")
+    technicisation = column_property("technicisation")
+    municipality = column_property("municipality")
+    treasury_eur = column_property("treasury_eur")
+    ledger = property(lambda self: LedgerView(self._cols, self._row))
+
     def __init__(self, uid, *, unit_cost, technicisation=0.5, municipality=0, is_ess=True, capacity=1000.0, treasury=1e6):
+        self._cols, self._row = _STATE.cols, _STATE.new_row()
+        self._cols["ess"][self._row] = is_ess
         self.unique_id = uid
         self._unit_cost = unit_cost
         self.technicisation = technicisation
         self.municipality = municipality
         self.is_ess = is_ess
         self.alive = True
-        self.ledger = Ledger()
         self.accredited_from = 0
         self.norm_level = 0.0
         self._capacity = capacity
@@ -39,12 +53,16 @@ class FakeProvider:
 
 def fake_model(providers, distance_km=((0.0, 50.0), (50.0, 0.0)), public_hours=100.0, quarter=0):
     config = SimpleNamespace(organisation=OrganisationParams(), demand=SimpleNamespace(distance_decay_km=10.0))
+    by_id = np.full(max(p.unique_id for p in providers) + 1, -1)
+    by_id[[p.unique_id for p in providers]] = [p._row for p in providers]
     return SimpleNamespace(
         config=config, quarter=quarter, territory=SimpleNamespace(distance_km=np.array(distance_km)),
         providers=lambda sector=None: list(providers), lots=lambda: [(0, 0)],
         public_hours_by_lot=lambda: {(0, 0): public_hours}, init_rng=np.random.default_rng(0),
         provider_by_id={p.unique_id: p for p in providers},
         organisations=lambda: [p for p in providers if p.is_ess],
+        provider_state=_STATE, organisation_rows=lambda: np.array([p._row for p in providers if p.is_ess], dtype=np.int64),
+        row_by_id=lambda: by_id,
     )
 
 
