@@ -373,31 +373,30 @@ class TerritoryModel(mesa.Model):
         op = self.config.organisation
         provs = self.providers()
         n = len(provs)
-        self.costs = cost_sheet(provs, op)
-        uids = [p.unique_id for p in provs]
+        cols, rows = self.provider_state.cols, self.provider_rows()
+        self.costs = cost_sheet(provs, op, rows)
+        uids = self.provider_ids().tolist()
         self.cost_row = dict(zip(uids, range(n), strict=True))
         # The sheet's rows, in this order, and their ids (allocate_demand reads them).
         self.cost_providers, self.cost_uids = provs, uids
         c = self.costs["unit_cost_eur"]
         # Provider.margin and Provider.fee_discount_eur over arrays (tests/test_vectorised.py):
         # an ESS organisation's margin and pass-through of gifts and aid, a firm's markup and none.
-        ess = np.fromiter((p.is_ess for p in provs), bool, n)
+        ess = self.provider_is_ess()
         margin = np.where(ess, op.price_margin, op.firm_markup)
-        surcharge = np.fromiter((p.solidarity_surcharge for p in provs), float, n)
+        surcharge = cols["solidarity_surcharge"][rows]
         price = c * (1 + margin)
         if op.gift_pass_through > 0:
             aid = self.config.funding.insertion_aid_eur_per_fte_quarter
             capacity = self.costs["capacity_hours"]
-            gifts = op.gifts_eur_per_volunteer_fte_quarter
-            # One read of each organisation: its gifts and aid, r_g V + r_a I (0 for a firm).
-            own_eur = np.fromiter((gifts * p.volunteers_fte + aid * p.insertion_fte if p.is_ess else 0.0 for p in provs), float, n)
+            # An organisation's gifts and aid, r_g V + r_a I, I = S i its insertion FTE (0 for a firm).
+            own_eur = op.gifts_eur_per_volunteer_fte_quarter * cols["volunteers_fte"][rows] + aid * (cols["staff_fte"][rows] * cols["insertion_share"][rows])
             discount = np.divide(op.gift_pass_through * own_eur, capacity, out=np.zeros(n), where=ess & (capacity > 0))
             price = np.maximum(price - discount, 0.0)
         price = price * (1 + surcharge)
         # Kept for allocate_demand, in the rows of the cost sheet (prices do not move in between).
         self.price_sheet = {"price_eur_per_hour": price, "solidarity_surcharge": surcharge}
-        for p, price_j in zip(provs, price.tolist(), strict=True):
-            p.price_eur_per_hour = price_j
+        cols["price_eur_per_hour"][rows] = price
 
     def allocate_demand(self) -> None:
         """Beneficiaries to providers, sector by sector (DESIGN.md 3.4).
@@ -428,7 +427,8 @@ class TerritoryModel(mesa.Model):
         private = self.private_need.transpose(2, 0, 1).reshape(s_count, cells)
         # Providers grouped by sector, in the order of providers(sector): one read of their state.
         provs = all_provs = self.providers()
-        sector = np.fromiter((p.sector for p in provs), np.intp, len(provs))
+        cols = self.provider_state.cols
+        sector = cols["sector"][self.provider_rows()]
         order = np.argsort(sector, kind="stable")
         counts = np.bincount(sector, minlength=s_count)
         bounds = np.concatenate(([0], np.cumsum(counts)))
@@ -449,10 +449,9 @@ class TerritoryModel(mesa.Model):
         unit_cost = self.costs["unit_cost_eur"][rows]
         price = self.price_sheet["price_eur_per_hour"][rows]
         rate = self.price_sheet["solidarity_surcharge"][rows]
-        munis = np.fromiter((p.municipality for p in provs), np.intp, n)
-        pers = np.fromiter((p.personalisation for p in provs), float, n)
-        joint_sales = np.fromiter((p.joint_sales_bonus for p in provs), float, n)
-        solidarity_hours = np.fromiter((p.solidarity_hours for p in provs), float, n)
+        state_rows = self.provider_rows()[order]  # the providers' rows in provider_state, by sector
+        munis, pers, joint_sales, solidarity_hours = (cols[name][state_rows] for name in (
+            "municipality", "personalisation", "joint_sales_bonus", "solidarity_hours"))
         spare = cap.copy()
         asked = np.zeros(n)
         if routes:
@@ -461,8 +460,8 @@ class TerritoryModel(mesa.Model):
         # Proximity exp(-d / d0) of each municipality to each provider (the same for every group).
         prox = np.ascontiguousarray(mech.proximity_index(self.territory.distance_km, dp.distance_decay_km)[:, munis])
         base_u = dp.weight_proximity * prox + dp.weight_personalisation * pers[None, :]
-        eligible = self.regime.accredited_all(provs, self.quarter)
-        funded = self.regime.funded_public_hours_all(self, provs, unit_cost, eligible) + solidarity_hours
+        eligible = self.regime.accredited_all(provs, self.quarter, state_rows)
+        funded = self.regime.funded_public_hours_all(self, provs, unit_cost, eligible, state_rows) + solidarity_hours
         offer = np.minimum(spare, funded)
         # Market k of the mechanism is the k-th sector that has providers.
         mb = bounds[np.concatenate((markets, [s_count]))] if len(markets) < s_count else bounds
@@ -487,14 +486,10 @@ class TerritoryModel(mesa.Model):
         surcharge = sales * rate / (1 + rate)  # the share of sales that funds free hours
         self.public_hours_served.update(zip(uids, pub_served.tolist(), strict=True))
         self.flows.update(zip(uids, np.ascontiguousarray(flows.T), strict=True))
-        columns = (asked.tolist(), served.tolist(), cap.tolist(), sales.tolist(), surcharge.tolist(), prox_now.tolist())
-        for p, a_j, served_j, cap_j, sales_j, surcharge_j, prox_j in zip(provs, *columns, strict=True):
-            p.asked_hours = a_j
-            p.served_hours = served_j
-            p.capacity_now = cap_j
-            p.ledger.sales_eur += sales_j
-            p.surcharge_eur = surcharge_j
-            p.proximity_now = prox_j
+        for name, values in (("asked_hours", asked), ("served_hours", served), ("capacity_now", cap),
+                             ("surcharge_eur", surcharge), ("proximity_now", prox_now)):
+            cols[name][state_rows] = values
+        cols["ledger_sales_eur"][state_rows] += sales
 
     def _serve_contracts(self, routes, provs: list[Provider], public: np.ndarray, spare: np.ndarray,
                          flows: np.ndarray, asked: np.ndarray) -> None:

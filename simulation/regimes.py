@@ -23,7 +23,8 @@ employment or personalisation comes from how agents respond.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import compress
+from itertools import compress, repeat
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -176,9 +177,13 @@ class RegimeBase:
         (TerritoryModel.organisation_rows): accredited from ``accredited_from`` on."""
         return cols["accredited_from"][rows] <= quarter
 
-    def accredited_all(self, provs: list[Provider], quarter: int) -> np.ndarray:
-        """:meth:`accredited` of each of ``provs`` (a regime overriding one overrides both)."""
-        return np.fromiter((p.is_ess and quarter >= p.accredited_from for p in provs), bool, len(provs))
+    def accredited_all(self, provs: list[Provider], quarter: int, rows: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`accredited` of each of ``provs`` (a regime overriding one overrides both);
+        ``rows``: their rows in the model's ProviderState, if known."""
+        if not provs:
+            return np.zeros(0, dtype=bool)
+        cols, rows = provs[0]._cols, rows_of(provs) if rows is None else rows
+        return cols["ess"][rows].astype(bool) & self.accredited_rows(cols, rows, quarter)
 
     def on_entry(self, model: TerritoryModel, org: Provider) -> None:
         org.accredited_from = model.quarter + self.params.accreditation_delay_quarters
@@ -216,13 +221,17 @@ class RegimeBase:
         return org.ledger.subsidy_eur / c if c > 0 else 0.0
 
     def funded_public_hours_all(self, model: TerritoryModel, provs: list[Provider], unit_cost_eur: np.ndarray,
-                                accredited: np.ndarray | None = None) -> np.ndarray:
+                                accredited: np.ndarray | None = None, rows: np.ndarray | None = None) -> np.ndarray:
         """:meth:`funded_public_hours` of each of ``provs`` at once, their unit costs c given
         (the quarter's cost sheet): h = S / c for an ESS organisation with c > 0, else 0.
-        ``accredited``: :meth:`accredited_all` of ``provs`` this quarter, if already known."""
+        ``accredited``: :meth:`accredited_all` of ``provs`` this quarter, if already known;
+        ``rows``: their rows in the model's ProviderState, if known."""
         n = len(provs)
-        # One read: a firm's subsidy counts 0 (0 / c = 0, as the method's 0.0).
-        subsidy = np.fromiter((p.ledger.subsidy_eur if p.is_ess else 0.0 for p in provs), float, n)
+        if n == 0:
+            return np.zeros(0)
+        cols, rows = provs[0]._cols, rows_of(provs) if rows is None else rows
+        # A firm's subsidy counts 0 (0 / c = 0, as the method's 0.0).
+        subsidy = np.where(cols["ess"][rows] == 1, cols["ledger_subsidy_eur"][rows], 0.0)
         c = np.asarray(unit_cost_eur, dtype=float)
         return np.divide(subsidy, c, out=np.zeros(n), where=c > 0)
 
@@ -289,15 +298,15 @@ class Administrative(RegimeBase):
         return hours
 
     def funded_public_hours_all(self, model: TerritoryModel, provs: list[Provider], unit_cost_eur: np.ndarray,
-                                accredited: np.ndarray | None = None) -> np.ndarray:
+                                accredited: np.ndarray | None = None, rows: np.ndarray | None = None) -> np.ndarray:
         """:meth:`funded_public_hours` of each of ``provs`` at once:
         h_j = S_j / c_j + (E / t) K_j / sum K for accredited organisations, S_j / c_j otherwise."""
-        hours = super().funded_public_hours_all(model, provs, unit_cost_eur)
+        hours = super().funded_public_hours_all(model, provs, unit_cost_eur, rows=rows)
         if self.tariff_eur_per_hour > 0 and self.tariff_base_hours > 0:
             n, q, base = len(provs), model.quarter, self.grants.base
             if accredited is None:
-                accredited = self.accredited_all(provs, q)
-            share = np.fromiter((base.get(p.unique_id, 0.0) for p in provs), float, n) / self.tariff_base_hours
+                accredited = self.accredited_all(provs, q, rows)
+            share = np.fromiter(map(base.get, map(attrgetter("unique_id"), provs), repeat(0.0)), float, n) / self.tariff_base_hours
             hours = np.where(accredited, hours + self.tariff_envelope_eur / self.tariff_eur_per_hour * share, hours)
         return hours
 
