@@ -201,9 +201,11 @@ class TerritoryModel(mesa.Model):
         return list(self.ess_by_id.values())
 
     def providers(self, sector: int | None = None) -> list[Provider]:
+        """Live providers in id order, those of ``sector`` only if given."""
         if sector is None:
             return list(self.provider_by_id.values())
-        return [p for p in self.provider_by_id.values() if p.sector == sector]
+        in_sector = self.provider_state.cols["sector"][self.provider_rows()] == sector
+        return list(compress(self.provider_by_id.values(), in_sector.tolist()))
 
     def provider_rows(self) -> np.ndarray:
         """Rows of ``providers()`` in ``provider_state``, in the same order (creation order:
@@ -238,13 +240,6 @@ class TerritoryModel(mesa.Model):
             by_id[ids] = rows
             self._rows = (rows, rows[ess], ids, ess, by_id)
         return self._rows
-
-    def providers_by_sector(self) -> dict[int, list[Provider]]:
-        """Providers of each sector, in the order of ``providers(sector)``, in one pass."""
-        groups: dict[int, list[Provider]] = {}
-        for p in self.provider_by_id.values():
-            groups.setdefault(p.sector, []).append(p)
-        return groups
 
     def firms(self) -> list[ConventionalFirm]:
         return list(self.agents_by_type.get(ConventionalFirm, []))
