@@ -418,6 +418,9 @@ class TerritoryModel(mesa.Model):
         # Hours each provider served to each demand cell (municipality x group, in
         # municipality-major order) this quarter: a vector per provider.
         self.flows: dict[int, np.ndarray] = {}
+        # The same as one matrix (providers x cells), its providers and their state rows.
+        self.flow_providers: list[Provider] = []
+        self.flow_rows, self.flow_matrix = np.zeros(0, dtype=np.int64), np.zeros((0, cells))
         public = self.public_need.transpose(2, 0, 1).reshape(s_count, cells).copy()  # (sectors, cells)
         private = self.private_need.transpose(2, 0, 1).reshape(s_count, cells)
         # Providers grouped by sector, in the order of providers(sector): one read of their state.
@@ -480,7 +483,9 @@ class TerritoryModel(mesa.Model):
         sales = price * priv_served
         surcharge = sales * rate / (1 + rate)  # the share of sales that funds free hours
         self.public_hours_served.update(zip(uids, pub_served.tolist(), strict=True))
-        self.flows.update(zip(uids, np.ascontiguousarray(flows.T), strict=True))
+        flows_t = np.ascontiguousarray(flows.T)
+        self.flows.update(zip(uids, flows_t, strict=True))
+        self.flow_providers, self.flow_rows, self.flow_matrix = provs, state_rows, flows_t
         for name, values in (("asked_hours", asked), ("served_hours", served), ("capacity_now", cap),
                              ("surcharge_eur", surcharge), ("proximity_now", prox_now)):
             cols[name][state_rows] = values
@@ -588,18 +593,19 @@ class TerritoryModel(mesa.Model):
         """
         pp = self.config.personalisation
         weights = (pp.weight_time, pp.weight_continuity, pp.weight_standardisation, pp.weight_proximity, pp.weight_voice)
-        provs, rows, cols, flows = self.providers(), self.provider_rows(), self.provider_state.cols, self.flows
-        has_flows = np.fromiter(map(flows.__contains__, map(attrgetter("unique_id"), provs)), bool, len(provs))
-        mask = has_flows & (cols["served_hours"][rows] > 0)
-        serving = [p for p, m in zip(provs, mask.tolist(), strict=True) if m]
+        cols, provs = self.provider_state.cols, self.flow_providers  # the allocation's order (by sector)
+        if len(provs) != len(self.provider_by_id):  # no provider was allocated demand this quarter
+            for p in self.providers():
+                p.prev_flows = None
+        mask = cols["served_hours"][self.flow_rows] > 0
+        serving = list(compress(provs, mask.tolist()))
         for p in compress(provs, (~mask).tolist()):
             p.prev_flows = None
         if not serving:
             return
-        n, rows = len(serving), rows[mask]
+        n, rows = len(serving), self.flow_rows[mask]
         cells = self.territory.municipalities * len(GROUPS)
-        # Rows stacked by one concatenate (np.stack costs a Python call per row).
-        now = np.concatenate([flows[p.unique_id] for p in serving]).reshape(n, cells)
+        now = self.flow_matrix[mask]  # hours served to each demand cell, a row per serving provider
         served, staff, capacity, asked, volunteers, governance, tech, prox = (cols[name][rows] for name in (
             "served_hours", "staff_fte", "capacity_now", "asked_hours", "volunteers_fte", "governance", "technicisation", "proximity_now"))
         prev_flows = list(map(attrgetter("prev_flows"), serving))
@@ -613,8 +619,8 @@ class TerritoryModel(mesa.Model):
             time_index = np.where(asked > 0, np.minimum(1.0, capacity / np.where(asked > 0, asked, 1.0)), 1.0)
         voice = mech.voice_all(volunteers, staff, governance)
         cols["personalisation"][rows] = mech.personalisation(time_index, continuity, tech, prox, voice, weights)
-        for p in serving:
-            p.prev_flows = flows[p.unique_id]
+        for p, f in zip(serving, now, strict=True):
+            p.prev_flows = f
 
     def adjust_workforce(self) -> None:
         """Hiring, lay-offs and insertion exits of every provider (Provider.adjust_workforce),
