@@ -90,7 +90,7 @@ class Provider(mesa.Agent):
         self.accredited_from = accredited_from
         self.founded_step = model.steps
         self.insolvent_quarters = 0
-        self.ledger = Ledger()
+        # self.ledger: all zeros already (a fresh row of ProviderState is zeros; Ledger() costs a write per line)
         self.asked_hours = 0.0
         self.served_hours = 0.0
         self.personalisation = 0.5

@@ -37,6 +37,7 @@ def test_columns_hold_the_agents_attributes_and_survive_growth():
     assert first.staff_fte == 7.25 and cols["staff_fte"][first._row] == 7.25
     assert [o.staff_fte for o in made] == [float(k) for k in range(capacity + 1)]
     assert len({o._row for o in made} | {first._row}) == capacity + 2  # one row each, never shared
+    assert set(made[-1].ledger.as_dict().values()) == {0.0}  # a new provider's ledger is empty (a fresh row)
     firm = ConventionalFirm(model, sector=0, municipality=0, staff_fte=2.0)
     assert cols["ess"][firm._row] == 0 and cols["ess"][first._row] == 1
 
