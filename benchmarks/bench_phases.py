@@ -1,0 +1,70 @@
+"""Benchmark: where a quarter's time goes, phase by phase (the methods TerritoryModel.step calls).
+
+    python benchmarks/bench_phases.py [ORGANISATIONS] [STEPS]     (default 1000 40)
+
+Runs ``baseline.toml`` at ORGANISATIONS organisations for STEPS quarters with each step
+method of the model (and the yearly strategy, concentration and cooperation calls) wrapped
+by a wall-clock timer, and prints milliseconds per quarter by phase, largest first, with
+the whole step's time and organisation-steps per second.  The yearly phases are averaged
+over all quarters.  Speed is measured here, never in a timed test; results go to
+benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PHASES = ("open_quarter", "fund_public_services", "set_prices", "allocate_demand", "pay_for_service", "collect_gifts",
+          "pay_insertion_aid", "book_ptce_costs", "settle_accounts", "pool_treasuries", "update_personalisation",
+          "adjust_workforce", "update_practices", "update_cooperation", "close_insolvent", "enter_new_organisations")
+YEARLY = ("choose_strategies", "concentrate", "cooperate", "restore_legality")
+
+
+def main() -> None:
+    from simulation import TerritoryModel, load_scenario
+    from simulation import cooperation as coop
+
+    organisations = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    steps = int(sys.argv[2]) if len(sys.argv) > 2 else 40
+    scenario = load_scenario(ROOT / "scenarios" / "baseline.toml", {"territory.organisations": organisations, "steps": steps})
+    model = TerritoryModel(scenario, rng=0)
+    spent: dict[str, float] = defaultdict(float)
+
+    def timed(owner, name: str, label: str) -> None:
+        f = getattr(owner, name)
+
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return f(*args, **kwargs)
+            finally:
+                spent[label] += time.perf_counter() - start
+        setattr(owner, name, wrapper)
+
+    for name in PHASES:
+        timed(model, name, name)
+    originals = {name: getattr(coop, name) for name in YEARLY}
+    for name in YEARLY:  # the model calls them through the module
+        timed(coop, name, name)
+    timed(model.datacollector, "collect", "collect (metrics)")
+    try:
+        start = time.perf_counter()
+        model.run()
+        total = time.perf_counter() - start
+    finally:
+        for name, f in originals.items():
+            setattr(coop, name, f)
+    alive = model.timeseries()["organisations"]
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')} baseline.toml, {organisations} organisations, {steps} quarters")
+    print(f"whole step {total / steps * 1000:.2f} ms per quarter, {alive.mean():.0f} organisations on average, "
+          f"{alive.sum() / total:,.0f} organisation-steps per second")
+    for name, seconds in sorted(spent.items(), key=lambda kv: -kv[1]):
+        print(f"{name:28s} {seconds / steps * 1000:7.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
