@@ -420,23 +420,29 @@ def cooperate(model: TerritoryModel) -> None:
     seekers = sorted((o for o in model.organisations() if o.strategy == "cooperate" and o.ptce is None), key=lambda o: o.unique_id)
     draws = model.dyn_rng.random(len(seekers))
     index = NearestIndex(seekers, d)
-    hubs = model.ptces()
+
+    def open_hubs() -> tuple[list[Ptce], np.ndarray, list[float]]:
+        # Each hub's rigidity with one more member changes only when it admits one (below):
+        # computed once per hub, not once per seeker and hub.
+        hubs = model.ptces()
+        return hubs, np.array([p.seat for p in hubs], dtype=np.int64), [p.rigidity_after_joining() for p in hubs]
+
+    hubs, seats, r_after = open_hubs()
     for org, u in zip(seekers, draws, strict=True):
         if org.ptce is not None or not org.alive or u >= cp.join_per_quarter:
             continue
-        dist = d[org.municipality]
         options = []
-        for p in hubs:
-            if dist[p.seat] <= cp.ptce_radius_km:
-                r_after = p.rigidity_after_joining()
-                if r_after <= cp.rigidity_exit_threshold:
-                    options.append((r_after, dist[p.seat], p.unique_id, p))
+        for j, dist in enumerate(d[org.municipality, seats].tolist()):
+            if dist <= cp.ptce_radius_km and r_after[j] <= cp.rigidity_exit_threshold:
+                options.append((r_after[j], dist, hubs[j].unique_id, j))
         if options:
-            min(options, key=lambda x: x[:3])[3].add_member(org)
+            j = min(options)[3]  # (rigidity after joining, distance, id): ids are unique
+            hubs[j].add_member(org)
+            r_after[j] = hubs[j].rigidity_after_joining()
             index.remove(org)
             continue
         if found_ptce(model, org, index) is not None:
-            hubs = model.ptces()  # the new PTCE is open to the next seekers
+            hubs, seats, r_after = open_hubs()  # the new PTCE is open to the next seekers
 
 
 def found_ptce(model: TerritoryModel, org: Provider, index: NearestIndex | None = None) -> Ptce | None:
@@ -595,14 +601,32 @@ def strategy_payoffs(model: TerritoryModel, orgs: list[Provider], sheet: dict[st
         dh = dist[np.ix_(munis, seats)]  # (n, H), hubs in id order so argmin breaks ties by id
         near = dh <= cp.ptce_radius_km
         choice = np.where(near.any(axis=1), np.argmin(np.where(near, dh, np.inf), axis=1), -1)
-        rigidity = {h.unique_id: h.rigidity for h in hubs}
-        for i, o in enumerate(orgs):
-            hub = o.ptce if o.ptce is not None else (hubs[choice[i]] if choice[i] >= 0 else None)
-            if hub is not None:
-                member = o.ptce is hub
-                q_tot[i] = hub.pool_capacity_hours + (0.0 if member else q[i])
-                size[i] = hub.size + (0 if member else 1)
-                rig[i] = rigidity[hub.unique_id] if hub.unique_id in rigidity else hub.rigidity
+        # The hub each organisation reckons with: its own, else the nearest (``choice``);
+        # a member's pool already counts its capacity and its size, a candidate's does not:
+        #   Q_tot = Q_pool + (0 if member else Q),  size = n_hub + (0 if member else 1).
+        position = {h.unique_id: j for j, h in enumerate(hubs)}
+        hubs, own = list(hubs), []
+        for o in orgs:
+            h = o.ptce
+            if h is None:
+                own.append(-1)
+                continue
+            j = position.get(h.unique_id)
+            if j is None:  # not among the model's PTCEs (not expected): still its own hub
+                j = position[h.unique_id] = len(hubs)
+                hubs.append(h)
+            own.append(j)
+        own = np.array(own, dtype=np.int64)
+        member = own >= 0
+        which = np.where(member, own, choice)
+        has = which >= 0
+        pool = np.array([h.pool_capacity_hours for h in hubs])
+        n_hub = np.array([h.size for h in hubs], dtype=np.int64)
+        rig_hub = np.array([h.rigidity for h in hubs])
+        w = which[has]
+        q_tot[has] = pool[w] + np.where(member[has], 0.0, q[has])
+        size[has] = n_hub[w] + np.where(member[has], 0, 1)
+        rig[has] = rig_hub[w]
     saving = np.where(q_tot > 0, cp.pooled_share_of_fixed_costs * (f(q) - f(q_tot) * q / np.maximum(q_tot, 1e-12)), 0.0)
     coord = cp.animation_eur_per_member_quarter * size * (1 + cp.coordination_cost_per_rigidity * rig) / np.maximum(size, 1)
     coop = saving - (1 - model.regime.params.animation_funded_share) * coord
@@ -641,7 +665,8 @@ def choose_strategies(model: TerritoryModel) -> None:
     sheet = cost_sheet(orgs, op, rows)
     result = cols["last_result_eur"][rows]
     perf = result / np.maximum(quarterly_costs_eur(orgs, op, sheet), 1e-9)
-    strat = np.array([STRATEGIES.index(o.strategy) for o in orgs], dtype=int)
+    code = {name: k for k, name in enumerate(STRATEGIES)}
+    strat = np.array([code[o.strategy] for o in orgs], dtype=int)
     # Imitation: over the ties between two ESS organisations, the mean result of the peers
     # following each strategy minus the mean of all peers (0 where no peer follows it).
     # Ties between two ESS organisations in networkx's edge order (simulation.network).
@@ -662,7 +687,8 @@ def choose_strategies(model: TerritoryModel) -> None:
     mean_all = np.divide(sum_k.sum(axis=1, keepdims=True), cnt_all, out=np.zeros((n, 1)), where=cnt_all > 0)
     mean_k = np.divide(sum_k, cnt_k, out=np.zeros((n, 3)), where=cnt_k > 0)
     imitation = np.where(cnt_k > 0, mean_k - mean_all, 0.0)
-    rigidity = np.array([o.ptce.rigidity if o.ptce is not None else 0.0 for o in orgs])
+    hub_rigidity = {h: h.rigidity for h in model.ptces()}  # once per hub, not per member
+    rigidity = np.array([0.0 if (h := o.ptce) is None else (hub_rigidity[h] if h in hub_rigidity else h.rigidity) for o in orgs])
     mission_loss = np.column_stack([np.zeros(n), np.ones(n), rigidity])
     governance = cols["governance"][rows]
     util = mech.strategy_utilities(strategy_payoffs(model, orgs, sheet), mission_loss, imitation, strat,
@@ -670,8 +696,8 @@ def choose_strategies(model: TerritoryModel) -> None:
     shares = mech.logit_shares(util, sp.temperature)
     # Inverse CDF of each organisation's own uniform draw (searchsorted, side right).
     pick = np.minimum((np.cumsum(shares, axis=1) <= draws[:, None]).sum(axis=1), 2)
-    chosen = {o.unique_id: STRATEGIES[int(k)] for o, k in zip(orgs, pick, strict=True)}
-    for o in orgs:  # simultaneous revision: everybody chose on last year's states
-        o.strategy = chosen[o.unique_id]
-        if o.strategy != "cooperate" and o.ptce is not None:
+    # Simultaneous revision: everybody chose above on last year's states.
+    for o, k in zip(orgs, pick.tolist(), strict=True):
+        o.strategy = STRATEGIES[k]
+        if k != 2 and o.ptce is not None:  # STRATEGIES[2] == "cooperate"
             o.ptce.remove_member(o)
