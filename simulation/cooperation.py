@@ -69,6 +69,7 @@ def absorb(model: TerritoryModel, absorber: Provider, absorbed: Provider) -> Non
     net = model.cooperation
     adj = net._adj  # networkx's dict of dicts (its views cost a call per read)
     theirs, mine = adj[absorbed.unique_id], adj[absorber.unique_id]
+    new: list[tuple[int, float, str]] = []  # ties the absorber takes over, in adjacency order
     for nb, tie in list(theirs.items()):
         if nb == absorber.unique_id:
             continue
@@ -77,7 +78,19 @@ def absorb(model: TerritoryModel, absorber: Provider, absorbed: Provider) -> Non
         if own is not None:
             own["trust"] = max(trust, own["trust"])
         else:
-            net.add_edge(absorber.unique_id, nb, trust=trust, kind=tie.get("kind", "tie"))
+            new.append((nb, trust, tie.get("kind", "tie")))
+    # What add_edge(absorber, nb, trust=trust, kind=kind) tie by tie does (the same slots in
+    # the same order), a run of ties of one kind at a time: the network's bulk insertion.
+    start = 0
+    while start < len(new):
+        end = start + 1
+        while end < len(new) and new[end][2] == new[start][2]:
+            end += 1
+        run = new[start:end]
+        net.add_missing_ties(absorber.unique_id, [nb for nb, _, _ in run], 0.0, run[0][2])
+        for nb, trust, _ in run:
+            mine[nb]["trust"] = trust
+        start = end
     model.regime.on_merger(model, absorber, absorbed)
     model.remove_provider(absorbed)
 
@@ -249,15 +262,20 @@ class Ptce(mesa.Agent):
         return mech.coordination_cost(self.size, cp.animation_eur_per_member_quarter, self.rigidity, cp.coordination_cost_per_rigidity)
 
     # ----------------------------------------------------------------- the quarter
-    def open_quarter(self) -> None:
+    def open_quarter(self, ess: list[Provider] | None = None, capacity_hours: list[float] | None = None) -> None:
         """Set this quarter's pooled premises and the forms the PTCE has, and what each
-        form changes for its members (seed text, five forms)."""
+        form changes for its members (seed text, five forms).  ``ess``: its ESS members
+        (Ptce.ess_members), and ``capacity_hours`` their capacities (organisations.capacity_rows),
+        if the caller has them for every hub at once (TerritoryModel.open_quarter)."""
         cp = self.model.config.cooperation
         op = self.model.config.organisation
         allowed = set(cp.forms)
-        ess = self.ess_members()
+        if ess is None:
+            ess = self.ess_members()
         cols, rows = self.model.provider_state.cols, rows_of(ess)
-        self.pool_capacity_hours = float(sum(capacity_rows(cols, rows, op).tolist()))  # Python's sum, as over the members
+        if capacity_hours is None:
+            capacity_hours = capacity_rows(cols, rows, op).tolist()
+        self.pool_capacity_hours = float(sum(capacity_hours))  # Python's sum, as over the members
         mature = self.depth >= cp.project_depth_threshold
         sectors = cols["sector"][rows].tolist()
         forms = {"pooled_means"}
@@ -272,8 +290,8 @@ class Ptce(mesa.Agent):
             # Members of one sector buy from each other: their ties become supply links.
             adj = self.model.cooperation._adj  # networkx's dict of dicts (its views cost a call per read)
             by_sector: dict[int, list[int]] = {}
-            for m in ess:
-                by_sector.setdefault(m.sector, []).append(m.unique_id)
+            for m, sector in zip(ess, sectors, strict=True):
+                by_sector.setdefault(sector, []).append(m.unique_id)
             for ids in by_sector.values():
                 for i, a in enumerate(ids):
                     ties = adj[a]

@@ -24,7 +24,9 @@ from .organisations import (
     Organisation,
     Provider,
     adjust_workforce_rows,
+    capacity_rows,
     cost_sheet,
+    rows_of,
     settle_rows,
     update_practices_rows,
 )
@@ -305,8 +307,15 @@ class TerritoryModel(mesa.Model):
         self.apply_employer_closures()
         self.apply_supply_costs()
         self.quarter_stats = {"entries": 0, "exits": 0, "mergers": 0, "public_spend_eur": 0.0, "insertion_aid_eur": 0.0, "outside_funding_eur": 0.0}
-        for hub in self.ptces():
-            hub.open_quarter()
+        # Ptce.open_quarter of each hub, with its ESS members' capacities taken at once
+        # (capacity_rows is element-wise: the same values as hub by hub).
+        hubs = self.ptces()
+        ess = [hub.ess_members() for hub in hubs]
+        capacity = capacity_rows(self.provider_state.cols, rows_of([m for members in ess for m in members]), self.config.organisation).tolist()
+        start = 0
+        for hub, members in zip(hubs, ess, strict=True):
+            hub.open_quarter(members, capacity[start:start + len(members)])
+            start += len(members)
 
     def apply_market_demand_shock(self) -> None:
         """employer_closure: paying demand falls in the closing employer's municipality
