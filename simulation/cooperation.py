@@ -16,6 +16,7 @@ from the mechanisms and the parameters (see ODD.md, "Concentration and cooperati
 from __future__ import annotations
 
 import heapq
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 import mesa
@@ -109,8 +110,10 @@ class NearestIndex:
         # Per municipality, id -> organisation in increasing id order (inserted sorted, never
         # re-inserted), so iteration is in id order and removal is O(1).
         self.by_muni: dict[int, dict[int, Provider]] = {}
-        for o in sorted(orgs, key=lambda o: o.unique_id):
-            self.by_muni.setdefault(o.municipality, {})[o.unique_id] = o
+        orgs = sorted(orgs, key=attrgetter("unique_id"))
+        munis = orgs[0]._cols["municipality"][rows_of(orgs)].tolist() if orgs else []
+        for o, muni in zip(orgs, munis, strict=True):
+            self.by_muni.setdefault(muni, {})[o.unique_id] = o
 
     def remove(self, org: Provider) -> None:
         """Take ``org`` out of the index (no effect if it is not in it)."""
@@ -169,8 +172,10 @@ def concentrate(model: TerritoryModel) -> None:
         if org.sector not in indexes:
             # Only organisations that can consent (they chose to concentrate or are in deficit);
             # neither changes during this loop, so the index gives what a scan would.
+            ess = [o for o in model.providers(org.sector) if o.is_ess]
+            in_deficit = model.provider_state.cols["insolvent_quarters"][rows_of(ess)].tolist()
             indexes[org.sector] = NearestIndex(
-                [o for o in model.providers(org.sector) if o.is_ess and (o.strategy == "concentrate" or o.insolvent_quarters > 0)],
+                [o for o, k in zip(ess, in_deficit, strict=True) if o.strategy == "concentrate" or k > 0],
                 model.territory.distance_km,
             )
         partner = merger_partner(model, org, taken, indexes[org.sector])
@@ -339,9 +344,12 @@ class Ptce(mesa.Agent):
         c = cp.fund_contribution_share * cols["last_result_eur"][paying]
         treasury[paying] -= c
         transfers[paying] -= c
-        for amount in c.tolist():  # the fund and the tally add them one by one, in order
-            self.fund_eur += amount
-            stats["fund_in_eur"] = stats.get("fund_in_eur", 0.0) + amount
+        if len(c):  # the fund and the tally add them one by one, in order
+            fund, tally = self.fund_eur, stats.get("fund_in_eur", 0.0)
+            for amount in c.tolist():
+                fund += amount
+                tally += amount
+            self.fund_eur, stats["fund_in_eur"] = fund, tally
         t = treasury[rows]
         new_t, self.fund_eur = mech.carry_from_fund(t, self.fund_eur)
         moved = new_t != t
@@ -349,8 +357,11 @@ class Ptce(mesa.Agent):
         changed = rows[moved]
         cols["carried_eur"][changed] = carried
         transfers[changed] += carried
-        for amount in carried.tolist():
-            stats["fund_out_eur"] = stats.get("fund_out_eur", 0.0) + amount
+        if len(carried):
+            tally = stats.get("fund_out_eur", 0.0)
+            for amount in carried.tolist():
+                tally += amount
+            stats["fund_out_eur"] = tally
         treasury[changed] = new_t[moved]
         cols["insolvent_quarters"][changed[new_t[moved] >= 0]] = 0
 
@@ -365,7 +376,7 @@ class Ptce(mesa.Agent):
         self.depth = mech.pooling_depth_step(self.depth, member_trust, cp.depth_growth_per_quarter)
         p_exit = mech.rigidity_exit_probability(self.rigidity, cp.rigidity_exit_threshold, cp.rigidity_exit_rate)
         left = []
-        ess = sorted(self.ess_members(), key=lambda m: m.unique_id)
+        ess = sorted(self.ess_members(), key=attrgetter("unique_id"))
         draws = self.model.dyn_rng.random(len(ess))
         for m, u in zip(ess, draws, strict=True):
             if u < p_exit:
@@ -411,7 +422,10 @@ def member_trust_means(model: TerritoryModel, hubs: list[Ptce]) -> dict[int, flo
     hub_ids, trust = hub_ids[order], trust[order]
     starts = np.flatnonzero(np.r_[True, hub_ids[1:] != hub_ids[:-1]]) if len(hub_ids) else np.zeros(0, dtype=np.int64)
     bounds = np.r_[starts, len(hub_ids)]
-    return {int(hub_ids[s]): float(np.mean(trust[s:e])) for s, e in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)}
+    # trust[s:e].sum() / (e - s) is np.mean's own computation (the same pairwise sum, then one
+    # division), without its per-call overhead.
+    return {h: float(trust[s:e].sum()) / (e - s)
+            for h, s, e in zip(hub_ids[bounds[:-1]].tolist(), bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)}
 
 
 def ptce_candidates_firms(model: TerritoryModel, muni: int, exclude: set[int]) -> list[Provider]:

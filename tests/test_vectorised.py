@@ -288,3 +288,56 @@ def test_set_prices_equals_the_methods_bit_for_bit():
         assert p.price_eur_per_hour == expected, p
         checked += p.fee_discount_eur(op, aid, q) > 0
     assert checked > 0
+
+
+def test_strategy_payoffs_hub_terms_equal_an_organisation_by_organisation_reference():
+    from simulation import cooperation as coop
+    from simulation.organisations import rows_of
+
+    model = TerritoryModel(smoke(**{"strategy.policy": "cooperate", "steps": 6}), rng=4).run()
+    for o in model.organisations()[::4]:
+        if o.ptce is not None:
+            o.ptce.remove_member(o)  # candidates beside members: they reckon with the nearest hub
+    cp, op = model.config.cooperation, model.config.organisation
+    orgs = sorted(model.organisations(), key=lambda o: o.unique_id)
+    hubs = model.ptces()
+    assert hubs and any(o.ptce is None for o in orgs) and any(o.ptce is not None for o in orgs)
+    got = coop.strategy_payoffs(model, orgs)
+    # Reference: each organisation's hub read from the agents, one by one (the equation of
+    # the docstring, coop = saving - (1 - funded share) x coordination).
+    sheet = cost_sheet(orgs, op)
+    q, costs = sheet["capacity_hours"], coop.quarterly_costs_eur(orgs, op, sheet)
+    dist = model.territory.distance_km
+    f0, beta = op.fixed_cost_scale_eur, op.fixed_cost_exponent
+    munis = model.provider_state.cols["municipality"][rows_of(orgs)].tolist()
+    for i, o in enumerate(orgs):
+        near = [h for h in hubs if dist[munis[i], h.seat] <= cp.ptce_radius_km]
+        hub = o.ptce if o.ptce is not None else min(near, key=lambda h: (dist[munis[i], h.seat], h.unique_id), default=None)
+        q_tot, size, rig = q[i] * cp.rigidity_half_size, int(cp.rigidity_half_size), 0.0
+        if hub is not None:
+            member = o.ptce is hub
+            q_tot = hub.pool_capacity_hours + (0.0 if member else q[i])
+            size, rig = hub.size + (0 if member else 1), hub.rigidity
+        f = (lambda x: f0 * x**beta if x > 0 else 0.0)  # noqa: E731
+        saving = cp.pooled_share_of_fixed_costs * (f(q[i]) - f(q_tot) * q[i] / max(q_tot, 1e-12)) if q_tot > 0 else 0.0
+        coord = cp.animation_eur_per_member_quarter * size * (1 + cp.coordination_cost_per_rigidity * rig) / max(size, 1)
+        expected = (saving - (1 - model.regime.params.animation_funded_share) * coord) / costs[i] if costs[i] > 0 and q[i] > 0 else 0.0
+        assert got[i, 2] == pytest.approx(expected, rel=1e-12, abs=1e-15), o.unique_id
+
+
+def test_member_trust_means_equal_np_mean_over_each_hubs_ties():
+    from simulation import cooperation as coop
+
+    model = TerritoryModel(smoke(**{"strategy.policy": "cooperate", "steps": 6}), rng=5).run()
+    hubs = model.ptces()
+    got = coop.member_trust_means(model, hubs)
+    assert got
+    adj = model.cooperation._adj
+    for hub in hubs:
+        ids = sorted(hub.members)
+        inside = set(ids)
+        trust = [adj[a][b]["trust"] for a in ids for b in adj[a] if b in inside and b > a]
+        if trust:
+            assert got[hub.unique_id] == float(np.mean(trust)), hub.unique_id
+        else:
+            assert hub.unique_id not in got
