@@ -572,21 +572,25 @@ def nearest_peer_index(munis: np.ndarray, distance_km: np.ndarray, radius_km: fl
     out = np.full(n, -1)
     if n < 2:
         return out
-    present = np.unique(munis)
-    first = {m: np.flatnonzero(munis == m) for m in present}  # indices in id order
-    d = distance_km[np.ix_(present, present)]
-    for a, m in enumerate(present):
-        idx = first[m]
-        if len(idx) >= 2:  # a peer in the same municipality: the lowest id other than itself
-            out[idx] = np.where(idx == idx[0], idx[1], idx[0])
-            continue
-        row = d[a].copy()
-        row[a] = np.inf
-        row[row > radius_km] = np.inf
-        if np.isfinite(row).any():
-            best = row.min()
-            # Among municipalities at the smallest distance, the organisation with the lowest id.
-            out[idx] = min(first[present[b]][0] for b in np.flatnonzero(row == best))
+    present, where = np.unique(munis, return_inverse=True)
+    grouped = np.argsort(where, kind="stable")  # by municipality, in id order within each
+    count = np.bincount(where, minlength=len(present))
+    start = np.r_[0, np.cumsum(count)[:-1]]
+    first = grouped[start]  # the lowest id of each municipality
+    second = grouped[np.minimum(start + 1, n - 1)]  # the next one (where there are two)
+    # A peer in the same municipality: the lowest id other than itself.
+    crowded = count[where] >= 2
+    own_first = first[where]
+    out[crowded] = np.where(np.arange(n)[crowded] == own_first[crowded], second[where][crowded], own_first[crowded])
+    # Alone in its municipality: among the other municipalities within the radius at the
+    # smallest distance, the organisation with the lowest id.
+    d = distance_km[np.ix_(present, present)].astype(float)
+    np.fill_diagonal(d, np.inf)
+    d[d > radius_km] = np.inf
+    best = d.min(axis=1)
+    nearest = np.where((d == best[:, None]) & np.isfinite(d), first[None, :], n).min(axis=1)
+    alone = ~crowded & (nearest[where] < n)
+    out[alone] = nearest[where][alone]
     return out
 
 

@@ -432,6 +432,23 @@ def test_nearest_peer_index_by_hand():
     assert coop.nearest_peer_index(np.array([0, 3]), d, 15.0).tolist() == [-1, -1]
 
 
+def test_nearest_peer_index_equals_a_pair_by_pair_search():
+    rng = np.random.default_rng(3)
+    xy = rng.integers(0, 10, size=(12, 2)).astype(float)  # integer points: many equal distances
+    d = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1])
+    d[~np.eye(12, dtype=bool) & (d == 0)] = 0.5  # distinct municipalities are apart
+    checked: set[int] = set()
+    for n in (2, 5, 40):
+        munis = rng.integers(0, 12, size=n)
+        expected = []
+        for i in range(n):
+            near = [(d[munis[i], munis[j]], j) for j in range(n) if j != i and d[munis[i], munis[j]] <= 2.0]
+            expected.append(min(near)[1] if near else -1)
+        assert coop.nearest_peer_index(munis, d, 2.0).tolist() == expected
+        checked.update(expected)
+    assert -1 in checked and len(checked) > 5  # isolated organisations and found peers both occur
+
+
 def test_network_clustering_equals_networkx():
     from simulation.metrics import network_clustering
 
