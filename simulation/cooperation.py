@@ -160,7 +160,7 @@ def concentrate(model: TerritoryModel) -> None:
     """Yearly: each organisation that chose to concentrate looks for a partner with
     probability ``merger_attempt_per_year``; the larger absorbs the smaller."""
     cp = model.config.concentration
-    orgs = sorted((o for o in model.organisations() if o.strategy == "concentrate"), key=lambda o: o.unique_id)
+    orgs = sorted((o for o in model.organisations() if o.strategy == "concentrate"), key=attrgetter("unique_id"))
     order = model.dyn_rng.permutation(len(orgs))
     draws = model.dyn_rng.random(len(orgs))
     taken: set[int] = set()
@@ -247,10 +247,12 @@ class Ptce(mesa.Agent):
     def size(self) -> int:
         return len(self.members)
 
-    def legal(self) -> bool:
+    def legal(self, ess: int | None = None) -> bool:
         """At least ``founding_members_min`` legal persons, one ESS organisation and one
-        enterprise outside the ESS (FACTS.md [ptce-law])."""
-        ess = sum(1 for m in self.members.values() if m.is_ess)
+        enterprise outside the ESS (FACTS.md [ptce-law]).  ``ess``: the number of ESS
+        members, if the caller has just counted them."""
+        if ess is None:
+            ess = sum(1 for m in self.members.values() if m.is_ess)
         return self.size >= self.model.config.cooperation.founding_members_min and ess >= 1 and self.size - ess >= 1
 
     @property
@@ -449,22 +451,24 @@ def cooperate(model: TerritoryModel) -> None:
     cooperating organisations and a firm (FACTS.md [ptce-law])."""
     cp = model.config.cooperation
     d = model.territory.distance_km
-    seekers = sorted((o for o in model.organisations() if o.strategy == "cooperate" and o.ptce is None), key=lambda o: o.unique_id)
+    seekers = sorted((o for o in model.organisations() if o.strategy == "cooperate" and o.ptce is None), key=attrgetter("unique_id"))
     draws = model.dyn_rng.random(len(seekers))
     index = NearestIndex(seekers, d)
 
     def open_hubs() -> tuple[list[Ptce], np.ndarray, list[float]]:
         # Each hub's rigidity with one more member changes only when it admits one (below):
         # computed once per hub, not once per seeker and hub.
+        # Distances from each municipality to each hub's seat, as plain floats.
         hubs = model.ptces()
-        return hubs, np.array([p.seat for p in hubs], dtype=np.int64), [p.rigidity_after_joining() for p in hubs]
+        seats = np.array([p.seat for p in hubs], dtype=np.int64)
+        return hubs, d[:, seats].tolist(), [p.rigidity_after_joining() for p in hubs]
 
-    hubs, seats, r_after = open_hubs()
+    hubs, to_seat_km, r_after = open_hubs()
     for org, u in zip(seekers, draws, strict=True):
         if org.ptce is not None or not org.alive or u >= cp.join_per_quarter:
             continue
         options = []
-        for j, dist in enumerate(d[org.municipality, seats].tolist()):
+        for j, dist in enumerate(to_seat_km[org.municipality]):
             if dist <= cp.ptce_radius_km and r_after[j] <= cp.rigidity_exit_threshold:
                 options.append((r_after[j], dist, hubs[j].unique_id, j))
         if options:
@@ -474,7 +478,7 @@ def cooperate(model: TerritoryModel) -> None:
             index.remove(org)
             continue
         if found_ptce(model, org, index) is not None:
-            hubs, seats, r_after = open_hubs()  # the new PTCE is open to the next seekers
+            hubs, to_seat_km, r_after = open_hubs()  # the new PTCE is open to the next seekers
 
 
 def found_ptce(model: TerritoryModel, org: Provider, index: NearestIndex | None = None) -> Ptce | None:
@@ -507,14 +511,22 @@ def found_ptce(model: TerritoryModel, org: Provider, index: NearestIndex | None 
 def restore_legality(model: TerritoryModel, ptce: Ptce) -> None:
     """After departures and closures: recruit a firm if none is left, dissolve the PTCE if
     it still breaks the law's composition (FACTS.md [ptce-law])."""
-    for m in list(ptce.members.values()):
-        if not m.alive or (not m.is_ess and m.staff_fte <= 0):
-            ptce.remove_member(m)
-    if not any(not m.is_ess for m in ptce.members.values()):
+    leaving, ess = [], 0  # one pass: who leaves, and how many ESS organisations stay
+    for m in ptce.members.values():
+        if m.is_ess:
+            if m.alive:
+                ess += 1
+            else:
+                leaving.append(m)
+        elif not m.alive or m.staff_fte <= 0:
+            leaving.append(m)
+    for m in leaving:
+        ptce.remove_member(m)
+    if ess == ptce.size:  # no firm left
         for f in ptce_candidates_firms(model, ptce.seat, set()):
             ptce.add_member(f)
             break
-    if not ptce.legal():
+    if not ptce.legal(ess):
         ptce.dissolve()
 
 
@@ -688,7 +700,7 @@ def choose_strategies(model: TerritoryModel) -> None:
     network (their last result over costs, by strategy), and inertia.
     """
     sp = model.config.strategy
-    orgs = sorted(model.organisations(), key=lambda o: o.unique_id)
+    orgs = sorted(model.organisations(), key=attrgetter("unique_id"))
     if sp.policy != "endogenous":
         for o in orgs:
             o.strategy = sp.policy
