@@ -81,17 +81,13 @@ def absorb(model: TerritoryModel, absorber: Provider, absorbed: Provider) -> Non
         else:
             new.append((nb, trust, tie.get("kind", "tie")))
     # What add_edge(absorber, nb, trust=trust, kind=kind) tie by tie does (the same slots in
-    # the same order), a run of ties of one kind at a time: the network's bulk insertion.
-    start = 0
-    while start < len(new):
-        end = start + 1
-        while end < len(new) and new[end][2] == new[start][2]:
-            end += 1
-        run = new[start:end]
-        net.add_missing_ties(absorber.unique_id, [nb for nb, _, _ in run], 0.0, run[0][2])
-        for nb, trust, _ in run:
-            mine[nb]["trust"] = trust
-        start = end
+    # the same order), with the network's bulk insertion, then each tie's trust and kind.
+    if new:
+        net.add_missing_ties(absorber.unique_id, [nb for nb, _, _ in new], 0.0, "tie")
+        for nb, trust, kind in new:
+            tie = mine[nb]
+            tie["trust"] = trust
+            tie["kind"] = kind
     model.regime.on_merger(model, absorber, absorbed)
     model.remove_provider(absorbed)
 

@@ -125,6 +125,39 @@ def test_absorb_carries_everything_over_and_unit_cost_falls():
                                     "absorber_staff_fte": 6.0, "absorbed_staff_fte": 6.0}  # sizes before
 
 
+def test_absorb_moves_ties_as_add_edge_tie_by_tie_would():
+    import copy
+
+    model = TerritoryModel(smoke("cooperative", **{"strategy.policy": "cooperate", "steps": 4}), rng=5).run()
+    net = model.cooperation
+    # An absorbed organisation with ties of several kinds, some shared with the absorber.
+    a, b = max(((x, y) for x in model.organisations() for y in model.organisations() if x.sector == y.sector and x is not y),
+               key=lambda p: (len(net.adj[p[1].unique_id]), len(set(net.adj[p[0].unique_id]) & set(net.adj[p[1].unique_id]))))
+    shared = set(net.adj[a.unique_id]) & set(net.adj[b.unique_id]) - {a.unique_id, b.unique_id}
+    kinds = {d["kind"] for d in net.adj[b.unique_id].values()}
+    assert shared and len(kinds) >= 2, (shared, kinds)
+    # Reference: the tie-by-tie form over a plain networkx copy.
+    ref = nx.Graph(copy.deepcopy(nx.to_dict_of_dicts(net)))
+    for nb, tie in list(ref.adj[b.unique_id].items()):
+        if nb == a.unique_id:
+            continue
+        if ref.has_edge(a.unique_id, nb):
+            ref.adj[a.unique_id][nb]["trust"] = max(tie["trust"], ref.adj[a.unique_id][nb]["trust"])
+        else:
+            ref.add_edge(a.unique_id, nb, trust=tie["trust"], kind=tie.get("kind", "tie"))
+    ref.remove_node(b.unique_id)
+    before_a, before_b = list(net.adj[a.unique_id]), list(net.adj[b.unique_id])
+    if a.ptce is not None:
+        a.ptce.remove_member(a)
+    if b.ptce is not None:
+        b.ptce.remove_member(b)
+    coop.absorb(model, a, b)
+    got = {nb: dict(d) for nb, d in net.adj[a.unique_id].items()}
+    # Same adjacency order: the absorber's ties, then the new ones in the absorbed one's order.
+    assert list(got) == [nb for nb in before_a if nb != b.unique_id] + [nb for nb in before_b if nb not in before_a and nb not in (a.unique_id, b.unique_id)]
+    assert got == {nb: dict(d) for nb, d in ref.adj[a.unique_id].items()}
+
+
 def test_absorb_carries_contracts_in_the_competitive_regime():
     model = TerritoryModel(smoke("competitive", **{"strategy.policy": "independent"}), rng=3)
     model.step()
