@@ -265,30 +265,30 @@ class Ptce(mesa.Agent):
         return mech.coordination_cost(self.size, cp.animation_eur_per_member_quarter, self.rigidity, cp.coordination_cost_per_rigidity)
 
     # ----------------------------------------------------------------- the quarter
-    def open_quarter(self, ess: list[Provider] | None = None, capacity_hours: list[float] | None = None) -> None:
+    def open_quarter(self) -> None:
         """Set this quarter's pooled premises and the forms the PTCE has, and what each
-        form changes for its members (seed text, five forms).  ``ess``: its ESS members
-        (Ptce.ess_members), and ``capacity_hours`` their capacities (organisations.capacity_rows),
-        if the caller has them for every hub at once (TerritoryModel.open_quarter)."""
-        cp = self.model.config.cooperation
-        op = self.model.config.organisation
-        allowed = set(cp.forms)
-        if ess is None:
-            ess = self.ess_members()
+        form changes for its members (seed text, five forms).  The model does this for
+        every hub at once (TerritoryModel.open_quarter: set_forms, then member_effects)."""
+        ess = self.ess_members()
         cols, rows = self.model.provider_state.cols, rows_of(ess)
-        if capacity_hours is None:
-            capacity_hours = capacity_rows(cols, rows, op).tolist()
+        self.set_forms(ess, capacity_rows(cols, rows, self.model.config.organisation).tolist(),
+                       cols["sector"][rows].tolist(), bool((cols["insertion_share"][rows] > 0).any()))
+        for name, value in self.member_effects().items():
+            cols[name][rows] = value
+
+    def set_forms(self, ess: list[Provider], capacity_hours: list[float], sectors: list[int], insertion: bool) -> None:
+        """The pooled premises and the forms of this quarter, from its ESS members ``ess``,
+        their capacities (hours), their sectors, and whether any has insertion posts."""
+        cp = self.model.config.cooperation
         self.pool_capacity_hours = float(sum(capacity_hours))  # Python's sum, as over the members
-        mature = self.depth >= cp.project_depth_threshold
-        sectors = cols["sector"][rows].tolist()
         forms = {"pooled_means"}
-        if (cols["insertion_share"][rows] > 0).any() and len(self.members) > 1:
+        if insertion and len(self.members) > 1:
             forms.add("conglomerate")  # integration pathways need insertion posts and other employers
         if len(sectors) != len(set(sectors)):
             forms.add("supply_chain")  # upstream and downstream members of one sector
-        if mature:
+        if self.depth >= cp.project_depth_threshold:  # mature: pooled projects
             forms.update(("development_agency", "solidarity"))
-        self.forms = forms & allowed
+        self.forms = forms & set(cp.forms)
         if "supply_chain" in self.forms:
             # Members of one sector buy from each other: their ties become supply links.
             adj = self.model.cooperation._adj  # networkx's dict of dicts (its views cost a call per read)
@@ -302,13 +302,21 @@ class Ptce(mesa.Agent):
                         tie = ties.get(b)
                         if tie is not None:
                             tie["kind"] = "supply"
-        d = self.depth  # what each form gives every ESS member this quarter:
-        cols["pool_share"][rows] = cp.pooled_share_of_fixed_costs if "pooled_means" in self.forms else 0.0
-        cols["joint_sales_bonus"][rows] = cp.joint_sales_utility * d if "pooled_means" in self.forms else 0.0
-        cols["pathway_bonus"][rows] = cp.integration_pathway_rate * d if "conglomerate" in self.forms else 0.0
-        cols["outside_supply_share"][rows] = 1.0 - cp.supply_internalisation * d if "supply_chain" in self.forms else 1.0
-        cols["solidarity_surcharge"][rows] = cp.solidarity_surcharge if "solidarity" in self.forms else 0.0
-        cols["governance_bonus"][rows] = cp.governance_support * d
+
+    def member_effects(self) -> dict[str, float]:
+        """What each form gives every ESS member this quarter, by provider column (d the
+        pooling depth): pooled share of fixed costs, joint-sales utility x d, pathway rate
+        x d, outside supply share 1 - internalisation x d, solidarity surcharge, governance
+        support x d (0, or 1 for the supply share, without the form)."""
+        cp, d, forms = self.model.config.cooperation, self.depth, self.forms
+        return {
+            "pool_share": cp.pooled_share_of_fixed_costs if "pooled_means" in forms else 0.0,
+            "joint_sales_bonus": cp.joint_sales_utility * d if "pooled_means" in forms else 0.0,
+            "pathway_bonus": cp.integration_pathway_rate * d if "conglomerate" in forms else 0.0,
+            "outside_supply_share": 1.0 - cp.supply_internalisation * d if "supply_chain" in forms else 1.0,
+            "solidarity_surcharge": cp.solidarity_surcharge if "solidarity" in forms else 0.0,
+            "governance_bonus": cp.governance_support * d,
+        }
 
     def book_costs_and_outside_funding(self, funded_eur: float) -> float:
         """Book the coordination cost on ESS members pro rata to staff, the public share

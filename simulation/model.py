@@ -307,15 +307,22 @@ class TerritoryModel(mesa.Model):
         self.apply_employer_closures()
         self.apply_supply_costs()
         self.quarter_stats = {"entries": 0, "exits": 0, "mergers": 0, "public_spend_eur": 0.0, "insertion_aid_eur": 0.0, "outside_funding_eur": 0.0}
-        # Ptce.open_quarter of each hub, with its ESS members' capacities taken at once
-        # (capacity_rows is element-wise: the same values as hub by hub).
+        # Ptce.open_quarter of every hub at once: the members' state read in one pass, each
+        # hub's forms, then what the forms give the members written column by column.
         hubs = self.ptces()
         ess = [hub.ess_members() for hub in hubs]
-        capacity = capacity_rows(self.provider_state.cols, rows_of([m for members in ess for m in members]), self.config.organisation).tolist()
+        cols, rows = self.provider_state.cols, rows_of([m for members in ess for m in members])
+        capacity = capacity_rows(cols, rows, self.config.organisation).tolist()  # element-wise: as hub by hub
+        sectors, insertion = cols["sector"][rows].tolist(), (cols["insertion_share"][rows] > 0).tolist()
+        sizes = [len(members) for members in ess]
+        effects = []
         start = 0
-        for hub, members in zip(hubs, ess, strict=True):
-            hub.open_quarter(members, capacity[start:start + len(members)])
-            start += len(members)
+        for hub, members, n in zip(hubs, ess, sizes, strict=True):
+            hub.set_forms(members, capacity[start:start + n], sectors[start:start + n], any(insertion[start:start + n]))
+            effects.append(hub.member_effects())
+            start += n
+        for name in effects[0] if effects else ():
+            cols[name][rows] = np.repeat([e[name] for e in effects], sizes)
 
     def apply_market_demand_shock(self) -> None:
         """employer_closure: paying demand falls in the closing employer's municipality

@@ -341,3 +341,23 @@ def test_member_trust_means_equal_np_mean_over_each_hubs_ties():
             assert got[hub.unique_id] == float(np.mean(trust)), hub.unique_id
         else:
             assert hub.unique_id not in got
+
+
+def test_model_open_quarter_gives_each_hub_what_ptce_open_quarter_gives():
+    model = TerritoryModel(smoke(**{"strategy.policy": "cooperate", "steps": 6}), rng=8).run()
+    model.open_quarter()  # every hub at once
+    hubs = model.ptces()
+    assert len(hubs) >= 2
+    names = list(hubs[0].member_effects())
+    cols = model.provider_state.cols
+    at_once = {name: cols[name].copy() for name in names}
+    state = [(hub.pool_capacity_hours, set(hub.forms)) for hub in hubs]
+    assert len({frozenset(forms) for _, forms in state}) >= 2, "hubs with different forms"
+    for name in names:
+        cols[name][:] = -1.0  # hub by hub must write them all again
+    for hub in hubs:
+        hub.open_quarter()
+    assert [(hub.pool_capacity_hours, set(hub.forms)) for hub in hubs] == state
+    rows = [m._row for hub in hubs for m in hub.ess_members()]
+    for name in names:
+        np.testing.assert_array_equal(cols[name][rows], at_once[name][rows], err_msg=name)
