@@ -16,6 +16,7 @@ from the mechanisms and the parameters (see ODD.md, "Concentration and cooperati
 from __future__ import annotations
 
 import heapq
+from itertools import chain, compress
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
@@ -381,14 +382,12 @@ class Ptce(mesa.Agent):
             member_trust = member_trust_means(self.model, [self]).get(self.unique_id, 0.0)
         self.depth = mech.pooling_depth_step(self.depth, member_trust, cp.depth_growth_per_quarter)
         p_exit = mech.rigidity_exit_probability(self.rigidity, cp.rigidity_exit_threshold, cp.rigidity_exit_rate)
-        left = []
         ess = sorted(self.ess_members(), key=attrgetter("unique_id"))
-        draws = self.model.dyn_rng.random(len(ess))
-        for m, u in zip(ess, draws, strict=True):
-            if u < p_exit:
-                self.remove_member(m)
-                m.strategy = "independent"  # disappointed by the superstructure
-                left.append(m)
+        draws = self.model.dyn_rng.random(len(ess))  # one per ESS member, even when p_exit = 0
+        left = list(compress(ess, (draws < p_exit).tolist()))
+        for m in left:
+            self.remove_member(m)
+            m.strategy = "independent"  # disappointed by the superstructure
         return left
 
     def dissolve(self) -> None:
@@ -417,9 +416,10 @@ def member_trust_means(model: TerritoryModel, hubs: list[Ptce]) -> dict[int, flo
     net = model.cooperation
     top = len(net.node_index()[1])
     hub_of = np.full(top, -1, dtype=np.int64)
-    for hub in hubs:
-        ids = np.fromiter(hub.members, dtype=np.int64, count=len(hub.members))
-        hub_of[ids[ids < top]] = hub.unique_id
+    sizes = [len(hub.members) for hub in hubs]
+    ids = np.fromiter(chain.from_iterable(hub.members for hub in hubs), dtype=np.int64, count=sum(sizes))
+    owner = np.repeat(np.array([hub.unique_id for hub in hubs], dtype=np.int64), sizes)
+    hub_of[ids[ids < top]] = owner[ids < top]  # a member is in one hub only
     u, v, slots = net.tie_arrays()
     hu = hub_of[u]
     inside = (hu >= 0) & (hu == hub_of[v]) & (u != v)
