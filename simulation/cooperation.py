@@ -610,7 +610,8 @@ def nearest_peer_index(munis: np.ndarray, distance_km: np.ndarray, radius_km: fl
     return out
 
 
-def strategy_payoffs(model: TerritoryModel, orgs: list[Provider], sheet: dict[str, np.ndarray] | None = None) -> np.ndarray:
+def strategy_payoffs(model: TerritoryModel, orgs: list[Provider], sheet: dict[str, np.ndarray] | None = None,
+                     rows: np.ndarray | None = None) -> np.ndarray:
     """Expected gain of each strategy, shares of each organisation's quarterly costs, (n, 3).
 
     independent: 0.  concentrate: its share of the fixed-cost saving of merging with the
@@ -618,7 +619,8 @@ def strategy_payoffs(model: TerritoryModel, orgs: list[Provider], sheet: dict[st
     cooperate: the pooled-premises saving in the nearest PTCE (or a PTCE of
     ``rigidity_half_size`` members like itself), phi (F(Q) - F(Q_tot) Q / Q_tot), less its
     share of the coordination cost the regime does not fund.
-    ``sheet``: the organisations' cost sheet (organisations.cost_sheet) if already computed.
+    ``sheet``: the organisations' cost sheet (organisations.cost_sheet) if already computed;
+    ``rows``: their rows (organisations.rows_of) if already known.
     """
     op, cp = model.config.organisation, model.config.cooperation
     n = len(orgs)
@@ -630,11 +632,13 @@ def strategy_payoffs(model: TerritoryModel, orgs: list[Provider], sheet: dict[st
     def f(x: np.ndarray) -> np.ndarray:
         return np.where(x > 0, f0 * np.maximum(x, 0.0) ** beta, 0.0)
 
+    cols = model.provider_state.cols
+    if rows is None:
+        rows = rows_of(orgs)
     if sheet is None:
-        sheet = cost_sheet(orgs, op)
+        sheet = cost_sheet(orgs, op, rows)
     q = sheet["capacity_hours"]
-    costs = quarterly_costs_eur(orgs, op, sheet)
-    cols, rows = model.provider_state.cols, rows_of(orgs)
+    costs = quarterly_costs_eur(orgs, op, sheet, rows)
     munis, sectors = cols["municipality"][rows], cols["sector"][rows]
     dist = model.territory.distance_km
     conc = np.zeros(n)
@@ -688,9 +692,12 @@ def strategy_payoffs(model: TerritoryModel, orgs: list[Provider], sheet: dict[st
     return out
 
 
-def quarterly_costs_eur(orgs: list[Provider], op, sheet: dict[str, np.ndarray]) -> np.ndarray:
-    """Provider.quarterly_costs_eur of each organisation from its cost sheet: w S + F + s."""
-    staff = orgs[0]._cols["staff_fte"][rows_of(orgs)] if orgs else np.zeros(0)
+def quarterly_costs_eur(orgs: list[Provider], op, sheet: dict[str, np.ndarray], rows: np.ndarray | None = None) -> np.ndarray:
+    """Provider.quarterly_costs_eur of each organisation from its cost sheet: w S + F + s.
+    ``rows``: the organisations' rows (organisations.rows_of) if already known."""
+    if not orgs:
+        return np.zeros(0)
+    staff = orgs[0]._cols["staff_fte"][rows_of(orgs) if rows is None else rows]
     return op.wage_eur_per_fte_quarter * staff + sheet["fixed_cost_eur"] + sheet["supply_surcharge_eur"]
 
 
@@ -716,7 +723,7 @@ def choose_strategies(model: TerritoryModel) -> None:
     cols, rows = model.provider_state.cols, rows_of(orgs)
     sheet = cost_sheet(orgs, op, rows)
     result = cols["last_result_eur"][rows]
-    perf = result / np.maximum(quarterly_costs_eur(orgs, op, sheet), 1e-9)
+    perf = result / np.maximum(quarterly_costs_eur(orgs, op, sheet, rows), 1e-9)
     code = {name: k for k, name in enumerate(STRATEGIES)}
     strat = np.array([code[o.strategy] for o in orgs], dtype=int)
     # Imitation: over the ties between two ESS organisations, the mean result of the peers
@@ -743,7 +750,7 @@ def choose_strategies(model: TerritoryModel) -> None:
     rigidity = np.array([0.0 if (h := o.ptce) is None else (hub_rigidity[h] if h in hub_rigidity else h.rigidity) for o in orgs])
     mission_loss = np.column_stack([np.zeros(n), np.ones(n), rigidity])
     governance = cols["governance"][rows]
-    util = mech.strategy_utilities(strategy_payoffs(model, orgs, sheet), mission_loss, imitation, strat,
+    util = mech.strategy_utilities(strategy_payoffs(model, orgs, sheet, rows), mission_loss, imitation, strat,
                                    sp.weight_payoff, sp.weight_mission, governance, sp.weight_imitation, sp.switching_cost)
     shares = mech.logit_shares(util, sp.temperature)
     # Inverse CDF of each organisation's own uniform draw (searchsorted, side right).
