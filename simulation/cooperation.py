@@ -161,20 +161,20 @@ def concentrate(model: TerritoryModel) -> None:
     order = model.dyn_rng.permutation(len(orgs))
     draws = model.dyn_rng.random(len(orgs))
     taken: set[int] = set()
-    indexes: dict[int, NearestIndex] = {}
-    for i in order:
-        org = orgs[int(i)]
-        if not org.alive or org.unique_id in taken or draws[int(i)] >= cp.merger_attempt_per_year:
+    # Per sector, only the organisations that can consent (they chose to concentrate or are
+    # in deficit).  Neither changes during this loop (an absorber's deficit may end, but it
+    # is then taken), so indexes made now give what a scan at each search would.
+    everyone = model.organisations()
+    cols, rows = model.provider_state.cols, rows_of(everyone)
+    can_consent: dict[int, list[Provider]] = {}
+    for o, sector, in_deficit in zip(everyone, cols["sector"][rows].tolist(), (cols["insolvent_quarters"][rows] > 0).tolist(), strict=True):
+        if in_deficit or o.strategy == "concentrate":
+            can_consent.setdefault(sector, []).append(o)
+    indexes = {sector: NearestIndex(consenting, model.territory.distance_km) for sector, consenting in can_consent.items()}
+    for i in order.tolist():
+        org = orgs[i]
+        if not org.alive or org.unique_id in taken or draws[i] >= cp.merger_attempt_per_year:
             continue
-        if org.sector not in indexes:
-            # Only organisations that can consent (they chose to concentrate or are in deficit);
-            # neither changes during this loop, so the index gives what a scan would.
-            ess = [o for o in model.providers(org.sector) if o.is_ess]
-            in_deficit = model.provider_state.cols["insolvent_quarters"][rows_of(ess)].tolist()
-            indexes[org.sector] = NearestIndex(
-                [o for o, k in zip(ess, in_deficit, strict=True) if o.strategy == "concentrate" or k > 0],
-                model.territory.distance_km,
-            )
         partner = merger_partner(model, org, taken, indexes[org.sector])
         if partner is None:
             continue
