@@ -7,7 +7,7 @@ exactly revenue - costs (an invariant the tests check).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from operator import attrgetter
 
 import mesa
@@ -18,19 +18,10 @@ from .params import OrganisationParams, PersonalisationParams
 from .state import FLOAT_COLUMNS, INT_COLUMNS, LEDGER_FIELDS, ProviderState, column_property
 
 
-@dataclass(slots=True)
-class Ledger:
-    """One quarter's money of one provider, EUR (slots: one is made per provider and quarter)."""
+class _LedgerTotals:
+    """Revenue, costs and the fields as a dict, for a Ledger and a LedgerView alike."""
 
-    subsidy_eur: float = 0.0
-    public_order_eur: float = 0.0
-    sales_eur: float = 0.0
-    gifts_eur: float = 0.0
-    wages_eur: float = 0.0
-    fixed_costs_eur: float = 0.0
-    bid_costs_eur: float = 0.0
-    coordination_eur: float = 0.0  # share of a PTCE's animation and coordination cost
-    supply_surcharge_eur: float = 0.0  # extra cost of outside supplies in a supply disruption
+    __slots__ = ()
 
     @property
     def revenue_eur(self) -> float:
@@ -41,7 +32,23 @@ class Ledger:
         return self.wages_eur + self.fixed_costs_eur + self.bid_costs_eur + self.coordination_eur + self.supply_surcharge_eur
 
     def as_dict(self) -> dict[str, float]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: getattr(self, name) for name in LEDGER_FIELDS}
+
+
+@dataclass(slots=True)
+class Ledger(_LedgerTotals):
+    """One quarter's money of one provider, EUR (a provider's own is a LedgerView on the
+    model's columns; a Ledger is what one assigns to it, or a free-standing record)."""
+
+    subsidy_eur: float = 0.0
+    public_order_eur: float = 0.0
+    sales_eur: float = 0.0
+    gifts_eur: float = 0.0
+    wages_eur: float = 0.0
+    fixed_costs_eur: float = 0.0
+    bid_costs_eur: float = 0.0
+    coordination_eur: float = 0.0  # share of a PTCE's animation and coordination cost
+    supply_surcharge_eur: float = 0.0  # extra cost of outside supplies in a supply disruption
 
 
 class Provider(mesa.Agent):
@@ -263,7 +270,7 @@ class Provider(mesa.Agent):
         return mech.voice(self.volunteers_fte, self.staff_fte, self.governance)
 
 
-class LedgerView:
+class LedgerView(_LedgerTotals):
     """A provider's Ledger as stored in the model's columns (``ledger_<field>``): the same
     fields, ``revenue_eur``, ``costs_eur`` and ``as_dict`` as :class:`Ledger`."""
 
@@ -272,17 +279,6 @@ class LedgerView:
     def __init__(self, cols: dict[str, np.ndarray], row: int) -> None:
         self._cols = cols
         self._row = row
-
-    @property
-    def revenue_eur(self) -> float:
-        return self.subsidy_eur + self.public_order_eur + self.sales_eur + self.gifts_eur
-
-    @property
-    def costs_eur(self) -> float:
-        return self.wages_eur + self.fixed_costs_eur + self.bid_costs_eur + self.coordination_eur + self.supply_surcharge_eur
-
-    def as_dict(self) -> dict[str, float]:
-        return {name: getattr(self, name) for name in LEDGER_FIELDS}
 
 
 for _name in LEDGER_FIELDS:
