@@ -45,6 +45,10 @@ LEGAL_FORMS: dict[str, tuple[float, float]] = {
 }
 IAE_GOVERNANCE = 0.6  # assumption: governance of a work-integration structure
 
+UNMET_ROUNDING_HOURS = 1e-6
+"""Unmet hours of a (municipality, sector) below this (3.6 ms of service) are rounding
+leftovers of the allocation, counted as met (TerritoryModel.allocate_demand)."""
+
 STREAMS = ("initialisation", "dynamics", "shocks")
 """Named random streams of a run, spawned from its seed in this order (SeedSequence)."""
 
@@ -475,7 +479,12 @@ class TerritoryModel(mesa.Model):
         flows = contract_flows + f_pub if routes else f_pub  # hours served to each cell by each provider
         asked += a_pub + a_priv
         # Clipped at 0: the rationing rounds' subtractions can leave -1e-13 of rounding.
-        self.unmet[:, markets] = np.maximum((u_pub + u_priv_left).reshape(len(markets), m_count, g_count).sum(axis=2), 0.0).T
+        unmet = (u_pub + u_priv_left).reshape(len(markets), m_count, g_count).sum(axis=2).T
+        # Rounding leftovers of the rationing rounds' subtractions (+-1e-13 h, seen up to
+        # ~1e-15 on need of 1e3-1e5 h) count as met: a leftover of 8.9e-16 h made
+        # enter_new_organisations draw Poisson(lambda > 0) where an exact 0 draws nothing,
+        # and shifted every later random draw of the run (the last bit of a sum decided it).
+        self.unmet[:, markets] = np.where(unmet > UNMET_ROUNDING_HOURS, unmet, 0.0)
         priv_served = mech.column_sums(f_priv, mb)
         served = mech.column_sums(flows, mb)
         near = mech.column_sums((flows.reshape(m_count, g_count, n) * prox[:, None, :]).reshape(cells, n), mb)

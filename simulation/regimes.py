@@ -396,11 +396,13 @@ class Cooperative(RegimeBase):
         spent = 0.0
         # Start-up support for entrants comes first out of the agreement envelope.
         for o in [o for o in model.organisations() if o.pending_support]:
-            amount = min(p.entry_support_eur, envelope - spent)
+            # Never below 0: once the envelope is spent, envelope - spent can be -4e-12 of
+            # rounding, and a negative subsidy gave negative funded hours (NaN flows).
+            amount = max(0.0, min(p.entry_support_eur, envelope - spent))
             o.ledger.subsidy_eur += amount
             o.pending_support = False
             spent += amount
-        remaining = envelope - spent
+        remaining = max(0.0, envelope - spent)
         # Shares of organisations that closed since the signature go to the others, pro rata.
         alive_total = sum(self.agreement_shares.get(o.unique_id, 0.0) for o in orgs)
         for o in orgs:
