@@ -363,6 +363,7 @@ class MetricsCollector(mesa.DataCollector):
 
     def collect(self, model: TerritoryModel) -> None:
         row = collect_row(model)
-        self._collection_steps.append(model.time)
+        if hasattr(self, "_collection_steps"):  # as Mesa's own collect guards it (a private list)
+            self._collection_steps.append(model.time)
         for name, values in self.model_vars.items():
             values.append(row[name])

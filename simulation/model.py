@@ -243,6 +243,8 @@ class TerritoryModel(mesa.Model):
             by_id = np.full(int(ids.max()) + 1 if n else 0, -1, dtype=np.int64)
             by_id[ids] = rows
             self._rows = (rows, rows[ess], ids, ess, by_id)
+            for cached in self._rows:  # shared by every caller until the providers change: read-only
+                cached.flags.writeable = False
         return self._rows
 
     def firms(self) -> list[ConventionalFirm]:
@@ -420,9 +422,7 @@ class TerritoryModel(mesa.Model):
         self.public_hours_served: dict[int, float] = {}
         self.unmet = np.zeros((m_count, s_count))
         # Hours each provider served to each demand cell (municipality x group, in
-        # municipality-major order) this quarter: a vector per provider.
-        self.flows: dict[int, np.ndarray] = {}
-        # The same as one matrix (providers x cells), its providers and their state rows.
+        # municipality-major order) this quarter: a row per provider of flow_providers.
         self.flow_providers: list[Provider] = []
         self.flow_rows, self.flow_matrix = np.zeros(0, dtype=np.int64), np.zeros((0, cells))
         public = self.public_need.transpose(2, 0, 1).reshape(s_count, cells).copy()  # (sectors, cells)
@@ -492,9 +492,7 @@ class TerritoryModel(mesa.Model):
         sales = price * priv_served
         surcharge = sales * rate / (1 + rate)  # the share of sales that funds free hours
         self.public_hours_served.update(zip(uids, pub_served.tolist(), strict=True))
-        flows_t = np.ascontiguousarray(flows.T)
-        self.flows.update(zip(uids, flows_t, strict=True))
-        self.flow_providers, self.flow_rows, self.flow_matrix = provs, state_rows, flows_t
+        self.flow_providers, self.flow_rows, self.flow_matrix = provs, state_rows, np.ascontiguousarray(flows.T)
         for name, values in (("asked_hours", asked), ("served_hours", served), ("capacity_now", cap),
                              ("surcharge_eur", surcharge), ("proximity_now", prox_now)):
             cols[name][state_rows] = values
@@ -565,6 +563,8 @@ class TerritoryModel(mesa.Model):
         (organisations.settle_rows); then the free hours next quarter paid by this quarter's
         solidarity surcharge, h = R / c (c the unit cost)."""
         cols, rows = self.provider_state.cols, self.provider_rows()
+        # The cost sheet's lines are the providers' of set_prices: none enters or leaves in between.
+        assert len(self.cost_uids) == len(rows), "settle_accounts after a change of providers since set_prices"
         settle_rows(cols, rows, self.config.organisation, self.costs["fixed_cost_eur"], self.costs["supply_surcharge_eur"])
         c = self.costs["unit_cost_eur"]
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -300,12 +300,6 @@ def _set_ledger(self: Provider, ledger: Ledger | LedgerView) -> None:
 Provider.ledger = property(_get_ledger, _set_ledger, doc="this quarter's money (a LedgerView on the model's columns)")
 
 
-def column(provs: list[Provider], name: str) -> np.ndarray:
-    """The float attribute ``name`` of each provider, as an array in the order of ``provs``
-    (one C-level pass: ``operator.attrgetter`` mapped by ``np.fromiter``)."""
-    return np.fromiter(map(attrgetter(name), provs), float, len(provs))
-
-
 def rows_of(provs: list[Provider]) -> np.ndarray:
     """The rows of ``provs`` in their model's ProviderState, in the order of ``provs``."""
     return np.fromiter(map(attrgetter("_row"), provs), np.int64, len(provs))

@@ -173,17 +173,18 @@ class RegimeBase:
         return org.is_ess and quarter >= org.accredited_from
 
     def accredited_rows(self, cols: dict[str, np.ndarray], rows: np.ndarray, quarter: int) -> np.ndarray:
-        """:meth:`accredited` of the ESS organisations at ``rows`` of the providers' columns
-        (TerritoryModel.organisation_rows): accredited from ``accredited_from`` on."""
-        return cols["accredited_from"][rows] <= quarter
+        """:meth:`accredited` of the providers at ``rows`` of the columns (ProviderState.cols):
+        an ESS organisation, from ``accredited_from`` on.  The one array form of the rule
+        (:meth:`accredited_all` and the payments use it): a regime overriding
+        :meth:`accredited` overrides this too."""
+        return (cols["ess"][rows] == 1) & (cols["accredited_from"][rows] <= quarter)
 
     def accredited_all(self, provs: list[Provider], quarter: int, rows: np.ndarray | None = None) -> np.ndarray:
         """:meth:`accredited` of each of ``provs`` (a regime overriding one overrides both);
         ``rows``: their rows in the model's ProviderState, if known."""
         if not provs:
             return np.zeros(0, dtype=bool)
-        cols, rows = provs[0]._cols, rows_of(provs) if rows is None else rows
-        return cols["ess"][rows].astype(bool) & self.accredited_rows(cols, rows, quarter)
+        return self.accredited_rows(provs[0]._cols, rows_of(provs) if rows is None else rows, quarter)
 
     def on_entry(self, model: TerritoryModel, org: Provider) -> None:
         org.accredited_from = model.quarter + self.params.accreditation_delay_quarters
@@ -316,7 +317,7 @@ class Administrative(RegimeBase):
         n, cols = len(public_hours_served), model.provider_state.cols
         rows = model.row_by_id()[np.fromiter(public_hours_served, np.int64, n)]
         hours = np.fromiter(public_hours_served.values(), float, n)
-        claims = (hours > 0) & cols["ess"][rows].astype(bool) & self.accredited_rows(cols, rows, model.quarter)
+        claims = (hours > 0) & self.accredited_rows(cols, rows, model.quarter)
         hours, rows = hours[claims], rows[claims]
         total = self.tariff_eur_per_hour * sum(hours.tolist())  # Python's sum, in the order of the claims
         if total <= 0:
