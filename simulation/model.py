@@ -31,7 +31,7 @@ from .organisations import (
 from .params import GROUPS, SECTORS, Scenario
 from .regimes import make_regime
 from .shocks import context_from_model, shock_path
-from .state import LEDGER_COLUMNS, ProviderState
+from .state import LEDGER_COLUMNS, ProviderState, running_total
 from .territory import build_territory
 
 LEGAL_FORMS: dict[str, tuple[float, float]] = {
@@ -544,12 +544,9 @@ class TerritoryModel(mesa.Model):
         cols, rows = self.provider_state.cols, self.organisation_rows()
         aid = self.config.funding.insertion_aid_eur_per_fte_quarter * (cols["staff_fte"][rows] * cols["insertion_share"][rows])  # r_a S i
         cols["ledger_subsidy_eur"][rows] += aid
-        stats, money = self.quarter_stats, self.public_money_eur
-        total, paid = stats["insertion_aid_eur"], money["subsidies"]
-        for a in aid.tolist():  # added one by one, in order, as the accounts of each organisation are
-            total += a
-            paid += a
-        stats["insertion_aid_eur"], money["subsidies"] = total, paid
+        # Added one by one, in order, as the accounts of each organisation are.
+        self.quarter_stats["insertion_aid_eur"] = running_total(aid, self.quarter_stats["insertion_aid_eur"])
+        self.public_money_eur["subsidies"] = running_total(aid, self.public_money_eur["subsidies"])
 
     def book_ptce_costs(self) -> None:
         """Each PTCE books its coordination cost on its ESS members, with the public share

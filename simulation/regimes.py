@@ -32,6 +32,7 @@ import numpy as np
 from . import mechanisms as mech
 from .organisations import rows_of
 from .params import AdministrativeRegime, CompetitiveRegime, CooperativeRegime
+from .state import running_total
 
 if TYPE_CHECKING:
     from .model import TerritoryModel
@@ -325,10 +326,7 @@ class Administrative(RegimeBase):
         scale = min(1.0, self.tariff_envelope_eur / total)
         amounts = self.tariff_eur_per_hour * hours * scale
         cols["ledger_public_order_eur"][rows] += amounts  # one row per provider
-        spent = 0.0
-        for amount in amounts.tolist():  # added one by one, as each claim is paid
-            spent += amount
-        return spent
+        return running_total(amounts)  # added one by one, as each claim is paid
 
 
 class Competitive(RegimeBase):

@@ -76,3 +76,12 @@ def column_property(name: str, doc: str | None = None) -> property:
         self._cols[name][self._row] = value
 
     return property(get, set, doc=doc or f"column {name!r} of the model's ProviderState")
+
+
+def running_total(values: np.ndarray, start: float = 0.0) -> float:
+    """start + v_1 + v_2 + ... added one by one in order, as ``total += v`` in a loop over
+    the agents adds them (``np.cumsum`` adds sequentially: neither pairwise, as ``np.sum``,
+    nor compensated, as Python's ``sum``), so an array form keeps the loop's bits."""
+    if len(values) == 0:
+        return float(start)
+    return float(np.cumsum(np.concatenate(([start], values)))[-1])

@@ -69,3 +69,15 @@ def test_a_state_of_its_own_for_a_plain_mesa_model():
     model = mesa.Model(rng=0)
     o = Organisation(model, sector=0, municipality=0, staff_fte=1.0)
     assert isinstance(model.provider_state, ProviderState) and o.staff_fte == 1.0
+
+
+def test_running_total_adds_as_a_loop_over_the_agents_does():
+    from simulation.state import running_total
+
+    rng = np.random.default_rng(1)
+    values = rng.lognormal(8, 3, 500) * rng.choice([-1.0, 1.0], 500)  # magnitudes where order matters
+    total = 12.5
+    for v in values.tolist():
+        total += v
+    assert running_total(values, 12.5) == total
+    assert running_total(np.zeros(0), 3.0) == 3.0 and type(running_total(values)) is float
