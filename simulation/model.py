@@ -31,7 +31,7 @@ from .organisations import (
 from .params import GROUPS, SECTORS, Scenario
 from .regimes import make_regime
 from .shocks import context_from_model, shock_path
-from .state import LEDGER_COLUMNS, ProviderState
+from .state import LEDGER_COLUMNS, ProviderState, Roster
 from .territory import build_territory
 
 LEGAL_FORMS: dict[str, tuple[float, float]] = {
@@ -82,6 +82,7 @@ class TerritoryModel(mesa.Model):
         self.paying_share = np.array([config.demand.paying_share[g] for g in GROUPS])
         self.provider_state = ProviderState()  # the providers' numeric state, one column per attribute
         self.provider_by_id: dict[int, Provider] = {}
+        self.roster = Roster()  # provider_by_id's rows, ids and ESS flags as arrays, in its order
         self._rows: tuple[np.ndarray, ...] | None = None  # cache of provider_rows, organisation_rows, provider_ids, provider_is_ess, row_by_id
         self.ess_by_id: dict[int, Organisation] = {}  # the ESS organisations of provider_by_id, same order
         self.agent_by_id: dict[int, Provider] = {}  # providers and local employers
@@ -156,13 +157,15 @@ class TerritoryModel(mesa.Model):
         self.initial_ties()
 
     def register(self, agent: Provider) -> None:
-        self._rows = None  # providers changed: provider_rows() recomputes
-        self.cooperation.add_node(agent.unique_id)
-        self.agent_by_id[agent.unique_id] = agent
+        uid = agent.unique_id
+        self.cooperation.add_node(uid)
+        self.agent_by_id[uid] = agent
         if agent.sector >= 0:
-            self.provider_by_id[agent.unique_id] = agent
+            self.provider_by_id[uid] = agent
+            self.roster.add(agent._row, uid, agent.is_ess)
+            self._rows = None  # providers changed: provider_rows() recomputes
             if agent.is_ess:
-                self.ess_by_id[agent.unique_id] = agent
+                self.ess_by_id[uid] = agent
 
     def initial_ties(self) -> None:
         """Each organisation draws Poisson(k) ties to other organisations, partners chosen
@@ -230,13 +233,9 @@ class TerritoryModel(mesa.Model):
         return self._row_cache()[3]
 
     def _row_cache(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        if self._rows is None:
-            provs = self.provider_by_id.values()
-            n = len(provs)
-            rows = np.fromiter(map(attrgetter("_row"), provs), np.int64, n)
-            ess = np.fromiter(map(attrgetter("is_ess"), provs), bool, n)
-            ids = np.fromiter(self.provider_by_id, np.int64, n)
-            by_id = np.full(int(ids.max()) + 1 if n else 0, -1, dtype=np.int64)
+        if self._rows is None:  # the roster keeps provider_by_id's order (register, remove_provider)
+            rows, ids, ess = self.roster.arrays()
+            by_id = np.full(int(ids.max()) + 1 if len(ids) else 0, -1, dtype=np.int64)
             by_id[ids] = rows
             self._rows = (rows, rows[ess], ids, ess, by_id)
         return self._rows
@@ -653,6 +652,7 @@ class TerritoryModel(mesa.Model):
             hub.remove_member(p)
             coop.restore_legality(self, hub)
         del self.provider_by_id[p.unique_id]
+        self.roster.remove(p.unique_id)
         self._rows = None
         self.ess_by_id.pop(p.unique_id, None)
         self.agent_by_id.pop(p.unique_id, None)
@@ -673,19 +673,12 @@ class TerritoryModel(mesa.Model):
         for m, hub in agencies.items():
             lam[m, :] *= 1 + self.config.cooperation.agency_entry_boost * hub.depth
         counts = self.dyn_rng.poisson(lam)
-        # A newcomer starts with a tie to its nearest established peer of the sector (of any
-        # sector if it is the first of its own): established = founded before this quarter.
-        cols, rows = self.provider_state.cols, self.organisation_rows()
-        established = cols["founded_step"][rows] < self.steps
-        est_ids = self.provider_ids()[self.provider_is_ess()][established].tolist()
-        est_munis, est_sectors = cols["municipality"][rows[established]], cols["sector"][rows[established]]
-        for m, s in zip(*np.nonzero(counts), strict=True):
-            same = np.flatnonzero(est_sectors == s)
-            cand = same if len(same) else np.arange(len(est_ids))
-            peer = est_ids[int(cand[np.argmin(self.territory.distance_km[m, est_munis[cand]])])] if len(cand) else None
+        lots_m, lots_s = np.nonzero(counts)
+        peers = self.entry_peers(lots_m, lots_s)
+        for m, s, peer in zip(lots_m.tolist(), lots_s.tolist(), peers, strict=True):
             for _ in range(int(counts[m, s])):
                 org = Organisation(
-                    self, sector=int(s), municipality=int(m), staff_fte=fp.entrant_fte,
+                    self, sector=s, municipality=m, staff_fte=fp.entrant_fte,
                     volunteers_fte=op.volunteer_base_fte, treasury_eur=fp.entrant_treasury_eur,
                     technicisation=0.1, governance=LEGAL_FORMS["association"][1],
                 )
@@ -693,7 +686,7 @@ class TerritoryModel(mesa.Model):
                 self.regime.on_entry(self, org)
                 policy = self.config.strategy.policy
                 org.strategy = policy if policy != "endogenous" else "independent"
-                hub = agencies.get(int(m))
+                hub = agencies.get(m)
                 if hub is not None and policy in ("endogenous", "cooperate"):
                     org.strategy = "cooperate"
                     # The agency's entrants join it by the rule every candidate follows
@@ -706,6 +699,30 @@ class TerritoryModel(mesa.Model):
                 if peer is not None:
                     self.cooperation.add_edge(org.unique_id, peer, trust=0.2, kind="entry")
                 self.quarter_stats["entries"] += 1
+
+    def entry_peers(self, lots_m: np.ndarray, lots_s: np.ndarray) -> list[int | None]:
+        """For new organisations in municipalities ``lots_m`` and sectors ``lots_s``, the id of
+        the nearest established ESS organisation of their sector (of any sector if none is of
+        theirs; None if there is none at all): established = founded before this quarter;
+        nearest by road distance, the first in ``providers()`` order among the nearest.
+
+        One (lots x candidates) distance matrix per sector (``argmin`` along its rows takes
+        the first minimum, as a loop over the lots would)."""
+        cols, rows = self.provider_state.cols, self.organisation_rows()
+        established = cols["founded_step"][rows] < self.steps
+        est_ids = self.provider_ids()[self.provider_is_ess()][established]
+        est_munis, est_sectors = cols["municipality"][rows[established]], cols["sector"][rows[established]]
+        if not len(est_ids):
+            return [None] * len(lots_m)
+        peers = np.zeros(len(lots_m), dtype=np.int64)
+        for s in np.unique(lots_s).tolist():
+            lots = np.flatnonzero(lots_s == s)
+            cand = np.flatnonzero(est_sectors == s)
+            if not len(cand):
+                cand = np.arange(len(est_ids))
+            distance = self.territory.distance_km[np.ix_(lots_m[lots], est_munis[cand])]
+            peers[lots] = est_ids[cand[np.argmin(distance, axis=1)]]
+        return peers.tolist()
 
     def log_merger(self, absorber: Provider, absorbed: Provider) -> None:
         self.merger_log.append({"step": self.steps, "absorber": absorber.unique_id, "absorbed": absorbed.unique_id,

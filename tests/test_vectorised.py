@@ -288,3 +288,35 @@ def test_set_prices_equals_the_methods_bit_for_bit():
         assert p.price_eur_per_hour == expected, p
         checked += p.fee_discount_eur(op, aid, q) > 0
     assert checked > 0
+
+
+def test_entry_peers_equals_a_lot_by_lot_search():
+    """TerritoryModel.entry_peers (a distance matrix per sector) against the search lot by
+    lot it replaced, on every lot, then with a sector and then all organisations founded
+    this quarter (not established)."""
+    from simulation.params import SECTORS
+
+    model = TerritoryModel(smoke(steps=4), rng=1).run()
+    cols, rows = model.provider_state.cols, model.organisation_rows()
+
+    def lot_by_lot(lots_m, lots_s):
+        established = cols["founded_step"][rows] < model.steps
+        est_ids = model.provider_ids()[model.provider_is_ess()][established].tolist()
+        est_munis, est_sectors = cols["municipality"][rows[established]], cols["sector"][rows[established]]
+        peers = []
+        for m, s in zip(lots_m, lots_s, strict=True):
+            same = np.flatnonzero(est_sectors == s)
+            cand = same if len(same) else np.arange(len(est_ids))
+            peers.append(est_ids[int(cand[np.argmin(model.territory.distance_km[m, est_munis[cand]])])] if len(cand) else None)
+        return peers
+
+    lots_m, lots_s = np.nonzero(np.ones((model.territory.municipalities, len(SECTORS))))
+    assert model.entry_peers(lots_m, lots_s) == lot_by_lot(lots_m, lots_s)
+    for o in model.organisations():
+        if o.sector == 1:
+            o.founded_step = model.steps
+    peers = model.entry_peers(lots_m, lots_s)
+    assert peers == lot_by_lot(lots_m, lots_s) and None not in peers
+    for o in model.organisations():
+        o.founded_step = model.steps
+    assert model.entry_peers(lots_m, lots_s) == lot_by_lot(lots_m, lots_s) == [None] * len(lots_m)
