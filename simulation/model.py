@@ -706,23 +706,27 @@ class TerritoryModel(mesa.Model):
         theirs; None if there is none at all): established = founded before this quarter;
         nearest by road distance, the first in ``providers()`` order among the nearest.
 
-        One (lots x candidates) distance matrix per sector (``argmin`` along its rows takes
-        the first minimum, as a loop over the lots would)."""
+        Organisations in one municipality are equally near, so only the first of each
+        (sector, municipality) can be chosen: for each lot, among the municipalities holding
+        one, the nearest, and among equally near ones the one whose first comes first.  A
+        (lots x municipalities) search, not (lots x organisations)."""
         cols, rows = self.provider_state.cols, self.organisation_rows()
         established = cols["founded_step"][rows] < self.steps
         est_ids = self.provider_ids()[self.provider_is_ess()][established]
-        est_munis, est_sectors = cols["municipality"][rows[established]], cols["sector"][rows[established]]
         if not len(est_ids):
             return [None] * len(lots_m)
-        peers = np.zeros(len(lots_m), dtype=np.int64)
-        for s in np.unique(lots_s).tolist():
-            lots = np.flatnonzero(lots_s == s)
-            cand = np.flatnonzero(est_sectors == s)
-            if not len(cand):
-                cand = np.arange(len(est_ids))
-            distance = self.territory.distance_km[np.ix_(lots_m[lots], est_munis[cand])]
-            peers[lots] = est_ids[cand[np.argmin(distance, axis=1)]]
-        return peers.tolist()
+        n_munis, none = self.territory.municipalities, len(est_ids)  # none: the position of no organisation
+        est_munis, est_sectors = cols["municipality"][rows[established]], cols["sector"][rows[established]]
+        first = np.full((len(SECTORS), n_munis), none)  # [s, m]: position in est_ids of the first of sector s in m
+        keys, positions = np.unique(est_sectors * n_munis + est_munis, return_index=True)
+        first.flat[keys] = positions
+        candidates = first[lots_s]  # (lots, municipalities)
+        candidates[(candidates == none).all(axis=1)] = first.min(axis=0)  # none of the sector: the first of any
+        held = candidates < none
+        distance = self.territory.distance_km[lots_m]
+        nearest = np.where(held, distance, np.inf).min(axis=1, keepdims=True)
+        chosen = np.where(held & (distance == nearest), candidates, none).min(axis=1)
+        return est_ids[chosen].tolist()
 
     def log_merger(self, absorber: Provider, absorbed: Provider) -> None:
         self.merger_log.append({"step": self.steps, "absorber": absorber.unique_id, "absorbed": absorbed.unique_id,

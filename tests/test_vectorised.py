@@ -291,9 +291,9 @@ def test_set_prices_equals_the_methods_bit_for_bit():
 
 
 def test_entry_peers_equals_a_lot_by_lot_search():
-    """TerritoryModel.entry_peers (a distance matrix per sector) against the search lot by
-    lot it replaced, on every lot, then with a sector and then all organisations founded
-    this quarter (not established)."""
+    """TerritoryModel.entry_peers (a search over municipalities) against the search lot by
+    lot it replaced, on every lot, with municipalities equally near or unreachable, then
+    with a sector and then all organisations founded this quarter (not established)."""
     from simulation.params import SECTORS
 
     model = TerritoryModel(smoke(steps=4), rng=1).run()
@@ -312,6 +312,11 @@ def test_entry_peers_equals_a_lot_by_lot_search():
 
     lots_m, lots_s = np.nonzero(np.ones((model.territory.municipalities, len(SECTORS))))
     assert model.entry_peers(lots_m, lots_s) == lot_by_lot(lots_m, lots_s)
+    distance = model.territory.distance_km
+    for tied in (np.ones_like(distance), np.where(distance > 0, np.inf, 0.0), np.full_like(distance, np.inf)):
+        object.__setattr__(model.territory, "distance_km", tied)  # municipalities equally near, unreachable
+        assert model.entry_peers(lots_m, lots_s) == lot_by_lot(lots_m, lots_s)
+    object.__setattr__(model.territory, "distance_km", distance)
     for o in model.organisations():
         if o.sector == 1:
             o.founded_step = model.steps
