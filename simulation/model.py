@@ -717,9 +717,9 @@ class TerritoryModel(mesa.Model):
             return [None] * len(lots_m)
         n_munis, none = self.territory.municipalities, len(est_ids)  # none: the position of no organisation
         est_munis, est_sectors = cols["municipality"][rows[established]], cols["sector"][rows[established]]
-        first = np.full((len(SECTORS), n_munis), none)  # [s, m]: position in est_ids of the first of sector s in m
-        keys, positions = np.unique(est_sectors * n_munis + est_munis, return_index=True)
-        first.flat[keys] = positions
+        first = np.full(len(SECTORS) * n_munis, none)  # [s * M + m]: position in est_ids of the first of sector s in m
+        np.minimum.at(first, est_sectors * n_munis + est_munis, np.arange(none))
+        first = first.reshape(len(SECTORS), n_munis)
         candidates = first[lots_s]  # (lots, municipalities)
         candidates[(candidates == none).all(axis=1)] = first.min(axis=0)  # none of the sector: the first of any
         held = candidates < none
