@@ -84,7 +84,7 @@ class Roster:
     its place; one removed and registered again goes to the end).
 
     Why (issue 9): ``TerritoryModel.provider_rows()`` and its siblings were rebuilt after
-    every batch of entries or closures (some ten times a quarter) by a Python pass over all
+    every batch of entries or closures (several times a quarter) by a Python pass over all
     providers; here registering or removing a provider writes one entry, and ``arrays``
     takes the live entries out with numpy.
     """
