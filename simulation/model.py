@@ -31,7 +31,7 @@ from .organisations import (
 from .params import GROUPS, SECTORS, Scenario
 from .regimes import make_regime
 from .shocks import context_from_model, shock_path
-from .state import LEDGER_COLUMNS, ProviderState, running_total
+from .state import LEDGER_COLUMNS, ProviderState, Roster, running_total
 from .territory import build_territory
 
 LEGAL_FORMS: dict[str, tuple[float, float]] = {
@@ -86,6 +86,7 @@ class TerritoryModel(mesa.Model):
         self.paying_share = np.array([config.demand.paying_share[g] for g in GROUPS])
         self.provider_state = ProviderState()  # the providers' numeric state, one column per attribute
         self.provider_by_id: dict[int, Provider] = {}
+        self.roster = Roster()  # provider_by_id's rows, ids and ESS flags as arrays, in its order
         self._rows: tuple[np.ndarray, ...] | None = None  # cache of provider_rows, organisation_rows, provider_ids, provider_is_ess, row_by_id
         self.ess_by_id: dict[int, Organisation] = {}  # the ESS organisations of provider_by_id, same order
         self.agent_by_id: dict[int, Provider] = {}  # providers and local employers
@@ -160,13 +161,15 @@ class TerritoryModel(mesa.Model):
         self.initial_ties()
 
     def register(self, agent: Provider) -> None:
-        self._rows = None  # providers changed: provider_rows() recomputes
-        self.cooperation.add_node(agent.unique_id)
-        self.agent_by_id[agent.unique_id] = agent
+        uid = agent.unique_id
+        self.cooperation.add_node(uid)
+        self.agent_by_id[uid] = agent
         if agent.sector >= 0:
-            self.provider_by_id[agent.unique_id] = agent
+            self.provider_by_id[uid] = agent
+            self.roster.add(agent._row, uid, agent.is_ess)
+            self._rows = None  # providers changed: provider_rows() recomputes
             if agent.is_ess:
-                self.ess_by_id[agent.unique_id] = agent
+                self.ess_by_id[uid] = agent
 
     def initial_ties(self) -> None:
         """Each organisation draws Poisson(k) ties to other organisations, partners chosen
@@ -234,13 +237,9 @@ class TerritoryModel(mesa.Model):
         return self._row_cache()[3]
 
     def _row_cache(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        if self._rows is None:
-            provs = self.provider_by_id.values()
-            n = len(provs)
-            rows = np.fromiter(map(attrgetter("_row"), provs), np.int64, n)
-            ess = np.fromiter(map(attrgetter("is_ess"), provs), bool, n)
-            ids = np.fromiter(self.provider_by_id, np.int64, n)
-            by_id = np.full(int(ids.max()) + 1 if n else 0, -1, dtype=np.int64)
+        if self._rows is None:  # the roster keeps provider_by_id's order (register, remove_provider)
+            rows, ids, ess = self.roster.arrays()
+            by_id = np.full(int(ids.max()) + 1 if len(ids) else 0, -1, dtype=np.int64)
             by_id[ids] = rows
             self._rows = (rows, rows[ess], ids, ess, by_id)
             for cached in self._rows:  # shared by every caller until the providers change: read-only
@@ -659,6 +658,7 @@ class TerritoryModel(mesa.Model):
             hub.remove_member(p)
             coop.restore_legality(self, hub)
         del self.provider_by_id[p.unique_id]
+        self.roster.remove(p.unique_id)
         self._rows = None
         self.ess_by_id.pop(p.unique_id, None)
         self.agent_by_id.pop(p.unique_id, None)
@@ -679,19 +679,12 @@ class TerritoryModel(mesa.Model):
         for m, hub in agencies.items():
             lam[m, :] *= 1 + self.config.cooperation.agency_entry_boost * hub.depth
         counts = self.dyn_rng.poisson(lam)
-        # A newcomer starts with a tie to its nearest established peer of the sector (of any
-        # sector if it is the first of its own): established = founded before this quarter.
-        cols, rows = self.provider_state.cols, self.organisation_rows()
-        established = cols["founded_step"][rows] < self.steps
-        est_ids = self.provider_ids()[self.provider_is_ess()][established].tolist()
-        est_munis, est_sectors = cols["municipality"][rows[established]], cols["sector"][rows[established]]
-        for m, s in zip(*np.nonzero(counts), strict=True):
-            same = np.flatnonzero(est_sectors == s)
-            cand = same if len(same) else np.arange(len(est_ids))
-            peer = est_ids[int(cand[np.argmin(self.territory.distance_km[m, est_munis[cand]])])] if len(cand) else None
+        lots_m, lots_s = np.nonzero(counts)
+        peers = self.entry_peers(lots_m, lots_s)
+        for m, s, peer in zip(lots_m.tolist(), lots_s.tolist(), peers, strict=True):
             for _ in range(int(counts[m, s])):
                 org = Organisation(
-                    self, sector=int(s), municipality=int(m), staff_fte=fp.entrant_fte,
+                    self, sector=s, municipality=m, staff_fte=fp.entrant_fte,
                     volunteers_fte=op.volunteer_base_fte, treasury_eur=fp.entrant_treasury_eur,
                     technicisation=0.1, governance=LEGAL_FORMS["association"][1],
                 )
@@ -699,7 +692,7 @@ class TerritoryModel(mesa.Model):
                 self.regime.on_entry(self, org)
                 policy = self.config.strategy.policy
                 org.strategy = policy if policy != "endogenous" else "independent"
-                hub = agencies.get(int(m))
+                hub = agencies.get(m)
                 if hub is not None and policy in ("endogenous", "cooperate"):
                     org.strategy = "cooperate"
                     # The agency's entrants join it by the rule every candidate follows
@@ -712,6 +705,34 @@ class TerritoryModel(mesa.Model):
                 if peer is not None:
                     self.cooperation.add_edge(org.unique_id, peer, trust=0.2, kind="entry")
                 self.quarter_stats["entries"] += 1
+
+    def entry_peers(self, lots_m: np.ndarray, lots_s: np.ndarray) -> list[int | None]:
+        """For new organisations in municipalities ``lots_m`` and sectors ``lots_s``, the id of
+        the nearest established ESS organisation of their sector (of any sector if none is of
+        theirs; None if there is none at all): established = founded before this quarter;
+        nearest by road distance, the first in ``providers()`` order among the nearest.
+
+        Organisations in one municipality are equally near, so only the first of each
+        (sector, municipality) can be chosen: for each lot, among the municipalities holding
+        one, the nearest, and among equally near ones the one whose first comes first.  A
+        (lots x municipalities) search, not (lots x organisations)."""
+        cols, rows = self.provider_state.cols, self.organisation_rows()
+        established = cols["founded_step"][rows] < self.steps
+        est_ids = self.provider_ids()[self.provider_is_ess()][established]
+        if not len(est_ids):
+            return [None] * len(lots_m)
+        n_munis, none = self.territory.municipalities, len(est_ids)  # none: the position of no organisation
+        est_munis, est_sectors = cols["municipality"][rows[established]], cols["sector"][rows[established]]
+        first = np.full(len(SECTORS) * n_munis, none)  # [s * M + m]: position in est_ids of the first of sector s in m
+        np.minimum.at(first, est_sectors * n_munis + est_munis, np.arange(none))
+        first = first.reshape(len(SECTORS), n_munis)
+        candidates = first[lots_s]  # (lots, municipalities)
+        candidates[(candidates == none).all(axis=1)] = first.min(axis=0)  # none of the sector: the first of any
+        held = candidates < none
+        distance = self.territory.distance_km[lots_m]
+        nearest = np.where(held, distance, np.inf).min(axis=1, keepdims=True)
+        chosen = np.where(held & (distance == nearest), candidates, none).min(axis=1)
+        return est_ids[chosen].tolist()
 
     def log_merger(self, absorber: Provider, absorbed: Provider) -> None:
         self.merger_log.append({"step": self.steps, "absorber": absorber.unique_id, "absorbed": absorbed.unique_id,

@@ -51,6 +51,19 @@ class Ledger(_LedgerTotals):
     supply_surcharge_eur: float = 0.0  # extra cost of outside supplies in a supply disruption
 
 
+NON_MEMBER: dict[str, float] = {
+    # What PTCE membership changes (simulation.cooperation), at a non-member's values.
+    "pool_share": 0.0,  # share of fixed costs pooled in a PTCE's premises
+    "joint_sales_bonus": 0.0,  # utility of joint sales to paying beneficiaries
+    "pathway_bonus": 0.0,  # extra share of insertion leavers hired by members
+    "outside_supply_share": 1.0,  # share of purchases bought from outside suppliers
+    "solidarity_surcharge": 0.0,  # share of price funding free hours for other groups
+    "solidarity_hours": 0.0,  # free hours funded by last quarter's surcharge
+    "governance_bonus": 0.0,  # multi-stakeholder governance of a PTCE
+}
+_NON_MEMBER_NOT_ZERO = tuple((name, value) for name, value in NON_MEMBER.items() if value != 0)
+
+
 class Provider(mesa.Agent):
     """A producer of services on the territory (ESS organisation or for-profit firm)."""
 
@@ -81,52 +94,55 @@ class Provider(mesa.Agent):
         state = getattr(model, "provider_state", None)
         if state is None:  # a model that is not a TerritoryModel (tests): its own columns
             state = model.provider_state = ProviderState()
-        self._cols = state.cols
-        self._row = state.new_row()
-        self._cols["ess"][self._row] = self.is_ess
-        self.sector = sector
-        self.municipality = municipality
-        self.staff_fte = staff_fte
-        self.insertion_share = insertion_share
-        self.volunteers_fte = volunteers_fte
-        self.treasury_eur = treasury_eur
-        self.technicisation = technicisation
-        self.governance = governance
-        self.governance_base = governance
+        self._cols = cols = state.cols
+        self._row = row = state.new_row()
+        # The numeric state, written straight into the fresh row of the columns (a property
+        # write costs a call more: issue 9, some 90 entrants a quarter at 1,000
+        # organisations).  The row is all zeros (ProviderState.new_row), so what starts at
+        # zero is listed after, not written (tests/test_state.py checks every column).
+        cols["ess"][row] = self.is_ess
+        cols["sector"][row] = sector
+        cols["municipality"][row] = municipality
+        cols["staff_fte"][row] = staff_fte
+        cols["insertion_share"][row] = insertion_share
+        cols["volunteers_fte"][row] = volunteers_fte
+        cols["treasury_eur"][row] = treasury_eur
+        cols["technicisation"][row] = technicisation
+        cols["governance"][row] = governance
+        cols["governance_base"][row] = governance  # governance its legal form sustains, before technicisation erodes it
+        cols["accredited_from"][row] = accredited_from
+        cols["founded_step"][row] = model.steps
+        cols["personalisation"][row] = 0.5
+        cols["supply_cost_multiplier"][row] = 1.0  # outside suppliers' price multiplier this quarter (supply_disruption)
+        cols["productivity"][row] = 1.0  # knowledge-spillover multiplier of service hours
+        for name, value in _NON_MEMBER_NOT_ZERO:  # reset_cooperation on a fresh row
+            cols[name][row] = value
+        # Zero at the start, as the fresh row holds them:
+        #   insolvent_quarters       quarters in a row ended with a negative treasury
+        #   ledger                   this quarter's money (a LedgerView on the ledger_* columns)
+        #   asked_hours, served_hours  hours asked of and served by it this quarter
+        #   norm_level               technicisation imposed by norms this quarter
+        #   insertion_exits_to_jobs  insertion leavers who found a job this quarter, FTE
+        #   price_eur_per_hour       price to paying beneficiaries this quarter
+        #   last_result_eur          revenue - costs of the last settled quarter
+        #   carried_eur              carried by a PTCE fund after the last quarter
+        #   transfers_eur            treasury moved this quarter outside the ledger (fund, merger)
+        #   surcharge_eur            solidarity surcharge collected this quarter (allocate_demand)
+        #   capacity_now, proximity_now  capacity and proximity served of this quarter (allocate_demand)
+        #   and NON_MEMBER's zeros (reset_cooperation).
         self.legal_form = legal_form
-        self.accredited_from = accredited_from
-        self.founded_step = model.steps
-        self.insolvent_quarters = 0
-        # self.ledger: all zeros already (a fresh row of ProviderState is zeros; Ledger() costs a write per line)
-        self.asked_hours = 0.0
-        self.served_hours = 0.0
-        self.personalisation = 0.5
-        self.norm_level = 0.0  # technicisation imposed by norms this quarter
-        self.insertion_exits_to_jobs = 0.0
-        self.price_eur_per_hour = 0.0
         self.alive = True
         self.pending_support = False  # start-up support owed by the cooperative regime
         self.prev_flows: np.ndarray | None = None  # hours per demand cell (municipality x group) last quarter
-        self.supply_cost_multiplier = 1.0  # outside suppliers' price multiplier this quarter (supply_disruption)
-        self.last_result_eur = 0.0  # revenue - costs of the last settled quarter
-        self.carried_eur = 0.0  # carried by a PTCE fund after the last quarter
-        self.transfers_eur = 0.0  # treasury moved this quarter outside the ledger (fund, merger)
         # Concentration and cooperation (simulation.cooperation).
         self.strategy = "independent"
         self.ptce = None  # the Ptce this legal person belongs to, if any
-        self.productivity = 1.0  # knowledge-spillover multiplier of service hours
-        self.surcharge_eur = 0.0  # solidarity surcharge collected this quarter (allocate_demand)
-        self.reset_cooperation()
 
     def reset_cooperation(self) -> None:
-        """What PTCE membership changes, back to a non-member's values."""
-        self.pool_share = 0.0  # share of fixed costs pooled in a PTCE's premises
-        self.joint_sales_bonus = 0.0  # utility of joint sales to paying beneficiaries
-        self.pathway_bonus = 0.0  # extra share of insertion leavers hired by members
-        self.outside_supply_share = 1.0  # share of purchases bought from outside suppliers
-        self.solidarity_surcharge = 0.0  # share of price funding free hours for other groups
-        self.solidarity_hours = 0.0  # free hours funded by last quarter's surcharge
-        self.governance_bonus = 0.0  # multi-stakeholder governance of a PTCE
+        """What PTCE membership changes, back to a non-member's values (NON_MEMBER)."""
+        cols, row = self._cols, self._row
+        for name, value in NON_MEMBER.items():
+            cols[name][row] = value
 
     # ----------------------------------------------------------------- staff
     @property

@@ -325,3 +325,40 @@ def test_settlement_capacity_and_accreditation_over_columns_equal_the_methods_bi
     assert late, "the run should have entrants not yet accredited"
     np.testing.assert_array_equal(regime.accredited_all(provs, q - 1), [regime.accredited(p, q - 1) for p in provs])
     np.testing.assert_array_equal(regime.accredited_rows(cols, rows, q - 1), [regime.accredited(p, q - 1) for p in provs])
+
+
+def test_entry_peers_equals_a_lot_by_lot_search():
+    """TerritoryModel.entry_peers (a search over municipalities) against the search lot by
+    lot it replaced, on every lot, with municipalities equally near or unreachable, then
+    with a sector and then all organisations founded this quarter (not established)."""
+    from simulation.params import SECTORS
+
+    model = TerritoryModel(smoke(steps=4), rng=1).run()
+    cols, rows = model.provider_state.cols, model.organisation_rows()
+
+    def lot_by_lot(lots_m, lots_s):
+        established = cols["founded_step"][rows] < model.steps
+        est_ids = model.provider_ids()[model.provider_is_ess()][established].tolist()
+        est_munis, est_sectors = cols["municipality"][rows[established]], cols["sector"][rows[established]]
+        peers = []
+        for m, s in zip(lots_m, lots_s, strict=True):
+            same = np.flatnonzero(est_sectors == s)
+            cand = same if len(same) else np.arange(len(est_ids))
+            peers.append(est_ids[int(cand[np.argmin(model.territory.distance_km[m, est_munis[cand]])])] if len(cand) else None)
+        return peers
+
+    lots_m, lots_s = np.nonzero(np.ones((model.territory.municipalities, len(SECTORS))))
+    assert model.entry_peers(lots_m, lots_s) == lot_by_lot(lots_m, lots_s)
+    distance = model.territory.distance_km
+    for tied in (np.ones_like(distance), np.where(distance > 0, np.inf, 0.0), np.full_like(distance, np.inf)):
+        object.__setattr__(model.territory, "distance_km", tied)  # municipalities equally near, unreachable
+        assert model.entry_peers(lots_m, lots_s) == lot_by_lot(lots_m, lots_s)
+    object.__setattr__(model.territory, "distance_km", distance)
+    for o in model.organisations():
+        if o.sector == 1:
+            o.founded_step = model.steps
+    peers = model.entry_peers(lots_m, lots_s)
+    assert peers == lot_by_lot(lots_m, lots_s) and None not in peers
+    for o in model.organisations():
+        o.founded_step = model.steps
+    assert model.entry_peers(lots_m, lots_s) == lot_by_lot(lots_m, lots_s) == [None] * len(lots_m)
