@@ -162,7 +162,7 @@ def allocate_demand(
         # K_j / A_j only where A_j > K_j (so the ratio is < 1): dividing everywhere would
         # overflow for a denormal A_j whose ratio is discarded.
         fill = np.ones_like(asked)
-        np.divide(spare, asked, out=fill, where=asked > spare)
+        np.divide(spare, asked, out=fill, where=(asked > spare) & (asked > 0))  # asked > 0: never 0 / 0
         served = requests * fill[None, :]
         flows += served
         spare = np.maximum(spare - served.sum(axis=0), 0.0)
@@ -291,7 +291,7 @@ def allocate_demand_markets(
         asked = _column_sums(served, singles)
         if r == 0:
             asked_first = asked
-        rationed = asked > spare
+        rationed = (asked > spare) & (asked > 0)  # asked > 0: never 0 / 0, even for a spare of -0.0
         if rationed.any():  # K_j / A_j only where A_j > K_j; elsewhere the request is served whole
             served *= np.divide(spare, asked, out=np.ones(n), where=rationed)[None, :]
         if flows is None:  # the first round's hours are the flows so far (0 + x = x, x >= 0)

@@ -15,6 +15,7 @@ import numpy as np
 
 from .mechanisms import herfindahl
 from .organisations import cost_sheet
+from .state import running_total
 
 if TYPE_CHECKING:
     from .model import TerritoryModel
@@ -61,12 +62,6 @@ def _column(model: TerritoryModel, name: str) -> list:
     if name == "ptce":
         return _memo(model, name, lambda: [o.ptce for o in _orgs(model)])
     return _memo(model, name, lambda: _array(model, name).tolist())
-
-
-def _running_total(values: np.ndarray) -> float:
-    """0.0 + v_1 + v_2 + ... added one by one in order (``np.cumsum`` adds sequentially), as
-    ``total += v`` in a loop over the agents would: neither pairwise nor compensated."""
-    return float(np.cumsum(values)[-1]) if len(values) else 0.0
 
 
 def _ptces(model: TerritoryModel) -> list:
@@ -186,7 +181,7 @@ def _revenue(model: TerritoryModel) -> tuple[float, float, float, float]:
 def _revenue_now(model: TerritoryModel) -> tuple[float, float, float, float]:
     """ESS subsidies, public orders, sales and gifts of the quarter, each a running total over
     the organisations in order."""
-    return tuple(_running_total(_array(model, f"ledger_{line}")) for line in ("subsidy_eur", "public_order_eur", "sales_eur", "gifts_eur"))
+    return tuple(running_total(_array(model, f"ledger_{line}")) for line in ("subsidy_eur", "public_order_eur", "sales_eur", "gifts_eur"))
 
 
 def _share(model: TerritoryModel, index: int) -> float:
@@ -363,6 +358,7 @@ class MetricsCollector(mesa.DataCollector):
 
     def collect(self, model: TerritoryModel) -> None:
         row = collect_row(model)
-        self._collection_steps.append(model.time)
+        if hasattr(self, "_collection_steps"):  # as Mesa's own collect guards it (a private list)
+            self._collection_steps.append(model.time)
         for name, values in self.model_vars.items():
             values.append(row[name])

@@ -33,7 +33,7 @@ from .organisations import (
 from .params import GROUPS, SECTORS, Scenario
 from .regimes import make_regime
 from .shocks import context_from_model, shock_path
-from .state import LEDGER_COLUMNS, ProviderState
+from .state import LEDGER_COLUMNS, ProviderState, Roster, running_total
 from .territory import build_territory
 
 LEGAL_FORMS: dict[str, tuple[float, float]] = {
@@ -46,6 +46,10 @@ LEGAL_FORMS: dict[str, tuple[float, float]] = {
     "foundation": (0.04, 0.4),
 }
 IAE_GOVERNANCE = 0.6  # assumption: governance of a work-integration structure
+
+UNMET_ROUNDING_HOURS = 1e-6
+"""Unmet hours of a (municipality, sector) below this (3.6 ms of service) are rounding
+leftovers of the allocation, counted as met (TerritoryModel.allocate_demand)."""
 
 STREAMS = ("initialisation", "dynamics", "shocks")
 """Named random streams of a run, spawned from its seed in this order (SeedSequence)."""
@@ -84,6 +88,7 @@ class TerritoryModel(mesa.Model):
         self.paying_share = np.array([config.demand.paying_share[g] for g in GROUPS])
         self.provider_state = ProviderState()  # the providers' numeric state, one column per attribute
         self.provider_by_id: dict[int, Provider] = {}
+        self.roster = Roster()  # provider_by_id's rows, ids and ESS flags as arrays, in its order
         self._rows: tuple[np.ndarray, ...] | None = None  # cache of provider_rows, organisation_rows, provider_ids, provider_is_ess, row_by_id
         self.ess_by_id: dict[int, Organisation] = {}  # the ESS organisations of provider_by_id, same order
         self.agent_by_id: dict[int, Provider] = {}  # providers and local employers
@@ -158,13 +163,15 @@ class TerritoryModel(mesa.Model):
         self.initial_ties()
 
     def register(self, agent: Provider) -> None:
-        self._rows = None  # providers changed: provider_rows() recomputes
-        self.cooperation.add_node(agent.unique_id)
-        self.agent_by_id[agent.unique_id] = agent
+        uid = agent.unique_id
+        self.cooperation.add_node(uid)
+        self.agent_by_id[uid] = agent
         if agent.sector >= 0:
-            self.provider_by_id[agent.unique_id] = agent
+            self.provider_by_id[uid] = agent
+            self.roster.add(agent._row, uid, agent.is_ess)
+            self._rows = None  # providers changed: provider_rows() recomputes
             if agent.is_ess:
-                self.ess_by_id[agent.unique_id] = agent
+                self.ess_by_id[uid] = agent
 
     def initial_ties(self) -> None:
         """Each organisation draws Poisson(k) ties to other organisations, partners chosen
@@ -232,15 +239,13 @@ class TerritoryModel(mesa.Model):
         return self._row_cache()[3]
 
     def _row_cache(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        if self._rows is None:
-            provs = self.provider_by_id.values()
-            n = len(provs)
-            rows = np.fromiter(map(attrgetter("_row"), provs), np.int64, n)
-            ess = np.fromiter(map(attrgetter("is_ess"), provs), bool, n)
-            ids = np.fromiter(self.provider_by_id, np.int64, n)
-            by_id = np.full(int(ids.max()) + 1 if n else 0, -1, dtype=np.int64)
+        if self._rows is None:  # the roster keeps provider_by_id's order (register, remove_provider)
+            rows, ids, ess = self.roster.arrays()
+            by_id = np.full(int(ids.max()) + 1 if len(ids) else 0, -1, dtype=np.int64)
             by_id[ids] = rows
             self._rows = (rows, rows[ess], ids, ess, by_id)
+            for cached in self._rows:  # shared by every caller until the providers change: read-only
+                cached.flags.writeable = False
         return self._rows
 
     def firms(self) -> list[ConventionalFirm]:
@@ -432,9 +437,7 @@ class TerritoryModel(mesa.Model):
         self.public_hours_served: dict[int, float] = {}
         self.unmet = np.zeros((m_count, s_count))
         # Hours each provider served to each demand cell (municipality x group, in
-        # municipality-major order) this quarter: a vector per provider.
-        self.flows: dict[int, np.ndarray] = {}
-        # The same as one matrix (providers x cells), its providers and their state rows.
+        # municipality-major order) this quarter: a row per provider of flow_providers.
         self.flow_providers: list[Provider] = []
         self.flow_rows, self.flow_matrix = np.zeros(0, dtype=np.int64), np.zeros((0, cells))
         public = self.public_need.transpose(2, 0, 1).reshape(s_count, cells).copy()  # (sectors, cells)
@@ -491,7 +494,12 @@ class TerritoryModel(mesa.Model):
         flows = contract_flows + f_pub if routes else f_pub  # hours served to each cell by each provider
         asked += a_pub + a_priv
         # Clipped at 0: the rationing rounds' subtractions can leave -1e-13 of rounding.
-        self.unmet[:, markets] = np.maximum((u_pub + u_priv_left).reshape(len(markets), m_count, g_count).sum(axis=2), 0.0).T
+        unmet = (u_pub + u_priv_left).reshape(len(markets), m_count, g_count).sum(axis=2).T
+        # Rounding leftovers of the rationing rounds' subtractions (+-1e-13 h, seen up to
+        # ~1e-15 on need of 1e3-1e5 h) count as met: a leftover of 8.9e-16 h made
+        # enter_new_organisations draw Poisson(lambda > 0) where an exact 0 draws nothing,
+        # and shifted every later random draw of the run (the last bit of a sum decided it).
+        self.unmet[:, markets] = np.where(unmet > UNMET_ROUNDING_HOURS, unmet, 0.0)
         priv_served = mech.column_sums(f_priv, mb)
         served = mech.column_sums(flows, mb)
         near = mech.column_sums((flows.reshape(m_count, g_count, n) * prox[:, None, :]).reshape(cells, n), mb)
@@ -499,9 +507,7 @@ class TerritoryModel(mesa.Model):
         sales = price * priv_served
         surcharge = sales * rate / (1 + rate)  # the share of sales that funds free hours
         self.public_hours_served.update(zip(uids, pub_served.tolist(), strict=True))
-        flows_t = np.ascontiguousarray(flows.T)
-        self.flows.update(zip(uids, flows_t, strict=True))
-        self.flow_providers, self.flow_rows, self.flow_matrix = provs, state_rows, flows_t
+        self.flow_providers, self.flow_rows, self.flow_matrix = provs, state_rows, np.ascontiguousarray(flows.T)
         for name, values in (("asked_hours", asked), ("served_hours", served), ("capacity_now", cap),
                              ("surcharge_eur", surcharge), ("proximity_now", prox_now)):
             cols[name][state_rows] = values
@@ -553,12 +559,9 @@ class TerritoryModel(mesa.Model):
         cols, rows = self.provider_state.cols, self.organisation_rows()
         aid = self.config.funding.insertion_aid_eur_per_fte_quarter * (cols["staff_fte"][rows] * cols["insertion_share"][rows])  # r_a S i
         cols["ledger_subsidy_eur"][rows] += aid
-        stats, money = self.quarter_stats, self.public_money_eur
-        total, paid = stats["insertion_aid_eur"], money["subsidies"]
-        for a in aid.tolist():  # added one by one, in order, as the accounts of each organisation are
-            total += a
-            paid += a
-        stats["insertion_aid_eur"], money["subsidies"] = total, paid
+        # Added one by one, in order, as the accounts of each organisation are.
+        self.quarter_stats["insertion_aid_eur"] = running_total(aid, self.quarter_stats["insertion_aid_eur"])
+        self.public_money_eur["subsidies"] = running_total(aid, self.public_money_eur["subsidies"])
 
     def book_ptce_costs(self) -> None:
         """Each PTCE books its coordination cost on its ESS members, with the public share
@@ -572,6 +575,8 @@ class TerritoryModel(mesa.Model):
         (organisations.settle_rows); then the free hours next quarter paid by this quarter's
         solidarity surcharge, h = R / c (c the unit cost)."""
         cols, rows = self.provider_state.cols, self.provider_rows()
+        # The cost sheet's lines are the providers' of set_prices: none enters or leaves in between.
+        assert len(self.cost_uids) == len(rows), "settle_accounts after a change of providers since set_prices"
         settle_rows(cols, rows, self.config.organisation, self.costs["fixed_cost_eur"], self.costs["supply_surcharge_eur"])
         c = self.costs["unit_cost_eur"]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -669,6 +674,7 @@ class TerritoryModel(mesa.Model):
             hub.remove_member(p)
             coop.restore_legality(self, hub)
         del self.provider_by_id[p.unique_id]
+        self.roster.remove(p.unique_id)
         self._rows = None
         self.ess_by_id.pop(p.unique_id, None)
         self.agent_by_id.pop(p.unique_id, None)
@@ -689,19 +695,12 @@ class TerritoryModel(mesa.Model):
         for m, hub in agencies.items():
             lam[m, :] *= 1 + self.config.cooperation.agency_entry_boost * hub.depth
         counts = self.dyn_rng.poisson(lam)
-        # A newcomer starts with a tie to its nearest established peer of the sector (of any
-        # sector if it is the first of its own): established = founded before this quarter.
-        cols, rows = self.provider_state.cols, self.organisation_rows()
-        established = cols["founded_step"][rows] < self.steps
-        est_ids = self.provider_ids()[self.provider_is_ess()][established].tolist()
-        est_munis, est_sectors = cols["municipality"][rows[established]], cols["sector"][rows[established]]
-        for m, s in zip(*np.nonzero(counts), strict=True):
-            same = np.flatnonzero(est_sectors == s)
-            cand = same if len(same) else np.arange(len(est_ids))
-            peer = est_ids[int(cand[np.argmin(self.territory.distance_km[m, est_munis[cand]])])] if len(cand) else None
+        lots_m, lots_s = np.nonzero(counts)
+        peers = self.entry_peers(lots_m, lots_s)
+        for m, s, peer in zip(lots_m.tolist(), lots_s.tolist(), peers, strict=True):
             for _ in range(int(counts[m, s])):
                 org = Organisation(
-                    self, sector=int(s), municipality=int(m), staff_fte=fp.entrant_fte,
+                    self, sector=s, municipality=m, staff_fte=fp.entrant_fte,
                     volunteers_fte=op.volunteer_base_fte, treasury_eur=fp.entrant_treasury_eur,
                     technicisation=0.1, governance=LEGAL_FORMS["association"][1],
                 )
@@ -709,7 +708,7 @@ class TerritoryModel(mesa.Model):
                 self.regime.on_entry(self, org)
                 policy = self.config.strategy.policy
                 org.strategy = policy if policy != "endogenous" else "independent"
-                hub = agencies.get(int(m))
+                hub = agencies.get(m)
                 if hub is not None and policy in ("endogenous", "cooperate"):
                     org.strategy = "cooperate"
                     # The agency's entrants join it by the rule every candidate follows
@@ -722,6 +721,34 @@ class TerritoryModel(mesa.Model):
                 if peer is not None:
                     self.cooperation.add_edge(org.unique_id, peer, trust=0.2, kind="entry")
                 self.quarter_stats["entries"] += 1
+
+    def entry_peers(self, lots_m: np.ndarray, lots_s: np.ndarray) -> list[int | None]:
+        """For new organisations in municipalities ``lots_m`` and sectors ``lots_s``, the id of
+        the nearest established ESS organisation of their sector (of any sector if none is of
+        theirs; None if there is none at all): established = founded before this quarter;
+        nearest by road distance, the first in ``providers()`` order among the nearest.
+
+        Organisations in one municipality are equally near, so only the first of each
+        (sector, municipality) can be chosen: for each lot, among the municipalities holding
+        one, the nearest, and among equally near ones the one whose first comes first.  A
+        (lots x municipalities) search, not (lots x organisations)."""
+        cols, rows = self.provider_state.cols, self.organisation_rows()
+        established = cols["founded_step"][rows] < self.steps
+        est_ids = self.provider_ids()[self.provider_is_ess()][established]
+        if not len(est_ids):
+            return [None] * len(lots_m)
+        n_munis, none = self.territory.municipalities, len(est_ids)  # none: the position of no organisation
+        est_munis, est_sectors = cols["municipality"][rows[established]], cols["sector"][rows[established]]
+        first = np.full(len(SECTORS) * n_munis, none)  # [s * M + m]: position in est_ids of the first of sector s in m
+        np.minimum.at(first, est_sectors * n_munis + est_munis, np.arange(none))
+        first = first.reshape(len(SECTORS), n_munis)
+        candidates = first[lots_s]  # (lots, municipalities)
+        candidates[(candidates == none).all(axis=1)] = first.min(axis=0)  # none of the sector: the first of any
+        held = candidates < none
+        distance = self.territory.distance_km[lots_m]
+        nearest = np.where(held, distance, np.inf).min(axis=1, keepdims=True)
+        chosen = np.where(held & (distance == nearest), candidates, none).min(axis=1)
+        return est_ids[chosen].tolist()
 
     def log_merger(self, absorber: Provider, absorbed: Provider) -> None:
         self.merger_log.append({"step": self.steps, "absorber": absorber.unique_id, "absorbed": absorbed.unique_id,

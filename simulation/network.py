@@ -37,10 +37,10 @@ class Tie(MutableMapping):
 
     __slots__ = ("net", "i", "kind", "extra", "detached_trust")
 
-    def __init__(self, net: CooperationNetwork, i: int) -> None:
+    def __init__(self, net: CooperationNetwork, i: int, kind=_ABSENT) -> None:
         self.net = net
         self.i = i
-        self.kind = _ABSENT
+        self.kind = kind
         self.extra: dict | None = None
         self.detached_trust = _ABSENT_TRUST
 
@@ -121,7 +121,8 @@ class CooperationNetwork(nx.Graph):
         super().__init__(incoming_graph_data, **attr)
 
     # ----------------------------------------------------------------- slots
-    def _new_tie(self, u: int, v: int) -> Tie:
+    def _new_tie(self, u: int, v: int, trust: float = _ABSENT_TRUST, kind=_ABSENT) -> Tie:
+        """A tie in a new slot, with this trust and kind (absent unless given)."""
         i = self._used
         if i == len(self._trust):
             for name in ("_u", "_v", "_trust", "_alive"):
@@ -131,9 +132,9 @@ class CooperationNetwork(nx.Graph):
                 setattr(self, name, new)
         self._u[i] = u
         self._v[i] = v
-        self._trust[i] = _ABSENT_TRUST
+        self._trust[i] = trust
         self._alive[i] = True
-        tie = Tie(self, i)
+        tie = Tie(self, i, kind)
         self._ties.append(tie)
         self._used = i + 1
         return tie
@@ -145,7 +146,13 @@ class CooperationNetwork(nx.Graph):
 
     def _kill_many(self, ties: list[Tie]) -> None:
         """_kill of each of ``ties`` (taken out of the adjacency), the slots freed at once."""
-        if not ties:
+        if len(ties) < 16:  # a closing organisation's few ties: numpy's calls would cost more than the loop
+            trust, alive = self._trust, self._alive
+            for tie in ties:
+                tie.detached_trust = trust.item(tie.i)
+                tie.net = None
+                alive[tie.i] = False
+            self._dead += len(ties)
             return
         slots = np.fromiter((tie.i for tie in ties), dtype=np.int64, count=len(ties))
         for tie, t in zip(ties, self._trust[slots].tolist(), strict=True):
@@ -189,15 +196,18 @@ class CooperationNetwork(nx.Graph):
 
     def add_edge(self, u_of_edge, v_of_edge, **attr) -> None:
         u, v = u_of_edge, v_of_edge
-        self._add_node_if_new(u)
-        self._add_node_if_new(v)
-        datadict = self._adj[u].get(v)
-        if datadict is None:
-            datadict = self._new_tie(u, v)
+        adj = self._adj
+        if u not in adj:
+            self._add_node_if_new(u)
+        if v not in adj:
+            self._add_node_if_new(v)
+        datadict = adj[u].get(v)
+        if datadict is None:  # a new tie: its trust and kind written with its slot
+            datadict = self._new_tie(u, v, attr.pop("trust", _ABSENT_TRUST), attr.pop("kind", _ABSENT))
         for key, value in attr.items():  # MutableMapping.update, without its generic checks
             datadict[key] = value
-        self._adj[u][v] = datadict
-        self._adj[v][u] = datadict
+        adj[u][v] = datadict
+        adj[v][u] = datadict
         nx._clear_cache(self)
 
     def add_edges_from(self, ebunch_to_add, **attr) -> None:
@@ -274,9 +284,18 @@ class CooperationNetwork(nx.Graph):
         nx._clear_cache(self)
 
     def remove_node(self, n) -> None:
-        if n in self._adj:
-            self._kill_many(list(self._adj[n].values()))
-        super().remove_node(n)
+        adj = self._adj
+        try:
+            nbrs = adj[n]
+            del self._node[n]
+        except KeyError as err:  # NetworkXError if n not in self
+            raise nx.NetworkXError(f"The node {n} is not in the graph.") from err
+        ties = list(nbrs.values())
+        for u in list(nbrs):  # a list: a self-loop's entry goes from nbrs itself
+            del adj[u][n]
+        del adj[n]
+        self._kill_many(ties)
+        nx._clear_cache(self)
 
     def remove_nodes_from(self, nodes) -> None:
         for n in nodes:

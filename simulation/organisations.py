@@ -7,7 +7,7 @@ exactly revenue - costs (an invariant the tests check).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from operator import attrgetter
 
 import mesa
@@ -18,9 +18,27 @@ from .params import OrganisationParams, PersonalisationParams
 from .state import FLOAT_COLUMNS, INT_COLUMNS, LEDGER_FIELDS, ProviderState, column_property
 
 
+class _LedgerTotals:
+    """Revenue, costs and the fields as a dict, for a Ledger and a LedgerView alike."""
+
+    __slots__ = ()
+
+    @property
+    def revenue_eur(self) -> float:
+        return self.subsidy_eur + self.public_order_eur + self.sales_eur + self.gifts_eur
+
+    @property
+    def costs_eur(self) -> float:
+        return self.wages_eur + self.fixed_costs_eur + self.bid_costs_eur + self.coordination_eur + self.supply_surcharge_eur
+
+    def as_dict(self) -> dict[str, float]:
+        return {name: getattr(self, name) for name in LEDGER_FIELDS}
+
+
 @dataclass(slots=True)
-class Ledger:
-    """One quarter's money of one provider, EUR (slots: one is made per provider and quarter)."""
+class Ledger(_LedgerTotals):
+    """One quarter's money of one provider, EUR (a provider's own is a LedgerView on the
+    model's columns; a Ledger is what one assigns to it, or a free-standing record)."""
 
     subsidy_eur: float = 0.0
     public_order_eur: float = 0.0
@@ -32,16 +50,18 @@ class Ledger:
     coordination_eur: float = 0.0  # share of a PTCE's animation and coordination cost
     supply_surcharge_eur: float = 0.0  # extra cost of outside supplies in a supply disruption
 
-    @property
-    def revenue_eur(self) -> float:
-        return self.subsidy_eur + self.public_order_eur + self.sales_eur + self.gifts_eur
 
-    @property
-    def costs_eur(self) -> float:
-        return self.wages_eur + self.fixed_costs_eur + self.bid_costs_eur + self.coordination_eur + self.supply_surcharge_eur
-
-    def as_dict(self) -> dict[str, float]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+NON_MEMBER: dict[str, float] = {
+    # What PTCE membership changes (simulation.cooperation), at a non-member's values.
+    "pool_share": 0.0,  # share of fixed costs pooled in a PTCE's premises
+    "joint_sales_bonus": 0.0,  # utility of joint sales to paying beneficiaries
+    "pathway_bonus": 0.0,  # extra share of insertion leavers hired by members
+    "outside_supply_share": 1.0,  # share of purchases bought from outside suppliers
+    "solidarity_surcharge": 0.0,  # share of price funding free hours for other groups
+    "solidarity_hours": 0.0,  # free hours funded by last quarter's surcharge
+    "governance_bonus": 0.0,  # multi-stakeholder governance of a PTCE
+}
+_NON_MEMBER_NOT_ZERO = tuple((name, value) for name, value in NON_MEMBER.items() if value != 0)
 
 
 class Provider(mesa.Agent):
@@ -74,52 +94,55 @@ class Provider(mesa.Agent):
         state = getattr(model, "provider_state", None)
         if state is None:  # a model that is not a TerritoryModel (tests): its own columns
             state = model.provider_state = ProviderState()
-        self._cols = state.cols
-        self._row = state.new_row()
-        self._cols["ess"][self._row] = self.is_ess
-        self.sector = sector
-        self.municipality = municipality
-        self.staff_fte = staff_fte
-        self.insertion_share = insertion_share
-        self.volunteers_fte = volunteers_fte
-        self.treasury_eur = treasury_eur
-        self.technicisation = technicisation
-        self.governance = governance
-        self.governance_base = governance
+        self._cols = cols = state.cols
+        self._row = row = state.new_row()
+        # The numeric state, written straight into the fresh row of the columns (a property
+        # write costs a call more: issue 9, some 90 entrants a quarter at 1,000
+        # organisations).  The row is all zeros (ProviderState.new_row), so what starts at
+        # zero is listed after, not written (tests/test_state.py checks every column).
+        cols["ess"][row] = self.is_ess
+        cols["sector"][row] = sector
+        cols["municipality"][row] = municipality
+        cols["staff_fte"][row] = staff_fte
+        cols["insertion_share"][row] = insertion_share
+        cols["volunteers_fte"][row] = volunteers_fte
+        cols["treasury_eur"][row] = treasury_eur
+        cols["technicisation"][row] = technicisation
+        cols["governance"][row] = governance
+        cols["governance_base"][row] = governance  # governance its legal form sustains, before technicisation erodes it
+        cols["accredited_from"][row] = accredited_from
+        cols["founded_step"][row] = model.steps
+        cols["personalisation"][row] = 0.5
+        cols["supply_cost_multiplier"][row] = 1.0  # outside suppliers' price multiplier this quarter (supply_disruption)
+        cols["productivity"][row] = 1.0  # knowledge-spillover multiplier of service hours
+        for name, value in _NON_MEMBER_NOT_ZERO:  # reset_cooperation on a fresh row
+            cols[name][row] = value
+        # Zero at the start, as the fresh row holds them:
+        #   insolvent_quarters       quarters in a row ended with a negative treasury
+        #   ledger                   this quarter's money (a LedgerView on the ledger_* columns)
+        #   asked_hours, served_hours  hours asked of and served by it this quarter
+        #   norm_level               technicisation imposed by norms this quarter
+        #   insertion_exits_to_jobs  insertion leavers who found a job this quarter, FTE
+        #   price_eur_per_hour       price to paying beneficiaries this quarter
+        #   last_result_eur          revenue - costs of the last settled quarter
+        #   carried_eur              carried by a PTCE fund after the last quarter
+        #   transfers_eur            treasury moved this quarter outside the ledger (fund, merger)
+        #   surcharge_eur            solidarity surcharge collected this quarter (allocate_demand)
+        #   capacity_now, proximity_now  capacity and proximity served of this quarter (allocate_demand)
+        #   and NON_MEMBER's zeros (reset_cooperation).
         self.legal_form = legal_form
-        self.accredited_from = accredited_from
-        self.founded_step = model.steps
-        self.insolvent_quarters = 0
-        # self.ledger: all zeros already (a fresh row of ProviderState is zeros; Ledger() costs a write per line)
-        self.asked_hours = 0.0
-        self.served_hours = 0.0
-        self.personalisation = 0.5
-        self.norm_level = 0.0  # technicisation imposed by norms this quarter
-        self.insertion_exits_to_jobs = 0.0
-        self.price_eur_per_hour = 0.0
         self.alive = True
         self.pending_support = False  # start-up support owed by the cooperative regime
         self.prev_flows: np.ndarray | None = None  # hours per demand cell (municipality x group) last quarter
-        self.supply_cost_multiplier = 1.0  # outside suppliers' price multiplier this quarter (supply_disruption)
-        self.last_result_eur = 0.0  # revenue - costs of the last settled quarter
-        self.carried_eur = 0.0  # carried by a PTCE fund after the last quarter
-        self.transfers_eur = 0.0  # treasury moved this quarter outside the ledger (fund, merger)
         # Concentration and cooperation (simulation.cooperation).
         self.strategy = "independent"
         self.ptce = None  # the Ptce this legal person belongs to, if any
-        self.productivity = 1.0  # knowledge-spillover multiplier of service hours
-        self.surcharge_eur = 0.0  # solidarity surcharge collected this quarter (allocate_demand)
-        self.reset_cooperation()
 
     def reset_cooperation(self) -> None:
-        """What PTCE membership changes, back to a non-member's values."""
-        self.pool_share = 0.0  # share of fixed costs pooled in a PTCE's premises
-        self.joint_sales_bonus = 0.0  # utility of joint sales to paying beneficiaries
-        self.pathway_bonus = 0.0  # extra share of insertion leavers hired by members
-        self.outside_supply_share = 1.0  # share of purchases bought from outside suppliers
-        self.solidarity_surcharge = 0.0  # share of price funding free hours for other groups
-        self.solidarity_hours = 0.0  # free hours funded by last quarter's surcharge
-        self.governance_bonus = 0.0  # multi-stakeholder governance of a PTCE
+        """What PTCE membership changes, back to a non-member's values (NON_MEMBER)."""
+        cols, row = self._cols, self._row
+        for name, value in NON_MEMBER.items():
+            cols[name][row] = value
 
     # ----------------------------------------------------------------- staff
     @property
@@ -263,7 +286,7 @@ class Provider(mesa.Agent):
         return mech.voice(self.volunteers_fte, self.staff_fte, self.governance)
 
 
-class LedgerView:
+class LedgerView(_LedgerTotals):
     """A provider's Ledger as stored in the model's columns (``ledger_<field>``): the same
     fields, ``revenue_eur``, ``costs_eur`` and ``as_dict`` as :class:`Ledger`."""
 
@@ -272,17 +295,6 @@ class LedgerView:
     def __init__(self, cols: dict[str, np.ndarray], row: int) -> None:
         self._cols = cols
         self._row = row
-
-    @property
-    def revenue_eur(self) -> float:
-        return self.subsidy_eur + self.public_order_eur + self.sales_eur + self.gifts_eur
-
-    @property
-    def costs_eur(self) -> float:
-        return self.wages_eur + self.fixed_costs_eur + self.bid_costs_eur + self.coordination_eur + self.supply_surcharge_eur
-
-    def as_dict(self) -> dict[str, float]:
-        return {name: getattr(self, name) for name in LEDGER_FIELDS}
 
 
 for _name in LEDGER_FIELDS:
@@ -302,12 +314,6 @@ def _set_ledger(self: Provider, ledger: Ledger | LedgerView) -> None:
 
 
 Provider.ledger = property(_get_ledger, _set_ledger, doc="this quarter's money (a LedgerView on the model's columns)")
-
-
-def column(provs: list[Provider], name: str) -> np.ndarray:
-    """The float attribute ``name`` of each provider, as an array in the order of ``provs``
-    (one C-level pass: ``operator.attrgetter`` mapped by ``np.fromiter``)."""
-    return np.fromiter(map(attrgetter(name), provs), float, len(provs))
 
 
 def rows_of(provs: list[Provider]) -> np.ndarray:

@@ -32,6 +32,7 @@ import numpy as np
 from . import mechanisms as mech
 from .organisations import rows_of
 from .params import AdministrativeRegime, CompetitiveRegime, CooperativeRegime
+from .state import running_total
 
 if TYPE_CHECKING:
     from .model import TerritoryModel
@@ -173,17 +174,18 @@ class RegimeBase:
         return org.is_ess and quarter >= org.accredited_from
 
     def accredited_rows(self, cols: dict[str, np.ndarray], rows: np.ndarray, quarter: int) -> np.ndarray:
-        """:meth:`accredited` of the ESS organisations at ``rows`` of the providers' columns
-        (TerritoryModel.organisation_rows): accredited from ``accredited_from`` on."""
-        return cols["accredited_from"][rows] <= quarter
+        """:meth:`accredited` of the providers at ``rows`` of the columns (ProviderState.cols):
+        an ESS organisation, from ``accredited_from`` on.  The one array form of the rule
+        (:meth:`accredited_all` and the payments use it): a regime overriding
+        :meth:`accredited` overrides this too."""
+        return (cols["ess"][rows] == 1) & (cols["accredited_from"][rows] <= quarter)
 
     def accredited_all(self, provs: list[Provider], quarter: int, rows: np.ndarray | None = None) -> np.ndarray:
         """:meth:`accredited` of each of ``provs`` (a regime overriding one overrides both);
         ``rows``: their rows in the model's ProviderState, if known."""
         if not provs:
             return np.zeros(0, dtype=bool)
-        cols, rows = provs[0]._cols, rows_of(provs) if rows is None else rows
-        return cols["ess"][rows].astype(bool) & self.accredited_rows(cols, rows, quarter)
+        return self.accredited_rows(provs[0]._cols, rows_of(provs) if rows is None else rows, quarter)
 
     def on_entry(self, model: TerritoryModel, org: Provider) -> None:
         org.accredited_from = model.quarter + self.params.accreditation_delay_quarters
@@ -316,7 +318,7 @@ class Administrative(RegimeBase):
         n, cols = len(public_hours_served), model.provider_state.cols
         rows = model.row_by_id()[np.fromiter(public_hours_served, np.int64, n)]
         hours = np.fromiter(public_hours_served.values(), float, n)
-        claims = (hours > 0) & cols["ess"][rows].astype(bool) & self.accredited_rows(cols, rows, model.quarter)
+        claims = (hours > 0) & self.accredited_rows(cols, rows, model.quarter)
         hours, rows = hours[claims], rows[claims]
         total = self.tariff_eur_per_hour * sum(hours.tolist())  # Python's sum, in the order of the claims
         if total <= 0:
@@ -324,10 +326,7 @@ class Administrative(RegimeBase):
         scale = min(1.0, self.tariff_envelope_eur / total)
         amounts = self.tariff_eur_per_hour * hours * scale
         cols["ledger_public_order_eur"][rows] += amounts  # one row per provider
-        spent = 0.0
-        for amount in amounts.tolist():  # added one by one, as each claim is paid
-            spent += amount
-        return spent
+        return running_total(amounts)  # added one by one, as each claim is paid
 
 
 class Competitive(RegimeBase):
@@ -396,11 +395,13 @@ class Cooperative(RegimeBase):
         spent = 0.0
         # Start-up support for entrants comes first out of the agreement envelope.
         for o in [o for o in model.organisations() if o.pending_support]:
-            amount = min(p.entry_support_eur, envelope - spent)
+            # Never below 0: once the envelope is spent, envelope - spent can be -4e-12 of
+            # rounding, and a negative subsidy gave negative funded hours (NaN flows).
+            amount = max(0.0, min(p.entry_support_eur, envelope - spent))
             o.ledger.subsidy_eur += amount
             o.pending_support = False
             spent += amount
-        remaining = envelope - spent
+        remaining = max(0.0, envelope - spent)
         # Shares of organisations that closed since the signature go to the others, pro rata.
         alive_total = sum(self.agreement_shares.get(o.unique_id, 0.0) for o in orgs)
         for o in orgs:

@@ -76,3 +76,69 @@ def column_property(name: str, doc: str | None = None) -> property:
         self._cols[name][self._row] = value
 
     return property(get, set, doc=doc or f"column {name!r} of the model's ProviderState")
+
+
+def running_total(values: np.ndarray, start: float = 0.0) -> float:
+    """start + v_1 + v_2 + ... added one by one in order, as ``total += v`` in a loop over
+    the agents adds them (``np.cumsum`` adds sequentially: neither pairwise, as ``np.sum``,
+    nor compensated, as Python's ``sum``), so an array form keeps the loop's bits."""
+    if len(values) == 0:
+        return float(start)
+    return float(np.cumsum(np.concatenate(([start], values)))[-1])
+
+
+class Roster:
+    """The live providers of a model as arrays, in the order they were registered: the
+    order of ``TerritoryModel.provider_by_id`` (a dict: a provider registered again keeps
+    its place; one removed and registered again goes to the end).
+
+    Why (issue 9): ``TerritoryModel.provider_rows()`` and its siblings were rebuilt after
+    every batch of entries or closures (several times a quarter) by a Python pass over all
+    providers; here registering or removing a provider writes one entry, and ``arrays``
+    takes the live entries out with numpy.
+    """
+
+    def __init__(self, capacity: int = 256) -> None:
+        self.n = 0  # entries used, live or not
+        self.rows = np.zeros(capacity, dtype=np.int64)  # entry -> the provider's row in the ProviderState
+        self.ids = np.zeros(capacity, dtype=np.int64)  # entry -> its unique_id
+        self.ess = np.zeros(capacity, dtype=bool)  # entry -> an ESS organisation
+        self.live = np.zeros(capacity, dtype=bool)  # entry -> still registered
+        self.entry: dict[int, int] = {}  # unique_id -> its live entry
+
+    def add(self, row: int, uid: int, ess: bool) -> None:
+        if uid in self.entry:  # registered already: it keeps its place
+            return
+        i = self.n
+        if i == len(self.rows):
+            if 2 * len(self.entry) < i:  # most entries dead: drop them rather than grow
+                self._compact()
+                i = self.n
+            else:
+                for name in ("rows", "ids", "ess", "live"):
+                    old = getattr(self, name)
+                    new = np.zeros(2 * i, dtype=old.dtype)
+                    new[:i] = old
+                    setattr(self, name, new)
+        self.rows[i], self.ids[i], self.ess[i], self.live[i] = row, uid, ess, True
+        self.entry[uid] = i
+        self.n = i + 1
+
+    def remove(self, uid: int) -> None:
+        self.live[self.entry.pop(uid)] = False
+
+    def _compact(self) -> None:
+        """Drop the dead entries, keeping the order."""
+        keep = np.flatnonzero(self.live[: self.n])
+        m = len(keep)
+        for name in ("rows", "ids", "ess", "live"):
+            arr = getattr(self, name)
+            arr[:m] = arr[keep]
+            arr[m:] = 0
+        self.entry = dict(zip(self.ids[:m].tolist(), range(m), strict=True))
+        self.n = m
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, ids, ess) of the live providers, in registration order (new arrays)."""
+        live = self.live[: self.n]
+        return self.rows[: self.n][live], self.ids[: self.n][live], self.ess[: self.n][live]

@@ -445,9 +445,25 @@ def test_ptce_size_near_facts_under_cooperation(baseline_runs):
 
 
 def test_concentration_concentrates(baseline_runs):
-    con, ind = baseline_runs["concentrate"], baseline_runs["independent"]
-    assert con["mergers"].sum() > 0
-    assert con["hhi"].iloc[-1] > ind["hhi"].iloc[-1]
+    """Mergers raise concentration: the Herfindahl index of staff, averaged over the last five
+    years and over four seeds, is higher when every organisation seeks to concentrate than when
+    none does.  Not one seed's last quarter: with some 15 entrants and closures a quarter the
+    index moves by 10 % from quarter to quarter, and over seven seeds the last quarter alone is
+    higher under concentration in only three (0.0188 against 0.0194 on average; five-year
+    means 0.0213 against 0.0185, higher in six of seven)."""
+    from simulation import load_scenario
+
+    from .conftest import SCENARIOS
+
+    hhi = {"concentrate": [], "independent": []}
+    for policy in hhi:
+        runs = [baseline_runs[policy]] + [
+            TerritoryModel(load_scenario(SCENARIOS / "baseline.toml", {"strategy.policy": policy}), rng=seed).run().timeseries()
+            for seed in (0, 1, 2)]
+        if policy == "concentrate":
+            assert all(ts["mergers"].sum() > 0 for ts in runs)
+        hhi[policy] = [ts["hhi"].iloc[-20:].mean() for ts in runs]
+    assert np.mean(hhi["concentrate"]) > np.mean(hhi["independent"])
     # Not top1pct_resource_share: the top 1 % of some 70 merged organisations is one, of some
     # 400 independent ones four, so that share compares territories of different numbers of
     # organisations (and since providers draw demand by size, demand.size_attraction, the

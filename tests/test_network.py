@@ -4,6 +4,7 @@ import copy
 
 import networkx as nx
 import numpy as np
+import pytest
 
 from simulation.network import CooperationNetwork
 
@@ -116,3 +117,27 @@ def test_add_missing_ties_equals_a_loop_of_add_edge():
             ref.add_edge(u, v, trust=0.3, kind="comember")
     net.add_missing_ties(u, others, 0.3, "comember")
     assert_same_graph(net, ref)
+
+
+def test_removing_a_node_with_few_or_many_ties_as_networkx_does():
+    """remove_node frees a few ties in a loop and many with numpy (CooperationNetwork._kill_many):
+    both as networkx, the removed ties keeping their values."""
+    net, ref = CooperationNetwork(), nx.Graph()
+    star = [(0, k, {"trust": 0.01 * k, "kind": "initial"}) for k in range(1, 30)]
+    small = [(40, 41, {"trust": 0.3}), (40, 42, {"trust": 0.4, "kind": "entry"}), (40, 40, {"trust": 0.5}), (41, 5, {"trust": 0.6})]
+    attrs = {(u, v): d for u, v, d in star + small}
+    for g in (net, ref):
+        g.add_edges_from(star + small)
+    held = {n: [(v, net.adj[n][v]) for v in net.adj[n]] for n in (0, 40)}
+    for n in (40, 0):
+        for g in (net, ref):
+            g.remove_node(n)
+        assert_same_graph(net, ref)
+        for v, tie in held[n]:
+            assert dict(tie) == attrs[n, v]
+    net.add_edge(41, 42, trust=0.7, kind="entry", note="x")
+    ref.add_edge(41, 42, trust=0.7, kind="entry", note="x")
+    assert_same_graph(net, ref)
+    for g in (net, ref):
+        with pytest.raises(nx.NetworkXError, match="The node 40 is not in the graph"):
+            g.remove_node(40)

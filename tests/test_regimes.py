@@ -1,5 +1,6 @@
 """Hand-computed cases of the regimes' money channels, on tiny hand-made territories."""
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -191,3 +192,22 @@ def test_a_joint_project_ends_when_its_tie_is_dropped():
     for x, y, _ in regime.projects:
         assert net.has_edge(x, y)
     assert (a, b) not in {(x, y) for x, y, _ in regime.projects}  # no tie: not a candidate either
+
+
+def test_entry_support_never_pays_a_negative_subsidy_once_the_agreement_envelope_is_spent():
+    """Once the agreement envelope was spent on earlier entrants, envelope - spent could be
+    -4e-12 of rounding: a later entrant got a negative subsidy, hence negative funded hours,
+    and the allocation divided 0 by 0 (NaN unmet, then Poisson raised 'lam value too large').
+    Reproduced by a review on a small cooperative territory after the budget cut."""
+    from simulation import load_scenario
+    from simulation.model import TerritoryModel as Model
+
+    scenario = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "compound.toml", {
+        "regime.kind": "cooperative", "strategy.policy": "cooperate", "cooperation.trust_decay_per_quarter": 0.05,
+        "territory.organisations": 8, "steps": 50})
+    model = Model(scenario, rng=2)
+    for _ in range(50):
+        model.step()  # raised ValueError at quarter 44
+        rows = model.provider_rows()
+        assert (model.provider_state.cols["ledger_subsidy_eur"][rows] >= 0).all()
+        assert np.isfinite(model.unmet).all()

@@ -4,8 +4,8 @@ as attributes, mechanisms as arrays, and numpy scalars never leak out."""
 import numpy as np
 
 from simulation import TerritoryModel
-from simulation.organisations import ConventionalFirm, Ledger, Organisation, Provider
-from simulation.state import FLOAT_COLUMNS, INT_COLUMNS, LEDGER_FIELDS, ProviderState
+from simulation.organisations import NON_MEMBER, ConventionalFirm, Ledger, Organisation, Provider
+from simulation.state import FLAG_COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, LEDGER_FIELDS, ProviderState, Roster
 
 from .conftest import smoke
 
@@ -69,3 +69,71 @@ def test_a_state_of_its_own_for_a_plain_mesa_model():
     model = mesa.Model(rng=0)
     o = Organisation(model, sector=0, municipality=0, staff_fte=1.0)
     assert isinstance(model.provider_state, ProviderState) and o.staff_fte == 1.0
+
+
+def test_running_total_adds_as_a_loop_over_the_agents_does():
+    from simulation.state import running_total
+
+    rng = np.random.default_rng(1)
+    values = rng.lognormal(8, 3, 500) * rng.choice([-1.0, 1.0], 500)  # magnitudes where order matters
+    total = 12.5
+    for v in values.tolist():
+        total += v
+    assert running_total(values, 12.5) == total
+    assert running_total(np.zeros(0), 3.0) == 3.0 and type(running_total(values)) is float
+
+
+def test_a_new_provider_starts_with_these_values_in_every_column():
+    """Provider.__init__ writes only what is not zero (a fresh row is zeros): every column
+    of a new provider's row checked, after a run has filled other rows."""
+    model = TerritoryModel(smoke(steps=3), rng=0).run()
+    org = Organisation(model, sector=2, municipality=1, staff_fte=3.5, insertion_share=0.25, volunteers_fte=1.5,
+                       treasury_eur=900.0, technicisation=0.2, governance=0.6, legal_form="cooperative", accredited_from=5)
+    firm = ConventionalFirm(model, sector=-1, municipality=2, staff_fte=40.0)
+    zeros = dict.fromkeys(FLOAT_COLUMNS + INT_COLUMNS + FLAG_COLUMNS, 0)
+    ones = {"personalisation": 0.5, "supply_cost_multiplier": 1.0, "productivity": 1.0, "outside_supply_share": 1.0, "founded_step": 3}
+    cols = model.provider_state.cols
+    assert {name: cols[name][org._row].item() for name in cols} == zeros | ones | {
+        "ess": 1, "sector": 2, "municipality": 1, "staff_fte": 3.5, "insertion_share": 0.25, "volunteers_fte": 1.5,
+        "treasury_eur": 900.0, "technicisation": 0.2, "governance": 0.6, "governance_base": 0.6, "accredited_from": 5}
+    assert {name: cols[name][firm._row].item() for name in cols} == zeros | ones | {
+        "sector": -1, "municipality": 2, "staff_fte": 40.0, "technicisation": 0.3, "governance": 0.7, "governance_base": 0.7}
+    assert (org.legal_form, org.alive, org.pending_support, org.prev_flows, org.strategy, org.ptce) == (
+        "cooperative", True, False, None, "independent", None)
+    for k, name in enumerate(NON_MEMBER):
+        setattr(org, name, 0.5 + k)
+    org.reset_cooperation()
+    assert {name: getattr(org, name) for name in NON_MEMBER} == NON_MEMBER
+
+
+def test_the_roster_keeps_a_dicts_order_through_additions_removals_and_compaction():
+    rng = np.random.default_rng(0)
+    roster, ref = Roster(capacity=4), {}
+    for _ in range(3000):
+        uid = int(rng.integers(50))
+        if rng.random() < 0.55:
+            roster.add(7 * uid + 1, uid, uid % 3 == 0)
+            ref[uid] = 7 * uid + 1
+        elif uid in ref:
+            roster.remove(uid)
+            del ref[uid]
+        rows, ids, ess = roster.arrays()
+        assert ids.tolist() == list(ref) and rows.tolist() == list(ref.values())
+        assert ess.tolist() == [uid % 3 == 0 for uid in ref]
+    assert roster.n < 3000 // 2  # dead entries were dropped on the way
+
+
+def test_the_provider_arrays_follow_the_providers_through_entries_closures_and_mergers():
+    from operator import attrgetter
+
+    for policy in ("endogenous", "concentrate"):
+        model = TerritoryModel(smoke(**{"strategy.policy": policy}), rng=3).run()
+        assert model.closed and model.merger_log and any(o.founded_step > 0 for o in model.organisations())
+        provs = model.providers()
+        rows = np.array([p._row for p in provs])
+        np.testing.assert_array_equal(model.provider_rows(), rows)
+        np.testing.assert_array_equal(model.provider_ids(), [p.unique_id for p in provs])
+        np.testing.assert_array_equal(model.provider_is_ess(), [p.is_ess for p in provs])
+        np.testing.assert_array_equal(model.organisation_rows(), list(map(attrgetter("_row"), model.organisations())))
+        by_id = model.row_by_id()
+        assert {i: int(r) for i, r in enumerate(by_id) if r >= 0} == {p.unique_id: p._row for p in provs}

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from simulation import TerritoryModel
-from simulation.organisations import Organisation, cost_sheet
+from simulation.organisations import Ledger, Organisation, cost_sheet
 
 from .conftest import smoke
 
@@ -134,7 +134,9 @@ def test_workforce_and_practices_over_arrays_equal_the_methods_bit_for_bit():
     provs[1].staff_fte = 0.0
     provs[2].asked_hours = 0.0  # sheds staff toward a target of 0
     provs[3].norm_level = 0.9  # a tender's norm pushes technicisation
-    assert any(p.pathway_bonus > 0 for p in provs) or any(p.ptce is not None for p in provs)
+    provs[4].pathway_bonus = 0.3  # a conglomerate PTCE's integration pathways
+    provs[4].insertion_share = 0.5
+    provs[5].asked_hours, provs[5].treasury_eur = 50 * provs[5].asked_hours + 5_000.0, 1e7  # hires
     workforce = ("staff_fte", "insertion_exits_to_jobs")
     practices = ("technicisation", "governance", "volunteers_fte")
     before = _snapshot(provs, workforce + practices)
@@ -145,6 +147,7 @@ def test_workforce_and_practices_over_arrays_equal_the_methods_bit_for_bit():
     adjust_workforce_rows(model.provider_state.cols, rows_of(provs), op, fp.insertion_exit_hazard_per_quarter, fp.insertion_exit_to_job_rate)
     assert _snapshot(provs, workforce) == expected
     assert expected[0]["staff_fte"] < before[0]["staff_fte"] and expected[2]["staff_fte"] < before[2]["staff_fte"]
+    assert expected[5]["staff_fte"] > before[5]["staff_fte"] and expected[4]["insertion_exits_to_jobs"] > 0
     orgs = [p for p in provs if p.is_ess]
     _restore(provs, before)
     for o in orgs:
@@ -288,6 +291,77 @@ def test_set_prices_equals_the_methods_bit_for_bit():
         assert p.price_eur_per_hour == expected, p
         checked += p.fee_discount_eur(op, aid, q) > 0
     assert checked > 0
+
+
+def test_settlement_capacity_and_accreditation_over_columns_equal_the_methods_bit_for_bit():
+    """settle_rows against Provider.book_costs + settle, capacity_rows against
+    Provider.capacity_hours, Regime.accredited_rows / accredited_all against accredited, on the
+    states of a cooperative run (PTCE cost shares, pooled premises, entrants not yet accredited)."""
+    from simulation.organisations import capacity_rows, rows_of, settle_rows
+
+    model = TerritoryModel(smoke(**{"regime.kind": "cooperative", "strategy.policy": "cooperate", "steps": 6}), rng=4).run()
+    op = model.config.organisation
+    provs = model.providers()
+    rows = rows_of(provs)
+    cols = model.provider_state.cols
+    np.testing.assert_array_equal(capacity_rows(cols, rows, op), [p.capacity_hours(op) for p in provs])
+    provs[0].treasury_eur = -1e7  # a provider deep in deficit
+    provs[1].ledger.coordination_eur = 1234.5
+    sheet = cost_sheet(provs, op, rows)
+    state = ("treasury_eur", "insolvent_quarters", "last_result_eur")
+    before = _snapshot(provs, state) + [p.ledger.as_dict() for p in provs]
+    for p, f, s in zip(provs, sheet["fixed_cost_eur"].tolist(), sheet["supply_surcharge_eur"].tolist(), strict=True):
+        p.book_costs(op, f, s)
+        p.last_result_eur = p.settle()
+    expected = _snapshot(provs, state) + [p.ledger.as_dict() for p in provs]
+    _restore(provs, before[: len(provs)])
+    for p, ledger in zip(provs, before[len(provs):], strict=True):
+        p.ledger = Ledger(**ledger)
+    settle_rows(cols, rows, op, sheet["fixed_cost_eur"], sheet["supply_surcharge_eur"])
+    assert _snapshot(provs, state) + [p.ledger.as_dict() for p in provs] == expected
+    assert expected[0]["insolvent_quarters"] >= 1
+    regime, q = model.regime, model.quarter
+    late = [p for p in provs if p.is_ess and p.accredited_from > q - 1]
+    assert late, "the run should have entrants not yet accredited"
+    np.testing.assert_array_equal(regime.accredited_all(provs, q - 1), [regime.accredited(p, q - 1) for p in provs])
+    np.testing.assert_array_equal(regime.accredited_rows(cols, rows, q - 1), [regime.accredited(p, q - 1) for p in provs])
+
+
+def test_entry_peers_equals_a_lot_by_lot_search():
+    """TerritoryModel.entry_peers (a search over municipalities) against the search lot by
+    lot it replaced, on every lot, with municipalities equally near or unreachable, then
+    with a sector and then all organisations founded this quarter (not established)."""
+    from simulation.params import SECTORS
+
+    model = TerritoryModel(smoke(steps=4), rng=1).run()
+    cols, rows = model.provider_state.cols, model.organisation_rows()
+
+    def lot_by_lot(lots_m, lots_s):
+        established = cols["founded_step"][rows] < model.steps
+        est_ids = model.provider_ids()[model.provider_is_ess()][established].tolist()
+        est_munis, est_sectors = cols["municipality"][rows[established]], cols["sector"][rows[established]]
+        peers = []
+        for m, s in zip(lots_m, lots_s, strict=True):
+            same = np.flatnonzero(est_sectors == s)
+            cand = same if len(same) else np.arange(len(est_ids))
+            peers.append(est_ids[int(cand[np.argmin(model.territory.distance_km[m, est_munis[cand]])])] if len(cand) else None)
+        return peers
+
+    lots_m, lots_s = np.nonzero(np.ones((model.territory.municipalities, len(SECTORS))))
+    assert model.entry_peers(lots_m, lots_s) == lot_by_lot(lots_m, lots_s)
+    distance = model.territory.distance_km
+    for tied in (np.ones_like(distance), np.where(distance > 0, np.inf, 0.0), np.full_like(distance, np.inf)):
+        object.__setattr__(model.territory, "distance_km", tied)  # municipalities equally near, unreachable
+        assert model.entry_peers(lots_m, lots_s) == lot_by_lot(lots_m, lots_s)
+    object.__setattr__(model.territory, "distance_km", distance)
+    for o in model.organisations():
+        if o.sector == 1:
+            o.founded_step = model.steps
+    peers = model.entry_peers(lots_m, lots_s)
+    assert peers == lot_by_lot(lots_m, lots_s) and None not in peers
+    for o in model.organisations():
+        o.founded_step = model.steps
+    assert model.entry_peers(lots_m, lots_s) == lot_by_lot(lots_m, lots_s) == [None] * len(lots_m)
 
 
 def test_strategy_payoffs_hub_terms_equal_an_organisation_by_organisation_reference():
