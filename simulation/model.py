@@ -382,8 +382,9 @@ class TerritoryModel(mesa.Model):
         by paying beneficiaries to fund free hours.  Bids in calls for tender stay at
         c (1 + m) (Provider.bid_price): gifts and insertion aid are not spent on public contracts.
 
-        The quarter's cost sheet (organisations.cost_sheet, all providers at once) is kept in
-        ``self.costs``: capacity and costs do not change from here to settle_accounts (staff,
+        The quarter's cost sheet (organisations.cost_sheet, all providers at once, in the
+        order of ``providers()``, rows ``self.cost_rows``) is kept in ``self.costs``:
+        capacity and costs do not change from here to settle_accounts (staff,
         volunteers, productivity and PTCE pooling move after the accounts are settled).
         """
         op = self.config.organisation
@@ -391,10 +392,7 @@ class TerritoryModel(mesa.Model):
         n = len(provs)
         cols, rows = self.provider_state.cols, self.provider_rows()
         self.costs = cost_sheet(provs, op, rows)
-        uids = self.provider_ids().tolist()
-        self.cost_row = dict(zip(uids, range(n), strict=True))
-        # The sheet's rows, in this order, and their ids (allocate_demand reads them).
-        self.cost_providers, self.cost_uids = provs, uids
+        self.cost_rows = rows  # the cached provider_rows(): the same object while no provider enters or leaves
         c = self.costs["unit_cost_eur"]
         # Provider.margin and Provider.fee_discount_eur over arrays (tests/test_vectorised.py):
         # an ESS organisation's margin and pass-through of gifts and aid, a firm's markup and none.
@@ -409,10 +407,7 @@ class TerritoryModel(mesa.Model):
             own_eur = op.gifts_eur_per_volunteer_fte_quarter * cols["volunteers_fte"][rows] + aid * (cols["staff_fte"][rows] * cols["insertion_share"][rows])
             discount = np.divide(op.gift_pass_through * own_eur, capacity, out=np.zeros(n), where=ess & (capacity > 0))
             price = np.maximum(price - discount, 0.0)
-        price = price * (1 + surcharge)
-        # Kept for allocate_demand, in the rows of the cost sheet (prices do not move in between).
-        self.price_sheet = {"price_eur_per_hour": price, "solidarity_surcharge": surcharge}
-        cols["price_eur_per_hour"][rows] = price
+        cols["price_eur_per_hour"][rows] = price * (1 + surcharge)
 
     def allocate_demand(self) -> None:
         """Beneficiaries to providers, sector by sector (DESIGN.md 3.4).
@@ -443,9 +438,10 @@ class TerritoryModel(mesa.Model):
         public = self.public_need.transpose(2, 0, 1).reshape(s_count, cells).copy()  # (sectors, cells)
         private = self.private_need.transpose(2, 0, 1).reshape(s_count, cells)
         # Providers grouped by sector, in the order of providers(sector): one read of their state.
-        provs = all_provs = self.providers()
-        cols = self.provider_state.cols
-        sector = cols["sector"][self.provider_rows()]
+        provs = self.providers()
+        cols, all_rows = self.provider_state.cols, self.provider_rows()
+        assert all_rows is self.cost_rows, "allocate_demand after a change of providers since set_prices"
+        sector = cols["sector"][all_rows]
         order = np.argsort(sector, kind="stable")
         counts = np.bincount(sector, minlength=s_count)
         bounds = np.concatenate(([0], np.cumsum(counts)))
@@ -454,21 +450,13 @@ class TerritoryModel(mesa.Model):
         markets = np.flatnonzero(counts > 0)
         if len(markets) == 0:
             return
-        order_list = order.tolist()
-        provs = list(map(provs.__getitem__, order_list))
+        provs = list(map(provs.__getitem__, order.tolist()))
         n = len(provs)
-        # Rows of this quarter's cost sheet and prices (set_prices), looked up only if the
-        # providers changed since.
-        same = getattr(self, "cost_providers", None) == all_provs
-        rows = order if same else np.array([self.cost_row[p.unique_id] for p in provs])
-        uids = list(map(self.cost_uids.__getitem__, order_list)) if same else [p.unique_id for p in provs]
-        cap = self.costs["capacity_hours"][rows]
-        unit_cost = self.costs["unit_cost_eur"][rows]
-        price = self.price_sheet["price_eur_per_hour"][rows]
-        rate = self.price_sheet["solidarity_surcharge"][rows]
-        state_rows = self.provider_rows()[order]  # the providers' rows in provider_state, by sector
-        munis, pers, joint_sales, solidarity_hours = (cols[name][state_rows] for name in (
-            "municipality", "personalisation", "joint_sales_bonus", "solidarity_hours"))
+        cap = self.costs["capacity_hours"][order]  # the cost sheet is in providers() order
+        unit_cost = self.costs["unit_cost_eur"][order]
+        state_rows = all_rows[order]  # the providers' rows in provider_state, by sector
+        munis, pers, joint_sales, solidarity_hours, price, rate = (cols[name][state_rows] for name in (
+            "municipality", "personalisation", "joint_sales_bonus", "solidarity_hours", "price_eur_per_hour", "solidarity_surcharge"))
         spare = cap.copy()
         asked = np.zeros(n)
         if routes:
@@ -493,10 +481,9 @@ class TerritoryModel(mesa.Model):
         f_pub += f_priv
         flows = contract_flows + f_pub if routes else f_pub  # hours served to each cell by each provider
         asked += a_pub + a_priv
-        # Clipped at 0: the rationing rounds' subtractions can leave -1e-13 of rounding.
         unmet = (u_pub + u_priv_left).reshape(len(markets), m_count, g_count).sum(axis=2).T
-        # Rounding leftovers of the rationing rounds' subtractions (+-1e-13 h, seen up to
-        # ~1e-15 on need of 1e3-1e5 h) count as met: a leftover of 8.9e-16 h made
+        # Rounding leftovers of the rationing rounds' subtractions (+-1e-13 h; negative ones
+        # too, which were clipped at 0 before) count as met: a leftover of 8.9e-16 h made
         # enter_new_organisations draw Poisson(lambda > 0) where an exact 0 draws nothing,
         # and shifted every later random draw of the run (the last bit of a sum decided it).
         self.unmet[:, markets] = np.where(unmet > UNMET_ROUNDING_HOURS, unmet, 0.0)
@@ -506,7 +493,7 @@ class TerritoryModel(mesa.Model):
         prox_now = np.where(served > 0, near / np.where(served > 0, served, 1.0), 1.0)
         sales = price * priv_served
         surcharge = sales * rate / (1 + rate)  # the share of sales that funds free hours
-        self.public_hours_served.update(zip(uids, pub_served.tolist(), strict=True))
+        self.public_hours_served.update(zip(self.provider_ids()[order].tolist(), pub_served.tolist(), strict=True))
         self.flow_providers, self.flow_rows, self.flow_matrix = provs, state_rows, np.ascontiguousarray(flows.T)
         for name, values in (("asked_hours", asked), ("served_hours", served), ("capacity_now", cap),
                              ("surcharge_eur", surcharge), ("proximity_now", prox_now)):
@@ -576,7 +563,7 @@ class TerritoryModel(mesa.Model):
         solidarity surcharge, h = R / c (c the unit cost)."""
         cols, rows = self.provider_state.cols, self.provider_rows()
         # The cost sheet's lines are the providers' of set_prices: none enters or leaves in between.
-        assert len(self.cost_uids) == len(rows), "settle_accounts after a change of providers since set_prices"
+        assert rows is self.cost_rows, "settle_accounts after a change of providers since set_prices"
         settle_rows(cols, rows, self.config.organisation, self.costs["fixed_cost_eur"], self.costs["supply_surcharge_eur"])
         c = self.costs["unit_cost_eur"]
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -209,7 +209,8 @@ def test_discount_uses_the_gifts_and_aid_booked_that_quarter_and_gives_at_most_g
     model.open_quarter()
     model.fund_public_services()
     model.set_prices()
-    at_pricing = {o.unique_id: (o.volunteers_fte, o.insertion_fte, model.costs["capacity_hours"][model.cost_row[o.unique_id]])
+    sheet_row = {uid: i for i, uid in enumerate(model.provider_ids().tolist())}  # the cost sheet's order
+    at_pricing = {o.unique_id: (o.volunteers_fte, o.insertion_fte, model.costs["capacity_hours"][sheet_row[o.unique_id]])
                   for o in model.organisations()}
     subsidy_before = {o.unique_id: o.ledger.subsidy_eur for o in model.organisations()}
     model.allocate_demand()
@@ -243,7 +244,7 @@ def test_prices_are_cost_plus_margin_less_the_discount_never_negative(pass_throu
     aid = model.config.funding.insertion_aid_eur_per_fte_quarter
     discounted = 0
     for p in model.providers():
-        row = model.cost_row[p.unique_id]
+        row = model.providers().index(p)  # the cost sheet is in providers() order
         c, q = model.costs["unit_cost_eur"][row], model.costs["capacity_hours"][row]
         # The discount by hand (not through fee_discount_eur): gifts and aid per hour of capacity.
         d = pass_through * (op.gifts_eur_per_volunteer_fte_quarter * p.volunteers_fte + aid * p.insertion_fte) / q if p.is_ess else 0.0

@@ -285,7 +285,7 @@ def test_set_prices_equals_the_methods_bit_for_bit():
     model.set_prices()
     checked = 0
     for p in provs:
-        row = model.cost_row[p.unique_id]
+        row = model.providers().index(p)  # the cost sheet is in providers() order
         c, q = float(model.costs["unit_cost_eur"][row]), float(model.costs["capacity_hours"][row])
         expected = max(c * (1 + p.margin(op)) - p.fee_discount_eur(op, aid, q), 0.0) * (1 + p.solidarity_surcharge)
         assert p.price_eur_per_hour == expected, p
