@@ -25,6 +25,7 @@ import numpy as np
 
 from . import mechanisms as mech
 from .organisations import capacity_rows, cost_sheet, rows_of
+from .state import running_total
 
 if TYPE_CHECKING:
     from .model import TerritoryModel
@@ -352,11 +353,8 @@ class Ptce(mesa.Agent):
         treasury[paying] -= c
         transfers[paying] -= c
         if len(c):  # the fund and the tally add them one by one, in order
-            fund, tally = self.fund_eur, stats.get("fund_in_eur", 0.0)
-            for amount in c.tolist():
-                fund += amount
-                tally += amount
-            self.fund_eur, stats["fund_in_eur"] = fund, tally
+            self.fund_eur = running_total(c, self.fund_eur)
+            stats["fund_in_eur"] = running_total(c, stats.get("fund_in_eur", 0.0))
         t = treasury[rows]
         new_t, self.fund_eur = mech.carry_from_fund(t, self.fund_eur)
         moved = new_t != t
@@ -365,10 +363,7 @@ class Ptce(mesa.Agent):
         cols["carried_eur"][changed] = carried
         transfers[changed] += carried
         if len(carried):
-            tally = stats.get("fund_out_eur", 0.0)
-            for amount in carried.tolist():
-                tally += amount
-            stats["fund_out_eur"] = tally
+            stats["fund_out_eur"] = running_total(carried, stats.get("fund_out_eur", 0.0))
         treasury[changed] = new_t[moved]
         cols["insolvent_quarters"][changed[new_t[moved] >= 0]] = 0
 

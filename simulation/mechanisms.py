@@ -410,14 +410,7 @@ def governance_step(governance: float, base_level: float, technicisation: float,
     démocratique'), k speed per quarter.
     """
     target = base_level * (1.0 - erosion * technicisation)
-    return governance + adjustment * (target - governance)
-
-
-def governance_step_all(governance: np.ndarray, base_level: np.ndarray, technicisation: np.ndarray,
-                        erosion: float, adjustment: float) -> np.ndarray:
-    """:func:`governance_step` of many organisations at once: g' = g + k (g0 (1 - e tau) - g)."""
-    target = base_level * (1.0 - erosion * technicisation)
-    return governance + adjustment * (target - governance)
+    return governance + adjustment * (target - governance)  # element-wise: arrays of organisations too
 
 
 def volunteers_step(

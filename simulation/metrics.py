@@ -14,7 +14,7 @@ import mesa
 import numpy as np
 
 from .mechanisms import herfindahl
-from .organisations import cost_sheet
+from .organisations import LedgerRows, cost_sheet
 from .state import running_total
 
 if TYPE_CHECKING:
@@ -302,9 +302,7 @@ def network_clustering(model: TerritoryModel) -> float:
 def top1pct_resource_share(model: TerritoryModel) -> float:
     """Share of ESS revenue this quarter received by the largest 1 % of ESS organisations
     by revenue (at least one organisation), in [0, 1]; FACTS.md [assoc-budget-conc]."""
-    # Ledger.revenue_eur, subsidy + public orders + sales + gifts added left to right, for all at once
-    rev = _array(model, "ledger_subsidy_eur") + _array(model, "ledger_public_order_eur") + _array(model, "ledger_sales_eur") + _array(model, "ledger_gifts_eur")
-    rev = np.sort(rev)[::-1]
+    rev = np.sort(LedgerRows(model.provider_state.cols, _rows(model)).revenue_eur)[::-1]
     total = rev.sum()
     if total <= 0:
         return 0.0

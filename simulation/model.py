@@ -88,7 +88,7 @@ class TerritoryModel(mesa.Model):
         self.paying_share = np.array([config.demand.paying_share[g] for g in GROUPS])
         self.provider_state = ProviderState()  # the providers' numeric state, one column per attribute
         self.provider_by_id: dict[int, Provider] = {}
-        self.roster = Roster()  # provider_by_id's rows, ids and ESS flags as arrays, in its order
+        self.roster = Roster()  # provider_by_id's rows and ids as arrays, in its order
         self._rows: tuple[np.ndarray, ...] | None = None  # cache of provider_rows, organisation_rows, provider_ids, provider_is_ess, row_by_id
         self.ess_by_id: dict[int, Organisation] = {}  # the ESS organisations of provider_by_id, same order
         self.agent_by_id: dict[int, Provider] = {}  # providers and local employers
@@ -168,7 +168,7 @@ class TerritoryModel(mesa.Model):
         self.agent_by_id[uid] = agent
         if agent.sector >= 0:
             self.provider_by_id[uid] = agent
-            self.roster.add(agent._row, uid, agent.is_ess)
+            self.roster.add(agent._row, uid)
             self._rows = None  # providers changed: provider_rows() recomputes
             if agent.is_ess:
                 self.ess_by_id[uid] = agent
@@ -240,7 +240,8 @@ class TerritoryModel(mesa.Model):
 
     def _row_cache(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         if self._rows is None:  # the roster keeps provider_by_id's order (register, remove_provider)
-            rows, ids, ess = self.roster.arrays()
+            rows, ids = self.roster.arrays()
+            ess = self.provider_state.cols["ess"][rows] == 1
             by_id = np.full(int(ids.max()) + 1 if len(ids) else 0, -1, dtype=np.int64)
             by_id[ids] = rows
             self._rows = (rows, rows[ess], ids, ess, by_id)

@@ -14,7 +14,7 @@ import mesa
 import numpy as np
 
 from . import mechanisms as mech
-from .params import OrganisationParams, PersonalisationParams
+from .params import OrganisationParams
 from .state import FLOAT_COLUMNS, INT_COLUMNS, LEDGER_FIELDS, ProviderState, column_property
 
 
@@ -279,9 +279,6 @@ class Provider(mesa.Agent):
             op.volunteer_ratio, op.volunteer_base_fte, op.volunteer_adjustment,
         )
 
-    def continuity_of_worker(self, pp: PersonalisationParams) -> float:
-        return mech.worker_continuity(self.staff_fte, pp.team_size_fte, pp.anonymity_elasticity)
-
     def voice(self) -> float:
         return mech.voice(self.volunteers_fte, self.staff_fte, self.governance)
 
@@ -297,8 +294,20 @@ class LedgerView(_LedgerTotals):
         self._row = row
 
 
+class LedgerRows(_LedgerTotals):
+    """The ledgers of the providers at ``rows`` of the columns, each field an array: the
+    same ``revenue_eur`` and ``costs_eur`` as :class:`Ledger`, for all of them at once."""
+
+    __slots__ = ("_cols", "_rows")
+
+    def __init__(self, cols: dict[str, np.ndarray], rows: np.ndarray) -> None:
+        self._cols = cols
+        self._rows = rows
+
+
 for _name in LEDGER_FIELDS:
     setattr(LedgerView, _name, column_property(f"ledger_{_name}"))
+    setattr(LedgerRows, _name, property(lambda self, _c=f"ledger_{_name}": self._cols[_c][self._rows]))
 for _name in FLOAT_COLUMNS + INT_COLUMNS:
     if not _name.startswith("ledger_"):
         setattr(Provider, _name, column_property(_name))
@@ -352,12 +361,12 @@ def update_practices_rows(cols: dict[str, np.ndarray], rows: np.ndarray, op: Org
     """:meth:`Organisation.update_practices` of the ESS organisations at ``rows``, at once
     (firms hold their practices fixed: leave them out of ``rows``): technicisation, then
     governance under the new technicisation, then volunteers under both
-    (mechanisms.technicisation_step_all, governance_step_all, volunteers_step_all; same bits
+    (mechanisms.technicisation_step_all, governance_step, volunteers_step_all; same bits
     as the method, tests/test_vectorised.py)."""
     tau, norm, staff, gov, base, bonus, vol = (cols[name][rows] for name in (
         "technicisation", "norm_level", "staff_fte", "governance", "governance_base", "governance_bonus", "volunteers_fte"))
     tau = mech.technicisation_step_all(tau, norm, staff, op.size_technicisation_fte, op.technicisation_adjustment)
-    gov = mech.governance_step_all(gov, np.minimum(1.0, base + bonus), tau, op.technicisation_governance_erosion, op.governance_adjustment)
+    gov = mech.governance_step(gov, np.minimum(1.0, base + bonus), tau, op.technicisation_governance_erosion, op.governance_adjustment)
     cols["technicisation"][rows] = tau
     cols["governance"][rows] = gov
     cols["volunteers_fte"][rows] = mech.volunteers_step_all(vol, staff, gov, tau, op.volunteer_ratio, op.volunteer_base_fte,
@@ -372,26 +381,24 @@ def settle_rows(cols: dict[str, np.ndarray], rows: np.ndarray, op: OrganisationP
         T' = T + (R - C);  last result R - C;  quarters in deficit + 1 if T' < 0, else 0
 
     F and s from the quarter's cost sheet (cost_sheet), in the order of ``rows``.  R and C
-    add the ledger's fields in the order of Ledger.revenue_eur and costs_eur (same bits).
+    are Ledger.revenue_eur and costs_eur over the rows (LedgerRows: same sums, same bits).
     """
-    c = {name: cols[f"ledger_{name}"][rows] for name in ("subsidy_eur", "public_order_eur", "sales_eur", "gifts_eur", "bid_costs_eur", "coordination_eur")}
-    wages = op.wage_eur_per_fte_quarter * cols["staff_fte"][rows]
-    change = ((c["subsidy_eur"] + c["public_order_eur"] + c["sales_eur"] + c["gifts_eur"])
-              - (wages + fixed_cost_eur + c["bid_costs_eur"] + c["coordination_eur"] + supply_surcharge_eur))
-    treasury = cols["treasury_eur"][rows] + change
-    cols["ledger_wages_eur"][rows] = wages
+    cols["ledger_wages_eur"][rows] = op.wage_eur_per_fte_quarter * cols["staff_fte"][rows]
     cols["ledger_fixed_costs_eur"][rows] = fixed_cost_eur
     cols["ledger_supply_surcharge_eur"][rows] = supply_surcharge_eur
+    ledger = LedgerRows(cols, rows)
+    change = ledger.revenue_eur - ledger.costs_eur
+    treasury = cols["treasury_eur"][rows] + change
     cols["last_result_eur"][rows] = change
     cols["treasury_eur"][rows] = treasury
     cols["insolvent_quarters"][rows] = np.where(treasury < 0, cols["insolvent_quarters"][rows] + 1, 0)
 
 
 def _capacity(op: OrganisationParams, staff: np.ndarray, ins: np.ndarray, vol: np.ndarray, prod: np.ndarray) -> np.ndarray:
-    """Q = h x (S (1 - i) + a_i S i + a_v V): mechanisms.capacity_hours over arrays, its operations in its order."""
-    return (op.service_hours_per_fte_quarter * prod) * (
-        staff * (1.0 - ins) + op.insertion_productivity * (staff * ins) + op.volunteer_productivity * vol
-    )
+    """Q = h x (E + a_i I + a_v V), E = S (1 - i), I = S i: mechanisms.capacity_hours over
+    arrays, called as Provider.capacity_hours calls it (same bits)."""
+    return mech.capacity_hours(staff * (1.0 - ins), staff * ins, vol, op.service_hours_per_fte_quarter * prod,
+                               op.insertion_productivity, op.volunteer_productivity)
 
 
 def capacity_rows(cols: dict[str, np.ndarray], rows: np.ndarray, op: OrganisationParams) -> np.ndarray:

@@ -102,11 +102,10 @@ class Roster:
         self.n = 0  # entries used, live or not
         self.rows = np.zeros(capacity, dtype=np.int64)  # entry -> the provider's row in the ProviderState
         self.ids = np.zeros(capacity, dtype=np.int64)  # entry -> its unique_id
-        self.ess = np.zeros(capacity, dtype=bool)  # entry -> an ESS organisation
         self.live = np.zeros(capacity, dtype=bool)  # entry -> still registered
         self.entry: dict[int, int] = {}  # unique_id -> its live entry
 
-    def add(self, row: int, uid: int, ess: bool) -> None:
+    def add(self, row: int, uid: int) -> None:
         if uid in self.entry:  # registered already: it keeps its place
             return
         i = self.n
@@ -115,12 +114,12 @@ class Roster:
                 self._compact()
                 i = self.n
             else:
-                for name in ("rows", "ids", "ess", "live"):
+                for name in ("rows", "ids", "live"):
                     old = getattr(self, name)
                     new = np.zeros(2 * i, dtype=old.dtype)
                     new[:i] = old
                     setattr(self, name, new)
-        self.rows[i], self.ids[i], self.ess[i], self.live[i] = row, uid, ess, True
+        self.rows[i], self.ids[i], self.live[i] = row, uid, True
         self.entry[uid] = i
         self.n = i + 1
 
@@ -131,14 +130,15 @@ class Roster:
         """Drop the dead entries, keeping the order."""
         keep = np.flatnonzero(self.live[: self.n])
         m = len(keep)
-        for name in ("rows", "ids", "ess", "live"):
+        for name in ("rows", "ids", "live"):
             arr = getattr(self, name)
             arr[:m] = arr[keep]
             arr[m:] = 0
         self.entry = dict(zip(self.ids[:m].tolist(), range(m), strict=True))
         self.n = m
 
-    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(rows, ids, ess) of the live providers, in registration order (new arrays)."""
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, ids) of the live providers, in registration order (new arrays); whether
+        each is an ESS organisation is its row's ``ess`` column."""
         live = self.live[: self.n]
-        return self.rows[: self.n][live], self.ids[: self.n][live], self.ess[: self.n][live]
+        return self.rows[: self.n][live], self.ids[: self.n][live]
