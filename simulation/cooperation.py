@@ -656,18 +656,8 @@ def strategy_payoffs(model: TerritoryModel, orgs: list[Provider], sheet: dict[st
         # a member's pool already counts its capacity and its size, a candidate's does not:
         #   Q_tot = Q_pool + (0 if member else Q),  size = n_hub + (0 if member else 1).
         position = {h.unique_id: j for j, h in enumerate(hubs)}
-        hubs, own = list(hubs), []
-        for o in orgs:
-            h = o.ptce
-            if h is None:
-                own.append(-1)
-                continue
-            j = position.get(h.unique_id)
-            if j is None:  # not among the model's PTCEs (not expected): still its own hub
-                j = position[h.unique_id] = len(hubs)
-                hubs.append(h)
-            own.append(j)
-        own = np.array(own, dtype=np.int64)
+        # A member's own hub (every live hub is among model.ptces(): a dissolved one has no members).
+        own = np.array([-1 if o.ptce is None else position[o.ptce.unique_id] for o in orgs], dtype=np.int64)
         member = own >= 0
         which = np.where(member, own, choice)
         has = which >= 0
@@ -742,7 +732,7 @@ def choose_strategies(model: TerritoryModel) -> None:
     mean_k = np.divide(sum_k, cnt_k, out=np.zeros((n, 3)), where=cnt_k > 0)
     imitation = np.where(cnt_k > 0, mean_k - mean_all, 0.0)
     hub_rigidity = {h: h.rigidity for h in model.ptces()}  # once per hub, not per member
-    rigidity = np.array([0.0 if (h := o.ptce) is None else (hub_rigidity[h] if h in hub_rigidity else h.rigidity) for o in orgs])
+    rigidity = np.array([0.0 if o.ptce is None else hub_rigidity[o.ptce] for o in orgs])
     mission_loss = np.column_stack([np.zeros(n), np.ones(n), rigidity])
     governance = cols["governance"][rows]
     util = mech.strategy_utilities(strategy_payoffs(model, orgs, sheet, rows), mission_loss, imitation, strat,
