@@ -50,6 +50,36 @@ def test_network_metrics_equal_networkx_even_with_a_self_loop():
     assert abs(network_clustering(model) - nx.average_clustering(g)) < 1e-12
 
 
+def test_triangle_counts_bit_table_equal_sparse_products_and_networkx():
+    """Both ways of counting triangles give networkx's counts, node by node, on random
+    graphs with isolated nodes, cliques and sizes across 64-bit word boundaries."""
+    import networkx as nx
+
+    from simulation.metrics import _triangles_bitset, _triangles_sparse
+
+    rng = np.random.default_rng(3)
+    for n, p in ((1, 0.0), (5, 1.0), (63, 0.2), (64, 0.3), (65, 0.1), (200, 0.05), (300, 0.02)):
+        g = nx.gnp_random_graph(n, p, seed=int(rng.integers(1 << 30)))
+        g.add_edges_from((a, b) for a in range(min(n, 12)) for b in range(a))  # a PTCE-like clique
+        ties = np.array(list(g.edges()), dtype=np.int64).reshape(-1, 2)
+        pu, pv = ties[:, 0], ties[:, 1]
+        k = np.bincount(pu, minlength=n) + np.bincount(pv, minlength=n)
+        expected = np.array([nx.triangles(g)[i] for i in range(n)], dtype=float)
+        np.testing.assert_array_equal(_triangles_bitset(n, pu, pv), expected)
+        np.testing.assert_array_equal(_triangles_sparse(n, pu, pv, k), expected)
+        assert n < 12 or expected.sum() >= 3 * 220  # the clique's 220 triangles, 3 nodes each
+
+
+def test_network_clustering_is_the_same_above_the_bit_table_size(monkeypatch):
+    """Large networks take the sparse products: same value, bit for bit, on a model's network."""
+    from simulation import metrics
+
+    model = TerritoryModel(smoke(**{"strategy.policy": "cooperate", "steps": 6}), rng=4).run()
+    small = metrics.network_clustering(model)
+    monkeypatch.setattr(metrics, "BITSET_MAX_NODES", 0)
+    assert metrics.network_clustering(model) == small > 0
+
+
 def test_funded_public_hours_all_equals_the_method_under_every_regime():
     for regime in ("administrative", "competitive", "cooperative"):
         model = TerritoryModel(smoke(regime, steps=5), rng=5).run()
