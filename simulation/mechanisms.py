@@ -255,17 +255,20 @@ def allocate_demand_markets(
         return flows, unmet, asked
     starts = bounds[:-1]
     counts = np.diff(bounds)  # providers per market
-    spans = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-    spare = capacity.copy()
-    flows = None
-    remaining = demand.copy()
-    asked_first = np.zeros(n)
-    active = np.ones(k_count, dtype=bool)
-    requests = np.empty((origins, groups, n))  # D_c p_cj, then the hours served
-    served = requests.reshape(cells, n)  # a view
-    served_cells = np.empty((k_count, cells))
-    total = np.empty((origins, k_count))
+    spans = list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
     singles = [a for a, b in spans if b - a == 1]
+    spare = capacity.copy()
+    remaining = demand.copy()
+    asked_first = None
+    active = np.ones(k_count, dtype=bool)
+    # Work arrays of the rounds, made once: a large array made afresh each round is
+    # page-faulted in again (issue 9).  The first round's hours become the flows.
+    flows = np.empty((origins, groups, n))
+    served3 = flows  # a round's D_c p_cj, then the hours it served, (origins, groups, providers)
+    shares = np.empty((origins, n))
+    total = np.empty((origins, k_count))
+    served_cells = np.empty((k_count, cells))
+    remaining3 = remaining.reshape(k_count, origins, groups, 1)
     for r in range(rounds):
         open_ = base_open & (spare > 1e-9)
         all_open = bool(open_.all())
@@ -275,38 +278,51 @@ def allocate_demand_markets(
             active &= np.logical_or.reduceat(open_, starts)
         if not active.any():
             break
-        z = scaled if all_open else np.where(open_, scaled, -np.inf)
-        zmax = np.maximum.reduceat(z, starts, axis=1)  # (origins, K)
-        if not all_open:  # a market without an open provider (stopped): exp(-inf) = 0
-            zmax[~np.isfinite(zmax)] = 0.0
-        shares = z - np.repeat(zmax, counts, axis=1)
-        np.exp(shares, out=shares)
+        if all_open:
+            zmax = np.maximum.reduceat(scaled, starts, axis=1)  # (origins, K)
+            np.subtract(scaled, np.repeat(zmax, counts, axis=1), out=shares)
+            np.exp(shares, out=shares)
+        else:  # z = U / tau + ln A over the open providers, -inf (exp 0) elsewhere
+            zmax = np.maximum.reduceat(np.where(open_, scaled, -np.inf), starts, axis=1)
+            zmax[~np.isfinite(zmax)] = 0.0  # a market without an open provider (stopped)
+            # exp of the closed providers' finite z, then set to exp(-inf) = 0: numpy's exp
+            # is element by element, and slower on -inf than on finite numbers.
+            np.subtract(scaled, np.repeat(zmax, counts, axis=1), out=shares)
+            with np.errstate(over="ignore"):  # a closed provider's own exp, discarded
+                np.exp(shares, out=shares)
+            np.copyto(shares, 0.0, where=~open_)
         for k, (a, b) in enumerate(spans):  # each market's logit sum on its own (bit for bit)
             total[:, k] = shares[:, a:b].sum(axis=1)
         total[total <= 0] = 1.0
         shares /= np.repeat(total, counts, axis=1)
-        # A stopped market is carried with zero demand: every update below adds exact zeros.
-        live = remaining if active.all() else np.where(active[:, None], remaining, 0.0)
-        np.multiply(np.repeat(live.T, counts, axis=1).reshape(origins, groups, n), shares[:, None, :], out=requests)
+        # D_c p_cj market by market, written in place.  A stopped market is carried with
+        # zero demand: every update below adds exact zeros.
+        all_active = bool(active.all())
+        for k, (a, b) in enumerate(spans):
+            if all_active or active[k]:
+                np.multiply(remaining3[k], shares[:, None, a:b], out=served3[:, :, a:b])
+            else:
+                served3[:, :, a:b] = 0.0
+        served = served3.reshape(cells, n)
         asked = _column_sums(served, singles)
         if r == 0:
             asked_first = asked
         rationed = (asked > spare) & (asked > 0)  # asked > 0: never 0 / 0, even for a spare of -0.0
         if rationed.any():  # K_j / A_j only where A_j > K_j; elsewhere the request is served whole
             served *= np.divide(spare, asked, out=np.ones(n), where=rationed)[None, :]
-        if flows is None:  # the first round's hours are the flows so far (0 + x = x, x >= 0)
-            flows = served
-        else:
-            flows += served
+        if r > 0:
+            flows += served3
         if r < rounds - 1:  # spare capacity matters only for a next round
             spare = np.maximum(spare - _column_sums(served, singles), 0.0)
         for k, (a, b) in enumerate(spans):
             served_cells[k] = served[:, a:b].sum(axis=1)
         remaining = np.maximum(remaining - served_cells, 0.0)
-        if served is flows:  # the next round's requests need their own array
-            requests = np.empty((origins, groups, n))
-            served = requests.reshape(cells, n)
-    return (np.zeros((cells, n)) if flows is None else flows), remaining, asked_first
+        remaining3 = remaining.reshape(k_count, origins, groups, 1)
+        if r == 0 and rounds > 1:  # the next rounds' hours need their own array (one for all)
+            served3 = np.empty((origins, groups, n))
+    if asked_first is None:
+        return np.zeros((cells, n)), remaining, np.zeros(n)
+    return flows.reshape(cells, n), remaining, asked_first
 
 
 def proximity_index(distance_km: np.ndarray | float, decay_km: float) -> np.ndarray | float:
