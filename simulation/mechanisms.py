@@ -268,58 +268,52 @@ def allocate_demand_markets(
     shares = np.empty((origins, n))
     total = np.empty((origins, k_count))
     served_cells = np.empty((k_count, cells))
-    remaining3 = remaining.reshape(k_count, origins, groups, 1)
-    for r in range(rounds):
-        open_ = base_open & (spare > 1e-9)
-        all_open = bool(open_.all())
-        # allocate_demand's stopping rule, market by market (a market once stopped stays so).
-        active &= remaining.sum(axis=1) > 1e-12
-        if not all_open:
-            active &= np.logical_or.reduceat(open_, starts)
-        if not active.any():
-            break
-        if all_open:
-            zmax = np.maximum.reduceat(scaled, starts, axis=1)  # (origins, K)
-            np.subtract(scaled, np.repeat(zmax, counts, axis=1), out=shares)
-            np.exp(shares, out=shares)
-        else:  # z = U / tau + ln A over the open providers, -inf (exp 0) elsewhere
-            zmax = np.maximum.reduceat(np.where(open_, scaled, -np.inf), starts, axis=1)
-            zmax[~np.isfinite(zmax)] = 0.0  # a market without an open provider (stopped)
-            # exp of the closed providers' finite z, then set to exp(-inf) = 0: numpy's exp
-            # is element by element, and slower on -inf than on finite numbers.
-            np.subtract(scaled, np.repeat(zmax, counts, axis=1), out=shares)
-            with np.errstate(over="ignore"):  # a closed provider's own exp, discarded
+    with np.errstate(over="ignore"):  # the exp of closed providers (below), discarded
+        for r in range(rounds):
+            open_ = base_open & (spare > 1e-9)
+            all_open = bool(open_.all())
+            # allocate_demand's stopping rule, market by market (a market once stopped stays so).
+            active &= remaining.sum(axis=1) > 1e-12
+            if not all_open:
+                active &= np.logical_or.reduceat(open_, starts)
+            if not active.any():
+                break
+            if all_open:
+                zmax = np.maximum.reduceat(scaled, starts, axis=1)  # (origins, K)
+                np.subtract(scaled, np.repeat(zmax, counts, axis=1), out=shares)
                 np.exp(shares, out=shares)
-            np.copyto(shares, 0.0, where=~open_)
-        for k, (a, b) in enumerate(spans):  # each market's logit sum on its own (bit for bit)
-            total[:, k] = shares[:, a:b].sum(axis=1)
-        total[total <= 0] = 1.0
-        shares /= np.repeat(total, counts, axis=1)
-        # D_c p_cj market by market, written in place.  A stopped market is carried with
-        # zero demand: every update below adds exact zeros.
-        all_active = bool(active.all())
-        for k, (a, b) in enumerate(spans):
-            if all_active or active[k]:
-                np.multiply(remaining3[k], shares[:, None, a:b], out=served3[:, :, a:b])
-            else:
-                served3[:, :, a:b] = 0.0
-        served = served3.reshape(cells, n)
-        asked = _column_sums(served, singles)
-        if r == 0:
-            asked_first = asked
-        rationed = (asked > spare) & (asked > 0)  # asked > 0: never 0 / 0, even for a spare of -0.0
-        if rationed.any():  # K_j / A_j only where A_j > K_j; elsewhere the request is served whole
-            served *= np.divide(spare, asked, out=np.ones(n), where=rationed)[None, :]
-        if r > 0:
-            flows += served3
-        if r < rounds - 1:  # spare capacity matters only for a next round
-            spare = np.maximum(spare - _column_sums(served, singles), 0.0)
-        for k, (a, b) in enumerate(spans):
-            served_cells[k] = served[:, a:b].sum(axis=1)
-        remaining = np.maximum(remaining - served_cells, 0.0)
-        remaining3 = remaining.reshape(k_count, origins, groups, 1)
-        if r == 0 and rounds > 1:  # the next rounds' hours need their own array (one for all)
-            served3 = np.empty((origins, groups, n))
+            else:  # z = U / tau + ln A over the open providers, -inf (exp 0) elsewhere
+                zmax = np.maximum.reduceat(np.where(open_, scaled, -np.inf), starts, axis=1)
+                zmax[~np.isfinite(zmax)] = 0.0  # a market without an open provider (stopped)
+                # exp of the closed providers' finite z, then set to exp(-inf) = 0: numpy's exp
+                # is element by element, and slower on -inf than on finite numbers.
+                np.subtract(scaled, np.repeat(zmax, counts, axis=1), out=shares)
+                np.exp(shares, out=shares)  # a closed provider's own may overflow: discarded
+                np.copyto(shares, 0.0, where=~open_)
+            for k, (a, b) in enumerate(spans):  # each market's logit sum on its own (bit for bit)
+                np.add.reduce(shares[:, a:b], axis=1, out=total[:, k])
+            total[total <= 0] = 1.0
+            shares /= np.repeat(total, counts, axis=1)
+            # D_c p_cj, written in place.  A stopped market is carried with zero demand:
+            # every update below adds exact zeros.
+            live = remaining if active.all() else np.where(active[:, None], remaining, 0.0)
+            np.multiply(np.repeat(live.T, counts, axis=1).reshape(origins, groups, n), shares[:, None, :], out=served3)
+            served = served3.reshape(cells, n)
+            asked = _column_sums(served, singles)
+            if r == 0:
+                asked_first = asked
+            rationed = (asked > spare) & (asked > 0)  # asked > 0: never 0 / 0, even for a spare of -0.0
+            if rationed.any():  # K_j / A_j only where A_j > K_j; elsewhere the request is served whole
+                served *= np.divide(spare, asked, out=np.ones(n), where=rationed)[None, :]
+            if r > 0:
+                flows += served3
+            if r < rounds - 1:  # spare capacity matters only for a next round
+                spare = np.maximum(spare - _column_sums(served, singles), 0.0)
+            for k, (a, b) in enumerate(spans):
+                np.add.reduce(served[:, a:b], axis=1, out=served_cells[k])
+            remaining = np.maximum(remaining - served_cells, 0.0)
+            if r == 0 and rounds > 1:  # the next rounds' hours need their own array (one for all)
+                served3 = np.empty((origins, groups, n))
     if asked_first is None:
         return np.zeros((cells, n)), remaining, np.zeros(n)
     return flows.reshape(cells, n), remaining, asked_first
