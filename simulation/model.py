@@ -467,7 +467,8 @@ class TerritoryModel(mesa.Model):
         prox = np.ascontiguousarray(mech.proximity_index(self.territory.distance_km, dp.distance_decay_km)[:, munis])
         base_u = dp.weight_proximity * prox + dp.weight_personalisation * pers[None, :]
         eligible = self.regime.accredited_all(provs, self.quarter, state_rows)
-        funded = self.regime.funded_public_hours_all(self, provs, unit_cost, eligible, state_rows) + solidarity_hours
+        ids = self.provider_ids()[order]
+        funded = self.regime.funded_public_hours_all(self, provs, unit_cost, eligible, state_rows, ids) + solidarity_hours
         offer = np.minimum(spare, funded)
         # Market k of the mechanism is the k-th sector that has providers.
         mb = bounds[np.concatenate((markets, [s_count]))] if len(markets) < s_count else bounds
@@ -494,7 +495,7 @@ class TerritoryModel(mesa.Model):
         prox_now = np.where(served > 0, near / np.where(served > 0, served, 1.0), 1.0)
         sales = price * priv_served
         surcharge = sales * rate / (1 + rate)  # the share of sales that funds free hours
-        self.public_hours_served.update(zip(self.provider_ids()[order].tolist(), pub_served.tolist(), strict=True))
+        self.public_hours_served.update(zip(ids.tolist(), pub_served.tolist(), strict=True))
         self.flow_providers, self.flow_rows, self.flow_matrix = provs, state_rows, np.ascontiguousarray(flows.T)
         for name, values in (("asked_hours", asked), ("served_hours", served), ("capacity_now", cap),
                              ("surcharge_eur", surcharge), ("proximity_now", prox_now)):

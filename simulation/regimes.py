@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import mechanisms as mech
-from .organisations import rows_of
+from .organisations import capacity_rows, cost_sheet, rows_of
 from .params import AdministrativeRegime, CompetitiveRegime, CooperativeRegime
 from .state import running_total
 
@@ -223,11 +223,12 @@ class RegimeBase:
         return org.ledger.subsidy_eur / c if c > 0 else 0.0
 
     def funded_public_hours_all(self, model: TerritoryModel, provs: list[Provider], unit_cost_eur: np.ndarray,
-                                accredited: np.ndarray | None = None, rows: np.ndarray | None = None) -> np.ndarray:
+                                accredited: np.ndarray | None = None, rows: np.ndarray | None = None,
+                                ids: np.ndarray | None = None) -> np.ndarray:
         """:meth:`funded_public_hours` of each of ``provs`` at once, their unit costs c given
         (the quarter's cost sheet): h = S / c for an ESS organisation with c > 0, else 0.
         ``accredited``: :meth:`accredited_all` of ``provs`` this quarter, if already known;
-        ``rows``: their rows in the model's ProviderState, if known."""
+        ``rows`` and ``ids``: their rows in the model's ProviderState and unique_id, if known."""
         n = len(provs)
         if n == 0:
             return np.zeros(0)
@@ -253,13 +254,19 @@ class GrantFormula:
         self.interval = interval
         self.base: dict[int, float] = {}
 
-    def pay(self, model: TerritoryModel, envelope_eur: float, eligible: list[Provider]) -> float:
+    def pay(self, model: TerritoryModel, envelope_eur: float, ids: np.ndarray, rows: np.ndarray) -> float:
+        """Revise the base on the eligible organisations' capacity every ``interval``
+        quarters, then share the envelope among those in the base: g_j = B K_j / sum K
+        (mechanisms.formula_grants).  The eligible organisations are given by their
+        unique_id ``ids`` and their ``rows`` in the model's ProviderState, in the same order."""
+        ids = ids.tolist()
+        cols = model.provider_state.cols
         if model.quarter % self.interval == 0 or not self.base:
-            op = model.config.organisation
-            self.base = {o.unique_id: o.capacity_hours(op) for o in eligible}
-        alive = [o for o in eligible if o.unique_id in self.base]
-        grants = mech.formula_grants(np.array([self.base[o.unique_id] for o in alive]), envelope_eur)
-        model.provider_state.cols["ledger_subsidy_eur"][rows_of(alive)] += grants  # each its own row: no repeats
+            # Provider.capacity_hours of each, over the columns (organisations.capacity_rows: same bits).
+            self.base = dict(zip(ids, capacity_rows(cols, rows, model.config.organisation).tolist(), strict=True))
+        alive = list(map(self.base.__contains__, ids))
+        grants = mech.formula_grants(np.array(list(map(self.base.__getitem__, compress(ids, alive)))), envelope_eur)
+        cols["ledger_subsidy_eur"][rows[alive]] += grants  # each its own row: no repeats
         return float(grants.sum())
 
 
@@ -274,19 +281,20 @@ class Administrative(RegimeBase):
     def fund(self, model: TerritoryModel, budget_eur: float) -> float:
         p = self.params
         q = model.quarter
-        orgs, rows, cols = model.organisations(), model.organisation_rows(), model.provider_state.cols
+        rows, cols = model.organisation_rows(), model.provider_state.cols
         mask = self.accredited_rows(cols, rows, q)
-        accredited = list(compress(orgs, mask.tolist()))
+        rows, ids = rows[mask], model.provider_ids()[model.provider_is_ess()][mask]  # the accredited organisations
         norm = cols["norm_level"]
-        norm[rows[mask]] = np.maximum(norm[rows[mask]], p.norm_technicisation)
+        norm[rows] = np.maximum(norm[rows], p.norm_technicisation)
         if q % p.revision_interval_quarters == 0 or self.tariff_eur_per_hour == 0.0:
-            op = model.config.organisation
-            costs = [o.unit_cost_eur(op) for o in accredited]
-            self.tariff_eur_per_hour = float(np.mean(costs)) if costs else 0.0
+            # The mean of Provider.unit_cost_eur over the accredited (cost_sheet: same bits).
+            accredited = list(compress(model.organisations(), mask.tolist()))
+            costs = cost_sheet(accredited, model.config.organisation, rows)["unit_cost_eur"]
+            self.tariff_eur_per_hour = float(np.mean(costs)) if len(costs) else 0.0
         self.tariff_envelope_eur = (1 - p.grant_share) * budget_eur
-        spent = self.grants.pay(model, p.grant_share * budget_eur, accredited)  # revises the base
+        spent = self.grants.pay(model, p.grant_share * budget_eur, ids, rows)  # revises the base
         # Computed once a quarter: funded_public_hours is called for every provider.
-        self.tariff_base_hours = sum(self.grants.base.get(o.unique_id, 0.0) for o in accredited)
+        self.tariff_base_hours = sum(map(self.grants.base.get, ids.tolist(), repeat(0.0)))
         return spent
 
     def funded_public_hours(self, model: TerritoryModel, org: Provider, unit_cost_eur: float | None = None) -> float:
@@ -300,7 +308,8 @@ class Administrative(RegimeBase):
         return hours
 
     def funded_public_hours_all(self, model: TerritoryModel, provs: list[Provider], unit_cost_eur: np.ndarray,
-                                accredited: np.ndarray | None = None, rows: np.ndarray | None = None) -> np.ndarray:
+                                accredited: np.ndarray | None = None, rows: np.ndarray | None = None,
+                                ids: np.ndarray | None = None) -> np.ndarray:
         """:meth:`funded_public_hours` of each of ``provs`` at once:
         h_j = S_j / c_j + (E / t) K_j / sum K for accredited organisations, S_j / c_j otherwise."""
         hours = super().funded_public_hours_all(model, provs, unit_cost_eur, rows=rows)
@@ -308,7 +317,8 @@ class Administrative(RegimeBase):
             n, q, base = len(provs), model.quarter, self.grants.base
             if accredited is None:
                 accredited = self.accredited_all(provs, q, rows)
-            share = np.fromiter(map(base.get, map(attrgetter("unique_id"), provs), repeat(0.0)), float, n) / self.tariff_base_hours
+            ids = map(attrgetter("unique_id"), provs) if ids is None else ids.tolist()
+            share = np.fromiter(map(base.get, ids, repeat(0.0)), float, n) / self.tariff_base_hours
             hours = np.where(accredited, hours + self.tariff_envelope_eur / self.tariff_eur_per_hour * share, hours)
         return hours
 
@@ -339,7 +349,7 @@ class Competitive(RegimeBase):
     def fund(self, model: TerritoryModel, budget_eur: float) -> float:
         p = self.params
         self.tenders.run_calls(model, (1 - p.grant_share) * budget_eur)
-        return self.grants.pay(model, p.grant_share * budget_eur, model.organisations())
+        return self.grants.pay(model, p.grant_share * budget_eur, model.provider_ids()[model.provider_is_ess()], model.organisation_rows())
 
 
 class Cooperative(RegimeBase):

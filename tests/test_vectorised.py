@@ -61,6 +61,9 @@ def test_funded_public_hours_all_equals_the_method_under_every_regime():
         c[::4] = 0.0  # a zero unit cost funds no hours
         expected = np.array([model.regime.funded_public_hours(model, p, float(x)) for p, x in zip(provs, c, strict=True)])
         np.testing.assert_array_equal(model.regime.funded_public_hours_all(model, provs, c), expected, err_msg=regime)
+        # As the model calls it, with the providers' rows and ids.
+        np.testing.assert_array_equal(model.regime.funded_public_hours_all(model, provs, c, rows=model.provider_rows(), ids=model.provider_ids()),
+                                      expected, err_msg=regime)
 
 
 def test_update_network_equals_a_tie_by_tie_reference():
