@@ -8,6 +8,7 @@ functions with numbers and arrays, so each can be tested against a hand computat
 from __future__ import annotations
 
 import math
+from itertools import repeat
 
 import numpy as np
 
@@ -344,7 +345,7 @@ def worker_continuity_all(employees_fte: np.ndarray, team_size_fte: float, elast
     ratio = team_size_fte / np.maximum(team_size_fte, employees_fte)
     out = np.ones(len(ratio))
     rotas = np.flatnonzero(ratio != 1.0)
-    out[rotas] = [r ** elasticity for r in ratio[rotas].tolist()]
+    out[rotas] = list(map(pow, ratio[rotas].tolist(), repeat(elasticity)))  # r ** eta, as the scalar form
     return out
 
 

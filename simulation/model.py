@@ -7,8 +7,8 @@ lives in :mod:`simulation.mechanisms`; the money channels in :mod:`simulation.re
 from __future__ import annotations
 
 import math
-from itertools import compress
-from operator import attrgetter
+from itertools import compress, repeat
+from operator import attrgetter, is_not
 
 import mesa
 import networkx as nx
@@ -608,21 +608,26 @@ class TerritoryModel(mesa.Model):
             for p in self.providers():
                 p.prev_flows = None
         mask = cols["served_hours"][self.flow_rows] > 0
-        serving = list(compress(provs, mask.tolist()))
-        for p in compress(provs, (~mask).tolist()):
-            p.prev_flows = None
+        if mask.all():  # as a rule: no copies
+            serving, rows, now = provs, self.flow_rows, self.flow_matrix
+        else:
+            serving = list(compress(provs, mask.tolist()))
+            for p in compress(provs, (~mask).tolist()):
+                p.prev_flows = None
+            # Hours served to each demand cell, a row per serving provider.
+            rows, now = self.flow_rows[mask], self.flow_matrix[mask]
         if not serving:
             return
-        n, rows = len(serving), self.flow_rows[mask]
-        cells = self.territory.municipalities * len(GROUPS)
-        now = self.flow_matrix[mask]  # hours served to each demand cell, a row per serving provider
+        n, cells = len(serving), self.territory.municipalities * len(GROUPS)
         served, staff, capacity, asked, volunteers, governance, tech, prox = (cols[name][rows] for name in (
             "served_hours", "staff_fte", "capacity_now", "asked_hours", "volunteers_fte", "governance", "technicisation", "proximity_now"))
         prev_flows = list(map(attrgetter("prev_flows"), serving))
-        has_prev = np.fromiter((f is not None for f in prev_flows), bool, n)
+        has_prev = np.fromiter(map(is_not, prev_flows, repeat(None)), bool, n)
         overlap = np.ones(n)
-        if has_prev.any():
-            prev = np.concatenate([f for f in prev_flows if f is not None]).reshape(-1, cells)
+        if has_prev.all():
+            overlap = np.minimum(now, np.concatenate(prev_flows).reshape(n, cells)).sum(axis=1) / served
+        elif has_prev.any():
+            prev = np.concatenate(list(compress(prev_flows, has_prev.tolist()))).reshape(-1, cells)
             overlap[has_prev] = np.minimum(now[has_prev], prev).sum(axis=1) / served[has_prev]
         continuity = overlap * mech.worker_continuity_all(staff, pp.team_size_fte, pp.anonymity_elasticity)
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from simulation import TerritoryModel
-from simulation.organisations import Ledger, Organisation, cost_sheet
+from simulation import mechanisms as mech
+from simulation.organisations import Ledger, Organisation, cost_sheet, fixed_costs
 
 from .conftest import smoke
 
@@ -32,6 +33,13 @@ def test_cost_sheet_equals_the_methods_bit_for_bit():
     for key in ("capacity_hours", "fixed_cost_eur", "supply_surcharge_eur", "unit_cost_eur"):
         expected = np.array([getattr(p, key)(op) for p in provs])
         np.testing.assert_array_equal(sheet[key], expected, err_msg=key)
+
+
+def test_fixed_costs_over_arrays_equal_the_scalar_form_bit_for_bit():
+    q = np.concatenate(([0.0, -5.0, 1e-300, 1.0, 7.5e6], np.random.default_rng(1).lognormal(7.0, 2.0, 500)))
+    for scale, exponent in ((25.0, 0.8), (3000.0, 0.37), (1.0, 1.0)):
+        expected = [mech.fixed_cost(x, scale, exponent) for x in q.tolist()]
+        np.testing.assert_array_equal(fixed_costs(q, scale, exponent), expected)
 
 
 def test_network_metrics_equal_networkx_even_with_a_self_loop():
