@@ -22,6 +22,7 @@ employment or personalisation comes from how agents respond.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import compress, repeat
 from operator import attrgetter
@@ -41,6 +42,35 @@ if TYPE_CHECKING:
 
 MIN_CAPACITY_SHARE_OF_LOT = 0.1
 """A bidder must be able to deliver this share of a lot's public hours (assumption)."""
+
+
+class HoursById(Mapping):
+    """Hours per provider, a read-only mapping unique_id -> hours over arrays: ``ids``,
+    ``hours`` and the providers' ``rows`` in the model's ProviderState, in one order (the
+    mapping's).  TerritoryModel.allocate_demand gives the public hours served this way to
+    :meth:`RegimeBase.pay_for_service`, which reads the arrays (issue 9: building a dict of
+    a thousand entries and reading it back cost more than the payment); any other mapping
+    unique_id -> hours is read as a dict."""
+
+    __slots__ = ("ids", "hours", "rows", "_dict")
+
+    def __init__(self, ids: np.ndarray, hours: np.ndarray, rows: np.ndarray) -> None:
+        self.ids, self.hours, self.rows = ids, hours, rows
+        self._dict: dict[int, float] | None = None
+
+    def _as_dict(self) -> dict[int, float]:
+        if self._dict is None:
+            self._dict = dict(zip(self.ids.tolist(), self.hours.tolist(), strict=True))
+        return self._dict
+
+    def __getitem__(self, uid: int) -> float:
+        return self._as_dict()[uid]
+
+    def __iter__(self):
+        return iter(self.ids.tolist())
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
 
 @dataclass
@@ -226,17 +256,26 @@ class RegimeBase:
                                 accredited: np.ndarray | None = None, rows: np.ndarray | None = None,
                                 ids: np.ndarray | None = None) -> np.ndarray:
         """:meth:`funded_public_hours` of each of ``provs`` at once, their unit costs c given
-        (the quarter's cost sheet): h = S / c for an ESS organisation with c > 0, else 0.
+        (the quarter's cost sheet): :meth:`funded_public_hours_rows` of their rows.
         ``accredited``: :meth:`accredited_all` of ``provs`` this quarter, if already known;
         ``rows`` and ``ids``: their rows in the model's ProviderState and unique_id, if known."""
-        n = len(provs)
-        if n == 0:
+        if not provs:
             return np.zeros(0)
-        cols, rows = provs[0]._cols, rows_of(provs) if rows is None else rows
+        rows = rows_of(provs) if rows is None else rows
+        ids = np.fromiter(map(attrgetter("unique_id"), provs), np.int64, len(provs)) if ids is None else ids
+        return self.funded_public_hours_rows(model, rows, ids, unit_cost_eur, accredited)
+
+    def funded_public_hours_rows(self, model: TerritoryModel, rows: np.ndarray, ids: np.ndarray, unit_cost_eur: np.ndarray,
+                                 accredited: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`funded_public_hours` of the providers at ``rows`` of the model's columns, with
+        unique_id ``ids`` and unit costs c (the quarter's cost sheet), in the same order:
+        h = S / c for an ESS organisation with c > 0, else 0.  ``accredited``:
+        :meth:`accredited_rows` of them this quarter, if already known (a regime override uses it)."""
+        cols = model.provider_state.cols
         # A firm's subsidy counts 0 (0 / c = 0, as the method's 0.0).
         subsidy = np.where(cols["ess"][rows] == 1, cols["ledger_subsidy_eur"][rows], 0.0)
         c = np.asarray(unit_cost_eur, dtype=float)
-        return np.divide(subsidy, c, out=np.zeros(n), where=c > 0)
+        return np.divide(subsidy, c, out=np.zeros(len(rows)), where=c > 0)
 
     def contract_routes(self, model: TerritoryModel):
         return self.tenders.routes(model) if self.tenders is not None else []
@@ -307,18 +346,15 @@ class Administrative(RegimeBase):
             hours += self.tariff_envelope_eur / self.tariff_eur_per_hour * share
         return hours
 
-    def funded_public_hours_all(self, model: TerritoryModel, provs: list[Provider], unit_cost_eur: np.ndarray,
-                                accredited: np.ndarray | None = None, rows: np.ndarray | None = None,
-                                ids: np.ndarray | None = None) -> np.ndarray:
-        """:meth:`funded_public_hours` of each of ``provs`` at once:
+    def funded_public_hours_rows(self, model: TerritoryModel, rows: np.ndarray, ids: np.ndarray, unit_cost_eur: np.ndarray,
+                                 accredited: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`funded_public_hours` of the providers at ``rows`` at once:
         h_j = S_j / c_j + (E / t) K_j / sum K for accredited organisations, S_j / c_j otherwise."""
-        hours = super().funded_public_hours_all(model, provs, unit_cost_eur, rows=rows)
+        hours = super().funded_public_hours_rows(model, rows, ids, unit_cost_eur)
         if self.tariff_eur_per_hour > 0 and self.tariff_base_hours > 0:
-            n, q, base = len(provs), model.quarter, self.grants.base
             if accredited is None:
-                accredited = self.accredited_all(provs, q, rows)
-            ids = map(attrgetter("unique_id"), provs) if ids is None else ids.tolist()
-            share = np.fromiter(map(base.get, ids, repeat(0.0)), float, n) / self.tariff_base_hours
+                accredited = self.accredited_rows(model.provider_state.cols, rows, model.quarter)
+            share = np.fromiter(map(self.grants.base.get, ids.tolist(), repeat(0.0)), float, len(ids)) / self.tariff_base_hours
             hours = np.where(accredited, hours + self.tariff_envelope_eur / self.tariff_eur_per_hour * share, hours)
         return hours
 
@@ -326,8 +362,11 @@ class Administrative(RegimeBase):
         """Administered tariff t per public hour served by accredited providers,
         scaled down pro rata when claims exceed the envelope: pay_j = t h_j min(1, E / (t sum h))."""
         n, cols = len(public_hours_served), model.provider_state.cols
-        rows = model.row_by_id()[np.fromiter(public_hours_served, np.int64, n)]
-        hours = np.fromiter(public_hours_served.values(), float, n)
+        if isinstance(public_hours_served, HoursById):  # its arrays, in its order
+            rows, hours = public_hours_served.rows, public_hours_served.hours
+        else:
+            rows = model.row_by_id()[np.fromiter(public_hours_served, np.int64, n)]
+            hours = np.fromiter(public_hours_served.values(), float, n)
         claims = (hours > 0) & self.accredited_rows(cols, rows, model.quarter)
         hours, rows = hours[claims], rows[claims]
         total = self.tariff_eur_per_hour * sum(hours.tolist())  # Python's sum, in the order of the claims

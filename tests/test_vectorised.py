@@ -446,3 +446,23 @@ def test_model_open_quarter_gives_each_hub_what_ptce_open_quarter_gives():
     rows = [m._row for hub in hubs for m in hub.ess_members()]
     for name in names:
         np.testing.assert_array_equal(cols[name][rows], at_once[name][rows], err_msg=name)
+
+
+def test_pay_for_service_reads_hours_by_id_as_the_dict_it_stands_for():
+    """allocate_demand hands the public hours served over as arrays (regimes.HoursById);
+    the administrative tariff pays exactly what it pays for the same hours in a dict."""
+    import copy
+
+    from simulation.regimes import HoursById
+
+    model = TerritoryModel(smoke("administrative", steps=5), rng=5).run()
+    for phase in (model.open_quarter, model.fund_public_services, model.set_prices, model.allocate_demand):
+        phase()
+    twin = copy.deepcopy(model)
+    served = model.public_hours_served
+    assert isinstance(served, HoursById) and len(served) == len(model.providers())
+    assert dict(served) == dict(zip(served.ids.tolist(), served.hours.tolist(), strict=True))
+    spent = model.regime.pay_for_service(model, served, model.contract_hours)
+    assert spent > 0
+    assert spent == twin.regime.pay_for_service(twin, dict(twin.public_hours_served), twin.contract_hours)
+    np.testing.assert_array_equal(model.provider_state.cols["ledger_public_order_eur"], twin.provider_state.cols["ledger_public_order_eur"])
