@@ -7,6 +7,7 @@ exactly revenue - costs (an invariant the tests check).
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from itertools import compress, repeat
 from operator import attrgetter
@@ -419,6 +420,44 @@ def fixed_costs(capacity_hours: np.ndarray, scale_eur: float, exponent: float) -
     return out
 
 
+class FixedCostMemo:
+    """f0 Q**beta of each row of a ProviderState at the capacity Q it had when last
+    computed (organisations.fixed_costs), so that a cost sheet recomputes it only for rows
+    whose capacity changed.  Exact: a value is reused only for the same Q, f0 and beta,
+    and fixed_costs is a function of those alone.
+
+    Why (issue 9): libm's pow costs some 0.1 ms a sheet at 1,000 providers, and the
+    quarter's sheet (set_prices) comes after the end-of-quarter metrics' sheet with the
+    same capacities (staff, volunteers and productivity move between set_prices and the
+    metrics, not between the metrics and the next set_prices)."""
+
+    def __init__(self) -> None:
+        self.capacity_hours = np.zeros(0)
+        self.fixed_cost_eur = np.zeros(0)
+        self.params: tuple[float, float] | None = None
+
+    def fixed_costs(self, rows: np.ndarray, capacity_hours: np.ndarray, scale_eur: float, exponent: float) -> np.ndarray:
+        """fixed_costs(capacity_hours, scale_eur, exponent) of the providers at ``rows`` (distinct)."""
+        size = int(rows.max()) + 1 if len(rows) else 0
+        if self.params != (scale_eur, exponent) or len(self.capacity_hours) < size:
+            known = len(self.capacity_hours) if self.params == (scale_eur, exponent) else 0
+            grown = max(size, 2 * len(self.capacity_hours))
+            q, f = np.full(grown, np.nan), np.zeros(grown)  # NaN equals no capacity: never reused
+            q[:known], f[:known] = self.capacity_hours[:known], self.fixed_cost_eur[:known]
+            self.capacity_hours, self.fixed_cost_eur, self.params = q, f, (scale_eur, exponent)
+        out = self.fixed_cost_eur[rows]
+        changed = np.flatnonzero(self.capacity_hours[rows] != capacity_hours)
+        if len(changed):
+            out[changed] = fixed_costs(capacity_hours[changed], scale_eur, exponent)
+            self.capacity_hours[rows[changed]] = capacity_hours[changed]
+            self.fixed_cost_eur[rows[changed]] = out[changed]
+        return out
+
+
+_FIXED_COST_MEMOS: weakref.WeakKeyDictionary[ProviderState, FixedCostMemo] = weakref.WeakKeyDictionary()
+"""A FixedCostMemo per model's ProviderState, kept as long as the state lives."""
+
+
 def cost_sheet(provs: list[Provider], op: OrganisationParams, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Capacity, fixed cost, supply surcharge and unit cost of many providers at once.
 
@@ -446,7 +485,14 @@ def cost_sheet(provs: list[Provider], op: OrganisationParams, rows: np.ndarray |
         "staff_fte", "insertion_share", "volunteers_fte", "productivity", "pool_share", "supply_cost_multiplier", "outside_supply_share"))
     f0, beta = op.fixed_cost_scale_eur, op.fixed_cost_exponent
     q = _capacity(op, staff, ins, vol, prod)
-    f = fixed_costs(q, f0, beta)
+    state = getattr(getattr(provs[0], "model", None), "provider_state", None)
+    if isinstance(state, ProviderState) and state.cols is cols:  # the providers' model: its memo of f0 Q**beta
+        memo = _FIXED_COST_MEMOS.get(state)
+        if memo is None:
+            memo = _FIXED_COST_MEMOS[state] = FixedCostMemo()
+        f = memo.fixed_costs(rows, q, f0, beta)
+    else:
+        f = fixed_costs(q, f0, beta)
     # Pooled premises: a PTCE member with a pooled share phi > 0 and some capacity (a
     # non-member's share is 0, NON_MEMBER): only those providers' hubs are looked up.
     pooled_rows = np.flatnonzero((pool_share > 0) & (q > 0))

@@ -42,6 +42,22 @@ def test_fixed_costs_over_arrays_equal_the_scalar_form_bit_for_bit():
         np.testing.assert_array_equal(fixed_costs(q, scale, exponent), expected)
 
 
+def test_cost_sheet_reuses_fixed_costs_only_for_unchanged_capacities():
+    """The memo of f0 Q**beta (organisations.FixedCostMemo) gives the methods' bits after
+    capacities change, for new providers, and under other cost parameters."""
+    model = TerritoryModel(smoke(steps=4), rng=3).run()
+    op = model.config.organisation
+    provs = model.providers()
+    for p in provs[::5]:
+        p.staff_fte *= 1.5
+    provs.append(Organisation(model, sector=0, municipality=0, staff_fte=2.0))
+    for params in (op, op.model_copy(update={"fixed_cost_exponent": 0.7}), op):
+        for _ in range(2):  # the second sheet reuses what the first computed
+            sheet = cost_sheet(provs, params)
+            np.testing.assert_array_equal(sheet["fixed_cost_eur"], [p.fixed_cost_eur(params) for p in provs])
+            np.testing.assert_array_equal(sheet["unit_cost_eur"], [p.unit_cost_eur(params) for p in provs])
+
+
 def test_network_metrics_equal_networkx_even_with_a_self_loop():
     import networkx as nx
 
