@@ -292,6 +292,7 @@ class GrantFormula:
     def __init__(self, interval: int) -> None:
         self.interval = interval
         self.base: dict[int, float] = {}
+        self.eligible_base_hours = np.zeros(0)  # at the last call of pay, each eligible's base (0 if not in it)
 
     def pay(self, model: TerritoryModel, envelope_eur: float, ids: np.ndarray, rows: np.ndarray) -> float:
         """Revise the base on the eligible organisations' capacity every ``interval``
@@ -303,9 +304,13 @@ class GrantFormula:
         if model.quarter % self.interval == 0 or not self.base:
             # Provider.capacity_hours of each, over the columns (organisations.capacity_rows: same bits).
             self.base = dict(zip(ids, capacity_rows(cols, rows, model.config.organisation).tolist(), strict=True))
-        alive = list(map(self.base.__contains__, ids))
-        grants = mech.formula_grants(np.array(list(map(self.base.__getitem__, compress(ids, alive)))), envelope_eur)
-        cols["ledger_subsidy_eur"][rows[alive]] += grants  # each its own row: no repeats
+        n = len(ids)
+        self.eligible_base_hours = base = np.fromiter(map(self.base.get, ids, repeat(0.0)), float, n)
+        paid = np.fromiter(map(self.base.__contains__, ids), bool, n)  # not: accredited since the revision
+        if not paid.all():
+            base, rows = base[paid], rows[paid]
+        grants = mech.formula_grants(base, envelope_eur)
+        cols["ledger_subsidy_eur"][rows] += grants  # each its own row: no repeats
         return float(grants.sum())
 
 
@@ -332,8 +337,9 @@ class Administrative(RegimeBase):
             self.tariff_eur_per_hour = float(np.mean(costs)) if len(costs) else 0.0
         self.tariff_envelope_eur = (1 - p.grant_share) * budget_eur
         spent = self.grants.pay(model, p.grant_share * budget_eur, ids, rows)  # revises the base
-        # Computed once a quarter: funded_public_hours is called for every provider.
-        self.tariff_base_hours = sum(map(self.grants.base.get, ids.tolist(), repeat(0.0)))
+        # Computed once a quarter: funded_public_hours is called for every provider.  Python's
+        # sum of the accredited's base (0 if not in it), in their order.
+        self.tariff_base_hours = sum(self.grants.eligible_base_hours.tolist())
         return spent
 
     def funded_public_hours(self, model: TerritoryModel, org: Provider, unit_cost_eur: float | None = None) -> float:
