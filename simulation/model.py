@@ -605,7 +605,7 @@ class TerritoryModel(mesa.Model):
         """
         pp = self.config.personalisation
         weights = (pp.weight_time, pp.weight_continuity, pp.weight_standardisation, pp.weight_proximity, pp.weight_voice)
-        cols, provs = self.provider_state.cols, self.flow_providers  # the allocation's order (by sector)
+        cols, provs = self.provider_state.cols, self.flow_providers  # in providers() order
         if len(provs) != len(self.provider_by_id):  # no provider was allocated demand this quarter
             for p in self.providers():
                 p.prev_flows = None
