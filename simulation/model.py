@@ -7,8 +7,8 @@ lives in :mod:`simulation.mechanisms`; the money channels in :mod:`simulation.re
 from __future__ import annotations
 
 import math
-from itertools import compress
-from operator import attrgetter
+from itertools import compress, repeat
+from operator import attrgetter, is_not
 
 import mesa
 import networkx as nx
@@ -31,7 +31,7 @@ from .organisations import (
     update_practices_rows,
 )
 from .params import GROUPS, SECTORS, Scenario
-from .regimes import make_regime
+from .regimes import HoursById, make_regime
 from .shocks import context_from_model, shock_path
 from .state import LEDGER_COLUMNS, ProviderState, Roster, running_total
 from .territory import build_territory
@@ -439,7 +439,6 @@ class TerritoryModel(mesa.Model):
         public = self.public_need.transpose(2, 0, 1).reshape(s_count, cells).copy()  # (sectors, cells)
         private = self.private_need.transpose(2, 0, 1).reshape(s_count, cells)
         # Providers grouped by sector, in the order of providers(sector): one read of their state.
-        provs = self.providers()
         cols, all_rows = self.provider_state.cols, self.provider_rows()
         assert all_rows is self.cost_rows, "allocate_demand after a change of providers since set_prices"
         sector = cols["sector"][all_rows]
@@ -451,8 +450,8 @@ class TerritoryModel(mesa.Model):
         markets = np.flatnonzero(counts > 0)
         if len(markets) == 0:
             return
-        provs = list(map(provs.__getitem__, order.tolist()))
-        n = len(provs)
+        n = len(order)
+        ids = self.provider_ids()[order]
         cap = self.costs["capacity_hours"][order]  # the cost sheet is in providers() order
         unit_cost = self.costs["unit_cost_eur"][order]
         state_rows = all_rows[order]  # the providers' rows in provider_state, by sector
@@ -462,12 +461,12 @@ class TerritoryModel(mesa.Model):
         asked = np.zeros(n)
         if routes:
             contract_flows = np.zeros((cells, n))
-            self._serve_contracts(routes, provs, public, spare, contract_flows, asked)
+            self._serve_contracts(routes, ids, public, spare, contract_flows, asked)
         # Proximity exp(-d / d0) of each municipality to each provider (the same for every group).
         prox = np.ascontiguousarray(mech.proximity_index(self.territory.distance_km, dp.distance_decay_km)[:, munis])
         base_u = dp.weight_proximity * prox + dp.weight_personalisation * pers[None, :]
-        eligible = self.regime.accredited_all(provs, self.quarter, state_rows)
-        funded = self.regime.funded_public_hours_all(self, provs, unit_cost, eligible, state_rows) + solidarity_hours
+        eligible = self.regime.accredited_rows(cols, state_rows, self.quarter)
+        funded = self.regime.funded_public_hours_rows(self, state_rows, ids, unit_cost, eligible) + solidarity_hours
         offer = np.minimum(spare, funded)
         # Market k of the mechanism is the k-th sector that has providers.
         mb = bounds[np.concatenate((markets, [s_count]))] if len(markets) < s_count else bounds
@@ -494,21 +493,25 @@ class TerritoryModel(mesa.Model):
         prox_now = np.where(served > 0, near / np.where(served > 0, served, 1.0), 1.0)
         sales = price * priv_served
         surcharge = sales * rate / (1 + rate)  # the share of sales that funds free hours
-        self.public_hours_served.update(zip(self.provider_ids()[order].tolist(), pub_served.tolist(), strict=True))
-        self.flow_providers, self.flow_rows, self.flow_matrix = provs, state_rows, np.ascontiguousarray(flows.T)
+        self.public_hours_served = HoursById(ids, pub_served, state_rows)  # by sector, as the allocation
+        # The flows in providers() order: row i of flows.T[inverse] is provider i's column of flows.
+        inverse = np.empty(n, dtype=np.int64)
+        inverse[order] = np.arange(n)
+        self.flow_providers, self.flow_rows, self.flow_matrix = self.providers(), all_rows, flows.T[inverse]
         for name, values in (("asked_hours", asked), ("served_hours", served), ("capacity_now", cap),
                              ("surcharge_eur", surcharge), ("proximity_now", prox_now)):
             cols[name][state_rows] = values
         cols["ledger_sales_eur"][state_rows] += sales
 
-    def _serve_contracts(self, routes, provs: list[Provider], public: np.ndarray, spare: np.ndarray,
+    def _serve_contracts(self, routes, ids: np.ndarray, public: np.ndarray, spare: np.ndarray,
                          flows: np.ndarray, asked: np.ndarray) -> None:
         """Step 1 of allocate_demand: each lot's public hours under contract go to its holder,
         h = min(D_lot, H_paid, spare), shared over the lot's cells pro rata to their need.
+        ``ids``: the unique_id of the providers in the order of the columns of ``flows``;
         ``public`` (sectors, cells), ``spare``, ``flows`` (cells, providers) and ``asked`` are
         updated in place; lots are served sector by sector, in the order of ``routes``."""
         g_count = len(GROUPS)
-        column = {p.unique_id: j for j, p in enumerate(provs)}
+        column = dict(zip(ids.tolist(), range(len(ids)), strict=True))  # a provider's column of flows
         by_sector = sorted(routes, key=lambda route: route[0][0])  # stable: routes' order within a sector
         served = []  # (sector, municipality, provider column, hours, lot demand)
         for lot, holder, paid_hours in by_sector:
@@ -602,26 +605,31 @@ class TerritoryModel(mesa.Model):
         """
         pp = self.config.personalisation
         weights = (pp.weight_time, pp.weight_continuity, pp.weight_standardisation, pp.weight_proximity, pp.weight_voice)
-        cols, provs = self.provider_state.cols, self.flow_providers  # the allocation's order (by sector)
+        cols, provs = self.provider_state.cols, self.flow_providers  # in providers() order
         if len(provs) != len(self.provider_by_id):  # no provider was allocated demand this quarter
             for p in self.providers():
                 p.prev_flows = None
         mask = cols["served_hours"][self.flow_rows] > 0
-        serving = list(compress(provs, mask.tolist()))
-        for p in compress(provs, (~mask).tolist()):
-            p.prev_flows = None
+        if mask.all():  # as a rule: no copies
+            serving, rows, now = provs, self.flow_rows, self.flow_matrix
+        else:
+            serving = list(compress(provs, mask.tolist()))
+            for p in compress(provs, (~mask).tolist()):
+                p.prev_flows = None
+            # Hours served to each demand cell, a row per serving provider.
+            rows, now = self.flow_rows[mask], self.flow_matrix[mask]
         if not serving:
             return
-        n, rows = len(serving), self.flow_rows[mask]
-        cells = self.territory.municipalities * len(GROUPS)
-        now = self.flow_matrix[mask]  # hours served to each demand cell, a row per serving provider
+        n, cells = len(serving), self.territory.municipalities * len(GROUPS)
         served, staff, capacity, asked, volunteers, governance, tech, prox = (cols[name][rows] for name in (
             "served_hours", "staff_fte", "capacity_now", "asked_hours", "volunteers_fte", "governance", "technicisation", "proximity_now"))
         prev_flows = list(map(attrgetter("prev_flows"), serving))
-        has_prev = np.fromiter((f is not None for f in prev_flows), bool, n)
+        has_prev = np.fromiter(map(is_not, prev_flows, repeat(None)), bool, n)
         overlap = np.ones(n)
-        if has_prev.any():
-            prev = np.concatenate([f for f in prev_flows if f is not None]).reshape(-1, cells)
+        if has_prev.all():
+            overlap = np.minimum(now, np.concatenate(prev_flows).reshape(n, cells)).sum(axis=1) / served
+        elif has_prev.any():
+            prev = np.concatenate(list(compress(prev_flows, has_prev.tolist()))).reshape(-1, cells)
             overlap[has_prev] = np.minimum(now[has_prev], prev).sum(axis=1) / served[has_prev]
         continuity = overlap * mech.worker_continuity_all(staff, pp.team_size_fte, pp.anonymity_elasticity)
         with np.errstate(divide="ignore", invalid="ignore"):

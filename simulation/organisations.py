@@ -7,7 +7,9 @@ exactly revenue - costs (an invariant the tests check).
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
+from itertools import compress, repeat
 from operator import attrgetter
 
 import mesa
@@ -406,21 +408,71 @@ def capacity_rows(cols: dict[str, np.ndarray], rows: np.ndarray, op: Organisatio
     return _capacity(op, *(cols[name][rows] for name in ("staff_fte", "insertion_share", "volunteers_fte", "productivity")))
 
 
+def fixed_costs(capacity_hours: np.ndarray, scale_eur: float, exponent: float) -> np.ndarray:
+    """:func:`mechanisms.fixed_cost` of many capacities at once, F = f0 Q**beta (0 where Q <= 0).
+
+    Q**beta is Python's ``pow`` (libm), element by element: numpy's vectorised power can
+    differ in the last bit.  f0 times it, as the scalar form, gives the same bits."""
+    out = np.zeros(len(capacity_hours))
+    positive = np.flatnonzero(capacity_hours > 0)
+    out[positive] = list(map(pow, capacity_hours[positive].tolist(), repeat(exponent)))
+    out *= scale_eur
+    return out
+
+
+class FixedCostMemo:
+    """f0 Q**beta of each row of a ProviderState at the capacity Q it had when last
+    computed (organisations.fixed_costs), so that a cost sheet recomputes it only for rows
+    whose capacity changed.  Exact: a value is reused only for the same Q, f0 and beta,
+    and fixed_costs is a function of those alone.
+
+    Why (issue 9): libm's pow costs some 0.1 ms a sheet at 1,000 providers, and the
+    quarter's sheet (set_prices) comes after the end-of-quarter metrics' sheet with the
+    same capacities (staff, volunteers and productivity move between set_prices and the
+    metrics, not between the metrics and the next set_prices)."""
+
+    def __init__(self) -> None:
+        self.capacity_hours = np.zeros(0)
+        self.fixed_cost_eur = np.zeros(0)
+        self.params: tuple[float, float] | None = None
+
+    def fixed_costs(self, rows: np.ndarray, capacity_hours: np.ndarray, scale_eur: float, exponent: float) -> np.ndarray:
+        """fixed_costs(capacity_hours, scale_eur, exponent) of the providers at ``rows`` (distinct)."""
+        size = int(rows.max()) + 1 if len(rows) else 0
+        if self.params != (scale_eur, exponent) or len(self.capacity_hours) < size:
+            known = len(self.capacity_hours) if self.params == (scale_eur, exponent) else 0
+            grown = max(size, 2 * len(self.capacity_hours))
+            q, f = np.full(grown, np.nan), np.zeros(grown)  # NaN equals no capacity: never reused
+            q[:known], f[:known] = self.capacity_hours[:known], self.fixed_cost_eur[:known]
+            self.capacity_hours, self.fixed_cost_eur, self.params = q, f, (scale_eur, exponent)
+        out = self.fixed_cost_eur[rows]
+        changed = np.flatnonzero(self.capacity_hours[rows] != capacity_hours)
+        if len(changed):
+            out[changed] = fixed_costs(capacity_hours[changed], scale_eur, exponent)
+            self.capacity_hours[rows[changed]] = capacity_hours[changed]
+            self.fixed_cost_eur[rows[changed]] = out[changed]
+        return out
+
+
+_FIXED_COST_MEMOS: weakref.WeakKeyDictionary[ProviderState, FixedCostMemo] = weakref.WeakKeyDictionary()
+"""A FixedCostMemo per model's ProviderState, kept as long as the state lives."""
+
+
 def cost_sheet(provs: list[Provider], op: OrganisationParams, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Capacity, fixed cost, supply surcharge and unit cost of many providers at once.
 
     The equations of :meth:`Provider.capacity_hours`, :meth:`Provider.fixed_cost_eur`,
-    :meth:`Provider.supply_surcharge_eur` and :meth:`Provider.unit_cost_eur` over arrays of
-    the providers' state (one Python pass to read it, then numpy), operation by operation
-    in the same order, so each value is bit-identical to the method's:
+    :meth:`Provider.supply_surcharge_eur` and :meth:`Provider.unit_cost_eur` over the
+    providers' columns (and the hubs of those pooling premises), operation by operation in
+    the same order, so each value is bit-identical to the method's:
 
         Q = h x (E + a_i I + a_v V)        capacity, hours/quarter (x = spillover productivity)
         F = (1 - phi) f0 Q**beta + phi f0 Q_pool**beta Q / Q_pool   (phi = 0 outside a pooling PTCE)
         s = F p o (m - 1)                  supply surcharge, EUR/quarter (0 when m = 1)
         c = w / (Q / S) + (F + s) / Q      unit cost, EUR/hour (w / h when Q = 0)
 
-    Q**beta is taken with Python's ``**`` (libm ``pow``): numpy's vectorised power can
-    differ in the last bit.  Returns arrays keyed ``capacity_hours``, ``fixed_cost_eur``,
+    Q**beta is taken with Python's ``pow`` (libm, fixed_costs): numpy's vectorised power
+    can differ in the last bit.  Returns arrays keyed ``capacity_hours``, ``fixed_cost_eur``,
     ``supply_surcharge_eur``, ``unit_cost_eur``, in the order of ``provs``; ``rows`` their
     rows in the model's ProviderState if known (TerritoryModel.provider_rows).
     """
@@ -431,25 +483,27 @@ def cost_sheet(provs: list[Provider], op: OrganisationParams, rows: np.ndarray |
     rows = rows_of(provs) if rows is None else rows
     staff, ins, vol, prod, pool_share, mult, outside = (cols[name][rows] for name in (
         "staff_fte", "insertion_share", "volunteers_fte", "productivity", "pool_share", "supply_cost_multiplier", "outside_supply_share"))
-    hubs = list(map(attrgetter("ptce"), provs))
-    in_ptce = np.fromiter((h is not None for h in hubs), bool, n)
-    pool_q = np.zeros(n)
-    if in_ptce.any():
-        pool_q[in_ptce] = [h.pool_capacity_hours for h in hubs if h is not None]
     f0, beta = op.fixed_cost_scale_eur, op.fixed_cost_exponent
-
-    def fixed(x: np.ndarray) -> np.ndarray:
-        return np.fromiter((f0 * v**beta if v > 0 else 0.0 for v in x.tolist()), float, len(x))
-
     q = _capacity(op, staff, ins, vol, prod)
-    own = fixed(q)
-    pooled_rows = (pool_share > 0) & in_ptce & (q > 0)
-    f = own.copy()
-    if pooled_rows.any():
-        total = np.maximum(pool_q[pooled_rows], q[pooled_rows])
-        qp = q[pooled_rows]
-        ps = pool_share[pooled_rows]
-        f[pooled_rows] = (1 - ps) * own[pooled_rows] + ps * (fixed(total) * qp / total)
+    state = getattr(getattr(provs[0], "model", None), "provider_state", None)
+    if isinstance(state, ProviderState) and state.cols is cols:  # the providers' model: its memo of f0 Q**beta
+        memo = _FIXED_COST_MEMOS.get(state)
+        if memo is None:
+            memo = _FIXED_COST_MEMOS[state] = FixedCostMemo()
+        f = memo.fixed_costs(rows, q, f0, beta)
+    else:
+        f = fixed_costs(q, f0, beta)
+    # Pooled premises: a PTCE member with a pooled share phi > 0 and some capacity (a
+    # non-member's share is 0, NON_MEMBER): only those providers' hubs are looked up.
+    pooled_rows = np.flatnonzero((pool_share > 0) & (q > 0))
+    hubs = list(map(attrgetter("ptce"), map(provs.__getitem__, pooled_rows.tolist())))
+    if None in hubs:
+        in_ptce = [h is not None for h in hubs]
+        pooled_rows, hubs = pooled_rows[in_ptce], list(compress(hubs, in_ptce))
+    if hubs:
+        qp, ps = q[pooled_rows], pool_share[pooled_rows]
+        total = np.maximum(np.fromiter(map(attrgetter("pool_capacity_hours"), hubs), float, len(hubs)), qp)
+        f[pooled_rows] = (1 - ps) * f[pooled_rows] + ps * (fixed_costs(total, f0, beta) * qp / total)
     surcharge = np.where(mult == 1.0, 0.0, f * op.purchased_share_of_fixed_costs * outside * (mult - 1.0))
     with np.errstate(divide="ignore", invalid="ignore"):
         productivity = np.where(staff > 0, q / np.where(staff > 0, staff, 1.0), np.inf)
