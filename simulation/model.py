@@ -690,7 +690,9 @@ class TerritoryModel(mesa.Model):
         One in a PTCE leaves it, and the PTCE restores its legality (it may recruit a firm
         or dissolve), only once those before it are fully gone and with those after it still
         there, as in a loop of remove_provider (a PTCE's membership is read at each one's
-        turn: an earlier closure may have dissolved it)."""
+        turn: an earlier closure may have dissolved it).  restore_legality now reads only
+        live agents, so the runs before it need not be gone; they are, so that it sees what
+        it saw in the loop whatever it comes to read (a few more calls a quarter)."""
         run: list[Provider] = []  # marked closed, their removal pending
         for p in provs:
             p.alive = False
@@ -769,15 +771,21 @@ class TerritoryModel(mesa.Model):
         uids = [org.unique_id for org in orgs]
         done = 0  # entrants before this one are tied to their peers
         if agencies and policy in ("endogenous", "cooperate"):
+            full: set[int] = set()  # seats of agencies that refused one: unchanged, they refuse the next too
             for i in compress(range(n), np.isin(munis, list(agencies)).tolist()):
-                org, hub = orgs[i], agencies[int(munis[i])]
+                seat = int(munis[i])
+                org, hub = orgs[i], agencies[seat]
                 org.strategy = "cooperate"
                 # The agency's entrants join it by the rule every candidate follows
                 # (cooperation.cooperate): not beyond the rigidity exit threshold.  Without
                 # it, at 10,000 organisations an agency took in some 1,500 entrants in five
                 # quarters (a PTCE of 627 members; FACTS.md [ptce-size]: about 15).  One
                 # it does not admit seeks a PTCE like any cooperating organisation.
-                if hub.admits_one_more():
+                if seat in full:
+                    continue
+                if not hub.admits_one_more():
+                    full.add(seat)
+                else:
                     self._tie_entrants(uids[done:i], peer_of[done:i])
                     hub.add_member(org)  # ties to the members before the tie to its peer, as it joins first
                     self._tie_entrants(uids[i:i + 1], peer_of[i:i + 1])
