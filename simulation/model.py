@@ -788,7 +788,8 @@ class TerritoryModel(mesa.Model):
                 else:
                     self._tie_entrants(uids[done:i], peer_of[done:i])
                     hub.add_member(org)  # ties to the members before the tie to its peer, as it joins first
-                    self._tie_entrants(uids[i:i + 1], peer_of[i:i + 1])
+                    if peer_of[i] is not None:  # its peer may be a member: the tie is then made an entry tie
+                        self.cooperation.add_edge(uids[i], peer_of[i], trust=0.2, kind="entry")
                     done = i + 1
         self._tie_entrants(uids[done:], peer_of[done:])
         self.quarter_stats["entries"] += n
