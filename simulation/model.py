@@ -173,6 +173,29 @@ class TerritoryModel(mesa.Model):
             if agent.is_ess:
                 self.ess_by_id[uid] = agent
 
+    def register_many(self, agents: list[Provider]) -> None:
+        """register of each of ``agents`` in order (new agents, never registered: entrants,
+        Provider.create_many), the network's nodes, the dicts and the roster written at once
+        and the cached rows dropped once."""
+        if not agents:
+            return
+        uids = [a.unique_id for a in agents]
+        rows = rows_of(agents)
+        self.cooperation.add_new_nodes(uids)
+        self.agent_by_id.update(zip(uids, agents, strict=True))
+        cols = self.provider_state.cols
+        provider = cols["sector"][rows] >= 0
+        if not provider.all():  # local employers are agents, not providers
+            keep = provider.tolist()
+            uids, agents, rows = list(compress(uids, keep)), list(compress(agents, keep)), rows[provider]
+            if not uids:
+                return
+        self.provider_by_id.update(zip(uids, agents, strict=True))
+        self.roster.add_many(rows.tolist(), uids)
+        self._rows = None  # providers changed: provider_rows() recomputes
+        ess = cols["ess"][rows] == 1
+        self.ess_by_id.update(zip(uids, agents, strict=True) if ess.all() else compress(zip(uids, agents, strict=True), ess.tolist()))
+
     def initial_ties(self) -> None:
         """Each organisation draws Poisson(k) ties to other organisations, partners chosen
         with probability proportional to exp(-d / d0) (proximity); trust ~ U(0.1, 0.6)."""
@@ -657,29 +680,72 @@ class TerritoryModel(mesa.Model):
         op = self.config.organisation
         cols, rows = self.provider_state.cols, self.provider_rows()
         closing = (cols["insolvent_quarters"][rows] >= op.exit_after_quarters) | (cols["staff_fte"][rows] < op.min_staff_fte)
-        for p in list(compress(self.providers(), closing.tolist())):
-            self.quarter_stats["exits"] += int(p.is_ess)
-            self.remove_provider(p)
+        if not closing.any():
+            return
+        self.quarter_stats["exits"] += int(np.count_nonzero(self.provider_is_ess()[closing]))
+        providers = self.provider_by_id  # in the order of provider_ids()
+        self.remove_providers([providers[uid] for uid in self.provider_ids()[closing].tolist()])
 
     def remove_provider(self, p: Provider) -> None:
-        p.alive = False
-        self.closed.append({"id": p.unique_id, "ess": p.is_ess, "sector": p.sector, "municipality": p.municipality,
-                            "founded_step": p.founded_step, "closed_step": self.steps})
-        hub = p.ptce
-        if hub is not None:
-            hub.remove_member(p)
-            coop.restore_legality(self, hub)
-        del self.provider_by_id[p.unique_id]
-        self.roster.remove(p.unique_id)
+        """``p`` leaves the model: its PTCE (which then restores its legality), the
+        registers, the network and Mesa's agent sets; recorded in ``closed``."""
+        self.remove_providers([p])
+
+    def remove_providers(self, provs: list[Provider]) -> None:
+        """remove_provider of each of ``provs`` in turn, with the registers, the network
+        and Mesa's agents updated at once for each run of providers in no PTCE.
+
+        One in a PTCE leaves it, and the PTCE restores its legality (it may recruit a firm
+        or dissolve), only once those before it are fully gone and with those after it still
+        there, as in a loop of remove_provider (a PTCE's membership is read at each one's
+        turn: an earlier closure may have dissolved it).  restore_legality now reads only
+        live agents, so the runs before it need not be gone; they are, so that it sees what
+        it saw in the loop whatever it comes to read (a few more calls a quarter)."""
+        run: list[Provider] = []  # marked closed, their removal pending
+        for p in provs:
+            p.alive = False
+            hub = p.ptce
+            if hub is not None:
+                self._drop(run)
+                run = []
+                hub.remove_member(p)
+                coop.restore_legality(self, hub)
+            run.append(p)
+        self._drop(run)
+
+    def _drop(self, provs: list[Provider]) -> None:
+        """The closed providers ``provs`` (in no PTCE, alive False) recorded in ``closed``,
+        then taken out of the registers, the network and Mesa's agent sets.  Element by
+        element where a numpy call would cost more than it saves (a run is a few to some
+        80 providers; a merger's absorbed organisation comes alone)."""
+        if not provs:
+            return
+        cols, step = self.provider_state.cols, self.steps
+        sector, municipality, founded = cols["sector"].item, cols["municipality"].item, cols["founded_step"].item
+        providers, ess_by_id, agents, roster = self.provider_by_id, self.ess_by_id, self.agent_by_id, self.roster
+        uids = []
+        for p in provs:
+            uid, row = p.unique_id, p._row
+            self.closed.append({"id": uid, "ess": p.is_ess, "sector": sector(row), "municipality": municipality(row),
+                                "founded_step": founded(row), "closed_step": step})
+            del providers[uid]
+            ess_by_id.pop(uid, None)
+            agents.pop(uid, None)
+            roster.remove(uid)
+            uids.append(uid)
         self._rows = None
-        self.ess_by_id.pop(p.unique_id, None)
-        self.agent_by_id.pop(p.unique_id, None)
-        self.cooperation.remove_node(p.unique_id)
-        p.remove()
+        self.cooperation.remove_nodes_from(uids)
+        for p in provs:
+            p.remove()
 
     def enter_new_organisations(self) -> None:
         """New organisations emerge where needs are unmet: Poisson(r U / K_new) per
-        municipality and sector (mechanisms.expected_entries)."""
+        municipality and sector (mechanisms.expected_entries).
+
+        The quarter's entrants are made and registered together (Provider.create_many,
+        register_many), then the regime is told of each (regime.on_entry), then each is
+        tied to its peer (entry_peers), the ties made at once between the entrants that a
+        development agency takes in (which tie to its members first, in turn)."""
         fp, op = self.config.funding, self.config.organisation
         k_new = fp.entrant_fte * op.service_hours_per_fte_quarter
         lam = mech.expected_entries(self.unmet, k_new, fp.entry_rate)
@@ -692,31 +758,56 @@ class TerritoryModel(mesa.Model):
             lam[m, :] *= 1 + self.config.cooperation.agency_entry_boost * hub.depth
         counts = self.dyn_rng.poisson(lam)
         lots_m, lots_s = np.nonzero(counts)
+        if not len(lots_m):
+            return
         peers = self.entry_peers(lots_m, lots_s)
-        for m, s, peer in zip(lots_m.tolist(), lots_s.tolist(), peers, strict=True):
-            for _ in range(int(counts[m, s])):
-                org = Organisation(
-                    self, sector=s, municipality=m, staff_fte=fp.entrant_fte,
-                    volunteers_fte=op.volunteer_base_fte, treasury_eur=fp.entrant_treasury_eur,
-                    technicisation=0.1, governance=LEGAL_FORMS["association"][1],
-                )
-                self.register(org)
-                self.regime.on_entry(self, org)
-                policy = self.config.strategy.policy
-                org.strategy = policy if policy != "endogenous" else "independent"
-                hub = agencies.get(m)
-                if hub is not None and policy in ("endogenous", "cooperate"):
-                    org.strategy = "cooperate"
-                    # The agency's entrants join it by the rule every candidate follows
-                    # (cooperation.cooperate): not beyond the rigidity exit threshold.  Without
-                    # it, at 10,000 organisations an agency took in some 1,500 entrants in five
-                    # quarters (a PTCE of 627 members; FACTS.md [ptce-size]: about 15).  One
-                    # it does not admit seeks a PTCE like any cooperating organisation.
-                    if hub.admits_one_more():
-                        hub.add_member(org)
-                if peer is not None:
-                    self.cooperation.add_edge(org.unique_id, peer, trust=0.2, kind="entry")
-                self.quarter_stats["entries"] += 1
+        per_lot = counts[lots_m, lots_s]
+        n = int(per_lot.sum())
+        munis = np.repeat(lots_m, per_lot)
+        orgs = Organisation.create_many(
+            self, n, sector=np.repeat(lots_s, per_lot), municipality=munis, staff_fte=fp.entrant_fte,
+            volunteers_fte=op.volunteer_base_fte, treasury_eur=fp.entrant_treasury_eur,
+            technicisation=0.1, governance=LEGAL_FORMS["association"][1],
+        )
+        self.register_many(orgs)
+        policy = self.config.strategy.policy
+        strategy = policy if policy != "endogenous" else "independent"
+        for org in orgs:
+            self.regime.on_entry(self, org)
+            org.strategy = strategy
+        peer_of = [peer for peer, k in zip(peers, per_lot.tolist(), strict=True) for _ in range(k)]
+        uids = [org.unique_id for org in orgs]
+        done = 0  # entrants before this one are tied to their peers
+        if agencies and policy in ("endogenous", "cooperate"):
+            full: set[int] = set()  # seats of agencies that refused one: unchanged, they refuse the next too
+            for i in compress(range(n), np.isin(munis, list(agencies)).tolist()):
+                seat = int(munis[i])
+                org, hub = orgs[i], agencies[seat]
+                org.strategy = "cooperate"
+                # The agency's entrants join it by the rule every candidate follows
+                # (cooperation.cooperate): not beyond the rigidity exit threshold.  Without
+                # it, at 10,000 organisations an agency took in some 1,500 entrants in five
+                # quarters (a PTCE of 627 members; FACTS.md [ptce-size]: about 15).  One
+                # it does not admit seeks a PTCE like any cooperating organisation.
+                if seat in full:
+                    continue
+                if not hub.admits_one_more():
+                    full.add(seat)
+                else:
+                    self._tie_entrants(uids[done:i], peer_of[done:i])
+                    hub.add_member(org)  # ties to the members before the tie to its peer, as it joins first
+                    if peer_of[i] is not None:  # its peer may be a member: the tie is then made an entry tie
+                        self.cooperation.add_edge(uids[i], peer_of[i], trust=0.2, kind="entry")
+                    done = i + 1
+        self._tie_entrants(uids[done:], peer_of[done:])
+        self.quarter_stats["entries"] += n
+
+    def _tie_entrants(self, uids: list[int], peers: list[int | None]) -> None:
+        """A tie of trust 0.2 between each entrant and its peer (none if its peer is None)."""
+        if None in peers:  # no established organisation at all
+            pairs = [(u, v) for u, v in zip(uids, peers, strict=True) if v is not None]
+            uids, peers = [u for u, _ in pairs], [v for _, v in pairs]
+        self.cooperation.add_new_ties(uids, peers, trust=0.2, kind="entry")
 
     def entry_peers(self, lots_m: np.ndarray, lots_s: np.ndarray) -> list[int | None]:
         """For new organisations in municipalities ``lots_m`` and sectors ``lots_s``, the id of
@@ -729,14 +820,15 @@ class TerritoryModel(mesa.Model):
         one, the nearest, and among equally near ones the one whose first comes first.  A
         (lots x municipalities) search, not (lots x organisations)."""
         cols, rows = self.provider_state.cols, self.organisation_rows()
+        est_ids = self.provider_ids()[self.provider_is_ess()]
         established = cols["founded_step"][rows] < self.steps
-        est_ids = self.provider_ids()[self.provider_is_ess()][established]
+        if not established.all():  # all are, unless organisations were made this quarter before the entrants
+            rows, est_ids = rows[established], est_ids[established]
         if not len(est_ids):
             return [None] * len(lots_m)
         n_munis, none = self.territory.municipalities, len(est_ids)  # none: the position of no organisation
-        est_munis, est_sectors = cols["municipality"][rows[established]], cols["sector"][rows[established]]
         first = np.full(len(SECTORS) * n_munis, none)  # [s * M + m]: position in est_ids of the first of sector s in m
-        np.minimum.at(first, est_sectors * n_munis + est_munis, np.arange(none))
+        np.minimum.at(first, cols["sector"][rows] * n_munis + cols["municipality"][rows], np.arange(none))
         first = first.reshape(len(SECTORS), n_munis)
         candidates = first[lots_s]  # (lots, municipalities)
         candidates[(candidates == none).all(axis=1)] = first.min(axis=0)  # none of the sector: the first of any

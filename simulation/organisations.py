@@ -66,6 +66,53 @@ NON_MEMBER: dict[str, float] = {
 _NON_MEMBER_NOT_ZERO = tuple((name, value) for name, value in NON_MEMBER.items() if value != 0)
 
 
+def _state_of(model: mesa.Model) -> ProviderState:
+    """The model's ProviderState; a model that is not a TerritoryModel (tests) gets its own."""
+    state = getattr(model, "provider_state", None)
+    if state is None:
+        state = model.provider_state = ProviderState()
+    return state
+
+
+def _write_new_rows(cols: dict[str, np.ndarray], at: int | slice, founded_step: int, ess: bool, sector, municipality,
+                    staff_fte, insertion_share, volunteers_fte, treasury_eur, technicisation, governance,
+                    accredited_from) -> None:
+    """A new provider's numeric state written into its fresh row ``at`` of the columns (or
+    new providers' into the rows of the slice ``at``: each value one for all or an array
+    with one per row).  The rows are all zeros (ProviderState.new_rows), so what starts at
+    zero is listed below, not written (tests/test_state.py checks every column)."""
+    cols["ess"][at] = ess
+    cols["sector"][at] = sector
+    cols["municipality"][at] = municipality
+    cols["staff_fte"][at] = staff_fte
+    cols["insertion_share"][at] = insertion_share
+    cols["volunteers_fte"][at] = volunteers_fte
+    cols["treasury_eur"][at] = treasury_eur
+    cols["technicisation"][at] = technicisation
+    cols["governance"][at] = governance
+    cols["governance_base"][at] = governance  # governance its legal form sustains, before technicisation erodes it
+    cols["accredited_from"][at] = accredited_from
+    cols["founded_step"][at] = founded_step
+    cols["personalisation"][at] = 0.5
+    cols["supply_cost_multiplier"][at] = 1.0  # outside suppliers' price multiplier this quarter (supply_disruption)
+    cols["productivity"][at] = 1.0  # knowledge-spillover multiplier of service hours
+    for name, value in _NON_MEMBER_NOT_ZERO:  # reset_cooperation on a fresh row
+        cols[name][at] = value
+    # Zero at the start, as the fresh rows hold them:
+    #   insolvent_quarters       quarters in a row ended with a negative treasury
+    #   ledger                   this quarter's money (a LedgerView on the ledger_* columns)
+    #   asked_hours, served_hours  hours asked of and served by it this quarter
+    #   norm_level               technicisation imposed by norms this quarter
+    #   insertion_exits_to_jobs  insertion leavers who found a job this quarter, FTE
+    #   price_eur_per_hour       price to paying beneficiaries this quarter
+    #   last_result_eur          revenue - costs of the last settled quarter
+    #   carried_eur              carried by a PTCE fund after the last quarter
+    #   transfers_eur            treasury moved this quarter outside the ledger (fund, merger)
+    #   surcharge_eur            solidarity surcharge collected this quarter (allocate_demand)
+    #   capacity_now, proximity_now  capacity and proximity served of this quarter (allocate_demand)
+    #   and NON_MEMBER's zeros (reset_cooperation).
+
+
 class Provider(mesa.Agent):
     """A producer of services on the territory (ESS organisation or for-profit firm)."""
 
@@ -93,45 +140,57 @@ class Provider(mesa.Agent):
         accredited_from: int = 0,
     ) -> None:
         super().__init__(model)
-        state = getattr(model, "provider_state", None)
-        if state is None:  # a model that is not a TerritoryModel (tests): its own columns
-            state = model.provider_state = ProviderState()
-        self._cols = cols = state.cols
-        self._row = row = state.new_row()
-        # The numeric state, written straight into the fresh row of the columns (a property
-        # write costs a call more: issue 9, some 90 entrants a quarter at 1,000
-        # organisations).  The row is all zeros (ProviderState.new_row), so what starts at
-        # zero is listed after, not written (tests/test_state.py checks every column).
-        cols["ess"][row] = self.is_ess
-        cols["sector"][row] = sector
-        cols["municipality"][row] = municipality
-        cols["staff_fte"][row] = staff_fte
-        cols["insertion_share"][row] = insertion_share
-        cols["volunteers_fte"][row] = volunteers_fte
-        cols["treasury_eur"][row] = treasury_eur
-        cols["technicisation"][row] = technicisation
-        cols["governance"][row] = governance
-        cols["governance_base"][row] = governance  # governance its legal form sustains, before technicisation erodes it
-        cols["accredited_from"][row] = accredited_from
-        cols["founded_step"][row] = model.steps
-        cols["personalisation"][row] = 0.5
-        cols["supply_cost_multiplier"][row] = 1.0  # outside suppliers' price multiplier this quarter (supply_disruption)
-        cols["productivity"][row] = 1.0  # knowledge-spillover multiplier of service hours
-        for name, value in _NON_MEMBER_NOT_ZERO:  # reset_cooperation on a fresh row
-            cols[name][row] = value
-        # Zero at the start, as the fresh row holds them:
-        #   insolvent_quarters       quarters in a row ended with a negative treasury
-        #   ledger                   this quarter's money (a LedgerView on the ledger_* columns)
-        #   asked_hours, served_hours  hours asked of and served by it this quarter
-        #   norm_level               technicisation imposed by norms this quarter
-        #   insertion_exits_to_jobs  insertion leavers who found a job this quarter, FTE
-        #   price_eur_per_hour       price to paying beneficiaries this quarter
-        #   last_result_eur          revenue - costs of the last settled quarter
-        #   carried_eur              carried by a PTCE fund after the last quarter
-        #   transfers_eur            treasury moved this quarter outside the ledger (fund, merger)
-        #   surcharge_eur            solidarity surcharge collected this quarter (allocate_demand)
-        #   capacity_now, proximity_now  capacity and proximity served of this quarter (allocate_demand)
-        #   and NON_MEMBER's zeros (reset_cooperation).
+        state = _state_of(model)
+        row = state.new_row()
+        _write_new_rows(state.cols, row, model.steps, self.is_ess, sector, municipality, staff_fte, insertion_share,
+                        volunteers_fte, treasury_eur, technicisation, governance, accredited_from)
+        self._bind(state.cols, row, legal_form)
+
+    @classmethod
+    def create_many(
+        cls,
+        model: mesa.Model,
+        n: int,
+        *,
+        sector: int | np.ndarray,
+        municipality: int | np.ndarray,
+        staff_fte: float | np.ndarray,
+        insertion_share: float | np.ndarray = 0.0,
+        volunteers_fte: float | np.ndarray = 0.0,
+        treasury_eur: float | np.ndarray = 0.0,
+        technicisation: float | np.ndarray = 0.3,
+        governance: float | np.ndarray = 0.7,
+        legal_form: str = "association",
+        accredited_from: int | np.ndarray = 0,
+    ) -> list[Provider]:
+        """``n`` new providers of this class, as ``n`` calls of ``cls(model, ...)`` in turn
+        make them (same unique_ids, rows and state): each keyword a value for all or an
+        array of ``n`` values, one per provider.
+
+        Why (issue 9): some 90 organisations enter each quarter at 1,000 organisations; here
+        their rows are reserved together and each column is written once for all of them,
+        rather than 17 single-element writes per agent.  Each is still made by Mesa's Agent
+        constructor (its unique_id and the model's agent sets)."""
+        if cls.__init__ is not Provider.__init__:  # a subclass's own __init__ would be skipped
+            raise TypeError(f"{cls.__name__} has its own __init__: make its agents one by one")
+        state = _state_of(model)
+        first = state.new_rows(n)
+        cols = state.cols
+        _write_new_rows(cols, slice(first, first + n), model.steps, cls.is_ess, sector, municipality, staff_fte,
+                        insertion_share, volunteers_fte, treasury_eur, technicisation, governance, accredited_from)
+        made = []
+        make, agent_init = cls.__new__, mesa.Agent.__init__
+        for row in range(first, first + n):
+            agent = make(cls)
+            agent_init(agent, model)  # what Provider.__init__'s super().__init__ does
+            agent._bind(cols, row, legal_form)
+            made.append(agent)
+        return made
+
+    def _bind(self, cols: dict[str, np.ndarray], row: int, legal_form: str) -> None:
+        """Tie the agent to its row of the columns; the state held in slots."""
+        self._cols = cols
+        self._row = row
         self.legal_form = legal_form
         self.alive = True
         self.pending_support = False  # start-up support owed by the cooperative regime
