@@ -7,8 +7,7 @@ lives in :mod:`simulation.mechanisms`; the money channels in :mod:`simulation.re
 from __future__ import annotations
 
 import math
-from itertools import compress, repeat
-from operator import attrgetter, is_not
+from itertools import compress
 
 import mesa
 import networkx as nx
@@ -628,39 +627,36 @@ class TerritoryModel(mesa.Model):
         """
         pp = self.config.personalisation
         weights = (pp.weight_time, pp.weight_continuity, pp.weight_standardisation, pp.weight_proximity, pp.weight_voice)
-        cols, provs = self.provider_state.cols, self.flow_providers  # in providers() order
-        if len(provs) != len(self.provider_by_id):  # no provider was allocated demand this quarter
-            for p in self.providers():
-                p.prev_flows = None
+        state = self.provider_state
+        cols = state.cols
         mask = cols["served_hours"][self.flow_rows] > 0
         if mask.all():  # as a rule: no copies
-            serving, rows, now = provs, self.flow_rows, self.flow_matrix
-        else:
-            serving = list(compress(provs, mask.tolist()))
-            for p in compress(provs, (~mask).tolist()):
-                p.prev_flows = None
-            # Hours served to each demand cell, a row per serving provider.
+            rows, now = self.flow_rows, self.flow_matrix
+        else:  # hours served to each demand cell, a row per serving provider
             rows, now = self.flow_rows[mask], self.flow_matrix[mask]
-        if not serving:
+        # Last quarter's flows of the serving providers (Provider.prev_flows), then this
+        # quarter's become theirs; every other provider's are dropped (it served nobody).
+        slots = cols["prev_flow_slot"][rows]
+        previous = state.prev_flows
+        cols["prev_flow_slot"][self.provider_rows()] = 0
+        cols["prev_flow_slot"][rows] = np.arange(1, len(rows) + 1)
+        state.prev_flows = now  # a fresh array each quarter (allocate_demand), never written in place
+        n = len(rows)
+        if n == 0:
             return
-        n, cells = len(serving), self.territory.municipalities * len(GROUPS)
         served, staff, capacity, asked, volunteers, governance, tech, prox = (cols[name][rows] for name in (
             "served_hours", "staff_fte", "capacity_now", "asked_hours", "volunteers_fte", "governance", "technicisation", "proximity_now"))
-        prev_flows = list(map(attrgetter("prev_flows"), serving))
-        has_prev = np.fromiter(map(is_not, prev_flows, repeat(None)), bool, n)
+        has_prev = slots > 0
         overlap = np.ones(n)
         if has_prev.all():
-            overlap = np.minimum(now, np.concatenate(prev_flows).reshape(n, cells)).sum(axis=1) / served
+            overlap = np.minimum(now, previous[slots - 1]).sum(axis=1) / served
         elif has_prev.any():
-            prev = np.concatenate(list(compress(prev_flows, has_prev.tolist()))).reshape(-1, cells)
-            overlap[has_prev] = np.minimum(now[has_prev], prev).sum(axis=1) / served[has_prev]
+            overlap[has_prev] = np.minimum(now[has_prev], previous[slots[has_prev] - 1]).sum(axis=1) / served[has_prev]
         continuity = overlap * mech.worker_continuity_all(staff, pp.team_size_fte, pp.anonymity_elasticity)
         with np.errstate(divide="ignore", invalid="ignore"):
             time_index = np.where(asked > 0, np.minimum(1.0, capacity / np.where(asked > 0, asked, 1.0)), 1.0)
         voice = mech.voice_all(volunteers, staff, governance)
         cols["personalisation"][rows] = mech.personalisation(time_index, continuity, tech, prox, voice, weights)
-        for p, f in zip(serving, now, strict=True):
-            p.prev_flows = f
 
     def adjust_workforce(self) -> None:
         """Hiring, lay-offs and insertion exits of every provider (Provider.adjust_workforce),

@@ -122,7 +122,7 @@ class Provider(mesa.Agent):
     # column per attribute, at this provider's row: ``p.staff_fte`` reads and writes it
     # (properties set after the class), and a mechanism can update every provider at once
     # with numpy (issue 9).  The rest is held in slots, not in a per-agent dict.
-    __slots__ = ("_cols", "_row", "legal_form", "alive", "pending_support", "prev_flows", "strategy", "ptce")
+    __slots__ = ("_cols", "_row", "legal_form", "alive", "pending_support", "strategy", "ptce")
 
     def __init__(
         self,
@@ -194,7 +194,6 @@ class Provider(mesa.Agent):
         self.legal_form = legal_form
         self.alive = True
         self.pending_support = False  # start-up support owed by the cooperative regime
-        self.prev_flows: np.ndarray | None = None  # hours per demand cell (municipality x group) last quarter
         # Concentration and cooperation (simulation.cooperation).
         self.strategy = "independent"
         self.ptce = None  # the Ptce this legal person belongs to, if any
@@ -372,6 +371,29 @@ for _name in LEDGER_FIELDS:
 for _name in FLOAT_COLUMNS + INT_COLUMNS:
     if not _name.startswith("ledger_"):
         setattr(Provider, _name, column_property(_name))
+
+
+def _get_prev_flows(self: Provider) -> np.ndarray | None:
+    slot = self._cols["prev_flow_slot"].item(self._row)
+    return self.model.provider_state.prev_flows[slot - 1] if slot else None
+
+
+def _set_prev_flows(self: Provider, flows: np.ndarray | None) -> None:
+    if flows is None:
+        self._cols["prev_flow_slot"][self._row] = 0
+        return
+    state, slot = self.model.provider_state, self._cols["prev_flow_slot"].item(self._row)
+    if slot:
+        state.prev_flows[slot - 1] = flows
+    else:  # a provider that did not serve last quarter (a merger's absorber): a new row
+        state.prev_flows = np.vstack((state.prev_flows.reshape(-1, len(flows)), flows))
+        self._cols["prev_flow_slot"][self._row] = len(state.prev_flows)
+
+
+# Hours served per demand cell (municipality x group) last quarter, None if it served
+# nobody: a row of the model's ProviderState.prev_flows (a view: the model replaces the
+# whole table each quarter), so update_personalisation reads every provider's at once.
+Provider.prev_flows = property(_get_prev_flows, _set_prev_flows)
 
 
 def _get_ledger(self: Provider) -> LedgerView:

@@ -35,9 +35,11 @@ FLOAT_COLUMNS = (
 INT_COLUMNS = ("sector", "municipality", "accredited_from", "founded_step", "insolvent_quarters")
 """Integer attributes of a provider held in columns."""
 
-FLAG_COLUMNS = ("ess",)
+FLAG_COLUMNS = ("ess", "prev_flow_slot")
 """Integer columns with no attribute of their own: ``ess`` is 1 for an ESS organisation
-(the class attribute ``is_ess``, copied when the agent is made)."""
+(the class attribute ``is_ess``, copied when the agent is made); ``prev_flow_slot`` is 1 +
+the provider's row in ``ProviderState.prev_flows`` (its hours per demand cell last
+quarter, ``Provider.prev_flows``), 0 for none."""
 
 
 class ProviderState:
@@ -51,6 +53,10 @@ class ProviderState:
         self.capacity = capacity
         self.cols: dict[str, np.ndarray] = {name: np.zeros(capacity) for name in FLOAT_COLUMNS}
         self.cols.update({name: np.zeros(capacity, dtype=np.int64) for name in INT_COLUMNS + FLAG_COLUMNS})
+        # Last quarter's hours served per demand cell (municipality x group), a row per
+        # provider that served (TerritoryModel.update_personalisation writes it whole each
+        # quarter); the column prev_flow_slot points into it.
+        self.prev_flows = np.zeros((0, 0))
 
     def new_row(self) -> int:
         """A fresh row, all zeros."""

@@ -45,7 +45,7 @@ def test_columns_hold_the_agents_attributes_and_survive_growth():
 
 def test_every_numeric_attribute_of_a_provider_is_a_column():
     """What is left in slots is not numeric state (a mechanism over arrays must not miss any)."""
-    assert set(Provider.__slots__) == {"_cols", "_row", "legal_form", "alive", "pending_support", "prev_flows", "strategy", "ptce"}
+    assert set(Provider.__slots__) == {"_cols", "_row", "legal_form", "alive", "pending_support", "strategy", "ptce"}
     for name in FLOAT_COLUMNS + INT_COLUMNS:
         if not name.startswith("ledger_"):
             assert isinstance(getattr(Provider, name), property), name
@@ -195,3 +195,31 @@ def test_the_roster_adds_a_batch_as_one_by_one():
             ref.remove(uid)
         assert all((a == b).all() for a, b in zip(batch.arrays(), ref.arrays(), strict=True))
     assert len(batch.entry) > 0
+
+
+def test_prev_flows_are_rows_of_the_models_table():
+    """Provider.prev_flows: last quarter's hours per demand cell, a row of
+    ProviderState.prev_flows; None for a provider that served nobody."""
+    model = TerritoryModel(smoke(steps=3), rng=2).run()
+    cols, state = model.provider_state.cols, model.provider_state
+    served = cols["served_hours"][model.flow_rows] > 0
+    assert served.any()
+    for p, row, did in zip(model.flow_providers, model.flow_matrix, served.tolist(), strict=True):
+        if did:
+            np.testing.assert_array_equal(p.prev_flows, row)
+        else:
+            assert p.prev_flows is None
+    # A provider without flows that is given some (a merger's absorber) gets a new row;
+    # given flows again, its row is overwritten; None drops them.
+    idle = Organisation(model, sector=0, municipality=0, staff_fte=2.0)
+    assert idle.prev_flows is None
+    rows_before = len(state.prev_flows)
+    flows = np.arange(state.prev_flows.shape[1], dtype=float)
+    idle.prev_flows = flows
+    assert len(state.prev_flows) == rows_before + 1
+    np.testing.assert_array_equal(idle.prev_flows, flows)
+    idle.prev_flows = idle.prev_flows + 1.0
+    assert len(state.prev_flows) == rows_before + 1
+    np.testing.assert_array_equal(idle.prev_flows, flows + 1.0)
+    idle.prev_flows = None
+    assert idle.prev_flows is None and cols["prev_flow_slot"][idle._row] == 0
