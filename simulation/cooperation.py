@@ -403,6 +403,101 @@ class Ptce(mesa.Agent):
         self.remove()
 
 
+def hub_ess_rows(model: TerritoryModel, hubs: list[Ptce]) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """The ESS members of ``hubs`` in one pass: their rows in ``provider_state``, hub after hub
+    in member order (each hub's ``ess_members()`` order), the position in ``hubs`` of each
+    one's hub, and the bounds of each hub's slice (``len(hubs) + 1`` of them)."""
+    members = [m for hub in hubs for m in hub.members.values()]
+    rows = rows_of(members)
+    ess = model.provider_state.cols["ess"][rows] == 1
+    hub_pos = np.repeat(np.arange(len(hubs)), [len(hub.members) for hub in hubs])[ess]
+    bounds = np.zeros(len(hubs) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(hub_pos, minlength=len(hubs)), out=bounds[1:])
+    return rows[ess], hub_pos, bounds.tolist()
+
+
+def book_ptce_costs(model: TerritoryModel, hubs: list[Ptce], funded_eur: dict[int, float]) -> list[float]:
+    """Ptce.book_costs_and_outside_funding of every hub at once (``funded_eur``: the public
+    share funded, by hub id; 0 if absent); returns each hub's outside funding raised.  Over
+    the ESS members of all hubs, for a member i of hub h:
+
+        coordination_i += C_h w_i,  subsidy_i += (P_h + A_h) w_i,  w_i = S_i / sum_{j in h} S_j
+
+    C_h the hub's coordination cost, P_h its funded share, A_h a development agency's
+    outside funding; a hub whose members have no staff books nothing.  Each hub's staff sum
+    is numpy's over its own members, as the method's (tests/test_vectorised.py)."""
+    cp = model.config.cooperation
+    cols = model.provider_state.cols
+    rows, hub_pos, bounds = hub_ess_rows(model, hubs)
+    staff = cols["staff_fte"][rows]
+    total_staff, cost, subsidy = np.zeros(len(hubs)), np.zeros(len(hubs)), np.zeros(len(hubs))
+    outside_eur = [0.0] * len(hubs)
+    for k, hub in enumerate(hubs):
+        s, e = bounds[k], bounds[k + 1]
+        if e == s or (total := staff[s:e].sum()) <= 0:
+            continue
+        outside = cp.agency_funding_eur_per_quarter * hub.depth if "development_agency" in hub.forms else 0.0
+        total_staff[k], cost[k], subsidy[k] = total, hub.coordination_cost_eur(), funded_eur.get(hub.unique_id, 0.0) + outside
+        outside_eur[k] = outside
+    booked = total_staff[hub_pos] > 0
+    rows, hub_pos = rows[booked], hub_pos[booked]
+    w = staff[booked] / total_staff[hub_pos]
+    cols["ledger_coordination_eur"][rows] += cost[hub_pos] * w
+    cols["ledger_subsidy_eur"][rows] += subsidy[hub_pos] * w
+    return outside_eur
+
+
+def pool_treasuries(model: TerritoryModel, hubs: list[Ptce]) -> None:
+    """Ptce.pool_treasury of every hub at once, over the ESS members of all hubs (disjoint
+    rows, so the hubs do not interact): contributions c_i = share x r_i of the members with
+    a surplus r_i > 0, added to their hub's fund in member order, then
+    mechanisms.carry_from_fund hub by hub on the treasuries after contributions.  The
+    funds and the quarter's tallies are added one by one in hub and member order, as hub
+    after hub (tests/test_vectorised.py)."""
+    cp = model.config.cooperation
+    stats = model.quarter_stats
+    cols = model.provider_state.cols
+    rows, hub_pos, bounds = hub_ess_rows(model, hubs)
+    treasury, transfers = cols["treasury_eur"], cols["transfers_eur"]
+    funds = [hub.fund_eur for hub in hubs]
+    result = cols["last_result_eur"][rows]
+    surplus = result > 0
+    paying = rows[surplus]
+    c = cp.fund_contribution_share * result[surplus]
+    treasury[paying] -= c
+    transfers[paying] -= c
+    if len(c):  # the funds and the tally add them one by one, in order (state.running_total)
+        for k, x in zip(hub_pos[surplus].tolist(), c.tolist(), strict=True):
+            funds[k] += x
+        stats["fund_in_eur"] = running_total(c, stats.get("fund_in_eur", 0.0))
+    # mechanisms.carry_from_fund of each hub whose members are in deficit (the others keep
+    # their treasuries and fund): deficits paid in full, or pro rata if the fund is short.
+    t = treasury[rows]
+    short = t < 0
+    if short.any():
+        new_t, moved = t.copy(), np.zeros(len(t), dtype=bool)
+        deficit = np.where(short, -t, 0.0)
+        for k in np.unique(hub_pos[short]).tolist():
+            s, e = bounds[k], bounds[k + 1]
+            fund, total = funds[k], deficit[s:e].sum()
+            if total <= 0 or fund <= 0:
+                continue
+            paid = deficit[s:e] if fund >= total else deficit[s:e] * (fund / total)
+            new_t[s:e] = t[s:e] + paid
+            moved[s:e] = new_t[s:e] != t[s:e]
+            funds[k] = fund - float(paid.sum())
+        carried = new_t[moved] - t[moved]
+        changed = rows[moved]
+        cols["carried_eur"][changed] = carried
+        transfers[changed] += carried
+        if len(carried):
+            stats["fund_out_eur"] = running_total(carried, stats.get("fund_out_eur", 0.0))
+        treasury[changed] = new_t[moved]
+        cols["insolvent_quarters"][changed[new_t[moved] >= 0]] = 0
+    for hub, fund in zip(hubs, funds, strict=True):
+        hub.fund_eur = fund
+
+
 def member_trust_means(model: TerritoryModel, hubs: list[Ptce]) -> dict[int, float]:
     """Mean trust of the ties between members of each PTCE (self-loops left out), by hub
     id; hubs without such a tie are left out.  Over the tie arrays (simulation.network),

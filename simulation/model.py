@@ -554,8 +554,9 @@ class TerritoryModel(mesa.Model):
     def book_ptce_costs(self) -> None:
         """Each PTCE books its coordination cost on its ESS members, with the public share
         funded this quarter and a development agency's outside funding."""
-        for hub in self.ptces():
-            self.quarter_stats["outside_funding_eur"] += hub.book_costs_and_outside_funding(self.animation_funded_eur.get(hub.unique_id, 0.0))
+        # Ptce.book_costs_and_outside_funding of every hub, over their members at once.
+        for outside_eur in coop.book_ptce_costs(self, self.ptces(), self.animation_funded_eur):
+            self.quarter_stats["outside_funding_eur"] += outside_eur
 
     def settle_accounts(self) -> None:
         """Book each provider's costs (Provider.book_costs, from the quarter's cost sheet)
@@ -573,8 +574,7 @@ class TerritoryModel(mesa.Model):
 
     def pool_treasuries(self) -> None:
         self.provider_state.cols["carried_eur"][self.provider_rows()] = 0.0
-        for hub in self.ptces():
-            hub.pool_treasury()
+        coop.pool_treasuries(self, self.ptces())  # Ptce.pool_treasury of every hub, over their members at once
 
     def update_cooperation(self) -> None:
         """Trust and spillovers on the network, then each PTCE's formalisation, depth and
