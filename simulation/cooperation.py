@@ -504,24 +504,41 @@ def member_trust_means(model: TerritoryModel, hubs: list[Ptce]) -> dict[int, flo
     the ties of a hub taken in the order of a loop over its members by increasing id and
     their neighbours of higher id in adjacency order, as ``np.mean`` of that list gives."""
     net = model.cooperation
-    top = len(net.node_index()[1])
-    hub_of = np.full(top, -1, dtype=np.int64)
-    sizes = [len(hub.members) for hub in hubs]
-    ids = np.fromiter(chain.from_iterable(hub.members for hub in hubs), dtype=np.int64, count=sum(sizes))
-    owner = np.repeat(np.array([hub.unique_id for hub in hubs], dtype=np.int64), sizes)
-    hub_of[ids[ids < top]] = owner[ids < top]  # a member is in one hub only
     u, v, slots = net.tie_arrays()
+    hub_of = hub_by_node(hubs, max(int(u.max(initial=-1)), int(v.max(initial=-1))) + 1)[0]
+    return hub_trust_means(hub_of, u, v, net.trust[slots], np.ones(len(u), dtype=bool))
+
+
+def hub_by_node(hubs: list[Ptce], top: int) -> tuple[np.ndarray, list[Provider], np.ndarray, np.ndarray]:
+    """(hub_of, members, ids, owner): ``hub_of[uid]`` the id of the hub of node ``uid`` (-1 if
+    in none), for ids up to ``top`` at least (further if a member's id is larger); the
+    hubs' members hub after hub, their ids, and the id of each one's hub."""
+    sizes = [len(hub.members) for hub in hubs]
+    members = [m for hub in hubs for m in hub.members.values()]
+    ids = np.fromiter(chain.from_iterable(hub.members for hub in hubs), dtype=np.int64, count=len(members))
+    owner = np.repeat(np.array([hub.unique_id for hub in hubs], dtype=np.int64), sizes)
+    hub_of = np.full(max(top, int(ids.max(initial=-1)) + 1), -1, dtype=np.int64)
+    hub_of[ids] = owner  # a member is in one hub only
+    return hub_of, members, ids, owner
+
+
+def hub_trust_means(hub_of: np.ndarray, u: np.ndarray, v: np.ndarray, trust: np.ndarray, keep: np.ndarray) -> dict[int, float]:
+    """member_trust_means over the ties (u, v) in slot order with this ``trust``, those of
+    ``keep`` only, ``hub_of`` as hub_by_node gives."""
     hu = hub_of[u]
-    inside = (hu >= 0) & (hu == hub_of[v]) & (u != v)
-    hub_ids, low, trust = hu[inside], np.minimum(u, v)[inside], net.trust[slots][inside]
-    order = np.lexsort((low, hub_ids))  # by hub, then lower end, then slot (lexsort is stable)
+    inside = (hu == hub_of[v]) & (hu >= 0) & keep & (u != v)
+    hub_ids, low, trust = hu[inside], np.minimum(u[inside], v[inside]), trust[inside]
+    if not len(hub_ids):
+        return {}
+    # By hub, then lower end, then slot: one stable sort of a key (hub, lower end).
+    order = np.argsort(hub_ids * len(hub_of) + low, kind="stable")
     hub_ids, trust = hub_ids[order], trust[order]
-    starts = np.flatnonzero(np.r_[True, hub_ids[1:] != hub_ids[:-1]]) if len(hub_ids) else np.zeros(0, dtype=np.int64)
-    bounds = np.r_[starts, len(hub_ids)]
-    # trust[s:e].sum() / (e - s) is np.mean's own computation (the same pairwise sum, then one
-    # division), without its per-call overhead.
-    return {h: float(trust[s:e].sum()) / (e - s)
-            for h, s, e in zip(hub_ids[bounds[:-1]].tolist(), bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)}
+    cuts = (np.flatnonzero(hub_ids[1:] != hub_ids[:-1]) + 1).tolist()
+    starts, ends = [0, *cuts], [*cuts, len(hub_ids)]
+    # np.add.reduce(trust[s:e]) / (e - s) is np.mean's own computation (the same pairwise
+    # sum, then one division), without its per-call overhead.
+    add = np.add.reduce
+    return {h: float(add(trust[s:e])) / (e - s) for h, s, e in zip(hub_ids[starts].tolist(), starts, ends, strict=True)}
 
 
 def ptce_candidates_firms(model: TerritoryModel, muni: int, exclude: set[int]) -> list[Provider]:
@@ -625,9 +642,11 @@ def restore_legality(model: TerritoryModel, ptce: Ptce) -> None:
 
 
 # --------------------------------------------------------------------------- network
-def update_network(model: TerritoryModel) -> None:
+def update_network(model: TerritoryModel, hubs: list[Ptce] | None = None) -> dict[int, float]:
     """Trust grows on ties of successful cooperation and decays otherwise; weak ties drop;
     each provider's productivity follows the summed trust of its ties (spillovers).
+    Returns the mean trust of the ties between members of each hub after the update
+    (member_trust_means), from the same pass; ``hubs``: model.ptces() if not given.
 
     A tie cooperates successfully this quarter when its ends are members of the same PTCE
     and both closed the quarter without a deficit (joint projects of the cooperative regime
@@ -636,34 +655,59 @@ def update_network(model: TerritoryModel) -> None:
     """
     cp = model.config.cooperation
     net = model.cooperation
-    nodes, position = net.node_index()
-    # The hub of each member whose quarter ended without a deficit (-1 otherwise), by node position.
-    hub_ok = np.full(len(nodes), -1, dtype=np.int64)
-    hubs = model.ptces()
-    members = [a for hub in hubs for a in hub.members.values()]
-    if members:
-        uids = np.array([uid for hub in hubs for uid in hub.members], dtype=np.int64)
-        hub_ids = np.repeat(np.array([hub.unique_id for hub in hubs], dtype=np.int64), [len(hub.members) for hub in hubs])
-        ok = model.provider_state.cols["last_result_eur"][rows_of(members)] >= 0
-        hub_ok[position[uids[ok]]] = hub_ids[ok]
+    if hubs is None:
+        hubs = model.ptces()
+    u, v, slots = net.tie_arrays()
+    ids = model.provider_ids()
+    top = max(int(u.max(initial=-1)), int(v.max(initial=-1)), int(ids.max(initial=-1))) + 1
+    # Arrays by node id: the hub of each member, and of each member whose quarter ended
+    # without a deficit (-1 otherwise).
+    hub_of, members, member_ids, owner = hub_by_node(hubs, top)
+    hub_ok = np.full(len(hub_of), -1, dtype=np.int64)
+    ok = model.provider_state.cols["last_result_eur"][rows_of(members)] >= 0
+    hub_ok[member_ids[ok]] = owner[ok]
     # Over the tie arrays (simulation.network), tie by tie:
     #   t' = min(1, t + gain) if both ends are in the same hub and ended without a deficit,
     #   t' = t - decay otherwise;  the tie drops if t' < floor.
-    u, v, slots = net.tie_arrays()
-    hu, hv = hub_ok[position[u]], hub_ok[position[v]]
-    success = (hu >= 0) & (hu == hv)
+    hu = hub_ok[u]
+    success = (hu >= 0) & (hu == hub_ok[v])
     t = net.trust[slots]
     t = np.minimum(np.where(success, t + cp.trust_gain_per_quarter, t - cp.trust_decay_per_quarter), 1.0)
     net.set_trust(slots, t)
     kept = t >= cp.tie_drop_trust
     # Each agent's strength, the summed trust of the ties it keeps (networkx's weighted
-    # degree after the drop, a self-loop once).
-    strength = net.strength_by_node(position, len(nodes), t, kept)
+    # degree after the drop, a self-loop once), by node id: CooperationNetwork.strength_by_node's
+    # bincounts (the same additions in the same order, bins by id rather than node position).
+    other = kept & (u != v)
+    strength = np.bincount(u[kept], weights=t[kept], minlength=len(hub_of)) + np.bincount(v[other], weights=t[other], minlength=len(hub_of))
     if not kept.all():  # the regime ends what rested on a dropped tie (a joint project)
         model.regime.on_ties_dropped(model, u[~kept], v[~kept])
-    net.remove_slots(slots[~kept])
-    strength = strength[position[model.provider_ids()]]
-    model.provider_state.cols["productivity"][model.provider_rows()] = mech.spillover_multipliers(strength, cp.spillover_max, cp.spillover_trust_scale)
+        net.remove_slots(slots[~kept])
+    model.provider_state.cols["productivity"][model.provider_rows()] = mech.spillover_multipliers(strength[ids], cp.spillover_max, cp.spillover_trust_scale)
+    return hub_trust_means(hub_of, u, v, t, kept)
+
+
+def update_hubs(model: TerritoryModel, hubs: list[Ptce], member_trust: dict[int, float]) -> None:
+    """Ptce.update of every hub, hub after hub (``member_trust``: update_network's means, 0
+    for a hub absent from it), the members' exit draws taken at once: the draws of the
+    hubs one after the other, each over its ESS members by id, are one call's draws in
+    that order (numpy's Generator.random; tests/test_vectorised.py)."""
+    cp = model.config.cooperation
+    p_exit = []
+    for hub in hubs:
+        hub.formalisation += cp.formalisation_speed * (cp.formalisation_target - hub.formalisation)
+        hub.depth = mech.pooling_depth_step(hub.depth, member_trust.get(hub.unique_id, 0.0), cp.depth_growth_per_quarter)
+        p_exit.append(mech.rigidity_exit_probability(hub.rigidity, cp.rigidity_exit_threshold, cp.rigidity_exit_rate))
+    members = [m for hub in hubs for m in hub.members.values()]
+    ids = np.fromiter(chain.from_iterable(hub.members for hub in hubs), dtype=np.int64, count=len(members))
+    hub_pos = np.repeat(np.arange(len(hubs)), [len(hub.members) for hub in hubs])
+    ess = np.flatnonzero(model.provider_state.cols["ess"][rows_of(members)] == 1)
+    ess = ess[np.lexsort((ids[ess], hub_pos[ess]))]  # hub after hub, by id within each
+    draws = model.dyn_rng.random(len(ess))  # one per ESS member, even when p_exit = 0
+    for i in ess[draws < np.array(p_exit)[hub_pos[ess]]].tolist():
+        m = members[i]
+        hubs[hub_pos[i]].remove_member(m)
+        m.strategy = "independent"  # disappointed by the superstructure
 
 
 # --------------------------------------------------------------------------- strategy

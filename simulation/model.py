@@ -580,13 +580,13 @@ class TerritoryModel(mesa.Model):
         """Trust and spillovers on the network, then each PTCE's formalisation, depth and
         rigidity exits; a PTCE that no longer meets the law's composition recruits a firm
         or dissolves."""
-        coop.update_network(self)
         hubs = self.ptces()
-        # Members' ties at once: no hub's update or legality check below changes the ties
-        # or the members of another hub (a recruited firm is in no PTCE).
-        trust = coop.member_trust_means(self, hubs)
+        trust = coop.update_network(self, hubs)  # and the mean trust between each hub's members
+        # Every hub's update (Ptce.update), then the legality checks: no hub's update or
+        # legality check changes the ties or the members of another hub (a recruited firm
+        # is in no PTCE), and the checks draw no random numbers.
+        coop.update_hubs(self, hubs, trust)
         for hub in hubs:
-            hub.update(trust.get(hub.unique_id, 0.0))
             coop.restore_legality(self, hub)
 
     def update_personalisation(self) -> None:

@@ -487,3 +487,38 @@ def test_pool_treasuries_and_book_ptce_costs_of_all_hubs_equal_the_methods_hub_b
     assert at_once[1] == one_by_one[1]
     assert at_once[1][2] == 0.0 and 0.0 < at_once[1][0] < 1e9 and at_once[1][1] == 0.0
     assert at_once[2] == one_by_one[2] and "fund_in_eur" in at_once[2] and "fund_out_eur" in at_once[2]
+
+
+def test_update_hubs_equals_ptce_update_hub_by_hub():
+    import copy
+
+    from simulation import cooperation as coop
+
+    model = TerritoryModel(smoke(**{"strategy.policy": "cooperate", "steps": 6, "cooperation.rigidity_half_size": 1.0,
+                                    "cooperation.formalisation_target": 1.0}), rng=9).run()
+    for hub in model.ptces():
+        hub.formalisation = 0.95  # rigid: members leave
+    twin = copy.deepcopy(model)
+    hubs, twin_hubs = model.ptces(), twin.ptces()
+    assert len(hubs) >= 2
+    trust = coop.member_trust_means(model, hubs)
+    left = [m.unique_id for hub in twin_hubs for m in hub.update(trust.get(hub.unique_id, 0.0))]
+    coop.update_hubs(model, hubs, trust)
+    assert left, "some members should leave"
+    assert [(h.formalisation, h.depth, list(h.members)) for h in hubs] == [(h.formalisation, h.depth, list(h.members)) for h in twin_hubs]
+    assert all(model.agent_by_id[uid].strategy == "independent" and model.agent_by_id[uid].ptce is None for uid in left)
+    assert model.dyn_rng.random() == twin.dyn_rng.random()
+    np.testing.assert_array_equal(model.provider_state.cols["pool_share"], twin.provider_state.cols["pool_share"])
+
+
+def test_update_network_returns_member_trust_means_after_the_update():
+    import copy
+
+    from simulation import cooperation as coop
+
+    model = TerritoryModel(smoke(**{"strategy.policy": "cooperate", "steps": 6}), rng=5).run()
+    twin = copy.deepcopy(model)
+    got = coop.update_network(model)
+    coop.update_network(twin)
+    expected = coop.member_trust_means(twin, twin.ptces())
+    assert got and got == expected
