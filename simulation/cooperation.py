@@ -69,27 +69,7 @@ def absorb(model: TerritoryModel, absorber: Provider, absorbed: Provider) -> Non
     absorber.insolvent_quarters = 0 if absorber.treasury_eur >= 0 else absorber.insolvent_quarters
     if absorbed.prev_flows is not None:
         absorber.prev_flows = absorbed.prev_flows.copy() if absorber.prev_flows is None else absorber.prev_flows + absorbed.prev_flows
-    net = model.cooperation
-    adj = net._adj  # networkx's dict of dicts (its views cost a call per read)
-    theirs, mine = adj[absorbed.unique_id], adj[absorber.unique_id]
-    new: list[tuple[int, float, str]] = []  # ties the absorber takes over, in adjacency order
-    for nb, tie in list(theirs.items()):
-        if nb == absorber.unique_id:
-            continue
-        trust = tie["trust"]
-        own = mine.get(nb)
-        if own is not None:
-            own["trust"] = max(trust, own["trust"])
-        else:
-            new.append((nb, trust, tie.get("kind", "tie")))
-    # What add_edge(absorber, nb, trust=trust, kind=kind) tie by tie does (the same slots in
-    # the same order), with the network's bulk insertion, then each tie's trust and kind.
-    if new:
-        net.add_missing_ties(absorber.unique_id, [nb for nb, _, _ in new], 0.0, "tie")
-        for nb, trust, kind in new:
-            tie = mine[nb]
-            tie["trust"] = trust
-            tie["kind"] = kind
+    model.cooperation.take_over_ties(absorber.unique_id, absorbed.unique_id)  # its ties, trust and kind
     model.regime.on_merger(model, absorber, absorbed)
     model.remove_provider(absorbed)
 
