@@ -24,7 +24,7 @@ import mesa
 import numpy as np
 
 from . import mechanisms as mech
-from .organisations import capacity_rows, cost_sheet, rows_of
+from .organisations import NON_MEMBER, capacity_rows, cost_sheet, rows_of
 from .state import running_total
 
 if TYPE_CHECKING:
@@ -702,10 +702,15 @@ def nearest_peer_index(munis: np.ndarray, distance_km: np.ndarray, radius_km: fl
     out = np.full(n, -1)
     if n < 2:
         return out
-    present, where = np.unique(munis, return_inverse=True)
-    grouped = np.argsort(where, kind="stable")  # by municipality, in id order within each
-    count = np.bincount(where, minlength=len(present))
-    start = np.r_[0, np.cumsum(count)[:-1]]
+    # np.unique(munis, return_inverse=True) from a count per municipality (a territory has
+    # at most a few hundred municipalities: the stable sort is then a radix sort).
+    count = np.bincount(munis)
+    present = np.flatnonzero(count)
+    count = count[present]
+    where = np.searchsorted(present, munis)  # each one's municipality's place in present
+    grouped = np.argsort(where.astype(np.uint16) if len(present) <= 1 << 16 else where, kind="stable")  # by municipality, in id order within each
+    start = np.zeros(len(present), dtype=np.int64)
+    np.cumsum(count[:-1], out=start[1:])
     first = grouped[start]  # the lowest id of each municipality
     second = grouped[np.minimum(start + 1, n - 1)]  # the next one (where there are two)
     # A peer in the same municipality: the lowest id other than itself.
@@ -714,7 +719,7 @@ def nearest_peer_index(munis: np.ndarray, distance_km: np.ndarray, radius_km: fl
     out[crowded] = np.where(np.arange(n)[crowded] == own_first[crowded], second[where][crowded], own_first[crowded])
     # Alone in its municipality: among the other municipalities within the radius at the
     # smallest distance, the organisation with the lowest id.
-    d = distance_km[np.ix_(present, present)].astype(float)
+    d = distance_km[present][:, present].astype(float)
     np.fill_diagonal(d, np.inf)
     d[d > radius_km] = np.inf
     best = d.min(axis=1)
@@ -725,7 +730,7 @@ def nearest_peer_index(munis: np.ndarray, distance_km: np.ndarray, radius_km: fl
 
 
 def strategy_payoffs(model: TerritoryModel, orgs: list[Provider], sheet: dict[str, np.ndarray] | None = None,
-                     rows: np.ndarray | None = None) -> np.ndarray:
+                     rows: np.ndarray | None = None, own: np.ndarray | None = None) -> np.ndarray:
     """Expected gain of each strategy, shares of each organisation's quarterly costs, (n, 3).
 
     independent: 0.  concentrate: its share of the fixed-cost saving of merging with the
@@ -734,7 +739,8 @@ def strategy_payoffs(model: TerritoryModel, orgs: list[Provider], sheet: dict[st
     ``rigidity_half_size`` members like itself), phi (F(Q) - F(Q_tot) Q / Q_tot), less its
     share of the coordination cost the regime does not fund.
     ``sheet``: the organisations' cost sheet (organisations.cost_sheet) if already computed;
-    ``rows``: their rows (organisations.rows_of) if already known.
+    ``rows``: their rows (organisations.rows_of) if already known; ``own``: the position in
+    model.ptces() of each one's hub (own_hub_positions) if already known.
     """
     op, cp = model.config.organisation, model.config.cooperation
     n = len(orgs)
@@ -774,9 +780,9 @@ def strategy_payoffs(model: TerritoryModel, orgs: list[Provider], sheet: dict[st
         # The hub each organisation reckons with: its own, else the nearest (``choice``);
         # a member's pool already counts its capacity and its size, a candidate's does not:
         #   Q_tot = Q_pool + (0 if member else Q),  size = n_hub + (0 if member else 1).
-        position = {h.unique_id: j for j, h in enumerate(hubs)}
         # A member's own hub (every live hub is among model.ptces(): a dissolved one has no members).
-        own = np.array([-1 if o.ptce is None else position[o.ptce.unique_id] for o in orgs], dtype=np.int64)
+        if own is None:
+            own = own_hub_positions(np.fromiter(map(attrgetter("unique_id"), orgs), np.int64, n), hubs)
         member = own >= 0
         which = np.where(member, own, choice)
         has = which >= 0
@@ -805,6 +811,44 @@ def quarterly_costs_eur(orgs: list[Provider], op, sheet: dict[str, np.ndarray], 
     return op.wage_eur_per_fte_quarter * staff + sheet["fixed_cost_eur"] + sheet["supply_surcharge_eur"]
 
 
+def by_id(orgs: list[Provider]) -> tuple[list[Provider], np.ndarray]:
+    """``orgs`` sorted by id, and their ids.  model.organisations() comes in id order (agents
+    are registered as they are made), so the sort is skipped when the ids already increase."""
+    ids = np.fromiter(map(attrgetter("unique_id"), orgs), np.int64, len(orgs))
+    if (ids[1:] <= ids[:-1]).any():
+        orgs = sorted(orgs, key=attrgetter("unique_id"))
+        ids = np.fromiter(map(attrgetter("unique_id"), orgs), np.int64, len(orgs))
+    return orgs, ids
+
+
+def own_hub_positions(ids: np.ndarray, hubs: list[Ptce]) -> np.ndarray:
+    """For the organisations of ids ``ids``, the position in ``hubs`` of the hub each is a
+    member of, -1 if none (hubs' members and members' ``ptce`` agree: Ptce.add_member,
+    remove_member), from the hubs' members rather than a pass over the organisations."""
+    own = np.full(len(ids), -1, dtype=np.int64)
+    if not hubs or not len(ids):
+        return own
+    member_ids = np.fromiter(chain.from_iterable(hub.members for hub in hubs), dtype=np.int64, count=sum(len(hub.members) for hub in hubs))
+    hub_pos = np.repeat(np.arange(len(hubs)), [len(hub.members) for hub in hubs])
+    index = np.full(max(int(ids.max()), int(member_ids.max(initial=-1))) + 1, -1, dtype=np.int64)
+    index[ids] = np.arange(len(ids))
+    at = index[member_ids]
+    own[at[at >= 0]] = hub_pos[at >= 0]
+    return own
+
+
+def leave_hubs(model: TerritoryModel, orgs: list[Provider]) -> None:
+    """Ptce.remove_member of each of ``orgs`` (members of a hub), their columns set back
+    to a non-member's values at once (Provider.reset_cooperation over their rows)."""
+    for o in orgs:
+        o.ptce.members.pop(o.unique_id, None)
+        o.ptce = None
+    if orgs:
+        cols, rows = model.provider_state.cols, rows_of(orgs)
+        for name, value in NON_MEMBER.items():
+            cols[name][rows] = value
+
+
 def choose_strategies(model: TerritoryModel) -> None:
     """Yearly strategy choice of every ESS organisation (ODD+D in ODD.md).
 
@@ -815,21 +859,20 @@ def choose_strategies(model: TerritoryModel) -> None:
     network (their last result over costs, by strategy), and inertia.
     """
     sp = model.config.strategy
-    orgs = sorted(model.organisations(), key=attrgetter("unique_id"))
     if sp.policy != "endogenous":
-        for o in orgs:
+        for o in model.organisations():
             o.strategy = sp.policy
         return
+    orgs, ids = by_id(model.organisations())
     op = model.config.organisation
     n = len(orgs)
     draws = model.dyn_rng.random(n)
-    index = {o.unique_id: i for i, o in enumerate(orgs)}
     cols, rows = model.provider_state.cols, rows_of(orgs)
     sheet = cost_sheet(orgs, op, rows)
     result = cols["last_result_eur"][rows]
     perf = result / np.maximum(quarterly_costs_eur(orgs, op, sheet, rows), 1e-9)
     code = {name: k for k, name in enumerate(STRATEGIES)}
-    strat = np.array([code[o.strategy] for o in orgs], dtype=int)
+    strat = np.fromiter(map(code.__getitem__, map(attrgetter("strategy"), orgs)), np.int64, n)
     # Imitation: over the ties between two ESS organisations, the mean result of the peers
     # following each strategy minus the mean of all peers (0 where no peer follows it).
     # Ties between two ESS organisations in networkx's edge order (simulation.network).
@@ -837,30 +880,34 @@ def choose_strategies(model: TerritoryModel) -> None:
     _, position = net.node_index()
     a, b = net.edge_order(position)
     ess_index = np.full(len(position), -1, dtype=np.int64)
-    ess_index[np.fromiter(index, dtype=np.int64, count=n)] = np.arange(n)
+    ess_index[ids] = np.arange(n)
     ia, ib = ess_index[a], ess_index[b]
     both = (ia >= 0) & (ib >= 0)
     ia, ib = ia[both], ib[both]
     src = np.concatenate((ia, ib))
     dst = np.concatenate((ib, ia))
-    sum_k, cnt_k = np.zeros((n, 3)), np.zeros((n, 3))
-    np.add.at(sum_k, (src, strat[dst]), perf[dst])
-    np.add.at(cnt_k, (src, strat[dst]), 1.0)
+    # Sums and counts per (organisation, peer's strategy), added in that order: np.bincount
+    # adds as np.add.at does, one by one in index order.
+    cell = 3 * src + strat[dst]
+    sum_k = np.bincount(cell, weights=perf[dst], minlength=3 * n).reshape(n, 3)
+    cnt_k = np.bincount(cell, minlength=3 * n).reshape(n, 3).astype(float)
     cnt_all = cnt_k.sum(axis=1, keepdims=True)
     mean_all = np.divide(sum_k.sum(axis=1, keepdims=True), cnt_all, out=np.zeros((n, 1)), where=cnt_all > 0)
     mean_k = np.divide(sum_k, cnt_k, out=np.zeros((n, 3)), where=cnt_k > 0)
     imitation = np.where(cnt_k > 0, mean_k - mean_all, 0.0)
-    hub_rigidity = {h: h.rigidity for h in model.ptces()}  # once per hub, not per member
-    rigidity = np.array([0.0 if o.ptce is None else hub_rigidity[o.ptce] for o in orgs])
+    hubs = model.ptces()
+    own = own_hub_positions(ids, hubs)
+    hub_rigidity = np.array([h.rigidity for h in hubs] + [0.0])  # once per hub, not per member; [-1]: none
+    rigidity = hub_rigidity[own]
     mission_loss = np.column_stack([np.zeros(n), np.ones(n), rigidity])
     governance = cols["governance"][rows]
-    util = mech.strategy_utilities(strategy_payoffs(model, orgs, sheet, rows), mission_loss, imitation, strat,
+    util = mech.strategy_utilities(strategy_payoffs(model, orgs, sheet, rows, own), mission_loss, imitation, strat,
                                    sp.weight_payoff, sp.weight_mission, governance, sp.weight_imitation, sp.switching_cost)
     shares = mech.logit_shares(util, sp.temperature)
     # Inverse CDF of each organisation's own uniform draw (searchsorted, side right).
     pick = np.minimum((np.cumsum(shares, axis=1) <= draws[:, None]).sum(axis=1), 2)
     # Simultaneous revision: everybody chose above on last year's states.
-    for o, k in zip(orgs, pick.tolist(), strict=True):
-        o.strategy = STRATEGIES[k]
-        if k != 2 and o.ptce is not None:  # STRATEGIES[2] == "cooperate"
-            o.ptce.remove_member(o)
+    for i, k in zip(np.flatnonzero(pick != strat).tolist(), pick[pick != strat].tolist(), strict=True):
+        orgs[i].strategy = STRATEGIES[k]  # the others keep theirs
+    # Members who no longer cooperate leave their hub (STRATEGIES[2] == "cooperate").
+    leave_hubs(model, [orgs[i] for i in np.flatnonzero((pick != 2) & (own >= 0)).tolist()])

@@ -395,7 +395,10 @@ class CooperationNetwork(nx.Graph):
         first_u = pu <= pv
         a = np.where(first_u, u, v)
         b = np.where(first_u, v, u)
-        order = np.argsort(np.minimum(pu, pv), kind="stable")
+        first = np.minimum(pu, pv)
+        if len(position) <= 1 << 16:  # positions fit in 16 bits: numpy's stable sort is then a radix sort
+            first = first.astype(np.uint16)
+        order = np.argsort(first, kind="stable")
         return a[order], b[order]
 
     def strength_by_node(self, position: np.ndarray, n_nodes: int, values: np.ndarray, keep: np.ndarray) -> np.ndarray:
