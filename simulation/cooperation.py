@@ -555,28 +555,44 @@ def cooperate(model: TerritoryModel) -> None:
         return hubs, d[:, seats].tolist(), [p.rigidity_after_joining() for p in hubs]
 
     hubs, to_seat_km, r_after = open_hubs()
+    # Per municipality, the hubs within the radius (position, distance), and the firms a
+    # foundation there could recruit (ptce_candidates_firms): neither changes until a PTCE is
+    # founded (joining members are ESS organisations; firms join only at a foundation).
+    near_hubs: dict[int, list[tuple[int, float]]] = {}
+    firms_near: dict[int, list[Provider]] = {}
     for org, u in zip(seekers, draws, strict=True):
         if org.ptce is not None or not org.alive or u >= cp.join_per_quarter:
             continue
-        options = []
-        for j, dist in enumerate(to_seat_km[org.municipality]):
-            if dist <= cp.ptce_radius_km and r_after[j] <= cp.rigidity_exit_threshold:
-                options.append((r_after[j], dist, hubs[j].unique_id, j))
+        muni = org.municipality
+        near = near_hubs.get(muni)
+        if near is None:
+            near = near_hubs[muni] = [(j, dist) for j, dist in enumerate(to_seat_km[muni]) if dist <= cp.ptce_radius_km]
+        options = [(r_after[j], dist, hubs[j].unique_id, j) for j, dist in near if r_after[j] <= cp.rigidity_exit_threshold]
         if options:
             j = min(options)[3]  # (rigidity after joining, distance, id): ids are unique
             hubs[j].add_member(org)
             r_after[j] = hubs[j].rigidity_after_joining()
             index.remove(org)
             continue
-        if found_ptce(model, org, index) is not None:
+        firms = firms_near.get(muni)
+        if firms is None:
+            firms = firms_near[muni] = ptce_candidates_firms(model, muni, set())
+        if found_ptce(model, org, index, firms) is not None:
             hubs, to_seat_km, r_after = open_hubs()  # the new PTCE is open to the next seekers
+            near_hubs.clear()
+            firms_near.clear()
 
 
-def found_ptce(model: TerritoryModel, org: Provider, index: NearestIndex | None = None) -> Ptce | None:
+def found_ptce(model: TerritoryModel, org: Provider, index: NearestIndex | None = None, firms: list[Provider] | None = None) -> Ptce | None:
     """Found a PTCE seated at ``org``'s municipality if enough partners agree: the nearest
-    cooperating organisations outside a PTCE (by distance, then id) and a firm."""
+    cooperating organisations outside a PTCE (by distance, then id) and a firm.  ``firms``:
+    ptce_candidates_firms of that municipality, if already known."""
     cp = model.config.cooperation
     m0 = org.municipality
+    if firms is None:
+        firms = ptce_candidates_firms(model, m0, set())
+    if not firms:
+        return None  # no firm to ask: no foundation (and no draw, as below)
     if index is None:
         index = NearestIndex([o for o in model.organisations() if o.strategy == "cooperate"], model.territory.distance_km)
     partners = index.nearest(
@@ -586,7 +602,7 @@ def found_ptce(model: TerritoryModel, org: Provider, index: NearestIndex | None 
     if len(partners) + 2 < cp.founding_members_min:
         return None
     firm = None
-    for f in ptce_candidates_firms(model, m0, set()):
+    for f in firms:
         if model.dyn_rng.random() < cp.firm_join_probability:
             firm = f
             break
@@ -774,9 +790,11 @@ def strategy_payoffs(model: TerritoryModel, orgs: list[Provider], sheet: dict[st
     rig = np.zeros(n)
     if hubs:
         seats = np.array([h.seat for h in hubs])
-        dh = dist[np.ix_(munis, seats)]  # (n, H), hubs in id order so argmin breaks ties by id
-        near = dh <= cp.ptce_radius_km
-        choice = np.where(near.any(axis=1), np.argmin(np.where(near, dh, np.inf), axis=1), -1)
+        # The nearest hub within the radius of each municipality, then of each organisation
+        # (distance depends only on municipalities): (M, H), hubs in id order so argmin breaks ties by id.
+        dm = dist[:, seats]
+        near = dm <= cp.ptce_radius_km
+        choice = np.where(near.any(axis=1), np.argmin(np.where(near, dm, np.inf), axis=1), -1)[munis]
         # The hub each organisation reckons with: its own, else the nearest (``choice``);
         # a member's pool already counts its capacity and its size, a candidate's does not:
         #   Q_tot = Q_pool + (0 if member else Q),  size = n_hub + (0 if member else 1).
@@ -811,10 +829,12 @@ def quarterly_costs_eur(orgs: list[Provider], op, sheet: dict[str, np.ndarray], 
     return op.wage_eur_per_fte_quarter * staff + sheet["fixed_cost_eur"] + sheet["supply_surcharge_eur"]
 
 
-def by_id(orgs: list[Provider]) -> tuple[list[Provider], np.ndarray]:
-    """``orgs`` sorted by id, and their ids.  model.organisations() comes in id order (agents
-    are registered as they are made), so the sort is skipped when the ids already increase."""
-    ids = np.fromiter(map(attrgetter("unique_id"), orgs), np.int64, len(orgs))
+def organisations_by_id(model: TerritoryModel) -> tuple[list[Provider], np.ndarray]:
+    """model.organisations() sorted by id, and their ids.  They come in id order (agents are
+    registered as they are made), so the sort is skipped when the ids already increase
+    (the ids from the model's cached arrays: provider_ids, provider_is_ess)."""
+    orgs = model.organisations()
+    ids = model.provider_ids()[model.provider_is_ess()]
     if (ids[1:] <= ids[:-1]).any():
         orgs = sorted(orgs, key=attrgetter("unique_id"))
         ids = np.fromiter(map(attrgetter("unique_id"), orgs), np.int64, len(orgs))
@@ -863,7 +883,7 @@ def choose_strategies(model: TerritoryModel) -> None:
         for o in model.organisations():
             o.strategy = sp.policy
         return
-    orgs, ids = by_id(model.organisations())
+    orgs, ids = organisations_by_id(model)
     op = model.config.organisation
     n = len(orgs)
     draws = model.dyn_rng.random(n)
