@@ -360,7 +360,11 @@ class CooperationNetwork(nx.Graph):
     def tie_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(u, v, slots) of the ties, in slot order (each node's adjacency order); the trust
         of the ties is ``self.trust[slots]`` (writable through ``set_trust``)."""
-        if 4 * self._dead > self._used:  # compacting costs a pass over the Tie objects
+        # Compacting renumbers every live Tie object (a cache miss each in a large model, about
+        # 0.1 us): done once the dead slots outnumber the live ones, it costs about one
+        # renumbering per removed tie (at a quarter of the slots it cost three), while the
+        # array passes here skip at most as many dead slots as they read live ones.
+        if self._dead > self._used - self._dead:
             self._compact()
         n = self._used
         slots = np.flatnonzero(self._alive[:n]) if self._dead else np.arange(n)
