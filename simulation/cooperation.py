@@ -138,19 +138,20 @@ def concentrate(model: TerritoryModel) -> None:
     """Yearly: each organisation that chose to concentrate looks for a partner with
     probability ``merger_attempt_per_year``; the larger absorbs the smaller."""
     cp = model.config.concentration
-    orgs = sorted((o for o in model.organisations() if o.strategy == "concentrate"), key=attrgetter("unique_id"))
+    everyone, _ = organisations_by_id(model)
+    concentrating = [o.strategy == "concentrate" for o in everyone]
+    orgs = list(compress(everyone, concentrating))  # in id order
     order = model.dyn_rng.permutation(len(orgs))
     draws = model.dyn_rng.random(len(orgs))
     taken: set[int] = set()
     # Per sector, only the organisations that can consent (they chose to concentrate or are
     # in deficit).  Neither changes during this loop (an absorber's deficit may end, but it
     # is then taken), so indexes made now give what a scan at each search would.
-    everyone = model.organisations()
     cols, rows = model.provider_state.cols, rows_of(everyone)
+    consenting = np.array(concentrating, dtype=bool) | (cols["insolvent_quarters"][rows] > 0)
     can_consent: dict[int, list[Provider]] = {}
-    for o, sector, in_deficit in zip(everyone, cols["sector"][rows].tolist(), (cols["insolvent_quarters"][rows] > 0).tolist(), strict=True):
-        if in_deficit or o.strategy == "concentrate":
-            can_consent.setdefault(sector, []).append(o)
+    for o, sector in zip(compress(everyone, consenting.tolist()), cols["sector"][rows[consenting]].tolist(), strict=True):
+        can_consent.setdefault(sector, []).append(o)
     indexes = {sector: NearestIndex(consenting, model.territory.distance_km) for sector, consenting in can_consent.items()}
     for i in order.tolist():
         org = orgs[i]
@@ -273,17 +274,12 @@ class Ptce(mesa.Agent):
         self.forms = forms & set(cp.forms)
         if "supply_chain" in self.forms:
             # Members of one sector buy from each other: their ties become supply links.
-            adj = self.model.cooperation._adj  # networkx's dict of dicts (its views cost a call per read)
             by_sector: dict[int, list[int]] = {}
             for m, sector in zip(ess, sectors, strict=True):
                 by_sector.setdefault(sector, []).append(m.unique_id)
             for ids in by_sector.values():
-                for i, a in enumerate(ids):
-                    ties = adj[a]
-                    for b in ids[i + 1:]:
-                        tie = ties.get(b)
-                        if tie is not None:
-                            tie["kind"] = "supply"
+                if len(ids) > 1:
+                    self.model.cooperation.set_kind_among(ids, "supply")
 
     def member_effects(self) -> dict[str, float]:
         """What each form gives every ESS member this quarter, by provider column (d the
@@ -542,7 +538,7 @@ def cooperate(model: TerritoryModel) -> None:
     cooperating organisations and a firm (FACTS.md [ptce-law])."""
     cp = model.config.cooperation
     d = model.territory.distance_km
-    seekers = sorted((o for o in model.organisations() if o.strategy == "cooperate" and o.ptce is None), key=attrgetter("unique_id"))
+    seekers = [o for o in organisations_by_id(model)[0] if o.strategy == "cooperate" and o.ptce is None]  # in id order
     draws = model.dyn_rng.random(len(seekers))
     index = NearestIndex(seekers, d)
 

@@ -274,6 +274,17 @@ class CooperationNetwork(nx.Graph):
         if new:
             self._append_ties(u, new, new_trust, new_kind)
 
+    def set_kind_among(self, nodes: list[int], kind: str) -> None:
+        """Set the kind of every tie between two of ``nodes``: what a loop of
+        ``adj[a][b]["kind"] = kind`` over the pairs does, without a mapping call per tie."""
+        adj = self._adj
+        for i, a in enumerate(nodes):
+            ties = adj[a]
+            for b in nodes[i + 1:]:
+                tie = ties.get(b)
+                if tie is not None:
+                    tie.kind = kind
+
     def _append_ties(self, u: int, new: list[int], trust, kinds) -> None:
         """New ties u-v, v in ``new`` (distinct, not yet tied to ``u``, all nodes), in that
         order, with ``trust`` (one float or one per tie) and ``kinds`` (an iterable, one per

@@ -165,3 +165,15 @@ def test_take_over_ties_equals_a_loop_of_networkx_reads_and_add_edge():
         assert_same_graph(net, ref)
         assert all(net.edges[u, x]["trust"] == ref.edges[u, x]["trust"] for x in shared)
     assert n_shared > 0, "some neighbours were shared: the larger trust kept"
+
+
+def test_set_kind_among_equals_a_loop_over_the_pairs():
+    net, ref = mutate_both(seed=4, steps=800)
+    nodes = [n for n in ref if ref.degree(n) > 0][:12]
+    for i, a in enumerate(nodes):
+        for b in nodes[i + 1:]:
+            if ref.has_edge(a, b):
+                ref.adj[a][b]["kind"] = "supply"
+    net.set_kind_among(nodes, "supply")
+    assert_same_graph(net, ref)
+    assert any(d.get("kind") == "supply" for _, _, d in ref.edges(data=True))
