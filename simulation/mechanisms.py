@@ -8,6 +8,7 @@ functions with numbers and arrays, so each can be tested against a hand computat
 from __future__ import annotations
 
 import math
+from itertools import repeat
 
 import numpy as np
 
@@ -255,58 +256,68 @@ def allocate_demand_markets(
         return flows, unmet, asked
     starts = bounds[:-1]
     counts = np.diff(bounds)  # providers per market
-    spans = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-    spare = capacity.copy()
-    flows = None
-    remaining = demand.copy()
-    asked_first = np.zeros(n)
-    active = np.ones(k_count, dtype=bool)
-    requests = np.empty((origins, groups, n))  # D_c p_cj, then the hours served
-    served = requests.reshape(cells, n)  # a view
-    served_cells = np.empty((k_count, cells))
-    total = np.empty((origins, k_count))
+    spans = list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
     singles = [a for a, b in spans if b - a == 1]
-    for r in range(rounds):
-        open_ = base_open & (spare > 1e-9)
-        all_open = bool(open_.all())
-        # allocate_demand's stopping rule, market by market (a market once stopped stays so).
-        active &= remaining.sum(axis=1) > 1e-12
-        if not all_open:
-            active &= np.logical_or.reduceat(open_, starts)
-        if not active.any():
-            break
-        z = scaled if all_open else np.where(open_, scaled, -np.inf)
-        zmax = np.maximum.reduceat(z, starts, axis=1)  # (origins, K)
-        if not all_open:  # a market without an open provider (stopped): exp(-inf) = 0
-            zmax[~np.isfinite(zmax)] = 0.0
-        shares = z - np.repeat(zmax, counts, axis=1)
-        np.exp(shares, out=shares)
-        for k, (a, b) in enumerate(spans):  # each market's logit sum on its own (bit for bit)
-            total[:, k] = shares[:, a:b].sum(axis=1)
-        total[total <= 0] = 1.0
-        shares /= np.repeat(total, counts, axis=1)
-        # A stopped market is carried with zero demand: every update below adds exact zeros.
-        live = remaining if active.all() else np.where(active[:, None], remaining, 0.0)
-        np.multiply(np.repeat(live.T, counts, axis=1).reshape(origins, groups, n), shares[:, None, :], out=requests)
-        asked = _column_sums(served, singles)
-        if r == 0:
-            asked_first = asked
-        rationed = (asked > spare) & (asked > 0)  # asked > 0: never 0 / 0, even for a spare of -0.0
-        if rationed.any():  # K_j / A_j only where A_j > K_j; elsewhere the request is served whole
-            served *= np.divide(spare, asked, out=np.ones(n), where=rationed)[None, :]
-        if flows is None:  # the first round's hours are the flows so far (0 + x = x, x >= 0)
-            flows = served
-        else:
-            flows += served
-        if r < rounds - 1:  # spare capacity matters only for a next round
-            spare = np.maximum(spare - _column_sums(served, singles), 0.0)
-        for k, (a, b) in enumerate(spans):
-            served_cells[k] = served[:, a:b].sum(axis=1)
-        remaining = np.maximum(remaining - served_cells, 0.0)
-        if served is flows:  # the next round's requests need their own array
-            requests = np.empty((origins, groups, n))
-            served = requests.reshape(cells, n)
-    return (np.zeros((cells, n)) if flows is None else flows), remaining, asked_first
+    spare = capacity.copy()
+    remaining = demand.copy()
+    asked_first = None
+    active = np.ones(k_count, dtype=bool)
+    # Work arrays of the rounds, made once: a large array made afresh each round is
+    # page-faulted in again (issue 9).  The first round's hours become the flows.
+    flows = np.empty((origins, groups, n))
+    served3 = flows  # a round's D_c p_cj, then the hours it served, (origins, groups, providers)
+    shares = np.empty((origins, n))
+    total = np.empty((origins, k_count))
+    served_cells = np.empty((k_count, cells))
+    with np.errstate(over="ignore"):  # the exp of closed providers (below), discarded
+        for r in range(rounds):
+            open_ = base_open & (spare > 1e-9)
+            all_open = bool(open_.all())
+            # allocate_demand's stopping rule, market by market (a market once stopped stays so).
+            active &= remaining.sum(axis=1) > 1e-12
+            if not all_open:
+                active &= np.logical_or.reduceat(open_, starts)
+            if not active.any():
+                break
+            if all_open:
+                zmax = np.maximum.reduceat(scaled, starts, axis=1)  # (origins, K)
+                np.subtract(scaled, np.repeat(zmax, counts, axis=1), out=shares)
+                np.exp(shares, out=shares)
+            else:  # z = U / tau + ln A over the open providers, -inf (exp 0) elsewhere
+                zmax = np.maximum.reduceat(np.where(open_, scaled, -np.inf), starts, axis=1)
+                zmax[~np.isfinite(zmax)] = 0.0  # a market without an open provider (stopped)
+                # exp of the closed providers' finite z, then set to exp(-inf) = 0: numpy's exp
+                # is element by element, and slower on -inf than on finite numbers.
+                np.subtract(scaled, np.repeat(zmax, counts, axis=1), out=shares)
+                np.exp(shares, out=shares)  # a closed provider's own may overflow: discarded
+                np.copyto(shares, 0.0, where=~open_)
+            for k, (a, b) in enumerate(spans):  # each market's logit sum on its own (bit for bit)
+                np.add.reduce(shares[:, a:b], axis=1, out=total[:, k])
+            total[total <= 0] = 1.0
+            shares /= np.repeat(total, counts, axis=1)
+            # D_c p_cj, written in place.  A stopped market is carried with zero demand:
+            # every update below adds exact zeros.
+            live = remaining if active.all() else np.where(active[:, None], remaining, 0.0)
+            np.multiply(np.repeat(live.T, counts, axis=1).reshape(origins, groups, n), shares[:, None, :], out=served3)
+            served = served3.reshape(cells, n)
+            asked = _column_sums(served, singles)
+            if r == 0:
+                asked_first = asked
+            rationed = (asked > spare) & (asked > 0)  # asked > 0: never 0 / 0, even for a spare of -0.0
+            if rationed.any():  # K_j / A_j only where A_j > K_j; elsewhere the request is served whole
+                served *= np.divide(spare, asked, out=np.ones(n), where=rationed)[None, :]
+            if r > 0:
+                flows += served3
+            if r < rounds - 1:  # spare capacity matters only for a next round
+                spare = np.maximum(spare - _column_sums(served, singles), 0.0)
+            for k, (a, b) in enumerate(spans):
+                np.add.reduce(served[:, a:b], axis=1, out=served_cells[k])
+            remaining = np.maximum(remaining - served_cells, 0.0)
+            if r == 0 and rounds > 1:  # the next rounds' hours need their own array (one for all)
+                served3 = np.empty((origins, groups, n))
+    if asked_first is None:
+        return np.zeros((cells, n)), remaining, np.zeros(n)
+    return flows.reshape(cells, n), remaining, asked_first
 
 
 def proximity_index(distance_km: np.ndarray | float, decay_km: float) -> np.ndarray | float:
@@ -334,7 +345,7 @@ def worker_continuity_all(employees_fte: np.ndarray, team_size_fte: float, elast
     ratio = team_size_fte / np.maximum(team_size_fte, employees_fte)
     out = np.ones(len(ratio))
     rotas = np.flatnonzero(ratio != 1.0)
-    out[rotas] = [r ** elasticity for r in ratio[rotas].tolist()]
+    out[rotas] = list(map(pow, ratio[rotas].tolist(), repeat(elasticity)))  # r ** eta, as the scalar form
     return out
 
 

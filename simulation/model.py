@@ -7,8 +7,8 @@ lives in :mod:`simulation.mechanisms`; the money channels in :mod:`simulation.re
 from __future__ import annotations
 
 import math
-from itertools import compress
-from operator import attrgetter
+from itertools import compress, repeat
+from operator import attrgetter, is_not
 
 import mesa
 import networkx as nx
@@ -31,7 +31,7 @@ from .organisations import (
     update_practices_rows,
 )
 from .params import GROUPS, SECTORS, Scenario
-from .regimes import make_regime
+from .regimes import HoursById, make_regime
 from .shocks import context_from_model, shock_path
 from .state import LEDGER_COLUMNS, ProviderState, Roster, running_total
 from .territory import build_territory
@@ -172,6 +172,29 @@ class TerritoryModel(mesa.Model):
             self._rows = None  # providers changed: provider_rows() recomputes
             if agent.is_ess:
                 self.ess_by_id[uid] = agent
+
+    def register_many(self, agents: list[Provider]) -> None:
+        """register of each of ``agents`` in order (new agents, never registered: entrants,
+        Provider.create_many), the network's nodes, the dicts and the roster written at once
+        and the cached rows dropped once."""
+        if not agents:
+            return
+        uids = [a.unique_id for a in agents]
+        rows = rows_of(agents)
+        self.cooperation.add_new_nodes(uids)
+        self.agent_by_id.update(zip(uids, agents, strict=True))
+        cols = self.provider_state.cols
+        provider = cols["sector"][rows] >= 0
+        if not provider.all():  # local employers are agents, not providers
+            keep = provider.tolist()
+            uids, agents, rows = list(compress(uids, keep)), list(compress(agents, keep)), rows[provider]
+            if not uids:
+                return
+        self.provider_by_id.update(zip(uids, agents, strict=True))
+        self.roster.add_many(rows.tolist(), uids)
+        self._rows = None  # providers changed: provider_rows() recomputes
+        ess = cols["ess"][rows] == 1
+        self.ess_by_id.update(zip(uids, agents, strict=True) if ess.all() else compress(zip(uids, agents, strict=True), ess.tolist()))
 
     def initial_ties(self) -> None:
         """Each organisation draws Poisson(k) ties to other organisations, partners chosen
@@ -439,7 +462,6 @@ class TerritoryModel(mesa.Model):
         public = self.public_need.transpose(2, 0, 1).reshape(s_count, cells).copy()  # (sectors, cells)
         private = self.private_need.transpose(2, 0, 1).reshape(s_count, cells)
         # Providers grouped by sector, in the order of providers(sector): one read of their state.
-        provs = self.providers()
         cols, all_rows = self.provider_state.cols, self.provider_rows()
         assert all_rows is self.cost_rows, "allocate_demand after a change of providers since set_prices"
         sector = cols["sector"][all_rows]
@@ -451,8 +473,8 @@ class TerritoryModel(mesa.Model):
         markets = np.flatnonzero(counts > 0)
         if len(markets) == 0:
             return
-        provs = list(map(provs.__getitem__, order.tolist()))
-        n = len(provs)
+        n = len(order)
+        ids = self.provider_ids()[order]
         cap = self.costs["capacity_hours"][order]  # the cost sheet is in providers() order
         unit_cost = self.costs["unit_cost_eur"][order]
         state_rows = all_rows[order]  # the providers' rows in provider_state, by sector
@@ -462,12 +484,12 @@ class TerritoryModel(mesa.Model):
         asked = np.zeros(n)
         if routes:
             contract_flows = np.zeros((cells, n))
-            self._serve_contracts(routes, provs, public, spare, contract_flows, asked)
+            self._serve_contracts(routes, ids, public, spare, contract_flows, asked)
         # Proximity exp(-d / d0) of each municipality to each provider (the same for every group).
         prox = np.ascontiguousarray(mech.proximity_index(self.territory.distance_km, dp.distance_decay_km)[:, munis])
         base_u = dp.weight_proximity * prox + dp.weight_personalisation * pers[None, :]
-        eligible = self.regime.accredited_all(provs, self.quarter, state_rows)
-        funded = self.regime.funded_public_hours_all(self, provs, unit_cost, eligible, state_rows) + solidarity_hours
+        eligible = self.regime.accredited_rows(cols, state_rows, self.quarter)
+        funded = self.regime.funded_public_hours_rows(self, state_rows, ids, unit_cost, eligible) + solidarity_hours
         offer = np.minimum(spare, funded)
         # Market k of the mechanism is the k-th sector that has providers.
         mb = bounds[np.concatenate((markets, [s_count]))] if len(markets) < s_count else bounds
@@ -494,21 +516,25 @@ class TerritoryModel(mesa.Model):
         prox_now = np.where(served > 0, near / np.where(served > 0, served, 1.0), 1.0)
         sales = price * priv_served
         surcharge = sales * rate / (1 + rate)  # the share of sales that funds free hours
-        self.public_hours_served.update(zip(self.provider_ids()[order].tolist(), pub_served.tolist(), strict=True))
-        self.flow_providers, self.flow_rows, self.flow_matrix = provs, state_rows, np.ascontiguousarray(flows.T)
+        self.public_hours_served = HoursById(ids, pub_served, state_rows)  # by sector, as the allocation
+        # The flows in providers() order: row i of flows.T[inverse] is provider i's column of flows.
+        inverse = np.empty(n, dtype=np.int64)
+        inverse[order] = np.arange(n)
+        self.flow_providers, self.flow_rows, self.flow_matrix = self.providers(), all_rows, flows.T[inverse]
         for name, values in (("asked_hours", asked), ("served_hours", served), ("capacity_now", cap),
                              ("surcharge_eur", surcharge), ("proximity_now", prox_now)):
             cols[name][state_rows] = values
         cols["ledger_sales_eur"][state_rows] += sales
 
-    def _serve_contracts(self, routes, provs: list[Provider], public: np.ndarray, spare: np.ndarray,
+    def _serve_contracts(self, routes, ids: np.ndarray, public: np.ndarray, spare: np.ndarray,
                          flows: np.ndarray, asked: np.ndarray) -> None:
         """Step 1 of allocate_demand: each lot's public hours under contract go to its holder,
         h = min(D_lot, H_paid, spare), shared over the lot's cells pro rata to their need.
+        ``ids``: the unique_id of the providers in the order of the columns of ``flows``;
         ``public`` (sectors, cells), ``spare``, ``flows`` (cells, providers) and ``asked`` are
         updated in place; lots are served sector by sector, in the order of ``routes``."""
         g_count = len(GROUPS)
-        column = {p.unique_id: j for j, p in enumerate(provs)}
+        column = dict(zip(ids.tolist(), range(len(ids)), strict=True))  # a provider's column of flows
         by_sector = sorted(routes, key=lambda route: route[0][0])  # stable: routes' order within a sector
         served = []  # (sector, municipality, provider column, hours, lot demand)
         for lot, holder, paid_hours in by_sector:
@@ -602,26 +628,31 @@ class TerritoryModel(mesa.Model):
         """
         pp = self.config.personalisation
         weights = (pp.weight_time, pp.weight_continuity, pp.weight_standardisation, pp.weight_proximity, pp.weight_voice)
-        cols, provs = self.provider_state.cols, self.flow_providers  # the allocation's order (by sector)
+        cols, provs = self.provider_state.cols, self.flow_providers  # in providers() order
         if len(provs) != len(self.provider_by_id):  # no provider was allocated demand this quarter
             for p in self.providers():
                 p.prev_flows = None
         mask = cols["served_hours"][self.flow_rows] > 0
-        serving = list(compress(provs, mask.tolist()))
-        for p in compress(provs, (~mask).tolist()):
-            p.prev_flows = None
+        if mask.all():  # as a rule: no copies
+            serving, rows, now = provs, self.flow_rows, self.flow_matrix
+        else:
+            serving = list(compress(provs, mask.tolist()))
+            for p in compress(provs, (~mask).tolist()):
+                p.prev_flows = None
+            # Hours served to each demand cell, a row per serving provider.
+            rows, now = self.flow_rows[mask], self.flow_matrix[mask]
         if not serving:
             return
-        n, rows = len(serving), self.flow_rows[mask]
-        cells = self.territory.municipalities * len(GROUPS)
-        now = self.flow_matrix[mask]  # hours served to each demand cell, a row per serving provider
+        n, cells = len(serving), self.territory.municipalities * len(GROUPS)
         served, staff, capacity, asked, volunteers, governance, tech, prox = (cols[name][rows] for name in (
             "served_hours", "staff_fte", "capacity_now", "asked_hours", "volunteers_fte", "governance", "technicisation", "proximity_now"))
         prev_flows = list(map(attrgetter("prev_flows"), serving))
-        has_prev = np.fromiter((f is not None for f in prev_flows), bool, n)
+        has_prev = np.fromiter(map(is_not, prev_flows, repeat(None)), bool, n)
         overlap = np.ones(n)
-        if has_prev.any():
-            prev = np.concatenate([f for f in prev_flows if f is not None]).reshape(-1, cells)
+        if has_prev.all():
+            overlap = np.minimum(now, np.concatenate(prev_flows).reshape(n, cells)).sum(axis=1) / served
+        elif has_prev.any():
+            prev = np.concatenate(list(compress(prev_flows, has_prev.tolist()))).reshape(-1, cells)
             overlap[has_prev] = np.minimum(now[has_prev], prev).sum(axis=1) / served[has_prev]
         continuity = overlap * mech.worker_continuity_all(staff, pp.team_size_fte, pp.anonymity_elasticity)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -649,29 +680,72 @@ class TerritoryModel(mesa.Model):
         op = self.config.organisation
         cols, rows = self.provider_state.cols, self.provider_rows()
         closing = (cols["insolvent_quarters"][rows] >= op.exit_after_quarters) | (cols["staff_fte"][rows] < op.min_staff_fte)
-        for p in list(compress(self.providers(), closing.tolist())):
-            self.quarter_stats["exits"] += int(p.is_ess)
-            self.remove_provider(p)
+        if not closing.any():
+            return
+        self.quarter_stats["exits"] += int(np.count_nonzero(self.provider_is_ess()[closing]))
+        providers = self.provider_by_id  # in the order of provider_ids()
+        self.remove_providers([providers[uid] for uid in self.provider_ids()[closing].tolist()])
 
     def remove_provider(self, p: Provider) -> None:
-        p.alive = False
-        self.closed.append({"id": p.unique_id, "ess": p.is_ess, "sector": p.sector, "municipality": p.municipality,
-                            "founded_step": p.founded_step, "closed_step": self.steps})
-        hub = p.ptce
-        if hub is not None:
-            hub.remove_member(p)
-            coop.restore_legality(self, hub)
-        del self.provider_by_id[p.unique_id]
-        self.roster.remove(p.unique_id)
+        """``p`` leaves the model: its PTCE (which then restores its legality), the
+        registers, the network and Mesa's agent sets; recorded in ``closed``."""
+        self.remove_providers([p])
+
+    def remove_providers(self, provs: list[Provider]) -> None:
+        """remove_provider of each of ``provs`` in turn, with the registers, the network
+        and Mesa's agents updated at once for each run of providers in no PTCE.
+
+        One in a PTCE leaves it, and the PTCE restores its legality (it may recruit a firm
+        or dissolve), only once those before it are fully gone and with those after it still
+        there, as in a loop of remove_provider (a PTCE's membership is read at each one's
+        turn: an earlier closure may have dissolved it).  restore_legality now reads only
+        live agents, so the runs before it need not be gone; they are, so that it sees what
+        it saw in the loop whatever it comes to read (a few more calls a quarter)."""
+        run: list[Provider] = []  # marked closed, their removal pending
+        for p in provs:
+            p.alive = False
+            hub = p.ptce
+            if hub is not None:
+                self._drop(run)
+                run = []
+                hub.remove_member(p)
+                coop.restore_legality(self, hub)
+            run.append(p)
+        self._drop(run)
+
+    def _drop(self, provs: list[Provider]) -> None:
+        """The closed providers ``provs`` (in no PTCE, alive False) recorded in ``closed``,
+        then taken out of the registers, the network and Mesa's agent sets.  Element by
+        element where a numpy call would cost more than it saves (a run is a few to some
+        80 providers; a merger's absorbed organisation comes alone)."""
+        if not provs:
+            return
+        cols, step = self.provider_state.cols, self.steps
+        sector, municipality, founded = cols["sector"].item, cols["municipality"].item, cols["founded_step"].item
+        providers, ess_by_id, agents, roster = self.provider_by_id, self.ess_by_id, self.agent_by_id, self.roster
+        uids = []
+        for p in provs:
+            uid, row = p.unique_id, p._row
+            self.closed.append({"id": uid, "ess": p.is_ess, "sector": sector(row), "municipality": municipality(row),
+                                "founded_step": founded(row), "closed_step": step})
+            del providers[uid]
+            ess_by_id.pop(uid, None)
+            agents.pop(uid, None)
+            roster.remove(uid)
+            uids.append(uid)
         self._rows = None
-        self.ess_by_id.pop(p.unique_id, None)
-        self.agent_by_id.pop(p.unique_id, None)
-        self.cooperation.remove_node(p.unique_id)
-        p.remove()
+        self.cooperation.remove_nodes_from(uids)
+        for p in provs:
+            p.remove()
 
     def enter_new_organisations(self) -> None:
         """New organisations emerge where needs are unmet: Poisson(r U / K_new) per
-        municipality and sector (mechanisms.expected_entries)."""
+        municipality and sector (mechanisms.expected_entries).
+
+        The quarter's entrants are made and registered together (Provider.create_many,
+        register_many), then the regime is told of each (regime.on_entry), then each is
+        tied to its peer (entry_peers), the ties made at once between the entrants that a
+        development agency takes in (which tie to its members first, in turn)."""
         fp, op = self.config.funding, self.config.organisation
         k_new = fp.entrant_fte * op.service_hours_per_fte_quarter
         lam = mech.expected_entries(self.unmet, k_new, fp.entry_rate)
@@ -684,31 +758,56 @@ class TerritoryModel(mesa.Model):
             lam[m, :] *= 1 + self.config.cooperation.agency_entry_boost * hub.depth
         counts = self.dyn_rng.poisson(lam)
         lots_m, lots_s = np.nonzero(counts)
+        if not len(lots_m):
+            return
         peers = self.entry_peers(lots_m, lots_s)
-        for m, s, peer in zip(lots_m.tolist(), lots_s.tolist(), peers, strict=True):
-            for _ in range(int(counts[m, s])):
-                org = Organisation(
-                    self, sector=s, municipality=m, staff_fte=fp.entrant_fte,
-                    volunteers_fte=op.volunteer_base_fte, treasury_eur=fp.entrant_treasury_eur,
-                    technicisation=0.1, governance=LEGAL_FORMS["association"][1],
-                )
-                self.register(org)
-                self.regime.on_entry(self, org)
-                policy = self.config.strategy.policy
-                org.strategy = policy if policy != "endogenous" else "independent"
-                hub = agencies.get(m)
-                if hub is not None and policy in ("endogenous", "cooperate"):
-                    org.strategy = "cooperate"
-                    # The agency's entrants join it by the rule every candidate follows
-                    # (cooperation.cooperate): not beyond the rigidity exit threshold.  Without
-                    # it, at 10,000 organisations an agency took in some 1,500 entrants in five
-                    # quarters (a PTCE of 627 members; FACTS.md [ptce-size]: about 15).  One
-                    # it does not admit seeks a PTCE like any cooperating organisation.
-                    if hub.admits_one_more():
-                        hub.add_member(org)
-                if peer is not None:
-                    self.cooperation.add_edge(org.unique_id, peer, trust=0.2, kind="entry")
-                self.quarter_stats["entries"] += 1
+        per_lot = counts[lots_m, lots_s]
+        n = int(per_lot.sum())
+        munis = np.repeat(lots_m, per_lot)
+        orgs = Organisation.create_many(
+            self, n, sector=np.repeat(lots_s, per_lot), municipality=munis, staff_fte=fp.entrant_fte,
+            volunteers_fte=op.volunteer_base_fte, treasury_eur=fp.entrant_treasury_eur,
+            technicisation=0.1, governance=LEGAL_FORMS["association"][1],
+        )
+        self.register_many(orgs)
+        policy = self.config.strategy.policy
+        strategy = policy if policy != "endogenous" else "independent"
+        for org in orgs:
+            self.regime.on_entry(self, org)
+            org.strategy = strategy
+        peer_of = [peer for peer, k in zip(peers, per_lot.tolist(), strict=True) for _ in range(k)]
+        uids = [org.unique_id for org in orgs]
+        done = 0  # entrants before this one are tied to their peers
+        if agencies and policy in ("endogenous", "cooperate"):
+            full: set[int] = set()  # seats of agencies that refused one: unchanged, they refuse the next too
+            for i in compress(range(n), np.isin(munis, list(agencies)).tolist()):
+                seat = int(munis[i])
+                org, hub = orgs[i], agencies[seat]
+                org.strategy = "cooperate"
+                # The agency's entrants join it by the rule every candidate follows
+                # (cooperation.cooperate): not beyond the rigidity exit threshold.  Without
+                # it, at 10,000 organisations an agency took in some 1,500 entrants in five
+                # quarters (a PTCE of 627 members; FACTS.md [ptce-size]: about 15).  One
+                # it does not admit seeks a PTCE like any cooperating organisation.
+                if seat in full:
+                    continue
+                if not hub.admits_one_more():
+                    full.add(seat)
+                else:
+                    self._tie_entrants(uids[done:i], peer_of[done:i])
+                    hub.add_member(org)  # ties to the members before the tie to its peer, as it joins first
+                    if peer_of[i] is not None:  # its peer may be a member: the tie is then made an entry tie
+                        self.cooperation.add_edge(uids[i], peer_of[i], trust=0.2, kind="entry")
+                    done = i + 1
+        self._tie_entrants(uids[done:], peer_of[done:])
+        self.quarter_stats["entries"] += n
+
+    def _tie_entrants(self, uids: list[int], peers: list[int | None]) -> None:
+        """A tie of trust 0.2 between each entrant and its peer (none if its peer is None)."""
+        if None in peers:  # no established organisation at all
+            pairs = [(u, v) for u, v in zip(uids, peers, strict=True) if v is not None]
+            uids, peers = [u for u, _ in pairs], [v for _, v in pairs]
+        self.cooperation.add_new_ties(uids, peers, trust=0.2, kind="entry")
 
     def entry_peers(self, lots_m: np.ndarray, lots_s: np.ndarray) -> list[int | None]:
         """For new organisations in municipalities ``lots_m`` and sectors ``lots_s``, the id of
@@ -721,14 +820,15 @@ class TerritoryModel(mesa.Model):
         one, the nearest, and among equally near ones the one whose first comes first.  A
         (lots x municipalities) search, not (lots x organisations)."""
         cols, rows = self.provider_state.cols, self.organisation_rows()
+        est_ids = self.provider_ids()[self.provider_is_ess()]
         established = cols["founded_step"][rows] < self.steps
-        est_ids = self.provider_ids()[self.provider_is_ess()][established]
+        if not established.all():  # all are, unless organisations were made this quarter before the entrants
+            rows, est_ids = rows[established], est_ids[established]
         if not len(est_ids):
             return [None] * len(lots_m)
         n_munis, none = self.territory.municipalities, len(est_ids)  # none: the position of no organisation
-        est_munis, est_sectors = cols["municipality"][rows[established]], cols["sector"][rows[established]]
         first = np.full(len(SECTORS) * n_munis, none)  # [s * M + m]: position in est_ids of the first of sector s in m
-        np.minimum.at(first, est_sectors * n_munis + est_munis, np.arange(none))
+        np.minimum.at(first, cols["sector"][rows] * n_munis + cols["municipality"][rows], np.arange(none))
         first = first.reshape(len(SECTORS), n_munis)
         candidates = first[lots_s]  # (lots, municipalities)
         candidates[(candidates == none).all(axis=1)] = first.min(axis=0)  # none of the sector: the first of any

@@ -345,9 +345,69 @@ class CooperationNetwork(nx.Graph):
         nx._clear_cache(self)
 
     def remove_nodes_from(self, nodes) -> None:
+        """remove_node of each of ``nodes`` in the network, in order (others are ignored, as
+        networkx does), the ties' slots freed at once (closures of a quarter,
+        TerritoryModel.remove_providers)."""
+        adj, node = self._adj, self._node
+        ties = []
         for n in nodes:
-            if n in self._adj:
-                self.remove_node(n)
+            nbrs = adj.pop(n, None)
+            if nbrs is None:
+                continue
+            del node[n]
+            for u in nbrs:
+                if u != n:  # a self-loop's entry went with nbrs
+                    del adj[u][n]
+            ties.extend(nbrs.values())
+        self._kill_many(ties)
+        nx._clear_cache(self)
+
+    def add_new_nodes(self, nodes: list[int]) -> None:
+        """add_nodes_from(nodes) for plain node ids, no attributes (the entrants of a
+        quarter, TerritoryModel.register_many): without networkx's per-node handling of
+        (node, attributes) pairs.  A node already there is left as it is."""
+        adj, node = self._adj, self._node
+        new_adj, new_attr = self.adjlist_inner_dict_factory, self.node_attr_dict_factory
+        for n in nodes:
+            if n not in node:
+                if n is None:
+                    raise ValueError("None cannot be a node")
+                adj[n] = new_adj()
+                node[n] = new_attr()
+        nx._clear_cache(self)
+
+    def add_new_ties(self, us: list[int], vs: list[int], trust: float, kind: str) -> None:
+        """A tie between each ``us[k]`` and ``vs[k]``, in that order, with this trust and kind,
+        the slots written at once: what a loop of ``add_edge(u, v, trust=trust, kind=kind)``
+        does when the ``us`` are distinct, none is among the ``vs`` (so no pair comes twice)
+        and no pair is tied yet (each entrant of a quarter tied to its peer,
+        TerritoryModel.enter_new_organisations); otherwise that loop runs.  All nodes must be
+        in the network."""
+        adj, k = self._adj, len(us)
+        if not k:
+            return
+        firsts = set(us)
+        if len(firsts) < k or not firsts.isdisjoint(vs) or any(v in adj[u] for u, v in zip(us, vs, strict=True)):
+            for u, v in zip(us, vs, strict=True):
+                self.add_edge(u, v, trust=trust, kind=kind)
+            return
+        i = self._used
+        if i + k > len(self._trust):
+            for name in ("_u", "_v", "_trust", "_alive"):
+                arr = getattr(self, name)
+                grown = np.zeros_like(arr, shape=max(64, 2 * (i + k)))
+                grown[:i] = arr[:i]
+                setattr(self, name, grown)
+        self._u[i:i + k] = us
+        self._v[i:i + k] = vs
+        self._trust[i:i + k] = trust
+        self._alive[i:i + k] = True
+        new = [Tie(self, j, kind) for j in range(i, i + k)]
+        self._ties.extend(new)
+        for u, v, tie in zip(us, vs, new, strict=True):
+            adj[u][v] = tie
+            adj[v][u] = tie
+        self._used = i + k
         nx._clear_cache(self)
 
     def clear(self) -> None:

@@ -7,7 +7,9 @@ exactly revenue - costs (an invariant the tests check).
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
+from itertools import compress, repeat
 from operator import attrgetter
 
 import mesa
@@ -64,6 +66,53 @@ NON_MEMBER: dict[str, float] = {
 _NON_MEMBER_NOT_ZERO = tuple((name, value) for name, value in NON_MEMBER.items() if value != 0)
 
 
+def _state_of(model: mesa.Model) -> ProviderState:
+    """The model's ProviderState; a model that is not a TerritoryModel (tests) gets its own."""
+    state = getattr(model, "provider_state", None)
+    if state is None:
+        state = model.provider_state = ProviderState()
+    return state
+
+
+def _write_new_rows(cols: dict[str, np.ndarray], at: int | slice, founded_step: int, ess: bool, sector, municipality,
+                    staff_fte, insertion_share, volunteers_fte, treasury_eur, technicisation, governance,
+                    accredited_from) -> None:
+    """A new provider's numeric state written into its fresh row ``at`` of the columns (or
+    new providers' into the rows of the slice ``at``: each value one for all or an array
+    with one per row).  The rows are all zeros (ProviderState.new_rows), so what starts at
+    zero is listed below, not written (tests/test_state.py checks every column)."""
+    cols["ess"][at] = ess
+    cols["sector"][at] = sector
+    cols["municipality"][at] = municipality
+    cols["staff_fte"][at] = staff_fte
+    cols["insertion_share"][at] = insertion_share
+    cols["volunteers_fte"][at] = volunteers_fte
+    cols["treasury_eur"][at] = treasury_eur
+    cols["technicisation"][at] = technicisation
+    cols["governance"][at] = governance
+    cols["governance_base"][at] = governance  # governance its legal form sustains, before technicisation erodes it
+    cols["accredited_from"][at] = accredited_from
+    cols["founded_step"][at] = founded_step
+    cols["personalisation"][at] = 0.5
+    cols["supply_cost_multiplier"][at] = 1.0  # outside suppliers' price multiplier this quarter (supply_disruption)
+    cols["productivity"][at] = 1.0  # knowledge-spillover multiplier of service hours
+    for name, value in _NON_MEMBER_NOT_ZERO:  # reset_cooperation on a fresh row
+        cols[name][at] = value
+    # Zero at the start, as the fresh rows hold them:
+    #   insolvent_quarters       quarters in a row ended with a negative treasury
+    #   ledger                   this quarter's money (a LedgerView on the ledger_* columns)
+    #   asked_hours, served_hours  hours asked of and served by it this quarter
+    #   norm_level               technicisation imposed by norms this quarter
+    #   insertion_exits_to_jobs  insertion leavers who found a job this quarter, FTE
+    #   price_eur_per_hour       price to paying beneficiaries this quarter
+    #   last_result_eur          revenue - costs of the last settled quarter
+    #   carried_eur              carried by a PTCE fund after the last quarter
+    #   transfers_eur            treasury moved this quarter outside the ledger (fund, merger)
+    #   surcharge_eur            solidarity surcharge collected this quarter (allocate_demand)
+    #   capacity_now, proximity_now  capacity and proximity served of this quarter (allocate_demand)
+    #   and NON_MEMBER's zeros (reset_cooperation).
+
+
 class Provider(mesa.Agent):
     """A producer of services on the territory (ESS organisation or for-profit firm)."""
 
@@ -91,45 +140,57 @@ class Provider(mesa.Agent):
         accredited_from: int = 0,
     ) -> None:
         super().__init__(model)
-        state = getattr(model, "provider_state", None)
-        if state is None:  # a model that is not a TerritoryModel (tests): its own columns
-            state = model.provider_state = ProviderState()
-        self._cols = cols = state.cols
-        self._row = row = state.new_row()
-        # The numeric state, written straight into the fresh row of the columns (a property
-        # write costs a call more: issue 9, some 90 entrants a quarter at 1,000
-        # organisations).  The row is all zeros (ProviderState.new_row), so what starts at
-        # zero is listed after, not written (tests/test_state.py checks every column).
-        cols["ess"][row] = self.is_ess
-        cols["sector"][row] = sector
-        cols["municipality"][row] = municipality
-        cols["staff_fte"][row] = staff_fte
-        cols["insertion_share"][row] = insertion_share
-        cols["volunteers_fte"][row] = volunteers_fte
-        cols["treasury_eur"][row] = treasury_eur
-        cols["technicisation"][row] = technicisation
-        cols["governance"][row] = governance
-        cols["governance_base"][row] = governance  # governance its legal form sustains, before technicisation erodes it
-        cols["accredited_from"][row] = accredited_from
-        cols["founded_step"][row] = model.steps
-        cols["personalisation"][row] = 0.5
-        cols["supply_cost_multiplier"][row] = 1.0  # outside suppliers' price multiplier this quarter (supply_disruption)
-        cols["productivity"][row] = 1.0  # knowledge-spillover multiplier of service hours
-        for name, value in _NON_MEMBER_NOT_ZERO:  # reset_cooperation on a fresh row
-            cols[name][row] = value
-        # Zero at the start, as the fresh row holds them:
-        #   insolvent_quarters       quarters in a row ended with a negative treasury
-        #   ledger                   this quarter's money (a LedgerView on the ledger_* columns)
-        #   asked_hours, served_hours  hours asked of and served by it this quarter
-        #   norm_level               technicisation imposed by norms this quarter
-        #   insertion_exits_to_jobs  insertion leavers who found a job this quarter, FTE
-        #   price_eur_per_hour       price to paying beneficiaries this quarter
-        #   last_result_eur          revenue - costs of the last settled quarter
-        #   carried_eur              carried by a PTCE fund after the last quarter
-        #   transfers_eur            treasury moved this quarter outside the ledger (fund, merger)
-        #   surcharge_eur            solidarity surcharge collected this quarter (allocate_demand)
-        #   capacity_now, proximity_now  capacity and proximity served of this quarter (allocate_demand)
-        #   and NON_MEMBER's zeros (reset_cooperation).
+        state = _state_of(model)
+        row = state.new_row()
+        _write_new_rows(state.cols, row, model.steps, self.is_ess, sector, municipality, staff_fte, insertion_share,
+                        volunteers_fte, treasury_eur, technicisation, governance, accredited_from)
+        self._bind(state.cols, row, legal_form)
+
+    @classmethod
+    def create_many(
+        cls,
+        model: mesa.Model,
+        n: int,
+        *,
+        sector: int | np.ndarray,
+        municipality: int | np.ndarray,
+        staff_fte: float | np.ndarray,
+        insertion_share: float | np.ndarray = 0.0,
+        volunteers_fte: float | np.ndarray = 0.0,
+        treasury_eur: float | np.ndarray = 0.0,
+        technicisation: float | np.ndarray = 0.3,
+        governance: float | np.ndarray = 0.7,
+        legal_form: str = "association",
+        accredited_from: int | np.ndarray = 0,
+    ) -> list[Provider]:
+        """``n`` new providers of this class, as ``n`` calls of ``cls(model, ...)`` in turn
+        make them (same unique_ids, rows and state): each keyword a value for all or an
+        array of ``n`` values, one per provider.
+
+        Why (issue 9): some 90 organisations enter each quarter at 1,000 organisations; here
+        their rows are reserved together and each column is written once for all of them,
+        rather than 17 single-element writes per agent.  Each is still made by Mesa's Agent
+        constructor (its unique_id and the model's agent sets)."""
+        if cls.__init__ is not Provider.__init__:  # a subclass's own __init__ would be skipped
+            raise TypeError(f"{cls.__name__} has its own __init__: make its agents one by one")
+        state = _state_of(model)
+        first = state.new_rows(n)
+        cols = state.cols
+        _write_new_rows(cols, slice(first, first + n), model.steps, cls.is_ess, sector, municipality, staff_fte,
+                        insertion_share, volunteers_fte, treasury_eur, technicisation, governance, accredited_from)
+        made = []
+        make, agent_init = cls.__new__, mesa.Agent.__init__
+        for row in range(first, first + n):
+            agent = make(cls)
+            agent_init(agent, model)  # what Provider.__init__'s super().__init__ does
+            agent._bind(cols, row, legal_form)
+            made.append(agent)
+        return made
+
+    def _bind(self, cols: dict[str, np.ndarray], row: int, legal_form: str) -> None:
+        """Tie the agent to its row of the columns; the state held in slots."""
+        self._cols = cols
+        self._row = row
         self.legal_form = legal_form
         self.alive = True
         self.pending_support = False  # start-up support owed by the cooperative regime
@@ -406,21 +467,71 @@ def capacity_rows(cols: dict[str, np.ndarray], rows: np.ndarray, op: Organisatio
     return _capacity(op, *(cols[name][rows] for name in ("staff_fte", "insertion_share", "volunteers_fte", "productivity")))
 
 
+def fixed_costs(capacity_hours: np.ndarray, scale_eur: float, exponent: float) -> np.ndarray:
+    """:func:`mechanisms.fixed_cost` of many capacities at once, F = f0 Q**beta (0 where Q <= 0).
+
+    Q**beta is Python's ``pow`` (libm), element by element: numpy's vectorised power can
+    differ in the last bit.  f0 times it, as the scalar form, gives the same bits."""
+    out = np.zeros(len(capacity_hours))
+    positive = np.flatnonzero(capacity_hours > 0)
+    out[positive] = list(map(pow, capacity_hours[positive].tolist(), repeat(exponent)))
+    out *= scale_eur
+    return out
+
+
+class FixedCostMemo:
+    """f0 Q**beta of each row of a ProviderState at the capacity Q it had when last
+    computed (organisations.fixed_costs), so that a cost sheet recomputes it only for rows
+    whose capacity changed.  Exact: a value is reused only for the same Q, f0 and beta,
+    and fixed_costs is a function of those alone.
+
+    Why (issue 9): libm's pow costs some 0.1 ms a sheet at 1,000 providers, and the
+    quarter's sheet (set_prices) comes after the end-of-quarter metrics' sheet with the
+    same capacities (staff, volunteers and productivity move between set_prices and the
+    metrics, not between the metrics and the next set_prices)."""
+
+    def __init__(self) -> None:
+        self.capacity_hours = np.zeros(0)
+        self.fixed_cost_eur = np.zeros(0)
+        self.params: tuple[float, float] | None = None
+
+    def fixed_costs(self, rows: np.ndarray, capacity_hours: np.ndarray, scale_eur: float, exponent: float) -> np.ndarray:
+        """fixed_costs(capacity_hours, scale_eur, exponent) of the providers at ``rows`` (distinct)."""
+        size = int(rows.max()) + 1 if len(rows) else 0
+        if self.params != (scale_eur, exponent) or len(self.capacity_hours) < size:
+            known = len(self.capacity_hours) if self.params == (scale_eur, exponent) else 0
+            grown = max(size, 2 * len(self.capacity_hours))
+            q, f = np.full(grown, np.nan), np.zeros(grown)  # NaN equals no capacity: never reused
+            q[:known], f[:known] = self.capacity_hours[:known], self.fixed_cost_eur[:known]
+            self.capacity_hours, self.fixed_cost_eur, self.params = q, f, (scale_eur, exponent)
+        out = self.fixed_cost_eur[rows]
+        changed = np.flatnonzero(self.capacity_hours[rows] != capacity_hours)
+        if len(changed):
+            out[changed] = fixed_costs(capacity_hours[changed], scale_eur, exponent)
+            self.capacity_hours[rows[changed]] = capacity_hours[changed]
+            self.fixed_cost_eur[rows[changed]] = out[changed]
+        return out
+
+
+_FIXED_COST_MEMOS: weakref.WeakKeyDictionary[ProviderState, FixedCostMemo] = weakref.WeakKeyDictionary()
+"""A FixedCostMemo per model's ProviderState, kept as long as the state lives."""
+
+
 def cost_sheet(provs: list[Provider], op: OrganisationParams, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Capacity, fixed cost, supply surcharge and unit cost of many providers at once.
 
     The equations of :meth:`Provider.capacity_hours`, :meth:`Provider.fixed_cost_eur`,
-    :meth:`Provider.supply_surcharge_eur` and :meth:`Provider.unit_cost_eur` over arrays of
-    the providers' state (one Python pass to read it, then numpy), operation by operation
-    in the same order, so each value is bit-identical to the method's:
+    :meth:`Provider.supply_surcharge_eur` and :meth:`Provider.unit_cost_eur` over the
+    providers' columns (and the hubs of those pooling premises), operation by operation in
+    the same order, so each value is bit-identical to the method's:
 
         Q = h x (E + a_i I + a_v V)        capacity, hours/quarter (x = spillover productivity)
         F = (1 - phi) f0 Q**beta + phi f0 Q_pool**beta Q / Q_pool   (phi = 0 outside a pooling PTCE)
         s = F p o (m - 1)                  supply surcharge, EUR/quarter (0 when m = 1)
         c = w / (Q / S) + (F + s) / Q      unit cost, EUR/hour (w / h when Q = 0)
 
-    Q**beta is taken with Python's ``**`` (libm ``pow``): numpy's vectorised power can
-    differ in the last bit.  Returns arrays keyed ``capacity_hours``, ``fixed_cost_eur``,
+    Q**beta is taken with Python's ``pow`` (libm, fixed_costs): numpy's vectorised power
+    can differ in the last bit.  Returns arrays keyed ``capacity_hours``, ``fixed_cost_eur``,
     ``supply_surcharge_eur``, ``unit_cost_eur``, in the order of ``provs``; ``rows`` their
     rows in the model's ProviderState if known (TerritoryModel.provider_rows).
     """
@@ -431,25 +542,27 @@ def cost_sheet(provs: list[Provider], op: OrganisationParams, rows: np.ndarray |
     rows = rows_of(provs) if rows is None else rows
     staff, ins, vol, prod, pool_share, mult, outside = (cols[name][rows] for name in (
         "staff_fte", "insertion_share", "volunteers_fte", "productivity", "pool_share", "supply_cost_multiplier", "outside_supply_share"))
-    hubs = list(map(attrgetter("ptce"), provs))
-    in_ptce = np.fromiter((h is not None for h in hubs), bool, n)
-    pool_q = np.zeros(n)
-    if in_ptce.any():
-        pool_q[in_ptce] = [h.pool_capacity_hours for h in hubs if h is not None]
     f0, beta = op.fixed_cost_scale_eur, op.fixed_cost_exponent
-
-    def fixed(x: np.ndarray) -> np.ndarray:
-        return np.fromiter((f0 * v**beta if v > 0 else 0.0 for v in x.tolist()), float, len(x))
-
     q = _capacity(op, staff, ins, vol, prod)
-    own = fixed(q)
-    pooled_rows = (pool_share > 0) & in_ptce & (q > 0)
-    f = own.copy()
-    if pooled_rows.any():
-        total = np.maximum(pool_q[pooled_rows], q[pooled_rows])
-        qp = q[pooled_rows]
-        ps = pool_share[pooled_rows]
-        f[pooled_rows] = (1 - ps) * own[pooled_rows] + ps * (fixed(total) * qp / total)
+    state = getattr(getattr(provs[0], "model", None), "provider_state", None)
+    if isinstance(state, ProviderState) and state.cols is cols:  # the providers' model: its memo of f0 Q**beta
+        memo = _FIXED_COST_MEMOS.get(state)
+        if memo is None:
+            memo = _FIXED_COST_MEMOS[state] = FixedCostMemo()
+        f = memo.fixed_costs(rows, q, f0, beta)
+    else:
+        f = fixed_costs(q, f0, beta)
+    # Pooled premises: a PTCE member with a pooled share phi > 0 and some capacity (a
+    # non-member's share is 0, NON_MEMBER): only those providers' hubs are looked up.
+    pooled_rows = np.flatnonzero((pool_share > 0) & (q > 0))
+    hubs = list(map(attrgetter("ptce"), map(provs.__getitem__, pooled_rows.tolist())))
+    if None in hubs:
+        in_ptce = [h is not None for h in hubs]
+        pooled_rows, hubs = pooled_rows[in_ptce], list(compress(hubs, in_ptce))
+    if hubs:
+        qp, ps = q[pooled_rows], pool_share[pooled_rows]
+        total = np.maximum(np.fromiter(map(attrgetter("pool_capacity_hours"), hubs), float, len(hubs)), qp)
+        f[pooled_rows] = (1 - ps) * f[pooled_rows] + ps * (fixed_costs(total, f0, beta) * qp / total)
     surcharge = np.where(mult == 1.0, 0.0, f * op.purchased_share_of_fixed_costs * outside * (mult - 1.0))
     with np.errstate(divide="ignore", invalid="ignore"):
         productivity = np.where(staff > 0, q / np.where(staff > 0, staff, 1.0), np.inf)

@@ -22,6 +22,7 @@ employment or personalisation comes from how agents respond.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import compress, repeat
 from operator import attrgetter
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import mechanisms as mech
-from .organisations import rows_of
+from .organisations import capacity_rows, cost_sheet, rows_of
 from .params import AdministrativeRegime, CompetitiveRegime, CooperativeRegime
 from .state import running_total
 
@@ -41,6 +42,35 @@ if TYPE_CHECKING:
 
 MIN_CAPACITY_SHARE_OF_LOT = 0.1
 """A bidder must be able to deliver this share of a lot's public hours (assumption)."""
+
+
+class HoursById(Mapping):
+    """Hours per provider, a read-only mapping unique_id -> hours over arrays: ``ids``,
+    ``hours`` and the providers' ``rows`` in the model's ProviderState, in one order (the
+    mapping's).  TerritoryModel.allocate_demand gives the public hours served this way to
+    :meth:`RegimeBase.pay_for_service`, which reads the arrays (issue 9: building a dict of
+    a thousand entries and reading it back cost more than the payment); any other mapping
+    unique_id -> hours is read as a dict."""
+
+    __slots__ = ("ids", "hours", "rows", "_dict")
+
+    def __init__(self, ids: np.ndarray, hours: np.ndarray, rows: np.ndarray) -> None:
+        self.ids, self.hours, self.rows = ids, hours, rows
+        self._dict: dict[int, float] | None = None
+
+    def _as_dict(self) -> dict[int, float]:
+        if self._dict is None:
+            self._dict = dict(zip(self.ids.tolist(), self.hours.tolist(), strict=True))
+        return self._dict
+
+    def __getitem__(self, uid: int) -> float:
+        return self._as_dict()[uid]
+
+    def __iter__(self):
+        return iter(self.ids.tolist())
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
 
 @dataclass
@@ -223,19 +253,29 @@ class RegimeBase:
         return org.ledger.subsidy_eur / c if c > 0 else 0.0
 
     def funded_public_hours_all(self, model: TerritoryModel, provs: list[Provider], unit_cost_eur: np.ndarray,
-                                accredited: np.ndarray | None = None, rows: np.ndarray | None = None) -> np.ndarray:
+                                accredited: np.ndarray | None = None, rows: np.ndarray | None = None,
+                                ids: np.ndarray | None = None) -> np.ndarray:
         """:meth:`funded_public_hours` of each of ``provs`` at once, their unit costs c given
-        (the quarter's cost sheet): h = S / c for an ESS organisation with c > 0, else 0.
+        (the quarter's cost sheet): :meth:`funded_public_hours_rows` of their rows.
         ``accredited``: :meth:`accredited_all` of ``provs`` this quarter, if already known;
-        ``rows``: their rows in the model's ProviderState, if known."""
-        n = len(provs)
-        if n == 0:
+        ``rows`` and ``ids``: their rows in the model's ProviderState and unique_id, if known."""
+        if not provs:
             return np.zeros(0)
-        cols, rows = provs[0]._cols, rows_of(provs) if rows is None else rows
+        rows = rows_of(provs) if rows is None else rows
+        ids = np.fromiter(map(attrgetter("unique_id"), provs), np.int64, len(provs)) if ids is None else ids
+        return self.funded_public_hours_rows(model, rows, ids, unit_cost_eur, accredited)
+
+    def funded_public_hours_rows(self, model: TerritoryModel, rows: np.ndarray, ids: np.ndarray, unit_cost_eur: np.ndarray,
+                                 accredited: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`funded_public_hours` of the providers at ``rows`` of the model's columns, with
+        unique_id ``ids`` and unit costs c (the quarter's cost sheet), in the same order:
+        h = S / c for an ESS organisation with c > 0, else 0.  ``accredited``:
+        :meth:`accredited_rows` of them this quarter, if already known (a regime override uses it)."""
+        cols = model.provider_state.cols
         # A firm's subsidy counts 0 (0 / c = 0, as the method's 0.0).
         subsidy = np.where(cols["ess"][rows] == 1, cols["ledger_subsidy_eur"][rows], 0.0)
         c = np.asarray(unit_cost_eur, dtype=float)
-        return np.divide(subsidy, c, out=np.zeros(n), where=c > 0)
+        return np.divide(subsidy, c, out=np.zeros(len(rows)), where=c > 0)
 
     def contract_routes(self, model: TerritoryModel):
         return self.tenders.routes(model) if self.tenders is not None else []
@@ -252,14 +292,25 @@ class GrantFormula:
     def __init__(self, interval: int) -> None:
         self.interval = interval
         self.base: dict[int, float] = {}
+        self.eligible_base_hours = np.zeros(0)  # at the last call of pay, each eligible's base (0 if not in it)
 
-    def pay(self, model: TerritoryModel, envelope_eur: float, eligible: list[Provider]) -> float:
+    def pay(self, model: TerritoryModel, envelope_eur: float, ids: np.ndarray, rows: np.ndarray) -> float:
+        """Revise the base on the eligible organisations' capacity every ``interval``
+        quarters, then share the envelope among those in the base: g_j = B K_j / sum K
+        (mechanisms.formula_grants).  The eligible organisations are given by their
+        unique_id ``ids`` and their ``rows`` in the model's ProviderState, in the same order."""
+        ids = ids.tolist()
+        cols = model.provider_state.cols
         if model.quarter % self.interval == 0 or not self.base:
-            op = model.config.organisation
-            self.base = {o.unique_id: o.capacity_hours(op) for o in eligible}
-        alive = [o for o in eligible if o.unique_id in self.base]
-        grants = mech.formula_grants(np.array([self.base[o.unique_id] for o in alive]), envelope_eur)
-        model.provider_state.cols["ledger_subsidy_eur"][rows_of(alive)] += grants  # each its own row: no repeats
+            # Provider.capacity_hours of each, over the columns (organisations.capacity_rows: same bits).
+            self.base = dict(zip(ids, capacity_rows(cols, rows, model.config.organisation).tolist(), strict=True))
+        n = len(ids)
+        self.eligible_base_hours = base = np.fromiter(map(self.base.get, ids, repeat(0.0)), float, n)
+        paid = np.fromiter(map(self.base.__contains__, ids), bool, n)  # not: accredited since the revision
+        if not paid.all():
+            base, rows = base[paid], rows[paid]
+        grants = mech.formula_grants(base, envelope_eur)
+        cols["ledger_subsidy_eur"][rows] += grants  # each its own row: no repeats
         return float(grants.sum())
 
 
@@ -274,19 +325,21 @@ class Administrative(RegimeBase):
     def fund(self, model: TerritoryModel, budget_eur: float) -> float:
         p = self.params
         q = model.quarter
-        orgs, rows, cols = model.organisations(), model.organisation_rows(), model.provider_state.cols
+        rows, cols = model.organisation_rows(), model.provider_state.cols
         mask = self.accredited_rows(cols, rows, q)
-        accredited = list(compress(orgs, mask.tolist()))
+        rows, ids = rows[mask], model.provider_ids()[model.provider_is_ess()][mask]  # the accredited organisations
         norm = cols["norm_level"]
-        norm[rows[mask]] = np.maximum(norm[rows[mask]], p.norm_technicisation)
+        norm[rows] = np.maximum(norm[rows], p.norm_technicisation)
         if q % p.revision_interval_quarters == 0 or self.tariff_eur_per_hour == 0.0:
-            op = model.config.organisation
-            costs = [o.unit_cost_eur(op) for o in accredited]
-            self.tariff_eur_per_hour = float(np.mean(costs)) if costs else 0.0
+            # The mean of Provider.unit_cost_eur over the accredited (cost_sheet: same bits).
+            accredited = list(compress(model.organisations(), mask.tolist()))
+            costs = cost_sheet(accredited, model.config.organisation, rows)["unit_cost_eur"]
+            self.tariff_eur_per_hour = float(np.mean(costs)) if len(costs) else 0.0
         self.tariff_envelope_eur = (1 - p.grant_share) * budget_eur
-        spent = self.grants.pay(model, p.grant_share * budget_eur, accredited)  # revises the base
-        # Computed once a quarter: funded_public_hours is called for every provider.
-        self.tariff_base_hours = sum(self.grants.base.get(o.unique_id, 0.0) for o in accredited)
+        spent = self.grants.pay(model, p.grant_share * budget_eur, ids, rows)  # revises the base
+        # Computed once a quarter: funded_public_hours is called for every provider.  Python's
+        # sum of the accredited's base (0 if not in it), in their order.
+        self.tariff_base_hours = sum(self.grants.eligible_base_hours.tolist())
         return spent
 
     def funded_public_hours(self, model: TerritoryModel, org: Provider, unit_cost_eur: float | None = None) -> float:
@@ -299,16 +352,15 @@ class Administrative(RegimeBase):
             hours += self.tariff_envelope_eur / self.tariff_eur_per_hour * share
         return hours
 
-    def funded_public_hours_all(self, model: TerritoryModel, provs: list[Provider], unit_cost_eur: np.ndarray,
-                                accredited: np.ndarray | None = None, rows: np.ndarray | None = None) -> np.ndarray:
-        """:meth:`funded_public_hours` of each of ``provs`` at once:
+    def funded_public_hours_rows(self, model: TerritoryModel, rows: np.ndarray, ids: np.ndarray, unit_cost_eur: np.ndarray,
+                                 accredited: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`funded_public_hours` of the providers at ``rows`` at once:
         h_j = S_j / c_j + (E / t) K_j / sum K for accredited organisations, S_j / c_j otherwise."""
-        hours = super().funded_public_hours_all(model, provs, unit_cost_eur, rows=rows)
+        hours = super().funded_public_hours_rows(model, rows, ids, unit_cost_eur)
         if self.tariff_eur_per_hour > 0 and self.tariff_base_hours > 0:
-            n, q, base = len(provs), model.quarter, self.grants.base
             if accredited is None:
-                accredited = self.accredited_all(provs, q, rows)
-            share = np.fromiter(map(base.get, map(attrgetter("unique_id"), provs), repeat(0.0)), float, n) / self.tariff_base_hours
+                accredited = self.accredited_rows(model.provider_state.cols, rows, model.quarter)
+            share = np.fromiter(map(self.grants.base.get, ids.tolist(), repeat(0.0)), float, len(ids)) / self.tariff_base_hours
             hours = np.where(accredited, hours + self.tariff_envelope_eur / self.tariff_eur_per_hour * share, hours)
         return hours
 
@@ -316,8 +368,11 @@ class Administrative(RegimeBase):
         """Administered tariff t per public hour served by accredited providers,
         scaled down pro rata when claims exceed the envelope: pay_j = t h_j min(1, E / (t sum h))."""
         n, cols = len(public_hours_served), model.provider_state.cols
-        rows = model.row_by_id()[np.fromiter(public_hours_served, np.int64, n)]
-        hours = np.fromiter(public_hours_served.values(), float, n)
+        if isinstance(public_hours_served, HoursById):  # its arrays, in its order
+            rows, hours = public_hours_served.rows, public_hours_served.hours
+        else:
+            rows = model.row_by_id()[np.fromiter(public_hours_served, np.int64, n)]
+            hours = np.fromiter(public_hours_served.values(), float, n)
         claims = (hours > 0) & self.accredited_rows(cols, rows, model.quarter)
         hours, rows = hours[claims], rows[claims]
         total = self.tariff_eur_per_hour * sum(hours.tolist())  # Python's sum, in the order of the claims
@@ -339,7 +394,7 @@ class Competitive(RegimeBase):
     def fund(self, model: TerritoryModel, budget_eur: float) -> float:
         p = self.params
         self.tenders.run_calls(model, (1 - p.grant_share) * budget_eur)
-        return self.grants.pay(model, p.grant_share * budget_eur, model.organisations())
+        return self.grants.pay(model, p.grant_share * budget_eur, model.provider_ids()[model.provider_is_ess()], model.organisation_rows())
 
 
 class Cooperative(RegimeBase):

@@ -54,15 +54,21 @@ class ProviderState:
 
     def new_row(self) -> int:
         """A fresh row, all zeros."""
-        if self.size == self.capacity:
-            self.capacity *= 2
+        return self.new_rows(1)
+
+    def new_rows(self, n: int) -> int:
+        """``n`` fresh rows, all zeros, one after the other: returns the first (the rows are
+        ``first, ..., first + n - 1``, as ``n`` calls of new_row give)."""
+        if self.size + n > self.capacity:
+            while self.size + n > self.capacity:
+                self.capacity *= 2
             for name, old in self.cols.items():
                 new = np.zeros(self.capacity, dtype=old.dtype)
                 new[: self.size] = old[: self.size]
                 self.cols[name] = new  # same dict: agents find the new array
-        row = self.size
-        self.size += 1
-        return row
+        first = self.size
+        self.size += n
+        return first
 
 
 def column_property(name: str, doc: str | None = None) -> property:
@@ -122,6 +128,32 @@ class Roster:
         self.rows[i], self.ids[i], self.live[i] = row, uid, True
         self.entry[uid] = i
         self.n = i + 1
+
+    def add_many(self, rows: list[int], uids: list[int]) -> None:
+        """``add`` of each (row, uid) in order, the entries written at once when all the
+        uids are new (entrants: TerritoryModel.register_many)."""
+        entry, k = self.entry, len(uids)
+        if any(uid in entry for uid in uids) or len(set(uids)) < k:  # one registered again: add's rules
+            for row, uid in zip(rows, uids, strict=True):
+                self.add(row, uid)
+            return
+        i = self.n
+        if i + k > len(self.rows):
+            if 2 * len(entry) < i:  # most entries dead: drop them rather than grow
+                self._compact()
+                i = self.n
+            if i + k > len(self.rows):
+                size = max(2 * len(self.rows), i + k)
+                for name in ("rows", "ids", "live"):
+                    old = getattr(self, name)
+                    new = np.zeros(size, dtype=old.dtype)
+                    new[:i] = old[:i]
+                    setattr(self, name, new)
+        self.rows[i:i + k] = rows
+        self.ids[i:i + k] = uids
+        self.live[i:i + k] = True
+        self.entry.update(zip(uids, range(i, i + k), strict=True))  # a new dict if compacted
+        self.n = i + k
 
     def remove(self, uid: int) -> None:
         self.live[self.entry.pop(uid)] = False

@@ -287,3 +287,142 @@ def test_rounding_leftovers_of_the_allocation_count_as_met():
         assert not ((model.unmet > 0) & (model.unmet <= UNMET_ROUNDING_HOURS)).any()
         seen_positive |= bool((model.unmet > UNMET_ROUNDING_HOURS).any())
     assert seen_positive, "the smoke territory should leave some need unmet"
+
+
+# --------------------------------------------------------------------------- entries and closures in batches
+def _churn_state(model):
+    """What an entry or a closure changes: registers, Mesa's agents, the network (node,
+    adjacency and tie orders), the PTCEs, the providers' columns and slots, the records."""
+    net = model.cooperation
+    cols = model.provider_state.cols
+    provs = model.providers()
+    return {
+        "providers": [(p.unique_id, p._row, p.strategy, p.alive, p.pending_support, p.ptce.unique_id if p.ptce else -1) for p in provs],
+        "registers": (list(model.provider_by_id), list(model.ess_by_id), list(model.agent_by_id),
+                      model.provider_ids().tolist(), model.provider_rows().tolist(), model.organisation_rows().tolist()),
+        "agents": [(type(a).__name__, a.unique_id) for a in model.agents],
+        "network": (list(net.nodes), {n: list(net.adj[n]) for n in net}, [(u, v, dict(d)) for u, v, d in net.edges(data=True)]),
+        "hubs": [(h.unique_id, list(h.members), h.fund_eur) for h in model.ptces()],
+        "columns": {name: col[: model.provider_state.size].tolist() for name, col in cols.items()},
+        "records": (list(model.closed), dict(model.quarter_stats)),
+    }
+
+
+def _enter_one_by_one(model):
+    """TerritoryModel.enter_new_organisations entrant by entrant, as it was before the
+    batches (the reference of the batch form)."""
+    from simulation import mechanisms as mech
+    from simulation.model import LEGAL_FORMS
+    from simulation.organisations import Organisation
+
+    fp, op = model.config.funding, model.config.organisation
+    lam = mech.expected_entries(model.unmet, fp.entrant_fte * op.service_hours_per_fte_quarter, fp.entry_rate)
+    agencies = {}
+    for hub in model.ptces():
+        if "development_agency" in hub.forms and (hub.seat not in agencies or hub.depth > agencies[hub.seat].depth):
+            agencies[hub.seat] = hub
+    for m, hub in agencies.items():
+        lam[m, :] *= 1 + model.config.cooperation.agency_entry_boost * hub.depth
+    counts = model.dyn_rng.poisson(lam)
+    lots_m, lots_s = np.nonzero(counts)
+    peers = model.entry_peers(lots_m, lots_s)
+    for m, s, peer in zip(lots_m.tolist(), lots_s.tolist(), peers, strict=True):
+        for _ in range(int(counts[m, s])):
+            org = Organisation(model, sector=s, municipality=m, staff_fte=fp.entrant_fte, volunteers_fte=op.volunteer_base_fte,
+                               treasury_eur=fp.entrant_treasury_eur, technicisation=0.1, governance=LEGAL_FORMS["association"][1])
+            model.register(org)
+            model.regime.on_entry(model, org)
+            policy = model.config.strategy.policy
+            org.strategy = policy if policy != "endogenous" else "independent"
+            hub = agencies.get(m)
+            if hub is not None and policy in ("endogenous", "cooperate"):
+                org.strategy = "cooperate"
+                if hub.admits_one_more():
+                    hub.add_member(org)
+            if peer is not None:
+                model.cooperation.add_edge(org.unique_id, peer, trust=0.2, kind="entry")
+            model.quarter_stats["entries"] += 1
+
+
+def _remove_one(model, p):
+    """TerritoryModel.remove_provider as it was before the batches (the reference)."""
+    from simulation import cooperation as coop
+
+    p.alive = False
+    model.closed.append({"id": p.unique_id, "ess": p.is_ess, "sector": p.sector, "municipality": p.municipality,
+                         "founded_step": p.founded_step, "closed_step": model.steps})
+    hub = p.ptce
+    if hub is not None:
+        hub.remove_member(p)
+        coop.restore_legality(model, hub)
+    del model.provider_by_id[p.unique_id]
+    model.roster.remove(p.unique_id)
+    model._rows = None
+    model.ess_by_id.pop(p.unique_id, None)
+    model.agent_by_id.pop(p.unique_id, None)
+    model.cooperation.remove_node(p.unique_id)
+    p.remove()
+
+
+@pytest.mark.parametrize("policy", ["cooperate", "endogenous"])
+def test_the_entrants_of_a_quarter_at_once_as_one_by_one(policy):
+    """enter_new_organisations (entrants made, registered and tied in batches) against the
+    entrant-by-entrant reference, with development agencies that take in some entrants and
+    refuse others (their ties to the members come before the tie to the peer)."""
+    batch, ref = (TerritoryModel(smoke(**{"strategy.policy": policy}), rng=3).run(8) for _ in range(2))
+    for model in (batch, ref):
+        model.unmet = model.unmet * 30  # many entrants: several per agency
+        for seat in {hub.seat for hub in model.ptces()}:  # the smallest hub of each seat becomes an agency
+            hub = min((h for h in model.ptces() if h.seat == seat), key=lambda h: h.size)
+            hub.forms = hub.forms | {"development_agency"}
+    assert _churn_state(batch) == _churn_state(ref)
+    before = set(batch.ess_by_id)
+    batch.enter_new_organisations()
+    _enter_one_by_one(ref)
+    assert _churn_state(batch) == _churn_state(ref)
+    seats = {hub.seat for hub in batch.ptces() if "development_agency" in hub.forms}
+    helped = [o for o in batch.organisations() if o.unique_id not in before and o.municipality in seats]
+    assert len(helped) < batch.quarter_stats["entries"] and all(o.strategy == "cooperate" for o in helped)
+    assert any(o.ptce is not None for o in helped) and any(o.ptce is None for o in helped)  # taken in, and refused
+
+
+def test_closures_at_once_as_one_by_one():
+    """remove_providers against the provider-by-provider reference, with PTCE members whose
+    hub recruits a firm or dissolves while later closures of the batch are still there."""
+    batch, ref = (TerritoryModel(smoke(**{"strategy.policy": "cooperate"}), rng=3).run(8) for _ in range(2))
+    picked = []
+    for model in (batch, ref):
+        hubs = model.ptces()
+        firms = [m for hub in hubs for m in hub.members.values() if not m.is_ess and m.sector >= 0]  # its hub recruits or dissolves
+        smallest = min(hubs, key=lambda h: h.size)
+        leaving = [m for m in smallest.members.values() if m.is_ess][:2]  # it falls below the law's minimum
+        others = [p for p in model.providers() if p.ptce is None]
+        picked.append(others[:5] + firms + others[5:9] + leaving + others[9:12])
+    assert [p.unique_id for p in picked[0]] == [p.unique_id for p in picked[1]] and firms and len(picked[0]) >= 12
+    hubs_before = len(batch.ptces())
+    batch.remove_providers(picked[0])
+    for p in picked[1]:
+        _remove_one(ref, p)
+    assert _churn_state(batch) == _churn_state(ref)
+    assert len(batch.ptces()) < hubs_before
+    batch.remove_provider(batch.providers()[3])  # one alone, as a merger removes its absorbed organisation
+    _remove_one(ref, ref.providers()[3])
+    assert _churn_state(batch) == _churn_state(ref)
+
+
+def test_registering_at_once_as_one_by_one():
+    """register_many against register in a loop: ESS organisations, service firms and local
+    employers (agents, not providers)."""
+    from simulation.organisations import ConventionalFirm, Organisation
+
+    batch, ref = (TerritoryModel(smoke(), rng=5).run(3) for _ in range(2))
+    sectors = np.array([2, -1, 0, -1])
+    batch.register_many(Organisation.create_many(batch, 3, sector=1, municipality=0, staff_fte=2.0)
+                        + ConventionalFirm.create_many(batch, 4, sector=sectors, municipality=1, staff_fte=5.0))
+    for _ in range(3):
+        ref.register(Organisation(ref, sector=1, municipality=0, staff_fte=2.0))
+    for s in sectors.tolist():
+        ref.register(ConventionalFirm(ref, sector=s, municipality=1, staff_fte=5.0))
+    assert _churn_state(batch) == _churn_state(ref)
+    batch.register_many([])
+    assert _churn_state(batch) == _churn_state(ref)

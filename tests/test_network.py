@@ -177,3 +177,51 @@ def test_set_kind_among_equals_a_loop_over_the_pairs():
     net.set_kind_among(nodes, "supply")
     assert_same_graph(net, ref)
     assert any(d.get("kind") == "supply" for _, _, d in ref.edges(data=True))
+
+
+def test_removing_nodes_at_once_as_networkx_removes_them_one_by_one():
+    """remove_nodes_from (the closures of a quarter, ties freed at once): ties between two
+    removed nodes, self-loops and nodes not in the network, as networkx's loop; the removed
+    ties keep their values."""
+    net, ref = mutate_both(seed=3, steps=1500)
+    for g in (net, ref):
+        g.add_edge(5, 5, trust=0.5, kind="tie")
+        g.add_edge(5, 6, trust=0.25, kind="tie")
+    gone = [5, 6, 7, 999, 6, 20, 21, 22, 23]
+    held = {(u, v): (net.adj[u][v], dict(net.adj[u][v])) for u in gone if u in net for v in net.adj[u]}
+    net.remove_nodes_from(gone)
+    ref.remove_nodes_from(gone)
+    assert_same_graph(net, ref)
+    for tie, values in held.values():
+        assert dict(tie) == values and tie.net is None
+    net.tie_arrays()  # compaction after the removals keeps the rest
+    assert_same_graph(net, ref)
+
+
+def test_new_nodes_and_their_ties_at_once_as_one_by_one():
+    """add_new_nodes then add_new_ties (the entrants of a quarter and their peers) against
+    add_node and add_edge in a loop; a batch with a pair tied already, repeated, or a first
+    end among the second ends falls back to that loop."""
+    net, ref = mutate_both(seed=4, steps=1500)
+    old = list(ref)
+    batches = [
+        ([500, 501, 502], [old[0], old[3], old[0]]),  # new nodes, each tied once: the batch path
+        ([503, 504], [old[5], 503]),  # a first end among the second ends (here a self-loop)
+        ([505, 505], [old[1], old[2]]),  # a first end twice
+        ([500, 506], [old[0], old[4]]),  # a pair tied already: its trust and kind written over
+    ]
+    looped = []  # the batches that went through add_edge
+    net.add_edge = lambda u, v, **attr: (looped.append(u), CooperationNetwork.add_edge(net, u, v, **attr))
+    for us, vs in batches:
+        net.add_new_nodes(us)
+        ref.add_nodes_from(us)
+        net.add_new_ties(us, vs, 0.2, "entry")
+        for u, v in zip(us, vs, strict=True):
+            ref.add_edge(u, v, trust=0.2, kind="entry")
+        assert_same_graph(net, ref)
+    assert looped == [503, 504, 505, 505, 500, 506]
+    net.add_new_nodes([old[0]])  # a node already there keeps its ties
+    net.add_new_ties([], [], 0.2, "entry")
+    assert_same_graph(net, ref)
+    with pytest.raises(ValueError, match="None cannot be a node"):
+        net.add_new_nodes([None])

@@ -18,8 +18,10 @@ _STATE = ProviderState()  # the fake providers' numeric state, in columns as a r
 
 
 class FakeProvider:
-    """A provider with hand-set unit cost and capacity; its numeric state lives in the
-    columns of ``_STATE`` (simulation.state), as a real provider's does in its model's."""
+    """A provider with hand-set bid price and capacity; its numeric state lives in the
+    columns of ``_STATE`` (simulation.state), as a real provider's does in its model's.
+    Its staff gives it the capacity at default productivity (350 hours a quarter per FTE,
+    no volunteers, no insertion posts): what the regimes' array forms read from the columns."""
 
     accredited_from = column_property("accredited_from")
     norm_level = column_property("norm_level")
@@ -41,6 +43,10 @@ class FakeProvider:
         self.norm_level = 0.0
         self._capacity = capacity
         self.treasury_eur = treasury
+        self.ptce = None
+        for name, value in (("staff_fte", capacity / OrganisationParams().service_hours_per_fte_quarter), ("productivity", 1.0),
+                            ("supply_cost_multiplier", 1.0), ("outside_supply_share", 1.0)):
+            self._cols[name][self._row] = value
 
     def bid_price(self, op):
         return self._unit_cost
@@ -63,7 +69,8 @@ def fake_model(providers, distance_km=((0.0, 50.0), (50.0, 0.0)), public_hours=1
         provider_by_id={p.unique_id: p for p in providers},
         organisations=lambda: [p for p in providers if p.is_ess],
         provider_state=_STATE, organisation_rows=lambda: np.array([p._row for p in providers if p.is_ess], dtype=np.int64),
-        row_by_id=lambda: by_id,
+        row_by_id=lambda: by_id, provider_ids=lambda: np.array([p.unique_id for p in providers], dtype=np.int64),
+        provider_is_ess=lambda: np.array([p.is_ess for p in providers]),
     )
 
 
@@ -121,8 +128,10 @@ def test_administrative_tariff_is_scaled_to_its_envelope():
     regime.fund(model, budget_eur=3000.0)
     # Grants: 1500 shared by accredited capacity (1000 h each) -> 750 each.
     assert a.ledger.subsidy_eur == pytest.approx(750.0) and late.ledger.subsidy_eur == 0.0
-    assert regime.tariff_eur_per_hour == pytest.approx(30.0)
-    # Claims 30 x (40 + 60) = 3000 > envelope 1500: everybody paid half the tariff.
+    # Tariff: the accredited providers' mean unit cost, c = w / h + f0 Q**beta / Q with
+    # Q = 1000 h, h = 350 h per FTE: 9000 / 350 + 25 x 1000**-0.2 = 25.714 + 6.280.
+    assert regime.tariff_eur_per_hour == pytest.approx(31.994, abs=1e-3)
+    # Claims 32 x (40 + 60) = 3200 > envelope 1500: everybody paid 1500 / 3200 of the tariff.
     spent = regime.pay_for_service(model, {1: 40.0, 2: 60.0, 3: 100.0}, {})
     assert spent == pytest.approx(1500.0)
     assert a.ledger.public_order_eur == pytest.approx(600.0)

@@ -2,6 +2,7 @@
 as attributes, mechanisms as arrays, and numpy scalars never leak out."""
 
 import numpy as np
+import pytest
 
 from simulation import TerritoryModel
 from simulation.organisations import NON_MEMBER, ConventionalFirm, Ledger, Organisation, Provider
@@ -136,3 +137,61 @@ def test_the_provider_arrays_follow_the_providers_through_entries_closures_and_m
         np.testing.assert_array_equal(model.organisation_rows(), list(map(attrgetter("_row"), model.organisations())))
         by_id = model.row_by_id()
         assert {i: int(r) for i, r in enumerate(by_id) if r >= 0} == {p.unique_id: p._row for p in provs}
+
+
+def test_new_rows_are_consecutive_zero_rows_and_the_columns_grow_in_place():
+    state = ProviderState(capacity=4)
+    cols = state.cols
+    assert state.new_row() == 0
+    cols["staff_fte"][0] = 2.5
+    assert state.new_rows(9) == 1 and state.size == 10 and state.capacity == 16 and state.cols is cols
+    assert cols["staff_fte"][0] == 2.5 and not cols["staff_fte"][1:].any()
+    assert state.new_rows(0) == 10 and state.new_row() == 10
+
+
+def test_create_many_makes_what_construction_one_by_one_makes():
+    """Provider.create_many against n calls of the constructor: the same unique_ids, rows,
+    every column of the rows and the slots, each keyword one value for all or one per agent."""
+    one, many = (TerritoryModel(smoke(steps=2), rng=4).run() for _ in range(2))
+    values = {"sector": np.array([0, 3, 1]), "municipality": np.array([2, 0, 1]), "staff_fte": 1.5,
+              "volunteers_fte": np.array([0.5, 0.0, 2.25]), "treasury_eur": 4000.0, "technicisation": 0.1,
+              "governance": 0.7, "insertion_share": np.array([0.0, 0.3, 0.0]), "accredited_from": 6}
+    for cls in (Organisation, ConventionalFirm):
+        ref = [cls(one, legal_form="cooperative", **{k: v[i].item() if isinstance(v, np.ndarray) else v for k, v in values.items()})
+               for i in range(3)]
+        made = cls.create_many(many, 3, legal_form="cooperative", **values)
+        assert [type(a) for a in made] == [cls] * 3
+        assert [a.unique_id for a in made] == [a.unique_id for a in ref] and [a._row for a in made] == [a._row for a in ref]
+        for a, b in zip(made, ref, strict=True):
+            assert {name: col[a._row].item() for name, col in many.provider_state.cols.items()} == {
+                name: col[b._row].item() for name, col in one.provider_state.cols.items()}
+            assert [getattr(a, s) for s in Provider.__slots__ if s != "_cols"] == [getattr(b, s) for s in Provider.__slots__ if s != "_cols"]
+            assert a._cols is many.provider_state.cols and a.model is many and a in many.agents
+    assert many.provider_state.size == one.provider_state.size
+
+    class WithInit(Organisation):
+        def __init__(self, model, **kwargs):
+            super().__init__(model, **kwargs)
+
+    with pytest.raises(TypeError, match="WithInit has its own __init__"):
+        WithInit.create_many(many, 2, sector=0, municipality=0, staff_fte=1.0)
+
+
+def test_the_roster_adds_a_batch_as_one_by_one():
+    """Roster.add_many against add in a loop, through removals, compaction and growth, with
+    batches that hold a provider registered already (it keeps its place) or twice."""
+    rng = np.random.default_rng(1)
+    batch, ref = Roster(capacity=4), Roster(capacity=4)
+    for _ in range(400):
+        uids = rng.integers(80, size=int(rng.integers(0, 12))).tolist()
+        if rng.random() < 0.5:
+            uids = [u for u in dict.fromkeys(uids) if u not in ref.entry]  # new ones only: the batch path
+        rows = [3 * u + 1 for u in uids]
+        batch.add_many(rows, uids)
+        for row, uid in zip(rows, uids, strict=True):
+            ref.add(row, uid)
+        for uid in rng.choice(list(ref.entry), size=min(len(ref.entry), int(rng.integers(0, 10))), replace=False).tolist():
+            batch.remove(uid)
+            ref.remove(uid)
+        assert all((a == b).all() for a, b in zip(batch.arrays(), ref.arrays(), strict=True))
+    assert len(batch.entry) > 0

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from simulation import TerritoryModel
-from simulation.organisations import Ledger, Organisation, cost_sheet
+from simulation import mechanisms as mech
+from simulation.organisations import Ledger, Organisation, cost_sheet, fixed_costs
 
 from .conftest import smoke
 
@@ -34,6 +35,29 @@ def test_cost_sheet_equals_the_methods_bit_for_bit():
         np.testing.assert_array_equal(sheet[key], expected, err_msg=key)
 
 
+def test_fixed_costs_over_arrays_equal_the_scalar_form_bit_for_bit():
+    q = np.concatenate(([0.0, -5.0, 1e-300, 1.0, 7.5e6], np.random.default_rng(1).lognormal(7.0, 2.0, 500)))
+    for scale, exponent in ((25.0, 0.8), (3000.0, 0.37), (1.0, 1.0)):
+        expected = [mech.fixed_cost(x, scale, exponent) for x in q.tolist()]
+        np.testing.assert_array_equal(fixed_costs(q, scale, exponent), expected)
+
+
+def test_cost_sheet_reuses_fixed_costs_only_for_unchanged_capacities():
+    """The memo of f0 Q**beta (organisations.FixedCostMemo) gives the methods' bits after
+    capacities change, for new providers, and under other cost parameters."""
+    model = TerritoryModel(smoke(steps=4), rng=3).run()
+    op = model.config.organisation
+    provs = model.providers()
+    for p in provs[::5]:
+        p.staff_fte *= 1.5
+    provs.append(Organisation(model, sector=0, municipality=0, staff_fte=2.0))
+    for params in (op, op.model_copy(update={"fixed_cost_exponent": 0.7}), op):
+        for _ in range(2):  # the second sheet reuses what the first computed
+            sheet = cost_sheet(provs, params)
+            np.testing.assert_array_equal(sheet["fixed_cost_eur"], [p.fixed_cost_eur(params) for p in provs])
+            np.testing.assert_array_equal(sheet["unit_cost_eur"], [p.unit_cost_eur(params) for p in provs])
+
+
 def test_network_metrics_equal_networkx_even_with_a_self_loop():
     import networkx as nx
 
@@ -50,6 +74,36 @@ def test_network_metrics_equal_networkx_even_with_a_self_loop():
     assert abs(network_clustering(model) - nx.average_clustering(g)) < 1e-12
 
 
+def test_triangle_counts_bit_table_equal_sparse_products_and_networkx():
+    """Both ways of counting triangles give networkx's counts, node by node, on random
+    graphs with isolated nodes, cliques and sizes across 64-bit word boundaries."""
+    import networkx as nx
+
+    from simulation.metrics import _triangles_bitset, _triangles_sparse
+
+    rng = np.random.default_rng(3)
+    for n, p in ((1, 0.0), (5, 1.0), (63, 0.2), (64, 0.3), (65, 0.1), (200, 0.05), (300, 0.02)):
+        g = nx.gnp_random_graph(n, p, seed=int(rng.integers(1 << 30)))
+        g.add_edges_from((a, b) for a in range(min(n, 12)) for b in range(a))  # a PTCE-like clique
+        ties = np.array(list(g.edges()), dtype=np.int64).reshape(-1, 2)
+        pu, pv = ties[:, 0], ties[:, 1]
+        k = np.bincount(pu, minlength=n) + np.bincount(pv, minlength=n)
+        expected = np.array([nx.triangles(g)[i] for i in range(n)], dtype=float)
+        np.testing.assert_array_equal(_triangles_bitset(n, pu, pv), expected)
+        np.testing.assert_array_equal(_triangles_sparse(n, pu, pv, k), expected)
+        assert n < 12 or expected.sum() >= 3 * 220  # the clique's 220 triangles, 3 nodes each
+
+
+def test_network_clustering_is_the_same_above_the_bit_table_size(monkeypatch):
+    """Large networks take the sparse products: same value, bit for bit, on a model's network."""
+    from simulation import metrics
+
+    model = TerritoryModel(smoke(**{"strategy.policy": "cooperate", "steps": 6}), rng=4).run()
+    small = metrics.network_clustering(model)
+    monkeypatch.setattr(metrics, "BITSET_MAX_NODES", 0)
+    assert metrics.network_clustering(model) == small > 0
+
+
 def test_funded_public_hours_all_equals_the_method_under_every_regime():
     for regime in ("administrative", "competitive", "cooperative"):
         model = TerritoryModel(smoke(regime, steps=5), rng=5).run()
@@ -61,6 +115,9 @@ def test_funded_public_hours_all_equals_the_method_under_every_regime():
         c[::4] = 0.0  # a zero unit cost funds no hours
         expected = np.array([model.regime.funded_public_hours(model, p, float(x)) for p, x in zip(provs, c, strict=True)])
         np.testing.assert_array_equal(model.regime.funded_public_hours_all(model, provs, c), expected, err_msg=regime)
+        # As the model calls it, with the providers' rows and ids.
+        np.testing.assert_array_equal(model.regime.funded_public_hours_all(model, provs, c, rows=model.provider_rows(), ids=model.provider_ids()),
+                                      expected, err_msg=regime)
 
 
 def test_update_network_equals_a_tie_by_tie_reference():
@@ -522,3 +579,23 @@ def test_update_network_returns_member_trust_means_after_the_update():
     coop.update_network(twin)
     expected = coop.member_trust_means(twin, twin.ptces())
     assert got and got == expected
+
+
+def test_pay_for_service_reads_hours_by_id_as_the_dict_it_stands_for():
+    """allocate_demand hands the public hours served over as arrays (regimes.HoursById);
+    the administrative tariff pays exactly what it pays for the same hours in a dict."""
+    import copy
+
+    from simulation.regimes import HoursById
+
+    model = TerritoryModel(smoke("administrative", steps=5), rng=5).run()
+    for phase in (model.open_quarter, model.fund_public_services, model.set_prices, model.allocate_demand):
+        phase()
+    twin = copy.deepcopy(model)
+    served = model.public_hours_served
+    assert isinstance(served, HoursById) and len(served) == len(model.providers())
+    assert dict(served) == dict(zip(served.ids.tolist(), served.hours.tolist(), strict=True))
+    spent = model.regime.pay_for_service(model, served, model.contract_hours)
+    assert spent > 0
+    assert spent == twin.regime.pay_for_service(twin, dict(twin.public_hours_served), twin.contract_hours)
+    np.testing.assert_array_equal(model.provider_state.cols["ledger_public_order_eur"], twin.provider_state.cols["ledger_public_order_eur"])
