@@ -24,7 +24,7 @@ import mesa
 import numpy as np
 
 from . import mechanisms as mech
-from .organisations import capacity_rows, cost_sheet, rows_of
+from .organisations import NON_MEMBER, capacity_rows, cost_sheet, rows_of
 from .state import running_total
 
 if TYPE_CHECKING:
@@ -69,27 +69,7 @@ def absorb(model: TerritoryModel, absorber: Provider, absorbed: Provider) -> Non
     absorber.insolvent_quarters = 0 if absorber.treasury_eur >= 0 else absorber.insolvent_quarters
     if absorbed.prev_flows is not None:
         absorber.prev_flows = absorbed.prev_flows.copy() if absorber.prev_flows is None else absorber.prev_flows + absorbed.prev_flows
-    net = model.cooperation
-    adj = net._adj  # networkx's dict of dicts (its views cost a call per read)
-    theirs, mine = adj[absorbed.unique_id], adj[absorber.unique_id]
-    new: list[tuple[int, float, str]] = []  # ties the absorber takes over, in adjacency order
-    for nb, tie in list(theirs.items()):
-        if nb == absorber.unique_id:
-            continue
-        trust = tie["trust"]
-        own = mine.get(nb)
-        if own is not None:
-            own["trust"] = max(trust, own["trust"])
-        else:
-            new.append((nb, trust, tie.get("kind", "tie")))
-    # What add_edge(absorber, nb, trust=trust, kind=kind) tie by tie does (the same slots in
-    # the same order), with the network's bulk insertion, then each tie's trust and kind.
-    if new:
-        net.add_missing_ties(absorber.unique_id, [nb for nb, _, _ in new], 0.0, "tie")
-        for nb, trust, kind in new:
-            tie = mine[nb]
-            tie["trust"] = trust
-            tie["kind"] = kind
+    model.cooperation.take_over_ties(absorber.unique_id, absorbed.unique_id)  # its ties, trust and kind
     model.regime.on_merger(model, absorber, absorbed)
     model.remove_provider(absorbed)
 
@@ -158,19 +138,20 @@ def concentrate(model: TerritoryModel) -> None:
     """Yearly: each organisation that chose to concentrate looks for a partner with
     probability ``merger_attempt_per_year``; the larger absorbs the smaller."""
     cp = model.config.concentration
-    orgs = sorted((o for o in model.organisations() if o.strategy == "concentrate"), key=attrgetter("unique_id"))
+    everyone, _ = organisations_by_id(model)
+    concentrating = [o.strategy == "concentrate" for o in everyone]
+    orgs = list(compress(everyone, concentrating))  # in id order
     order = model.dyn_rng.permutation(len(orgs))
     draws = model.dyn_rng.random(len(orgs))
     taken: set[int] = set()
     # Per sector, only the organisations that can consent (they chose to concentrate or are
     # in deficit).  Neither changes during this loop (an absorber's deficit may end, but it
     # is then taken), so indexes made now give what a scan at each search would.
-    everyone = model.organisations()
     cols, rows = model.provider_state.cols, rows_of(everyone)
+    consenting = np.array(concentrating, dtype=bool) | (cols["insolvent_quarters"][rows] > 0)
     can_consent: dict[int, list[Provider]] = {}
-    for o, sector, in_deficit in zip(everyone, cols["sector"][rows].tolist(), (cols["insolvent_quarters"][rows] > 0).tolist(), strict=True):
-        if in_deficit or o.strategy == "concentrate":
-            can_consent.setdefault(sector, []).append(o)
+    for o, sector in zip(compress(everyone, consenting.tolist()), cols["sector"][rows[consenting]].tolist(), strict=True):
+        can_consent.setdefault(sector, []).append(o)
     indexes = {sector: NearestIndex(consenting, model.territory.distance_km) for sector, consenting in can_consent.items()}
     for i in order.tolist():
         org = orgs[i]
@@ -293,17 +274,12 @@ class Ptce(mesa.Agent):
         self.forms = forms & set(cp.forms)
         if "supply_chain" in self.forms:
             # Members of one sector buy from each other: their ties become supply links.
-            adj = self.model.cooperation._adj  # networkx's dict of dicts (its views cost a call per read)
             by_sector: dict[int, list[int]] = {}
             for m, sector in zip(ess, sectors, strict=True):
                 by_sector.setdefault(sector, []).append(m.unique_id)
             for ids in by_sector.values():
-                for i, a in enumerate(ids):
-                    ties = adj[a]
-                    for b in ids[i + 1:]:
-                        tie = ties.get(b)
-                        if tie is not None:
-                            tie["kind"] = "supply"
+                if len(ids) > 1:
+                    self.model.cooperation.set_kind_among(ids, "supply")
 
     def member_effects(self) -> dict[str, float]:
         """What each form gives every ESS member this quarter, by provider column (d the
@@ -403,30 +379,142 @@ class Ptce(mesa.Agent):
         self.remove()
 
 
+def hub_ess_rows(model: TerritoryModel, hubs: list[Ptce]) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """The ESS members of ``hubs`` in one pass: their rows in ``provider_state``, hub after hub
+    in member order (each hub's ``ess_members()`` order), the position in ``hubs`` of each
+    one's hub, and the bounds of each hub's slice (``len(hubs) + 1`` of them)."""
+    members = [m for hub in hubs for m in hub.members.values()]
+    rows = rows_of(members)
+    ess = model.provider_state.cols["ess"][rows] == 1
+    hub_pos = np.repeat(np.arange(len(hubs)), [len(hub.members) for hub in hubs])[ess]
+    bounds = np.zeros(len(hubs) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(hub_pos, minlength=len(hubs)), out=bounds[1:])
+    return rows[ess], hub_pos, bounds.tolist()
+
+
+def book_ptce_costs(model: TerritoryModel, hubs: list[Ptce], funded_eur: dict[int, float]) -> list[float]:
+    """Ptce.book_costs_and_outside_funding of every hub at once (``funded_eur``: the public
+    share funded, by hub id; 0 if absent); returns each hub's outside funding raised.  Over
+    the ESS members of all hubs, for a member i of hub h:
+
+        coordination_i += C_h w_i,  subsidy_i += (P_h + A_h) w_i,  w_i = S_i / sum_{j in h} S_j
+
+    C_h the hub's coordination cost, P_h its funded share, A_h a development agency's
+    outside funding; a hub whose members have no staff books nothing.  Each hub's staff sum
+    is numpy's over its own members, as the method's (tests/test_vectorised.py)."""
+    cp = model.config.cooperation
+    cols = model.provider_state.cols
+    rows, hub_pos, bounds = hub_ess_rows(model, hubs)
+    staff = cols["staff_fte"][rows]
+    total_staff, cost, subsidy = np.zeros(len(hubs)), np.zeros(len(hubs)), np.zeros(len(hubs))
+    outside_eur = [0.0] * len(hubs)
+    for k, hub in enumerate(hubs):
+        s, e = bounds[k], bounds[k + 1]
+        if e == s or (total := staff[s:e].sum()) <= 0:
+            continue
+        outside = cp.agency_funding_eur_per_quarter * hub.depth if "development_agency" in hub.forms else 0.0
+        total_staff[k], cost[k], subsidy[k] = total, hub.coordination_cost_eur(), funded_eur.get(hub.unique_id, 0.0) + outside
+        outside_eur[k] = outside
+    booked = total_staff[hub_pos] > 0
+    rows, hub_pos = rows[booked], hub_pos[booked]
+    w = staff[booked] / total_staff[hub_pos]
+    cols["ledger_coordination_eur"][rows] += cost[hub_pos] * w
+    cols["ledger_subsidy_eur"][rows] += subsidy[hub_pos] * w
+    return outside_eur
+
+
+def pool_treasuries(model: TerritoryModel, hubs: list[Ptce]) -> None:
+    """Ptce.pool_treasury of every hub at once, over the ESS members of all hubs (disjoint
+    rows, so the hubs do not interact): contributions c_i = share x r_i of the members with
+    a surplus r_i > 0, added to their hub's fund in member order, then
+    mechanisms.carry_from_fund hub by hub on the treasuries after contributions.  The
+    funds and the quarter's tallies are added one by one in hub and member order, as hub
+    after hub (tests/test_vectorised.py)."""
+    cp = model.config.cooperation
+    stats = model.quarter_stats
+    cols = model.provider_state.cols
+    rows, hub_pos, bounds = hub_ess_rows(model, hubs)
+    treasury, transfers = cols["treasury_eur"], cols["transfers_eur"]
+    funds = [hub.fund_eur for hub in hubs]
+    result = cols["last_result_eur"][rows]
+    surplus = result > 0
+    paying = rows[surplus]
+    c = cp.fund_contribution_share * result[surplus]
+    treasury[paying] -= c
+    transfers[paying] -= c
+    if len(c):  # the funds and the tally add them one by one, in order (state.running_total)
+        for k, x in zip(hub_pos[surplus].tolist(), c.tolist(), strict=True):
+            funds[k] += x
+        stats["fund_in_eur"] = running_total(c, stats.get("fund_in_eur", 0.0))
+    # mechanisms.carry_from_fund of each hub whose members are in deficit (the others keep
+    # their treasuries and fund): deficits paid in full, or pro rata if the fund is short.
+    t = treasury[rows]
+    short = t < 0
+    if short.any():
+        new_t, moved = t.copy(), np.zeros(len(t), dtype=bool)
+        deficit = np.where(short, -t, 0.0)
+        for k in np.unique(hub_pos[short]).tolist():
+            s, e = bounds[k], bounds[k + 1]
+            fund, total = funds[k], deficit[s:e].sum()
+            if total <= 0 or fund <= 0:
+                continue
+            paid = deficit[s:e] if fund >= total else deficit[s:e] * (fund / total)
+            new_t[s:e] = t[s:e] + paid
+            moved[s:e] = new_t[s:e] != t[s:e]
+            funds[k] = fund - float(paid.sum())
+        carried = new_t[moved] - t[moved]
+        changed = rows[moved]
+        cols["carried_eur"][changed] = carried
+        transfers[changed] += carried
+        if len(carried):
+            stats["fund_out_eur"] = running_total(carried, stats.get("fund_out_eur", 0.0))
+        treasury[changed] = new_t[moved]
+        cols["insolvent_quarters"][changed[new_t[moved] >= 0]] = 0
+    for hub, fund in zip(hubs, funds, strict=True):
+        hub.fund_eur = fund
+
+
 def member_trust_means(model: TerritoryModel, hubs: list[Ptce]) -> dict[int, float]:
     """Mean trust of the ties between members of each PTCE (self-loops left out), by hub
     id; hubs without such a tie are left out.  Over the tie arrays (simulation.network),
     the ties of a hub taken in the order of a loop over its members by increasing id and
     their neighbours of higher id in adjacency order, as ``np.mean`` of that list gives."""
     net = model.cooperation
-    top = len(net.node_index()[1])
-    hub_of = np.full(top, -1, dtype=np.int64)
-    sizes = [len(hub.members) for hub in hubs]
-    ids = np.fromiter(chain.from_iterable(hub.members for hub in hubs), dtype=np.int64, count=sum(sizes))
-    owner = np.repeat(np.array([hub.unique_id for hub in hubs], dtype=np.int64), sizes)
-    hub_of[ids[ids < top]] = owner[ids < top]  # a member is in one hub only
     u, v, slots = net.tie_arrays()
+    hub_of = hub_by_node(hubs, max(int(u.max(initial=-1)), int(v.max(initial=-1))) + 1)[0]
+    return hub_trust_means(hub_of, u, v, net.trust[slots], np.ones(len(u), dtype=bool))
+
+
+def hub_by_node(hubs: list[Ptce], top: int) -> tuple[np.ndarray, list[Provider], np.ndarray, np.ndarray]:
+    """(hub_of, members, ids, owner): ``hub_of[uid]`` the id of the hub of node ``uid`` (-1 if
+    in none), for ids up to ``top`` at least (further if a member's id is larger); the
+    hubs' members hub after hub, their ids, and the id of each one's hub."""
+    sizes = [len(hub.members) for hub in hubs]
+    members = [m for hub in hubs for m in hub.members.values()]
+    ids = np.fromiter(chain.from_iterable(hub.members for hub in hubs), dtype=np.int64, count=len(members))
+    owner = np.repeat(np.array([hub.unique_id for hub in hubs], dtype=np.int64), sizes)
+    hub_of = np.full(max(top, int(ids.max(initial=-1)) + 1), -1, dtype=np.int64)
+    hub_of[ids] = owner  # a member is in one hub only
+    return hub_of, members, ids, owner
+
+
+def hub_trust_means(hub_of: np.ndarray, u: np.ndarray, v: np.ndarray, trust: np.ndarray, keep: np.ndarray) -> dict[int, float]:
+    """member_trust_means over the ties (u, v) in slot order with this ``trust``, those of
+    ``keep`` only, ``hub_of`` as hub_by_node gives."""
     hu = hub_of[u]
-    inside = (hu >= 0) & (hu == hub_of[v]) & (u != v)
-    hub_ids, low, trust = hu[inside], np.minimum(u, v)[inside], net.trust[slots][inside]
-    order = np.lexsort((low, hub_ids))  # by hub, then lower end, then slot (lexsort is stable)
+    inside = (hu == hub_of[v]) & (hu >= 0) & keep & (u != v)
+    hub_ids, low, trust = hu[inside], np.minimum(u[inside], v[inside]), trust[inside]
+    if not len(hub_ids):
+        return {}
+    # By hub, then lower end, then slot: one stable sort of a key (hub, lower end).
+    order = np.argsort(hub_ids * len(hub_of) + low, kind="stable")
     hub_ids, trust = hub_ids[order], trust[order]
-    starts = np.flatnonzero(np.r_[True, hub_ids[1:] != hub_ids[:-1]]) if len(hub_ids) else np.zeros(0, dtype=np.int64)
-    bounds = np.r_[starts, len(hub_ids)]
-    # trust[s:e].sum() / (e - s) is np.mean's own computation (the same pairwise sum, then one
-    # division), without its per-call overhead.
-    return {h: float(trust[s:e].sum()) / (e - s)
-            for h, s, e in zip(hub_ids[bounds[:-1]].tolist(), bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)}
+    cuts = (np.flatnonzero(hub_ids[1:] != hub_ids[:-1]) + 1).tolist()
+    starts, ends = [0, *cuts], [*cuts, len(hub_ids)]
+    # np.add.reduce(trust[s:e]) / (e - s) is np.mean's own computation (the same pairwise
+    # sum, then one division), without its per-call overhead.
+    add = np.add.reduce
+    return {h: float(add(trust[s:e])) / (e - s) for h, s, e in zip(hub_ids[starts].tolist(), starts, ends, strict=True)}
 
 
 def ptce_candidates_firms(model: TerritoryModel, muni: int, exclude: set[int]) -> list[Provider]:
@@ -450,7 +538,7 @@ def cooperate(model: TerritoryModel) -> None:
     cooperating organisations and a firm (FACTS.md [ptce-law])."""
     cp = model.config.cooperation
     d = model.territory.distance_km
-    seekers = sorted((o for o in model.organisations() if o.strategy == "cooperate" and o.ptce is None), key=attrgetter("unique_id"))
+    seekers = [o for o in organisations_by_id(model)[0] if o.strategy == "cooperate" and o.ptce is None]  # in id order
     draws = model.dyn_rng.random(len(seekers))
     index = NearestIndex(seekers, d)
 
@@ -463,28 +551,44 @@ def cooperate(model: TerritoryModel) -> None:
         return hubs, d[:, seats].tolist(), [p.rigidity_after_joining() for p in hubs]
 
     hubs, to_seat_km, r_after = open_hubs()
+    # Per municipality, the hubs within the radius (position, distance), and the firms a
+    # foundation there could recruit (ptce_candidates_firms): neither changes until a PTCE is
+    # founded (joining members are ESS organisations; firms join only at a foundation).
+    near_hubs: dict[int, list[tuple[int, float]]] = {}
+    firms_near: dict[int, list[Provider]] = {}
     for org, u in zip(seekers, draws, strict=True):
         if org.ptce is not None or not org.alive or u >= cp.join_per_quarter:
             continue
-        options = []
-        for j, dist in enumerate(to_seat_km[org.municipality]):
-            if dist <= cp.ptce_radius_km and r_after[j] <= cp.rigidity_exit_threshold:
-                options.append((r_after[j], dist, hubs[j].unique_id, j))
+        muni = org.municipality
+        near = near_hubs.get(muni)
+        if near is None:
+            near = near_hubs[muni] = [(j, dist) for j, dist in enumerate(to_seat_km[muni]) if dist <= cp.ptce_radius_km]
+        options = [(r_after[j], dist, hubs[j].unique_id, j) for j, dist in near if r_after[j] <= cp.rigidity_exit_threshold]
         if options:
             j = min(options)[3]  # (rigidity after joining, distance, id): ids are unique
             hubs[j].add_member(org)
             r_after[j] = hubs[j].rigidity_after_joining()
             index.remove(org)
             continue
-        if found_ptce(model, org, index) is not None:
+        firms = firms_near.get(muni)
+        if firms is None:
+            firms = firms_near[muni] = ptce_candidates_firms(model, muni, set())
+        if found_ptce(model, org, index, firms) is not None:
             hubs, to_seat_km, r_after = open_hubs()  # the new PTCE is open to the next seekers
+            near_hubs.clear()
+            firms_near.clear()
 
 
-def found_ptce(model: TerritoryModel, org: Provider, index: NearestIndex | None = None) -> Ptce | None:
+def found_ptce(model: TerritoryModel, org: Provider, index: NearestIndex | None = None, firms: list[Provider] | None = None) -> Ptce | None:
     """Found a PTCE seated at ``org``'s municipality if enough partners agree: the nearest
-    cooperating organisations outside a PTCE (by distance, then id) and a firm."""
+    cooperating organisations outside a PTCE (by distance, then id) and a firm.  ``firms``:
+    ptce_candidates_firms of that municipality, if already known."""
     cp = model.config.cooperation
     m0 = org.municipality
+    if firms is None:
+        firms = ptce_candidates_firms(model, m0, set())
+    if not firms:
+        return None  # no firm to ask: no foundation (and no draw, as below)
     if index is None:
         index = NearestIndex([o for o in model.organisations() if o.strategy == "cooperate"], model.territory.distance_km)
     partners = index.nearest(
@@ -494,7 +598,7 @@ def found_ptce(model: TerritoryModel, org: Provider, index: NearestIndex | None 
     if len(partners) + 2 < cp.founding_members_min:
         return None
     firm = None
-    for f in ptce_candidates_firms(model, m0, set()):
+    for f in firms:
         if model.dyn_rng.random() < cp.firm_join_probability:
             firm = f
             break
@@ -530,9 +634,11 @@ def restore_legality(model: TerritoryModel, ptce: Ptce) -> None:
 
 
 # --------------------------------------------------------------------------- network
-def update_network(model: TerritoryModel) -> None:
+def update_network(model: TerritoryModel, hubs: list[Ptce] | None = None) -> dict[int, float]:
     """Trust grows on ties of successful cooperation and decays otherwise; weak ties drop;
     each provider's productivity follows the summed trust of its ties (spillovers).
+    Returns the mean trust of the ties between members of each hub after the update
+    (member_trust_means), from the same pass; ``hubs``: model.ptces() if not given.
 
     A tie cooperates successfully this quarter when its ends are members of the same PTCE
     and both closed the quarter without a deficit (joint projects of the cooperative regime
@@ -541,34 +647,59 @@ def update_network(model: TerritoryModel) -> None:
     """
     cp = model.config.cooperation
     net = model.cooperation
-    nodes, position = net.node_index()
-    # The hub of each member whose quarter ended without a deficit (-1 otherwise), by node position.
-    hub_ok = np.full(len(nodes), -1, dtype=np.int64)
-    hubs = model.ptces()
-    members = [a for hub in hubs for a in hub.members.values()]
-    if members:
-        uids = np.array([uid for hub in hubs for uid in hub.members], dtype=np.int64)
-        hub_ids = np.repeat(np.array([hub.unique_id for hub in hubs], dtype=np.int64), [len(hub.members) for hub in hubs])
-        ok = model.provider_state.cols["last_result_eur"][rows_of(members)] >= 0
-        hub_ok[position[uids[ok]]] = hub_ids[ok]
+    if hubs is None:
+        hubs = model.ptces()
+    u, v, slots = net.tie_arrays()
+    ids = model.provider_ids()
+    top = max(int(u.max(initial=-1)), int(v.max(initial=-1)), int(ids.max(initial=-1))) + 1
+    # Arrays by node id: the hub of each member, and of each member whose quarter ended
+    # without a deficit (-1 otherwise).
+    hub_of, members, member_ids, owner = hub_by_node(hubs, top)
+    hub_ok = np.full(len(hub_of), -1, dtype=np.int64)
+    ok = model.provider_state.cols["last_result_eur"][rows_of(members)] >= 0
+    hub_ok[member_ids[ok]] = owner[ok]
     # Over the tie arrays (simulation.network), tie by tie:
     #   t' = min(1, t + gain) if both ends are in the same hub and ended without a deficit,
     #   t' = t - decay otherwise;  the tie drops if t' < floor.
-    u, v, slots = net.tie_arrays()
-    hu, hv = hub_ok[position[u]], hub_ok[position[v]]
-    success = (hu >= 0) & (hu == hv)
+    hu = hub_ok[u]
+    success = (hu >= 0) & (hu == hub_ok[v])
     t = net.trust[slots]
     t = np.minimum(np.where(success, t + cp.trust_gain_per_quarter, t - cp.trust_decay_per_quarter), 1.0)
     net.set_trust(slots, t)
     kept = t >= cp.tie_drop_trust
     # Each agent's strength, the summed trust of the ties it keeps (networkx's weighted
-    # degree after the drop, a self-loop once).
-    strength = net.strength_by_node(position, len(nodes), t, kept)
+    # degree after the drop, a self-loop once), by node id: CooperationNetwork.strength_by_node's
+    # bincounts (the same additions in the same order, bins by id rather than node position).
+    other = kept & (u != v)
+    strength = np.bincount(u[kept], weights=t[kept], minlength=len(hub_of)) + np.bincount(v[other], weights=t[other], minlength=len(hub_of))
     if not kept.all():  # the regime ends what rested on a dropped tie (a joint project)
         model.regime.on_ties_dropped(model, u[~kept], v[~kept])
-    net.remove_slots(slots[~kept])
-    strength = strength[position[model.provider_ids()]]
-    model.provider_state.cols["productivity"][model.provider_rows()] = mech.spillover_multipliers(strength, cp.spillover_max, cp.spillover_trust_scale)
+        net.remove_slots(slots[~kept])
+    model.provider_state.cols["productivity"][model.provider_rows()] = mech.spillover_multipliers(strength[ids], cp.spillover_max, cp.spillover_trust_scale)
+    return hub_trust_means(hub_of, u, v, t, kept)
+
+
+def update_hubs(model: TerritoryModel, hubs: list[Ptce], member_trust: dict[int, float]) -> None:
+    """Ptce.update of every hub, hub after hub (``member_trust``: update_network's means, 0
+    for a hub absent from it), the members' exit draws taken at once: the draws of the
+    hubs one after the other, each over its ESS members by id, are one call's draws in
+    that order (numpy's Generator.random; tests/test_vectorised.py)."""
+    cp = model.config.cooperation
+    p_exit = []
+    for hub in hubs:
+        hub.formalisation += cp.formalisation_speed * (cp.formalisation_target - hub.formalisation)
+        hub.depth = mech.pooling_depth_step(hub.depth, member_trust.get(hub.unique_id, 0.0), cp.depth_growth_per_quarter)
+        p_exit.append(mech.rigidity_exit_probability(hub.rigidity, cp.rigidity_exit_threshold, cp.rigidity_exit_rate))
+    members = [m for hub in hubs for m in hub.members.values()]
+    ids = np.fromiter(chain.from_iterable(hub.members for hub in hubs), dtype=np.int64, count=len(members))
+    hub_pos = np.repeat(np.arange(len(hubs)), [len(hub.members) for hub in hubs])
+    ess = np.flatnonzero(model.provider_state.cols["ess"][rows_of(members)] == 1)
+    ess = ess[np.lexsort((ids[ess], hub_pos[ess]))]  # hub after hub, by id within each
+    draws = model.dyn_rng.random(len(ess))  # one per ESS member, even when p_exit = 0
+    for i in ess[draws < np.array(p_exit)[hub_pos[ess]]].tolist():
+        m = members[i]
+        hubs[hub_pos[i]].remove_member(m)
+        m.strategy = "independent"  # disappointed by the superstructure
 
 
 # --------------------------------------------------------------------------- strategy
@@ -583,10 +714,15 @@ def nearest_peer_index(munis: np.ndarray, distance_km: np.ndarray, radius_km: fl
     out = np.full(n, -1)
     if n < 2:
         return out
-    present, where = np.unique(munis, return_inverse=True)
-    grouped = np.argsort(where, kind="stable")  # by municipality, in id order within each
-    count = np.bincount(where, minlength=len(present))
-    start = np.r_[0, np.cumsum(count)[:-1]]
+    # np.unique(munis, return_inverse=True) from a count per municipality (a territory has
+    # at most a few hundred municipalities: the stable sort is then a radix sort).
+    count = np.bincount(munis)
+    present = np.flatnonzero(count)
+    count = count[present]
+    where = np.searchsorted(present, munis)  # each one's municipality's place in present
+    grouped = np.argsort(where.astype(np.uint16) if len(present) <= 1 << 16 else where, kind="stable")  # by municipality, in id order within each
+    start = np.zeros(len(present), dtype=np.int64)
+    np.cumsum(count[:-1], out=start[1:])
     first = grouped[start]  # the lowest id of each municipality
     second = grouped[np.minimum(start + 1, n - 1)]  # the next one (where there are two)
     # A peer in the same municipality: the lowest id other than itself.
@@ -595,7 +731,7 @@ def nearest_peer_index(munis: np.ndarray, distance_km: np.ndarray, radius_km: fl
     out[crowded] = np.where(np.arange(n)[crowded] == own_first[crowded], second[where][crowded], own_first[crowded])
     # Alone in its municipality: among the other municipalities within the radius at the
     # smallest distance, the organisation with the lowest id.
-    d = distance_km[np.ix_(present, present)].astype(float)
+    d = distance_km[present][:, present].astype(float)
     np.fill_diagonal(d, np.inf)
     d[d > radius_km] = np.inf
     best = d.min(axis=1)
@@ -606,7 +742,7 @@ def nearest_peer_index(munis: np.ndarray, distance_km: np.ndarray, radius_km: fl
 
 
 def strategy_payoffs(model: TerritoryModel, orgs: list[Provider], sheet: dict[str, np.ndarray] | None = None,
-                     rows: np.ndarray | None = None) -> np.ndarray:
+                     rows: np.ndarray | None = None, own: np.ndarray | None = None) -> np.ndarray:
     """Expected gain of each strategy, shares of each organisation's quarterly costs, (n, 3).
 
     independent: 0.  concentrate: its share of the fixed-cost saving of merging with the
@@ -615,7 +751,8 @@ def strategy_payoffs(model: TerritoryModel, orgs: list[Provider], sheet: dict[st
     ``rigidity_half_size`` members like itself), phi (F(Q) - F(Q_tot) Q / Q_tot), less its
     share of the coordination cost the regime does not fund.
     ``sheet``: the organisations' cost sheet (organisations.cost_sheet) if already computed;
-    ``rows``: their rows (organisations.rows_of) if already known.
+    ``rows``: their rows (organisations.rows_of) if already known; ``own``: the position in
+    model.ptces() of each one's hub (own_hub_positions) if already known.
     """
     op, cp = model.config.organisation, model.config.cooperation
     n = len(orgs)
@@ -649,15 +786,17 @@ def strategy_payoffs(model: TerritoryModel, orgs: list[Provider], sheet: dict[st
     rig = np.zeros(n)
     if hubs:
         seats = np.array([h.seat for h in hubs])
-        dh = dist[np.ix_(munis, seats)]  # (n, H), hubs in id order so argmin breaks ties by id
-        near = dh <= cp.ptce_radius_km
-        choice = np.where(near.any(axis=1), np.argmin(np.where(near, dh, np.inf), axis=1), -1)
+        # The nearest hub within the radius of each municipality, then of each organisation
+        # (distance depends only on municipalities): (M, H), hubs in id order so argmin breaks ties by id.
+        dm = dist[:, seats]
+        near = dm <= cp.ptce_radius_km
+        choice = np.where(near.any(axis=1), np.argmin(np.where(near, dm, np.inf), axis=1), -1)[munis]
         # The hub each organisation reckons with: its own, else the nearest (``choice``);
         # a member's pool already counts its capacity and its size, a candidate's does not:
         #   Q_tot = Q_pool + (0 if member else Q),  size = n_hub + (0 if member else 1).
-        position = {h.unique_id: j for j, h in enumerate(hubs)}
         # A member's own hub (every live hub is among model.ptces(): a dissolved one has no members).
-        own = np.array([-1 if o.ptce is None else position[o.ptce.unique_id] for o in orgs], dtype=np.int64)
+        if own is None:
+            own = own_hub_positions(np.fromiter(map(attrgetter("unique_id"), orgs), np.int64, n), hubs)
         member = own >= 0
         which = np.where(member, own, choice)
         has = which >= 0
@@ -686,6 +825,46 @@ def quarterly_costs_eur(orgs: list[Provider], op, sheet: dict[str, np.ndarray], 
     return op.wage_eur_per_fte_quarter * staff + sheet["fixed_cost_eur"] + sheet["supply_surcharge_eur"]
 
 
+def organisations_by_id(model: TerritoryModel) -> tuple[list[Provider], np.ndarray]:
+    """model.organisations() sorted by id, and their ids.  They come in id order (agents are
+    registered as they are made), so the sort is skipped when the ids already increase
+    (the ids from the model's cached arrays: provider_ids, provider_is_ess)."""
+    orgs = model.organisations()
+    ids = model.provider_ids()[model.provider_is_ess()]
+    if (ids[1:] <= ids[:-1]).any():
+        orgs = sorted(orgs, key=attrgetter("unique_id"))
+        ids = np.fromiter(map(attrgetter("unique_id"), orgs), np.int64, len(orgs))
+    return orgs, ids
+
+
+def own_hub_positions(ids: np.ndarray, hubs: list[Ptce]) -> np.ndarray:
+    """For the organisations of ids ``ids``, the position in ``hubs`` of the hub each is a
+    member of, -1 if none (hubs' members and members' ``ptce`` agree: Ptce.add_member,
+    remove_member), from the hubs' members rather than a pass over the organisations."""
+    own = np.full(len(ids), -1, dtype=np.int64)
+    if not hubs or not len(ids):
+        return own
+    member_ids = np.fromiter(chain.from_iterable(hub.members for hub in hubs), dtype=np.int64, count=sum(len(hub.members) for hub in hubs))
+    hub_pos = np.repeat(np.arange(len(hubs)), [len(hub.members) for hub in hubs])
+    index = np.full(max(int(ids.max()), int(member_ids.max(initial=-1))) + 1, -1, dtype=np.int64)
+    index[ids] = np.arange(len(ids))
+    at = index[member_ids]
+    own[at[at >= 0]] = hub_pos[at >= 0]
+    return own
+
+
+def leave_hubs(model: TerritoryModel, orgs: list[Provider]) -> None:
+    """Ptce.remove_member of each of ``orgs`` (members of a hub), their columns set back
+    to a non-member's values at once (Provider.reset_cooperation over their rows)."""
+    for o in orgs:
+        o.ptce.members.pop(o.unique_id, None)
+        o.ptce = None
+    if orgs:
+        cols, rows = model.provider_state.cols, rows_of(orgs)
+        for name, value in NON_MEMBER.items():
+            cols[name][rows] = value
+
+
 def choose_strategies(model: TerritoryModel) -> None:
     """Yearly strategy choice of every ESS organisation (ODD+D in ODD.md).
 
@@ -696,21 +875,20 @@ def choose_strategies(model: TerritoryModel) -> None:
     network (their last result over costs, by strategy), and inertia.
     """
     sp = model.config.strategy
-    orgs = sorted(model.organisations(), key=attrgetter("unique_id"))
     if sp.policy != "endogenous":
-        for o in orgs:
+        for o in model.organisations():
             o.strategy = sp.policy
         return
+    orgs, ids = organisations_by_id(model)
     op = model.config.organisation
     n = len(orgs)
     draws = model.dyn_rng.random(n)
-    index = {o.unique_id: i for i, o in enumerate(orgs)}
     cols, rows = model.provider_state.cols, rows_of(orgs)
     sheet = cost_sheet(orgs, op, rows)
     result = cols["last_result_eur"][rows]
     perf = result / np.maximum(quarterly_costs_eur(orgs, op, sheet, rows), 1e-9)
     code = {name: k for k, name in enumerate(STRATEGIES)}
-    strat = np.array([code[o.strategy] for o in orgs], dtype=int)
+    strat = np.fromiter(map(code.__getitem__, map(attrgetter("strategy"), orgs)), np.int64, n)
     # Imitation: over the ties between two ESS organisations, the mean result of the peers
     # following each strategy minus the mean of all peers (0 where no peer follows it).
     # Ties between two ESS organisations in networkx's edge order (simulation.network).
@@ -718,30 +896,34 @@ def choose_strategies(model: TerritoryModel) -> None:
     _, position = net.node_index()
     a, b = net.edge_order(position)
     ess_index = np.full(len(position), -1, dtype=np.int64)
-    ess_index[np.fromiter(index, dtype=np.int64, count=n)] = np.arange(n)
+    ess_index[ids] = np.arange(n)
     ia, ib = ess_index[a], ess_index[b]
     both = (ia >= 0) & (ib >= 0)
     ia, ib = ia[both], ib[both]
     src = np.concatenate((ia, ib))
     dst = np.concatenate((ib, ia))
-    sum_k, cnt_k = np.zeros((n, 3)), np.zeros((n, 3))
-    np.add.at(sum_k, (src, strat[dst]), perf[dst])
-    np.add.at(cnt_k, (src, strat[dst]), 1.0)
+    # Sums and counts per (organisation, peer's strategy), added in that order: np.bincount
+    # adds as np.add.at does, one by one in index order.
+    cell = 3 * src + strat[dst]
+    sum_k = np.bincount(cell, weights=perf[dst], minlength=3 * n).reshape(n, 3)
+    cnt_k = np.bincount(cell, minlength=3 * n).reshape(n, 3).astype(float)
     cnt_all = cnt_k.sum(axis=1, keepdims=True)
     mean_all = np.divide(sum_k.sum(axis=1, keepdims=True), cnt_all, out=np.zeros((n, 1)), where=cnt_all > 0)
     mean_k = np.divide(sum_k, cnt_k, out=np.zeros((n, 3)), where=cnt_k > 0)
     imitation = np.where(cnt_k > 0, mean_k - mean_all, 0.0)
-    hub_rigidity = {h: h.rigidity for h in model.ptces()}  # once per hub, not per member
-    rigidity = np.array([0.0 if o.ptce is None else hub_rigidity[o.ptce] for o in orgs])
+    hubs = model.ptces()
+    own = own_hub_positions(ids, hubs)
+    hub_rigidity = np.array([h.rigidity for h in hubs] + [0.0])  # once per hub, not per member; [-1]: none
+    rigidity = hub_rigidity[own]
     mission_loss = np.column_stack([np.zeros(n), np.ones(n), rigidity])
     governance = cols["governance"][rows]
-    util = mech.strategy_utilities(strategy_payoffs(model, orgs, sheet, rows), mission_loss, imitation, strat,
+    util = mech.strategy_utilities(strategy_payoffs(model, orgs, sheet, rows, own), mission_loss, imitation, strat,
                                    sp.weight_payoff, sp.weight_mission, governance, sp.weight_imitation, sp.switching_cost)
     shares = mech.logit_shares(util, sp.temperature)
     # Inverse CDF of each organisation's own uniform draw (searchsorted, side right).
     pick = np.minimum((np.cumsum(shares, axis=1) <= draws[:, None]).sum(axis=1), 2)
     # Simultaneous revision: everybody chose above on last year's states.
-    for o, k in zip(orgs, pick.tolist(), strict=True):
-        o.strategy = STRATEGIES[k]
-        if k != 2 and o.ptce is not None:  # STRATEGIES[2] == "cooperate"
-            o.ptce.remove_member(o)
+    for i, k in zip(np.flatnonzero(pick != strat).tolist(), pick[pick != strat].tolist(), strict=True):
+        orgs[i].strategy = STRATEGIES[k]  # the others keep theirs
+    # Members who no longer cooperate leave their hub (STRATEGIES[2] == "cooperate").
+    leave_hubs(model, [orgs[i] for i in np.flatnonzero((pick != 2) & (own >= 0)).tolist()])

@@ -579,8 +579,9 @@ class TerritoryModel(mesa.Model):
     def book_ptce_costs(self) -> None:
         """Each PTCE books its coordination cost on its ESS members, with the public share
         funded this quarter and a development agency's outside funding."""
-        for hub in self.ptces():
-            self.quarter_stats["outside_funding_eur"] += hub.book_costs_and_outside_funding(self.animation_funded_eur.get(hub.unique_id, 0.0))
+        # Ptce.book_costs_and_outside_funding of every hub, over their members at once.
+        for outside_eur in coop.book_ptce_costs(self, self.ptces(), self.animation_funded_eur):
+            self.quarter_stats["outside_funding_eur"] += outside_eur
 
     def settle_accounts(self) -> None:
         """Book each provider's costs (Provider.book_costs, from the quarter's cost sheet)
@@ -598,20 +599,19 @@ class TerritoryModel(mesa.Model):
 
     def pool_treasuries(self) -> None:
         self.provider_state.cols["carried_eur"][self.provider_rows()] = 0.0
-        for hub in self.ptces():
-            hub.pool_treasury()
+        coop.pool_treasuries(self, self.ptces())  # Ptce.pool_treasury of every hub, over their members at once
 
     def update_cooperation(self) -> None:
         """Trust and spillovers on the network, then each PTCE's formalisation, depth and
         rigidity exits; a PTCE that no longer meets the law's composition recruits a firm
         or dissolves."""
-        coop.update_network(self)
         hubs = self.ptces()
-        # Members' ties at once: no hub's update or legality check below changes the ties
-        # or the members of another hub (a recruited firm is in no PTCE).
-        trust = coop.member_trust_means(self, hubs)
+        trust = coop.update_network(self, hubs)  # and the mean trust between each hub's members
+        # Every hub's update (Ptce.update), then the legality checks: no hub's update or
+        # legality check changes the ties or the members of another hub (a recruited firm
+        # is in no PTCE), and the checks draw no random numbers.
+        coop.update_hubs(self, hubs, trust)
         for hub in hubs:
-            hub.update(trust.get(hub.unique_id, 0.0))
             coop.restore_legality(self, hub)
 
     def update_personalisation(self) -> None:

@@ -530,3 +530,10 @@ def test_development_agency_takes_entrants_only_within_the_rigidity_rule():
                 # (cooperate runs before entry in the step).
                 entrants_in_agencies += sum(m.founded_step == model.steps for m in hub.members.values())
     assert agency_seen and entrants_in_agencies > 0, "the run should exercise the agency's entrants"
+
+
+def test_organisations_by_id_are_the_model_organisations_in_id_order():
+    model = TerritoryModel(smoke(**{"steps": 4}), rng=2).run()
+    orgs, ids = coop.organisations_by_id(model)
+    assert sorted(model.organisations(), key=lambda o: o.unique_id) == orgs
+    assert ids.tolist() == [o.unique_id for o in orgs]

@@ -143,6 +143,42 @@ def test_removing_a_node_with_few_or_many_ties_as_networkx_does():
             g.remove_node(40)
 
 
+def test_take_over_ties_equals_a_loop_of_networkx_reads_and_add_edge():
+    net, ref = mutate_both(seed=3, steps=800)
+    nodes = list(ref)
+    pairs = [(nodes[i], nodes[j]) for i, j in ((2, 5), (7, 11), (13, 2))]
+    net.add_edge(pairs[0][1], pairs[0][1], trust=0.45)  # a self-loop without a kind: "tie"
+    ref.add_edge(pairs[0][1], pairs[0][1], trust=0.45)
+    n_shared = 0
+    for u, w in pairs:
+        assert ref.degree(w) > 0
+        shared = [x for x in ref.adj[w] if x in ref.adj[u] and x != u]
+        n_shared += len(shared)
+        for x, d in list(ref.adj[w].items()):  # the reference: networkx, tie by tie
+            if x == u:
+                continue
+            if ref.has_edge(u, x):
+                ref.adj[u][x]["trust"] = max(d["trust"], ref.adj[u][x]["trust"])
+            else:
+                ref.add_edge(u, x, trust=d["trust"], kind=d.get("kind", "tie"))
+        net.take_over_ties(u, w)
+        assert_same_graph(net, ref)
+        assert all(net.edges[u, x]["trust"] == ref.edges[u, x]["trust"] for x in shared)
+    assert n_shared > 0, "some neighbours were shared: the larger trust kept"
+
+
+def test_set_kind_among_equals_a_loop_over_the_pairs():
+    net, ref = mutate_both(seed=4, steps=800)
+    nodes = [n for n in ref if ref.degree(n) > 0][:12]
+    for i, a in enumerate(nodes):
+        for b in nodes[i + 1:]:
+            if ref.has_edge(a, b):
+                ref.adj[a][b]["kind"] = "supply"
+    net.set_kind_among(nodes, "supply")
+    assert_same_graph(net, ref)
+    assert any(d.get("kind") == "supply" for _, _, d in ref.edges(data=True))
+
+
 def test_removing_nodes_at_once_as_networkx_removes_them_one_by_one():
     """remove_nodes_from (the closures of a quarter, ties freed at once): ties between two
     removed nodes, self-loops and nodes not in the network, as networkx's loop; the removed

@@ -494,6 +494,93 @@ def test_model_open_quarter_gives_each_hub_what_ptce_open_quarter_gives():
         np.testing.assert_array_equal(cols[name][rows], at_once[name][rows], err_msg=name)
 
 
+def _hub_money_state(model):
+    cols = model.provider_state.cols
+    names = ("treasury_eur", "transfers_eur", "carried_eur", "insolvent_quarters", "ledger_coordination_eur", "ledger_subsidy_eur")
+    return ({name: cols[name].copy() for name in names}, [hub.fund_eur for hub in model.ptces()], dict(model.quarter_stats))
+
+
+def test_pool_treasuries_and_book_ptce_costs_of_all_hubs_equal_the_methods_hub_by_hub():
+    from simulation import cooperation as coop
+
+    model = TerritoryModel(smoke(**{"strategy.policy": "cooperate", "steps": 6}), rng=4).run()
+    hubs = model.ptces()
+    assert len(hubs) >= 3
+    cols = model.provider_state.cols
+    # Members in deficit: one hub's fund covers them all, one's covers a share, one has none.
+    for k, hub in enumerate(hubs[:3]):
+        ess = hub.ess_members()
+        for j, m in enumerate(ess):
+            m.treasury_eur = -1_000.0 * (j + 1) if j % 2 == 0 else 500.0
+            m.last_result_eur = 2_000.0 if j % 3 == 1 else -50.0
+            m.insolvent_quarters = 2 if j % 2 == 0 else 0
+        hub.fund_eur = (1e9, 700.0, 0.0)[k]
+    hubs[1].forms.add("development_agency")
+    hubs[1].depth = 0.7
+    model.quarter_stats.pop("fund_in_eur", None)
+    model.quarter_stats.pop("fund_out_eur", None)
+    funded = {hub.unique_id: 1_000.0 * (k + 1) for k, hub in enumerate(hubs) if k != 2}
+    start = _hub_money_state(model)
+
+    def restore():
+        for name, values in start[0].items():
+            cols[name][:] = values
+        for hub, fund in zip(hubs, start[1], strict=True):
+            hub.fund_eur = fund
+        model.quarter_stats = dict(start[2])
+
+    outside = [hub.book_costs_and_outside_funding(funded.get(hub.unique_id, 0.0)) for hub in hubs]
+    for hub in hubs:
+        hub.pool_treasury()
+    one_by_one = _hub_money_state(model)
+    restore()
+    assert coop.book_ptce_costs(model, hubs, funded) == outside
+    assert outside[1] > 0
+    coop.pool_treasuries(model, hubs)
+    at_once = _hub_money_state(model)
+    for name, values in one_by_one[0].items():
+        np.testing.assert_array_equal(at_once[0][name], values, err_msg=name)
+        assert (values != start[0][name]).any(), name  # each column moved
+    assert at_once[1] == one_by_one[1]
+    assert at_once[1][2] == 0.0 and 0.0 < at_once[1][0] < 1e9 and at_once[1][1] == 0.0
+    assert at_once[2] == one_by_one[2] and "fund_in_eur" in at_once[2] and "fund_out_eur" in at_once[2]
+
+
+def test_update_hubs_equals_ptce_update_hub_by_hub():
+    import copy
+
+    from simulation import cooperation as coop
+
+    model = TerritoryModel(smoke(**{"strategy.policy": "cooperate", "steps": 6, "cooperation.rigidity_half_size": 1.0,
+                                    "cooperation.formalisation_target": 1.0}), rng=9).run()
+    for hub in model.ptces():
+        hub.formalisation = 0.95  # rigid: members leave
+    twin = copy.deepcopy(model)
+    hubs, twin_hubs = model.ptces(), twin.ptces()
+    assert len(hubs) >= 2
+    trust = coop.member_trust_means(model, hubs)
+    left = [m.unique_id for hub in twin_hubs for m in hub.update(trust.get(hub.unique_id, 0.0))]
+    coop.update_hubs(model, hubs, trust)
+    assert left, "some members should leave"
+    assert [(h.formalisation, h.depth, list(h.members)) for h in hubs] == [(h.formalisation, h.depth, list(h.members)) for h in twin_hubs]
+    assert all(model.agent_by_id[uid].strategy == "independent" and model.agent_by_id[uid].ptce is None for uid in left)
+    assert model.dyn_rng.random() == twin.dyn_rng.random()
+    np.testing.assert_array_equal(model.provider_state.cols["pool_share"], twin.provider_state.cols["pool_share"])
+
+
+def test_update_network_returns_member_trust_means_after_the_update():
+    import copy
+
+    from simulation import cooperation as coop
+
+    model = TerritoryModel(smoke(**{"strategy.policy": "cooperate", "steps": 6}), rng=5).run()
+    twin = copy.deepcopy(model)
+    got = coop.update_network(model)
+    coop.update_network(twin)
+    expected = coop.member_trust_means(twin, twin.ptces())
+    assert got and got == expected
+
+
 def test_pay_for_service_reads_hours_by_id_as_the_dict_it_stands_for():
     """allocate_demand hands the public hours served over as arrays (regimes.HoursById);
     the administrative tariff pays exactly what it pays for the same hours in a dict."""
