@@ -648,12 +648,19 @@ class TerritoryModel(mesa.Model):
             "served_hours", "staff_fte", "capacity_now", "asked_hours", "volunteers_fte", "governance", "technicisation", "proximity_now"))
         has_prev = slots > 0
         overlap = np.ones(n)
-        if has_prev.all():
-            overlap = np.minimum(now, previous[slots - 1]).sum(axis=1) / served
-        elif has_prev.any():
-            overlap[has_prev] = np.minimum(now[has_prev], previous[slots[has_prev] - 1]).sum(axis=1) / served[has_prev]
+        # The overlap is a share, clipped at 1: it is summed over the flows and divided by the
+        # served_hours column, summed in another order, so it can come out one rounding step
+        # above 1; and where a near-zero choice temperature leaves a provider subnormal hours
+        # (1e-310, found by hypothesis in tests/test_model.py) the division can overflow.
+        with np.errstate(over="ignore"):
+            if has_prev.all():
+                overlap = np.minimum(now, previous[slots - 1]).sum(axis=1) / served
+            elif has_prev.any():
+                overlap[has_prev] = np.minimum(now[has_prev], previous[slots[has_prev] - 1]).sum(axis=1) / served[has_prev]
+        overlap = np.minimum(overlap, 1.0)
         continuity = overlap * mech.worker_continuity_all(staff, pp.team_size_fte, pp.anonymity_elasticity)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        # T = 1 where capacity / a subnormal ask overflows (capacity far above the ask).
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             time_index = np.where(asked > 0, np.minimum(1.0, capacity / np.where(asked > 0, asked, 1.0)), 1.0)
         voice = mech.voice_all(volunteers, staff, governance)
         cols["personalisation"][rows] = mech.personalisation(time_index, continuity, tech, prox, voice, weights)
