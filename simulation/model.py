@@ -640,7 +640,9 @@ class TerritoryModel(mesa.Model):
         previous = state.prev_flows
         cols["prev_flow_slot"][self.provider_rows()] = 0
         cols["prev_flow_slot"][rows] = np.arange(1, len(rows) + 1)
-        state.prev_flows = now  # a fresh array each quarter (allocate_demand), never written in place
+        # A fresh array each quarter (allocate_demand); when it is flow_matrix itself, a row
+        # written later this quarter (Provider.prev_flows, a merger) goes to a copy.
+        state.prev_flows, state.prev_flows_shared = now, now is self.flow_matrix
         n = len(rows)
         if n == 0:
             return

@@ -384,15 +384,19 @@ def _set_prev_flows(self: Provider, flows: np.ndarray | None) -> None:
         return
     state, slot = self.model.provider_state, self._cols["prev_flow_slot"].item(self._row)
     if slot:
+        if state.prev_flows_shared:  # the table is also the model's flow_matrix: written on a copy
+            state.prev_flows, state.prev_flows_shared = state.prev_flows.copy(), False
         state.prev_flows[slot - 1] = flows
     else:  # a provider that did not serve last quarter (a merger's absorber): a new row
         state.prev_flows = np.vstack((state.prev_flows.reshape(-1, len(flows)), flows))
+        state.prev_flows_shared = False
         self._cols["prev_flow_slot"][self._row] = len(state.prev_flows)
 
 
 # Hours served per demand cell (municipality x group) last quarter, None if it served
 # nobody: a row of the model's ProviderState.prev_flows (a view: the model replaces the
-# whole table each quarter), so update_personalisation reads every provider's at once.
+# whole table each quarter; setting it writes the row, on a copy of the table if the table
+# is the model's flow_matrix), so update_personalisation reads every provider's at once.
 Provider.prev_flows = property(_get_prev_flows, _set_prev_flows)
 
 

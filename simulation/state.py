@@ -55,8 +55,11 @@ class ProviderState:
         self.cols.update({name: np.zeros(capacity, dtype=np.int64) for name in INT_COLUMNS + FLAG_COLUMNS})
         # Last quarter's hours served per demand cell (municipality x group), a row per
         # provider that served (TerritoryModel.update_personalisation writes it whole each
-        # quarter); the column prev_flow_slot points into it.
+        # quarter); the column prev_flow_slot points into it.  ``prev_flows_shared``: the
+        # table is also the model's ``flow_matrix`` (this quarter's flows, when every
+        # provider served), so a write to a row (Provider.prev_flows, a merger) copies it first.
         self.prev_flows = np.zeros((0, 0))
+        self.prev_flows_shared = False
 
     def new_row(self) -> int:
         """A fresh row, all zeros."""

@@ -223,3 +223,18 @@ def test_prev_flows_are_rows_of_the_models_table():
     np.testing.assert_array_equal(idle.prev_flows, flows + 1.0)
     idle.prev_flows = None
     assert idle.prev_flows is None and cols["prev_flow_slot"][idle._row] == 0
+
+
+def test_a_mergers_flows_leave_the_quarters_flow_matrix_alone():
+    """flow_matrix is this quarter's hours served (ODD.md); when every provider served,
+    ProviderState.prev_flows is that very array, and a merger's absorber given the sum of
+    the two flows (cooperation.absorb) must not write it into flow_matrix."""
+    model = TerritoryModel(smoke(steps=3), rng=3).run()  # quarters 0-2: no merger yet
+    cols, state = model.provider_state.cols, model.provider_state
+    served = cols["served_hours"][model.flow_rows]
+    assert (served > 0).all() and state.prev_flows is model.flow_matrix  # the aliased case
+    before = model.flow_matrix.copy()
+    absorber = next(p for p in model.flow_providers if p.prev_flows is not None)
+    absorber.prev_flows = absorber.prev_flows + 1.0
+    np.testing.assert_array_equal(model.flow_matrix, before)
+    np.testing.assert_array_equal(absorber.prev_flows, before[list(model.flow_providers).index(absorber)] + 1.0)
