@@ -286,27 +286,91 @@ class RegimeBase:
         return self.tenders.pay(model, contract_hours) if self.tenders is not None else 0.0
 
 
+class BaseHours(dict):
+    """GrantFormula's base, unique_id -> capacity hours at the last revision: a dict that
+    counts its changes (``version``), so that GrantFormula keeps its keys and values as
+    sorted arrays between changes (GrantFormula.base_of).  Why (issue 9): the base is
+    looked up for every organisation twice a quarter (the grants, the funded hours) and
+    changes only at a revision or a merger; a thousand ``dict.get`` cost 50-150 us each time."""
+
+    version = 0  # also for a copy or an unpickled one, whose items are set before its attributes
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        self.version += 1
+
+    def __delitem__(self, key) -> None:
+        super().__delitem__(key)
+        self.version += 1
+
+    def __ior__(self, other):
+        self.version += 1
+        return super().__ior__(other)
+
+    def pop(self, *args):
+        self.version += 1
+        return super().pop(*args)
+
+    def popitem(self):
+        self.version += 1
+        return super().popitem()
+
+    def setdefault(self, key, default=None):
+        self.version += 1
+        return super().setdefault(key, default)
+
+    def update(self, *args, **kwargs) -> None:
+        self.version += 1
+        super().update(*args, **kwargs)
+
+    def clear(self) -> None:
+        self.version += 1
+        super().clear()
+
+
 class GrantFormula:
     """Formula grants on capacity at the last revision (slow to adapt)."""
 
     def __init__(self, interval: int) -> None:
         self.interval = interval
-        self.base: dict[int, float] = {}
+        self.base: dict[int, float] = BaseHours()
         self.eligible_base_hours = np.zeros(0)  # at the last call of pay, each eligible's base (0 if not in it)
+        self._sorted: tuple | None = None  # (base, its version, sorted keys, their values): base_of
+
+    def base_of(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(base.get(uid, 0.0), uid in base) for each unique_id of ``ids``, as two arrays: the
+        same floats as the dict's, looked up at once by binary search in the base's sorted
+        keys, kept until the base changes (BaseHours.version; any other mapping set as the
+        base is read key by key)."""
+        base = self.base
+        if not isinstance(base, BaseHours):
+            keys = ids.tolist()
+            return (np.fromiter(map(base.get, keys, repeat(0.0)), float, len(keys)),
+                    np.fromiter(map(base.__contains__, keys), bool, len(keys)))
+        if self._sorted is None or self._sorted[0] is not base or self._sorted[1] != base.version:
+            keys = np.fromiter(base.keys(), np.int64, len(base))
+            order = np.argsort(keys)
+            self._sorted = (base, base.version, keys[order], np.fromiter(base.values(), float, len(base))[order])
+        keys, values = self._sorted[2], self._sorted[3]
+        if not len(keys):
+            return np.zeros(len(ids)), np.zeros(len(ids), dtype=bool)
+        at = np.searchsorted(keys, ids)
+        np.minimum(at, len(keys) - 1, out=at)
+        found = keys[at] == ids
+        return np.where(found, values[at], 0.0), found
 
     def pay(self, model: TerritoryModel, envelope_eur: float, ids: np.ndarray, rows: np.ndarray) -> float:
         """Revise the base on the eligible organisations' capacity every ``interval``
         quarters, then share the envelope among those in the base: g_j = B K_j / sum K
         (mechanisms.formula_grants).  The eligible organisations are given by their
         unique_id ``ids`` and their ``rows`` in the model's ProviderState, in the same order."""
-        ids = ids.tolist()
         cols = model.provider_state.cols
         if model.quarter % self.interval == 0 or not self.base:
             # Provider.capacity_hours of each, over the columns (organisations.capacity_rows: same bits).
-            self.base = dict(zip(ids, capacity_rows(cols, rows, model.config.organisation).tolist(), strict=True))
-        n = len(ids)
-        self.eligible_base_hours = base = np.fromiter(map(self.base.get, ids, repeat(0.0)), float, n)
-        paid = np.fromiter(map(self.base.__contains__, ids), bool, n)  # not: accredited since the revision
+            self.base = BaseHours(zip(ids.tolist(), capacity_rows(cols, rows, model.config.organisation).tolist(), strict=True))
+        # each one's base (0 if not in it), and whether it is in it (not: accredited since the revision)
+        base, paid = self.base_of(ids)
+        self.eligible_base_hours = base
         if not paid.all():
             base, rows = base[paid], rows[paid]
         grants = mech.formula_grants(base, envelope_eur)
@@ -360,7 +424,7 @@ class Administrative(RegimeBase):
         if self.tariff_eur_per_hour > 0 and self.tariff_base_hours > 0:
             if accredited is None:
                 accredited = self.accredited_rows(model.provider_state.cols, rows, model.quarter)
-            share = np.fromiter(map(self.grants.base.get, ids.tolist(), repeat(0.0)), float, len(ids)) / self.tariff_base_hours
+            share = self.grants.base_of(ids)[0] / self.tariff_base_hours
             hours = np.where(accredited, hours + self.tariff_envelope_eur / self.tariff_eur_per_hour * share, hours)
         return hours
 

@@ -599,3 +599,41 @@ def test_pay_for_service_reads_hours_by_id_as_the_dict_it_stands_for():
     assert spent > 0
     assert spent == twin.regime.pay_for_service(twin, dict(twin.public_hours_served), twin.contract_hours)
     np.testing.assert_array_equal(model.provider_state.cols["ledger_public_order_eur"], twin.provider_state.cols["ledger_public_order_eur"])
+
+
+def test_grant_base_looked_up_at_once_equals_the_dict_after_every_change():
+    """GrantFormula.base_of reads the grant base of many organisations at once from sorted
+    arrays kept between changes of the base (regimes.BaseHours counts them): it must give
+    the dict's own get and ``in``, bit for bit, after a revision, a merger's transfer, a
+    removal, a copy, and for a plain dict set as the base."""
+    import copy
+    import pickle
+
+    from simulation.regimes import BaseHours
+
+    model = TerritoryModel(smoke("administrative", steps=5), rng=5).run()
+    grants = model.regime.grants
+    assert isinstance(grants.base, BaseHours) and len(grants.base) > 3
+    ids = np.concatenate((model.provider_ids(), [0, 10**9]))  # and ids never in the base
+
+    def check(formula) -> None:
+        values, found = formula.base_of(ids)
+        keys = ids.tolist()
+        assert values.tolist() == [formula.base.get(k, 0.0) for k in keys]
+        assert found.tolist() == [k in formula.base for k in keys]
+
+    check(grants)
+    first, second, third = list(grants.base)[:3]
+    grants.base[first] = grants.base.get(first, 0.0) + grants.base.pop(second)  # as RegimeBase.on_merger
+    check(grants)
+    del grants.base[third]
+    grants.base.update({third: 1.0 / 3.0})
+    check(grants)
+    for twin in (copy.deepcopy(grants), pickle.loads(pickle.dumps(grants))):
+        check(twin)
+        twin.base[first] = 2.5
+        check(twin)
+    grants.base = dict(grants.base)  # any mapping set as the base is read key by key
+    check(grants)
+    grants.base = BaseHours()
+    check(grants)
