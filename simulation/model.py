@@ -511,7 +511,11 @@ class TerritoryModel(mesa.Model):
         self.unmet[:, markets] = np.where(unmet > UNMET_ROUNDING_HOURS, unmet, 0.0)
         priv_served = mech.column_sums(f_priv, mb)
         served = mech.column_sums(flows, mb)
-        near = mech.column_sums((flows.reshape(m_count, g_count, n) * prox[:, None, :]).reshape(cells, n), mb)
+        # Hours x proximity written over f_priv, no longer read: a fresh array of this size
+        # (some 270 KB) would be page-faulted in each quarter (issue 9).
+        near_hours = f_priv if f_priv.flags.c_contiguous else np.empty((cells, n))
+        np.multiply(flows.reshape(m_count, g_count, n), prox[:, None, :], out=near_hours.reshape(m_count, g_count, n))
+        near = mech.column_sums(near_hours, mb)
         prox_now = np.where(served > 0, near / np.where(served > 0, served, 1.0), 1.0)
         sales = price * priv_served
         surcharge = sales * rate / (1 + rate)  # the share of sales that funds free hours
