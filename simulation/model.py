@@ -485,7 +485,8 @@ class TerritoryModel(mesa.Model):
             contract_flows = np.zeros((cells, n))
             self._serve_contracts(routes, ids, public, spare, contract_flows, asked)
         # Proximity exp(-d / d0) of each municipality to each provider (the same for every group).
-        prox = np.ascontiguousarray(mech.proximity_index(self.territory.distance_km, dp.distance_decay_km)[:, munis])
+        # (np.take along the columns: one contiguous copy, where [:, munis] gives a strided one to copy again)
+        prox = np.take(mech.proximity_index(self.territory.distance_km, dp.distance_decay_km), munis, axis=1)
         base_u = dp.weight_proximity * prox + dp.weight_personalisation * pers[None, :]
         eligible = self.regime.accredited_rows(cols, state_rows, self.quarter)
         funded = self.regime.funded_public_hours_rows(self, state_rows, ids, unit_cost, eligible) + solidarity_hours
