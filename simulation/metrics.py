@@ -126,9 +126,9 @@ def exits(model: TerritoryModel) -> int:
 def personalisation(model: TerritoryModel) -> float:
     """Service-hours-weighted mean personalisation of all providers' relations, in [0, 1]."""
     cols, rows = model.provider_state.cols, model.provider_rows()
-    served = cols["served_hours"][rows]
-    rows = rows[served > 0]
-    served = served[served > 0]
+    served = _served_hours(model)
+    serving = served > 0
+    rows, served = rows[serving], served[serving]
     total = sum(served.tolist())
     if total <= 0:
         return 0.0
@@ -137,7 +137,12 @@ def personalisation(model: TerritoryModel) -> float:
 
 def services_delivered_hours(model: TerritoryModel) -> float:
     """Hours of service delivered to beneficiaries this quarter by all providers (ESS and firms)."""
-    return float(sum(model.provider_state.cols["served_hours"][model.provider_rows()].tolist()))
+    return float(sum(_served_hours(model).tolist()))
+
+
+def _served_hours(model: TerritoryModel) -> np.ndarray:
+    """Hours served this quarter by each of ``model.providers()`` (ESS and firms), in order."""
+    return _memo(model, "served_hours_all", lambda: model.provider_state.cols["served_hours"][model.provider_rows()])
 
 
 def unmet_need_share(model: TerritoryModel) -> float:
