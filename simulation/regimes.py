@@ -487,15 +487,23 @@ class Cooperative(RegimeBase):
     def social_utility(self, model: TerritoryModel, orgs: list[Provider]) -> np.ndarray:
         """Results (served / capacity), processes (governance, volunteering), impacts
         (insertion exits to jobs per staff, cooperation ties) of each organisation, in [0, 1]."""
+        # Over the organisations' columns and the network's tie arrays, the operations of
+        #   results   min(1, served / max(Provider.capacity_hours, 1e-9))
+        #   processes Provider.voice() = mechanisms.voice(V, S, g)
+        #   impacts   0.5 min(1, 10 x / max(S, 1e-9)) + 0.5 min(1, k / 5), k the network degree
+        # (a self-loop counted twice, as networkx's degree; 0 outside the network), in order,
+        # organisation by organisation (tests/test_vectorised.py compares with that loop).
         op = model.config.organisation
-        net = model.cooperation
-        results = np.array([min(1.0, o.served_hours / max(o.capacity_hours(op), 1e-9)) for o in orgs])
-        processes = np.array([o.voice() for o in orgs])
-        impacts = np.array([
-            0.5 * min(1.0, 10 * o.insertion_exits_to_jobs / max(o.staff_fte, 1e-9))
-            + 0.5 * min(1.0, net.degree(o.unique_id) / 5 if o.unique_id in net else 0.0)
-            for o in orgs
-        ])
+        cols, rows = model.provider_state.cols, rows_of(orgs) if orgs else np.zeros(0, dtype=np.int64)
+        staff = cols["staff_fte"][rows]
+        results = np.minimum(1.0, cols["served_hours"][rows] / np.maximum(capacity_rows(cols, rows, op), 1e-9))
+        processes = mech.voice_all(cols["volunteers_fte"][rows], staff, cols["governance"][rows])
+        u, v, _ = model.cooperation.tie_arrays()
+        ids = np.fromiter(map(attrgetter("unique_id"), orgs), np.int64, len(orgs))
+        top = int(max(u.max(initial=-1), v.max(initial=-1), ids.max(initial=-1))) + 1
+        degree = np.bincount(u, minlength=top) + np.bincount(v, minlength=top)
+        impacts = (0.5 * np.minimum(1.0, 10 * cols["insertion_exits_to_jobs"][rows] / np.maximum(staff, 1e-9))
+                   + 0.5 * np.minimum(1.0, degree[ids] / 5))
         p = self.params
         return mech.social_utility(results, processes, impacts, (p.weight_results, p.weight_processes, p.weight_impacts))
 
@@ -503,7 +511,10 @@ class Cooperative(RegimeBase):
         p = self.params
         q = model.quarter
         op = model.config.organisation
-        orgs = [o for o in model.organisations() if self.accredited(o, q)]
+        cols, rows = model.provider_state.cols, model.organisation_rows()
+        accredited = self.accredited_rows(cols, rows, q)
+        orgs = list(compress(model.organisations(), accredited.tolist()))
+        rows, ids = rows[accredited], model.provider_ids()[model.provider_is_ess()][accredited]  # orgs' rows and ids
         self.tenders.run_calls(model, (1 - p.agreement_share - p.project_share) * budget_eur)
         # Multi-year agreements: shares fixed at signature, s_j = U_j K_j / sum U K.
         if q % p.agreement_quarters == 0 or not self.agreement_shares:
@@ -521,13 +532,16 @@ class Cooperative(RegimeBase):
             o.pending_support = False
             spent += amount
         remaining = max(0.0, envelope - spent)
-        # Shares of organisations that closed since the signature go to the others, pro rata.
-        alive_total = sum(self.agreement_shares.get(o.unique_id, 0.0) for o in orgs)
-        for o in orgs:
-            share = self.agreement_shares.get(o.unique_id, 0.0)
-            if share > 0:
-                o.ledger.subsidy_eur += share / alive_total * remaining
-                spent += share / alive_total * remaining
+        # Shares of organisations that closed since the signature go to the others, pro rata:
+        # each organisation with a share s gets s / S_alive x remaining, in order (Python's
+        # sum for S_alive, the payments added to ``spent`` one by one, as a loop would).
+        shares = np.fromiter(map(self.agreement_shares.get, ids.tolist(), repeat(0.0)), float, len(ids))
+        alive_total = sum(shares.tolist())
+        paid = shares > 0
+        if paid.any():
+            amounts = shares[paid] / alive_total * remaining
+            cols["ledger_subsidy_eur"][rows[paid]] += amounts  # each its own row
+            spent = running_total(amounts, spent)
         # Joint projects between organisations linked in the cooperation network.
         spent += self.fund_joint_projects(model, p.project_share * budget_eur)
         return spent
@@ -579,9 +593,11 @@ class Cooperative(RegimeBase):
         if not self.projects:
             return 0.0
         per_project = min(p.project_eur_per_quarter, envelope_eur / len(self.projects))
+        # Half a project's payment to each partner, project by project in order (np.add.at
+        # adds an organisation's several halves one by one, as the loop did).
+        partners = np.fromiter((uid for a, b, _ in self.projects for uid in (a, b)), np.int64, 2 * len(self.projects))
+        np.add.at(model.provider_state.cols["ledger_subsidy_eur"], model.row_by_id()[partners], per_project / 2)
         for a, b, _ in self.projects:
-            alive[a].ledger.subsidy_eur += per_project / 2
-            alive[b].ledger.subsidy_eur += per_project / 2
             t = net.edges[a, b]["trust"]
             net.edges[a, b]["trust"] = min(1.0, t + p.trust_gain_per_project_quarter)
         return per_project * len(self.projects)

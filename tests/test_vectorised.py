@@ -637,3 +637,29 @@ def test_grant_base_looked_up_at_once_equals_the_dict_after_every_change():
     check(grants)
     grants.base = BaseHours()
     check(grants)
+
+
+def test_cooperative_social_utility_equals_the_organisation_by_organisation_loop():
+    """Cooperative.social_utility reads the columns and the network's tie arrays at once:
+    the same values, bit for bit, as the loop over the organisations it replaced
+    (networkx's degree, a self-loop counted twice; 0 for an organisation outside the network)."""
+    model = TerritoryModel(smoke("cooperative", steps=6), rng=7).run()
+    regime, op, net = model.regime, model.config.organisation, model.cooperation
+    orgs = model.organisations()
+    net.add_edge(orgs[0].unique_id, orgs[0].unique_id, trust=0.5)  # a self-loop
+    net.remove_node(orgs[1].unique_id)  # outside the network
+    orgs[2].served_hours = 10 * orgs[2].capacity_hours(op)  # served beyond capacity: results capped at 1
+    assert any(o.insertion_exits_to_jobs > 0 for o in orgs)
+
+    results = np.array([min(1.0, o.served_hours / max(o.capacity_hours(op), 1e-9)) for o in orgs])
+    processes = np.array([o.voice() for o in orgs])
+    impacts = np.array([
+        0.5 * min(1.0, 10 * o.insertion_exits_to_jobs / max(o.staff_fte, 1e-9))
+        + 0.5 * min(1.0, net.degree(o.unique_id) / 5 if o.unique_id in net else 0.0)
+        for o in orgs
+    ])
+    p = regime.params
+    expected = mech.social_utility(results, processes, impacts, (p.weight_results, p.weight_processes, p.weight_impacts))
+    np.testing.assert_array_equal(regime.social_utility(model, orgs), expected)
+    np.testing.assert_array_equal(regime.social_utility(model, orgs[::-3]), expected[::-3])
+    assert regime.social_utility(model, []).shape == (0,)
