@@ -575,21 +575,30 @@ class Cooperative(RegimeBase):
             ess = np.zeros(top, dtype=bool)
             deep_hub = np.full(top, -1, dtype=np.int64)  # hub id of a member of a deep enough PTCE
             threshold = model.config.cooperation.project_depth_threshold
-            for uid, o in alive.items():
-                if o.is_ess:
-                    ess[uid] = True
-                    if o.ptce is not None and o.ptce.depth >= threshold:
-                        deep_hub[uid] = o.ptce.unique_id
+            is_ess = model.provider_is_ess()  # the live providers' o.is_ess, in the order of alive
+            ess_ids = model.provider_ids()[is_ess]
+            ess[ess_ids] = True
+            hub_of = map(attrgetter("ptce"), compress(alive.values(), is_ess.tolist()))
+            for uid, hub in zip(ess_ids.tolist(), hub_of, strict=True):
+                if hub is not None and hub.depth >= threshold:
+                    deep_hub[uid] = hub.unique_id
             ok = ess[u] & ess[v] & (((deep_hub[u] >= 0) & (deep_hub[u] == deep_hub[v])) | (net.trust[ties] >= p.min_trust))
-            lo, hi = np.minimum(u, v)[ok].tolist(), np.maximum(u, v)[ok].tolist()
-            cands = [c for c in zip(lo, hi, strict=True) if c not in busy]
-            if cands:
-                cands.sort()
-                orgs = sorted({u for c in cands for u in c})
-                util = dict(zip(orgs, self.social_utility(model, [alive[u] for u in orgs]), strict=True))
-                ranked = sorted(cands, key=lambda c: (-(0.5 * (util[c[0]] + util[c[1]]) + 0.1 * (alive[c[0]].sector != alive[c[1]].sector)), c))
-                for a, b in ranked[: slots - len(self.projects)]:
-                    self.projects.append((a, b, q + p.project_quarters))
+            lo, hi = np.minimum(u, v)[ok], np.maximum(u, v)[ok]
+            if busy:
+                free = np.fromiter((c not in busy for c in zip(lo.tolist(), hi.tolist(), strict=True)), bool, len(lo))
+                lo, hi = lo[free], hi[free]
+            if len(lo):
+                # Ranked by -(mean social utility of the pair + 0.1 if their sectors differ),
+                # then by the pair (a, b): the same keys, operation by operation, as a sort of
+                # the pairs with that key.
+                orgs = np.unique(np.concatenate((lo, hi)))
+                util = self.social_utility(model, list(map(alive.__getitem__, orgs.tolist())))
+                sector = model.provider_state.cols["sector"][model.row_by_id()[orgs]]
+                at_lo, at_hi = np.searchsorted(orgs, lo), np.searchsorted(orgs, hi)
+                key = -(0.5 * (util[at_lo] + util[at_hi]) + 0.1 * (sector[at_lo] != sector[at_hi]))
+                ranked = np.lexsort((hi, lo, key))[: slots - len(self.projects)]
+                end = q + p.project_quarters
+                self.projects += [(a, b, end) for a, b in zip(lo[ranked].tolist(), hi[ranked].tolist(), strict=True)]
         if not self.projects:
             return 0.0
         per_project = min(p.project_eur_per_quarter, envelope_eur / len(self.projects))
