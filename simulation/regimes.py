@@ -117,49 +117,49 @@ class TenderBook:
         self.lot_envelope_eur = {
             lot: (envelope_eur * public[lot] / total if total > 0 else 0.0) for lot in lots
         }
-        # Capacity and bid price of a provider do not change during the calls of a quarter:
-        # computed once per provider, not once per lot it could bid for.
-        capacity: dict[int, float] = {}
+        # Capacity, treasury and bid price of a provider do not change during the calls of a
+        # quarter (a bid's cost is booked in the ledger): capacity and treasury are read for
+        # all providers at once at the first call (organisations.capacity_rows: the method's
+        # bits), a bidder's price (Provider.bid_price) once, at its first bid.
+        provs = None
         price: dict[int, float] = {}
         proximity: dict[tuple[int, int], float] = {}
-        providers: dict[int, list[Provider]] = {}
+        bids: list[np.ndarray] = []  # each call's bidders' rows, in call order
         for lot in lots:
             c = self.contracts.get(lot)
             if c is not None and c.end_quarter > q and c.winner.alive:
                 continue
             self.contracts.pop(lot, None)
             sector, muni = lot
-            if sector not in providers:
-                providers[sector] = model.providers(sector)
+            if provs is None:
+                provs, rows, cols = model.providers(), model.provider_rows(), model.provider_state.cols
+                sectors, munis = cols["sector"][rows], cols["municipality"][rows]
+                capacity = capacity_rows(cols, rows, op)
+                solvent = cols["treasury_eur"][rows] >= self.bid_cost_eur
             near = model.territory.distance_km[:, muni] <= self.bid_radius_km
-            for p in providers[sector]:
-                if p.unique_id not in capacity and near[p.municipality]:
-                    capacity[p.unique_id] = p.capacity_hours(op)
             # A provider answers a call only if it is near enough, could deliver at least
             # `MIN_CAPACITY_SHARE_OF_LOT` of the lot, and can pay the bid (assumption).
-            bidders = [
-                p for p in providers[sector]
-                if near[p.municipality]
-                and capacity[p.unique_id] >= MIN_CAPACITY_SHARE_OF_LOT * public[lot]
-                and p.treasury_eur >= self.bid_cost_eur
-            ]
-            if not bidders or public[lot] <= 0:
+            # Positions in providers(), in id order.
+            bidders = np.flatnonzero((sectors == sector) & near[munis] & (capacity >= MIN_CAPACITY_SHARE_OF_LOT * public[lot]) & solvent)
+            if not len(bidders) or public[lot] <= 0:
                 continue
-            for p in bidders:
-                p.ledger.bid_costs_eur += self.bid_cost_eur
-            prices = np.empty(len(bidders))
-            quality = np.empty(len(bidders))
-            for i, p in enumerate(bidders):
-                if p.unique_id not in price:
-                    price[p.unique_id] = max(p.bid_price(op), 1e-9)
-                prices[i] = price[p.unique_id]
-                if (p.municipality, muni) not in proximity:
-                    proximity[p.municipality, muni] = float(mech.proximity_index(model.territory.distance_km[p.municipality, muni], model.config.demand.distance_decay_km))
-                quality[i] = 0.5 * (p.technicisation + proximity[p.municipality, muni])
+            bids.append(rows[bidders])
+            positions = bidders.tolist()
+            for i in positions:
+                if i not in price:
+                    price[i] = max(provs[i].bid_price(op), 1e-9)
+            prices = np.array([price[i] for i in positions])
+            home = munis[bidders].tolist()
+            for m in set(home):
+                if (m, muni) not in proximity:
+                    proximity[m, muni] = float(mech.proximity_index(model.territory.distance_km[m, muni], model.config.demand.distance_decay_km))
+            quality = 0.5 * (cols["technicisation"][rows[bidders]] + np.array([proximity[m, muni] for m in home]))
             scores = mech.meat_scores(prices, quality, self.price_weight)
             best = int(np.argmax(scores))  # ties go to the first bidder in id order
             end = self.first_end.pop(lot, None) if q == 0 else None
-            self.contracts[lot] = Contract(bidders[best], float(prices[best]), q + (end or self.contract_quarters))
+            self.contracts[lot] = Contract(provs[bidders[best]], float(prices[best]), q + (end or self.contract_quarters))
+        if bids:  # each bid's cost, call by call (np.add.at: a provider's several bids one by one)
+            np.add.at(model.provider_state.cols["ledger_bid_costs_eur"], np.concatenate(bids), self.bid_cost_eur)
 
     def routes(self, model: TerritoryModel) -> list[tuple[tuple[int, int], Provider, float]]:
         """(lot, holder, hours the envelope pays for) for every running contract."""
