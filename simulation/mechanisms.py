@@ -269,6 +269,11 @@ def allocate_demand_markets(
     shares = np.empty((origins, n))
     total = np.empty((origins, k_count))
     served_cells = np.empty((k_count, cells))
+    # The per-market sums below read and write views of these arrays, made once: (market
+    # k's shares, its column of total) and (market k's served hours, its row of served_cells).
+    add = np.add.reduce
+    logit_parts = [(shares[:, a:b], total[:, k]) for k, (a, b) in enumerate(spans)]
+    cell_parts = [(flows.reshape(cells, n)[:, a:b], served_cells[k]) for k, (a, b) in enumerate(spans)]
     with np.errstate(over="ignore"):  # the exp of closed providers (below), discarded
         for r in range(rounds):
             open_ = base_open & (spare > 1e-9)
@@ -291,8 +296,8 @@ def allocate_demand_markets(
                 np.subtract(scaled, np.repeat(zmax, counts, axis=1), out=shares)
                 np.exp(shares, out=shares)  # a closed provider's own may overflow: discarded
                 np.copyto(shares, 0.0, where=~open_)
-            for k, (a, b) in enumerate(spans):  # each market's logit sum on its own (bit for bit)
-                np.add.reduce(shares[:, a:b], axis=1, out=total[:, k])
+            for part, out in logit_parts:  # each market's logit sum on its own (bit for bit)
+                add(part, axis=1, out=out)
             total[total <= 0] = 1.0
             shares /= np.repeat(total, counts, axis=1)
             # D_c p_cj, written in place.  A stopped market is carried with zero demand:
@@ -310,11 +315,12 @@ def allocate_demand_markets(
                 flows += served3
             if r < rounds - 1:  # spare capacity matters only for a next round
                 spare = np.maximum(spare - _column_sums(served, singles), 0.0)
-            for k, (a, b) in enumerate(spans):
-                np.add.reduce(served[:, a:b], axis=1, out=served_cells[k])
+            for part, out in cell_parts:  # each market's hours per cell on its own (bit for bit)
+                add(part, axis=1, out=out)
             remaining = np.maximum(remaining - served_cells, 0.0)
             if r == 0 and rounds > 1:  # the next rounds' hours need their own array (one for all)
                 served3 = np.empty((origins, groups, n))
+                cell_parts = [(served3.reshape(cells, n)[:, a:b], out) for (a, b), (_, out) in zip(spans, cell_parts, strict=True)]
     if asked_first is None:
         return np.zeros((cells, n)), remaining, np.zeros(n)
     return flows.reshape(cells, n), remaining, asked_first

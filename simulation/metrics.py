@@ -8,14 +8,15 @@ gifts); personalisation is weighted by the hours each provider served.
 
 from __future__ import annotations
 
+from itertools import chain, compress
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
 
 from .mechanisms import herfindahl
-from .organisations import LedgerRows, cost_sheet
-from .state import running_total
+from .organisations import cost_sheet
 
 if TYPE_CHECKING:
     from .model import TerritoryModel
@@ -125,9 +126,9 @@ def exits(model: TerritoryModel) -> int:
 def personalisation(model: TerritoryModel) -> float:
     """Service-hours-weighted mean personalisation of all providers' relations, in [0, 1]."""
     cols, rows = model.provider_state.cols, model.provider_rows()
-    served = cols["served_hours"][rows]
-    rows = rows[served > 0]
-    served = served[served > 0]
+    served = _served_hours(model)
+    serving = served > 0
+    rows, served = rows[serving], served[serving]
     total = sum(served.tolist())
     if total <= 0:
         return 0.0
@@ -136,7 +137,12 @@ def personalisation(model: TerritoryModel) -> float:
 
 def services_delivered_hours(model: TerritoryModel) -> float:
     """Hours of service delivered to beneficiaries this quarter by all providers (ESS and firms)."""
-    return float(sum(model.provider_state.cols["served_hours"][model.provider_rows()].tolist()))
+    return float(sum(_served_hours(model).tolist()))
+
+
+def _served_hours(model: TerritoryModel) -> np.ndarray:
+    """Hours served this quarter by each of ``model.providers()`` (ESS and firms), in order."""
+    return _memo(model, "served_hours_all", lambda: model.provider_state.cols["served_hours"][model.provider_rows()])
 
 
 def unmet_need_share(model: TerritoryModel) -> float:
@@ -180,8 +186,21 @@ def _revenue(model: TerritoryModel) -> tuple[float, float, float, float]:
 
 def _revenue_now(model: TerritoryModel) -> tuple[float, float, float, float]:
     """ESS subsidies, public orders, sales and gifts of the quarter, each a running total over
-    the organisations in order."""
-    return tuple(running_total(_array(model, f"ledger_{line}")) for line in ("subsidy_eur", "public_order_eur", "sales_eur", "gifts_eur"))
+    the organisations in order: state.running_total of each line, 0 + v_1 + v_2 + ..., the
+    four taken by one ``np.cumsum`` along the rows of a (4, 1 + n) table (an accumulation
+    adds along its axis one by one, row by row: the same bits as each line on its own)."""
+    lines = _revenue_lines(model)
+    if len(lines[0]) == 0:
+        return (0.0, 0.0, 0.0, 0.0)
+    table = np.zeros((4, 1 + len(lines[0])))
+    for i, line in enumerate(lines):
+        table[i, 1:] = line
+    return tuple(np.cumsum(table, axis=1)[:, -1].tolist())
+
+
+def _revenue_lines(model: TerritoryModel) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The organisations' subsidies, public orders, sales and gifts (ledger columns), in order."""
+    return tuple(_array(model, f"ledger_{line}") for line in ("subsidy_eur", "public_order_eur", "sales_eur", "gifts_eur"))
 
 
 def _share(model: TerritoryModel, index: int) -> float:
@@ -232,7 +251,20 @@ def ptce_jobs_mean(model: TerritoryModel) -> float:
     """Mean direct jobs per PTCE: salaried FTE of its ESS members; 0 if none
     (FACTS.md [ptce-size]: about 100)."""
     hubs = _ptces(model)
-    return float(np.mean([h.jobs_fte() for h in hubs])) if hubs else 0.0
+    if not hubs:
+        return 0.0
+    # Ptce.jobs_fte of each hub, float(sum(m.staff_fte for its ESS members)), read from the
+    # columns for all members at once: the same floats, summed by Python's sum in the same order.
+    members = list(chain.from_iterable(h.members.values() for h in hubs))
+    cols = model.provider_state.cols
+    rows = np.fromiter(map(attrgetter("_row"), members), np.int64, len(members))
+    staff, ess = cols["staff_fte"][rows].tolist(), (cols["ess"][rows] == 1).tolist()
+    jobs, start = [], 0
+    for h in hubs:
+        end = start + len(h.members)
+        jobs.append(float(sum(compress(staff[start:end], ess[start:end]))))
+        start = end
+    return float(np.mean(jobs))
 
 
 def ptce_membership_share(model: TerritoryModel) -> float:
@@ -338,7 +370,10 @@ def network_clustering(model: TerritoryModel) -> float:
 def top1pct_resource_share(model: TerritoryModel) -> float:
     """Share of ESS revenue this quarter received by the largest 1 % of ESS organisations
     by revenue (at least one organisation), in [0, 1]; FACTS.md [assoc-budget-conc]."""
-    rev = np.sort(LedgerRows(model.provider_state.cols, _rows(model)).revenue_eur)[::-1]
+    # LedgerRows.revenue_eur (subsidies + public orders + sales + gifts, left to right) of
+    # the columns already gathered for the shares
+    subsidy, public_order, sales, gifts = _revenue_lines(model)
+    rev = np.sort(subsidy + public_order + sales + gifts)[::-1]
     total = rev.sum()
     if total <= 0:
         return 0.0

@@ -485,7 +485,8 @@ class TerritoryModel(mesa.Model):
             contract_flows = np.zeros((cells, n))
             self._serve_contracts(routes, ids, public, spare, contract_flows, asked)
         # Proximity exp(-d / d0) of each municipality to each provider (the same for every group).
-        prox = np.ascontiguousarray(mech.proximity_index(self.territory.distance_km, dp.distance_decay_km)[:, munis])
+        # (np.take along the columns: one contiguous copy, where [:, munis] gives a strided one to copy again)
+        prox = np.take(mech.proximity_index(self.territory.distance_km, dp.distance_decay_km), munis, axis=1)
         base_u = dp.weight_proximity * prox + dp.weight_personalisation * pers[None, :]
         eligible = self.regime.accredited_rows(cols, state_rows, self.quarter)
         funded = self.regime.funded_public_hours_rows(self, state_rows, ids, unit_cost, eligible) + solidarity_hours
@@ -511,7 +512,11 @@ class TerritoryModel(mesa.Model):
         self.unmet[:, markets] = np.where(unmet > UNMET_ROUNDING_HOURS, unmet, 0.0)
         priv_served = mech.column_sums(f_priv, mb)
         served = mech.column_sums(flows, mb)
-        near = mech.column_sums((flows.reshape(m_count, g_count, n) * prox[:, None, :]).reshape(cells, n), mb)
+        # Hours x proximity written over f_priv, no longer read: a fresh array of this size
+        # (some 270 KB) would be page-faulted in each quarter (issue 9).
+        near_hours = f_priv if f_priv.flags.c_contiguous else np.empty((cells, n))
+        np.multiply(flows.reshape(m_count, g_count, n), prox[:, None, :], out=near_hours.reshape(m_count, g_count, n))
+        near = mech.column_sums(near_hours, mb)
         prox_now = np.where(served > 0, near / np.where(served > 0, served, 1.0), 1.0)
         sales = price * priv_served
         surcharge = sales * rate / (1 + rate)  # the share of sales that funds free hours

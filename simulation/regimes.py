@@ -117,49 +117,49 @@ class TenderBook:
         self.lot_envelope_eur = {
             lot: (envelope_eur * public[lot] / total if total > 0 else 0.0) for lot in lots
         }
-        # Capacity and bid price of a provider do not change during the calls of a quarter:
-        # computed once per provider, not once per lot it could bid for.
-        capacity: dict[int, float] = {}
+        # Capacity, treasury and bid price of a provider do not change during the calls of a
+        # quarter (a bid's cost is booked in the ledger): capacity and treasury are read for
+        # all providers at once at the first call (organisations.capacity_rows: the method's
+        # bits), a bidder's price (Provider.bid_price) once, at its first bid.
+        provs = None
         price: dict[int, float] = {}
         proximity: dict[tuple[int, int], float] = {}
-        providers: dict[int, list[Provider]] = {}
+        bids: list[np.ndarray] = []  # each call's bidders' rows, in call order
         for lot in lots:
             c = self.contracts.get(lot)
             if c is not None and c.end_quarter > q and c.winner.alive:
                 continue
             self.contracts.pop(lot, None)
             sector, muni = lot
-            if sector not in providers:
-                providers[sector] = model.providers(sector)
+            if provs is None:
+                provs, rows, cols = model.providers(), model.provider_rows(), model.provider_state.cols
+                sectors, munis = cols["sector"][rows], cols["municipality"][rows]
+                capacity = capacity_rows(cols, rows, op)
+                solvent = cols["treasury_eur"][rows] >= self.bid_cost_eur
             near = model.territory.distance_km[:, muni] <= self.bid_radius_km
-            for p in providers[sector]:
-                if p.unique_id not in capacity and near[p.municipality]:
-                    capacity[p.unique_id] = p.capacity_hours(op)
             # A provider answers a call only if it is near enough, could deliver at least
             # `MIN_CAPACITY_SHARE_OF_LOT` of the lot, and can pay the bid (assumption).
-            bidders = [
-                p for p in providers[sector]
-                if near[p.municipality]
-                and capacity[p.unique_id] >= MIN_CAPACITY_SHARE_OF_LOT * public[lot]
-                and p.treasury_eur >= self.bid_cost_eur
-            ]
-            if not bidders or public[lot] <= 0:
+            # Positions in providers(), in id order.
+            bidders = np.flatnonzero((sectors == sector) & near[munis] & (capacity >= MIN_CAPACITY_SHARE_OF_LOT * public[lot]) & solvent)
+            if not len(bidders) or public[lot] <= 0:
                 continue
-            for p in bidders:
-                p.ledger.bid_costs_eur += self.bid_cost_eur
-            prices = np.empty(len(bidders))
-            quality = np.empty(len(bidders))
-            for i, p in enumerate(bidders):
-                if p.unique_id not in price:
-                    price[p.unique_id] = max(p.bid_price(op), 1e-9)
-                prices[i] = price[p.unique_id]
-                if (p.municipality, muni) not in proximity:
-                    proximity[p.municipality, muni] = float(mech.proximity_index(model.territory.distance_km[p.municipality, muni], model.config.demand.distance_decay_km))
-                quality[i] = 0.5 * (p.technicisation + proximity[p.municipality, muni])
+            bids.append(rows[bidders])
+            positions = bidders.tolist()
+            for i in positions:
+                if i not in price:
+                    price[i] = max(provs[i].bid_price(op), 1e-9)
+            prices = np.array([price[i] for i in positions])
+            home = munis[bidders].tolist()
+            for m in set(home):
+                if (m, muni) not in proximity:
+                    proximity[m, muni] = float(mech.proximity_index(model.territory.distance_km[m, muni], model.config.demand.distance_decay_km))
+            quality = 0.5 * (cols["technicisation"][rows[bidders]] + np.array([proximity[m, muni] for m in home]))
             scores = mech.meat_scores(prices, quality, self.price_weight)
             best = int(np.argmax(scores))  # ties go to the first bidder in id order
             end = self.first_end.pop(lot, None) if q == 0 else None
-            self.contracts[lot] = Contract(bidders[best], float(prices[best]), q + (end or self.contract_quarters))
+            self.contracts[lot] = Contract(provs[bidders[best]], float(prices[best]), q + (end or self.contract_quarters))
+        if bids:  # each bid's cost, call by call (np.add.at: a provider's several bids one by one)
+            np.add.at(model.provider_state.cols["ledger_bid_costs_eur"], np.concatenate(bids), self.bid_cost_eur)
 
     def routes(self, model: TerritoryModel) -> list[tuple[tuple[int, int], Provider, float]]:
         """(lot, holder, hours the envelope pays for) for every running contract."""
@@ -286,27 +286,91 @@ class RegimeBase:
         return self.tenders.pay(model, contract_hours) if self.tenders is not None else 0.0
 
 
+class BaseHours(dict):
+    """GrantFormula's base, unique_id -> capacity hours at the last revision: a dict that
+    counts its changes (``version``), so that GrantFormula keeps its keys and values as
+    sorted arrays between changes (GrantFormula.base_of).  Why (issue 9): the base is
+    looked up for every organisation twice a quarter (the grants, the funded hours) and
+    changes only at a revision or a merger; a thousand ``dict.get`` cost 50-150 us each time."""
+
+    version = 0  # also for a copy or an unpickled one, whose items are set before its attributes
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        self.version += 1
+
+    def __delitem__(self, key) -> None:
+        super().__delitem__(key)
+        self.version += 1
+
+    def __ior__(self, other):
+        self.version += 1
+        return super().__ior__(other)
+
+    def pop(self, *args):
+        self.version += 1
+        return super().pop(*args)
+
+    def popitem(self):
+        self.version += 1
+        return super().popitem()
+
+    def setdefault(self, key, default=None):
+        self.version += 1
+        return super().setdefault(key, default)
+
+    def update(self, *args, **kwargs) -> None:
+        self.version += 1
+        super().update(*args, **kwargs)
+
+    def clear(self) -> None:
+        self.version += 1
+        super().clear()
+
+
 class GrantFormula:
     """Formula grants on capacity at the last revision (slow to adapt)."""
 
     def __init__(self, interval: int) -> None:
         self.interval = interval
-        self.base: dict[int, float] = {}
+        self.base: dict[int, float] = BaseHours()
         self.eligible_base_hours = np.zeros(0)  # at the last call of pay, each eligible's base (0 if not in it)
+        self._sorted: tuple | None = None  # (base, its version, sorted keys, their values): base_of
+
+    def base_of(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(base.get(uid, 0.0), uid in base) for each unique_id of ``ids``, as two arrays: the
+        same floats as the dict's, looked up at once by binary search in the base's sorted
+        keys, kept until the base changes (BaseHours.version; any other mapping set as the
+        base is read key by key)."""
+        base = self.base
+        if not isinstance(base, BaseHours):
+            keys = ids.tolist()
+            return (np.fromiter(map(base.get, keys, repeat(0.0)), float, len(keys)),
+                    np.fromiter(map(base.__contains__, keys), bool, len(keys)))
+        if self._sorted is None or self._sorted[0] is not base or self._sorted[1] != base.version:
+            keys = np.fromiter(base.keys(), np.int64, len(base))
+            order = np.argsort(keys)
+            self._sorted = (base, base.version, keys[order], np.fromiter(base.values(), float, len(base))[order])
+        keys, values = self._sorted[2], self._sorted[3]
+        if not len(keys):
+            return np.zeros(len(ids)), np.zeros(len(ids), dtype=bool)
+        at = np.searchsorted(keys, ids)
+        np.minimum(at, len(keys) - 1, out=at)
+        found = keys[at] == ids
+        return np.where(found, values[at], 0.0), found
 
     def pay(self, model: TerritoryModel, envelope_eur: float, ids: np.ndarray, rows: np.ndarray) -> float:
         """Revise the base on the eligible organisations' capacity every ``interval``
         quarters, then share the envelope among those in the base: g_j = B K_j / sum K
         (mechanisms.formula_grants).  The eligible organisations are given by their
         unique_id ``ids`` and their ``rows`` in the model's ProviderState, in the same order."""
-        ids = ids.tolist()
         cols = model.provider_state.cols
         if model.quarter % self.interval == 0 or not self.base:
             # Provider.capacity_hours of each, over the columns (organisations.capacity_rows: same bits).
-            self.base = dict(zip(ids, capacity_rows(cols, rows, model.config.organisation).tolist(), strict=True))
-        n = len(ids)
-        self.eligible_base_hours = base = np.fromiter(map(self.base.get, ids, repeat(0.0)), float, n)
-        paid = np.fromiter(map(self.base.__contains__, ids), bool, n)  # not: accredited since the revision
+            self.base = BaseHours(zip(ids.tolist(), capacity_rows(cols, rows, model.config.organisation).tolist(), strict=True))
+        # each one's base (0 if not in it), and whether it is in it (not: accredited since the revision)
+        base, paid = self.base_of(ids)
+        self.eligible_base_hours = base
         if not paid.all():
             base, rows = base[paid], rows[paid]
         grants = mech.formula_grants(base, envelope_eur)
@@ -360,7 +424,7 @@ class Administrative(RegimeBase):
         if self.tariff_eur_per_hour > 0 and self.tariff_base_hours > 0:
             if accredited is None:
                 accredited = self.accredited_rows(model.provider_state.cols, rows, model.quarter)
-            share = np.fromiter(map(self.grants.base.get, ids.tolist(), repeat(0.0)), float, len(ids)) / self.tariff_base_hours
+            share = self.grants.base_of(ids)[0] / self.tariff_base_hours
             hours = np.where(accredited, hours + self.tariff_envelope_eur / self.tariff_eur_per_hour * share, hours)
         return hours
 
@@ -423,15 +487,23 @@ class Cooperative(RegimeBase):
     def social_utility(self, model: TerritoryModel, orgs: list[Provider]) -> np.ndarray:
         """Results (served / capacity), processes (governance, volunteering), impacts
         (insertion exits to jobs per staff, cooperation ties) of each organisation, in [0, 1]."""
+        # Over the organisations' columns and the network's tie arrays, the operations of
+        #   results   min(1, served / max(Provider.capacity_hours, 1e-9))
+        #   processes Provider.voice() = mechanisms.voice(V, S, g)
+        #   impacts   0.5 min(1, 10 x / max(S, 1e-9)) + 0.5 min(1, k / 5), k the network degree
+        # (a self-loop counted twice, as networkx's degree; 0 outside the network), in order,
+        # organisation by organisation (tests/test_vectorised.py compares with that loop).
         op = model.config.organisation
-        net = model.cooperation
-        results = np.array([min(1.0, o.served_hours / max(o.capacity_hours(op), 1e-9)) for o in orgs])
-        processes = np.array([o.voice() for o in orgs])
-        impacts = np.array([
-            0.5 * min(1.0, 10 * o.insertion_exits_to_jobs / max(o.staff_fte, 1e-9))
-            + 0.5 * min(1.0, net.degree(o.unique_id) / 5 if o.unique_id in net else 0.0)
-            for o in orgs
-        ])
+        cols, rows = model.provider_state.cols, rows_of(orgs) if orgs else np.zeros(0, dtype=np.int64)
+        staff = cols["staff_fte"][rows]
+        results = np.minimum(1.0, cols["served_hours"][rows] / np.maximum(capacity_rows(cols, rows, op), 1e-9))
+        processes = mech.voice_all(cols["volunteers_fte"][rows], staff, cols["governance"][rows])
+        u, v, _ = model.cooperation.tie_arrays()
+        ids = np.fromiter(map(attrgetter("unique_id"), orgs), np.int64, len(orgs))
+        top = int(max(u.max(initial=-1), v.max(initial=-1), ids.max(initial=-1))) + 1
+        degree = np.bincount(u, minlength=top) + np.bincount(v, minlength=top)
+        impacts = (0.5 * np.minimum(1.0, 10 * cols["insertion_exits_to_jobs"][rows] / np.maximum(staff, 1e-9))
+                   + 0.5 * np.minimum(1.0, degree[ids] / 5))
         p = self.params
         return mech.social_utility(results, processes, impacts, (p.weight_results, p.weight_processes, p.weight_impacts))
 
@@ -439,7 +511,10 @@ class Cooperative(RegimeBase):
         p = self.params
         q = model.quarter
         op = model.config.organisation
-        orgs = [o for o in model.organisations() if self.accredited(o, q)]
+        cols, rows = model.provider_state.cols, model.organisation_rows()
+        accredited = self.accredited_rows(cols, rows, q)
+        orgs = list(compress(model.organisations(), accredited.tolist()))
+        rows, ids = rows[accredited], model.provider_ids()[model.provider_is_ess()][accredited]  # orgs' rows and ids
         self.tenders.run_calls(model, (1 - p.agreement_share - p.project_share) * budget_eur)
         # Multi-year agreements: shares fixed at signature, s_j = U_j K_j / sum U K.
         if q % p.agreement_quarters == 0 or not self.agreement_shares:
@@ -457,13 +532,16 @@ class Cooperative(RegimeBase):
             o.pending_support = False
             spent += amount
         remaining = max(0.0, envelope - spent)
-        # Shares of organisations that closed since the signature go to the others, pro rata.
-        alive_total = sum(self.agreement_shares.get(o.unique_id, 0.0) for o in orgs)
-        for o in orgs:
-            share = self.agreement_shares.get(o.unique_id, 0.0)
-            if share > 0:
-                o.ledger.subsidy_eur += share / alive_total * remaining
-                spent += share / alive_total * remaining
+        # Shares of organisations that closed since the signature go to the others, pro rata:
+        # each organisation with a share s gets s / S_alive x remaining, in order (Python's
+        # sum for S_alive, the payments added to ``spent`` one by one, as a loop would).
+        shares = np.fromiter(map(self.agreement_shares.get, ids.tolist(), repeat(0.0)), float, len(ids))
+        alive_total = sum(shares.tolist())
+        paid = shares > 0
+        if paid.any():
+            amounts = shares[paid] / alive_total * remaining
+            cols["ledger_subsidy_eur"][rows[paid]] += amounts  # each its own row
+            spent = running_total(amounts, spent)
         # Joint projects between organisations linked in the cooperation network.
         spent += self.fund_joint_projects(model, p.project_share * budget_eur)
         return spent
@@ -497,27 +575,38 @@ class Cooperative(RegimeBase):
             ess = np.zeros(top, dtype=bool)
             deep_hub = np.full(top, -1, dtype=np.int64)  # hub id of a member of a deep enough PTCE
             threshold = model.config.cooperation.project_depth_threshold
-            for uid, o in alive.items():
-                if o.is_ess:
-                    ess[uid] = True
-                    if o.ptce is not None and o.ptce.depth >= threshold:
-                        deep_hub[uid] = o.ptce.unique_id
+            is_ess = model.provider_is_ess()  # the live providers' o.is_ess, in the order of alive
+            ess_ids = model.provider_ids()[is_ess]
+            ess[ess_ids] = True
+            hub_of = map(attrgetter("ptce"), compress(alive.values(), is_ess.tolist()))
+            for uid, hub in zip(ess_ids.tolist(), hub_of, strict=True):
+                if hub is not None and hub.depth >= threshold:
+                    deep_hub[uid] = hub.unique_id
             ok = ess[u] & ess[v] & (((deep_hub[u] >= 0) & (deep_hub[u] == deep_hub[v])) | (net.trust[ties] >= p.min_trust))
-            lo, hi = np.minimum(u, v)[ok].tolist(), np.maximum(u, v)[ok].tolist()
-            cands = [c for c in zip(lo, hi, strict=True) if c not in busy]
-            if cands:
-                cands.sort()
-                orgs = sorted({u for c in cands for u in c})
-                util = dict(zip(orgs, self.social_utility(model, [alive[u] for u in orgs]), strict=True))
-                ranked = sorted(cands, key=lambda c: (-(0.5 * (util[c[0]] + util[c[1]]) + 0.1 * (alive[c[0]].sector != alive[c[1]].sector)), c))
-                for a, b in ranked[: slots - len(self.projects)]:
-                    self.projects.append((a, b, q + p.project_quarters))
+            lo, hi = np.minimum(u, v)[ok], np.maximum(u, v)[ok]
+            if busy:
+                free = np.fromiter((c not in busy for c in zip(lo.tolist(), hi.tolist(), strict=True)), bool, len(lo))
+                lo, hi = lo[free], hi[free]
+            if len(lo):
+                # Ranked by -(mean social utility of the pair + 0.1 if their sectors differ),
+                # then by the pair (a, b): the same keys, operation by operation, as a sort of
+                # the pairs with that key.
+                orgs = np.unique(np.concatenate((lo, hi)))
+                util = self.social_utility(model, list(map(alive.__getitem__, orgs.tolist())))
+                sector = model.provider_state.cols["sector"][model.row_by_id()[orgs]]
+                at_lo, at_hi = np.searchsorted(orgs, lo), np.searchsorted(orgs, hi)
+                key = -(0.5 * (util[at_lo] + util[at_hi]) + 0.1 * (sector[at_lo] != sector[at_hi]))
+                ranked = np.lexsort((hi, lo, key))[: slots - len(self.projects)]
+                end = q + p.project_quarters
+                self.projects += [(a, b, end) for a, b in zip(lo[ranked].tolist(), hi[ranked].tolist(), strict=True)]
         if not self.projects:
             return 0.0
         per_project = min(p.project_eur_per_quarter, envelope_eur / len(self.projects))
+        # Half a project's payment to each partner, project by project in order (np.add.at
+        # adds an organisation's several halves one by one, as the loop did).
+        partners = np.fromiter((uid for a, b, _ in self.projects for uid in (a, b)), np.int64, 2 * len(self.projects))
+        np.add.at(model.provider_state.cols["ledger_subsidy_eur"], model.row_by_id()[partners], per_project / 2)
         for a, b, _ in self.projects:
-            alive[a].ledger.subsidy_eur += per_project / 2
-            alive[b].ledger.subsidy_eur += per_project / 2
             t = net.edges[a, b]["trust"]
             net.edges[a, b]["trust"] = min(1.0, t + p.trust_gain_per_project_quarter)
         return per_project * len(self.projects)

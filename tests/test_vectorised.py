@@ -599,3 +599,123 @@ def test_pay_for_service_reads_hours_by_id_as_the_dict_it_stands_for():
     assert spent > 0
     assert spent == twin.regime.pay_for_service(twin, dict(twin.public_hours_served), twin.contract_hours)
     np.testing.assert_array_equal(model.provider_state.cols["ledger_public_order_eur"], twin.provider_state.cols["ledger_public_order_eur"])
+
+
+def test_grant_base_looked_up_at_once_equals_the_dict_after_every_change():
+    """GrantFormula.base_of reads the grant base of many organisations at once from sorted
+    arrays kept between changes of the base (regimes.BaseHours counts them): it must give
+    the dict's own get and ``in``, bit for bit, after a revision, a merger's transfer, a
+    removal, a copy, and for a plain dict set as the base."""
+    import copy
+    import pickle
+
+    from simulation.regimes import BaseHours
+
+    model = TerritoryModel(smoke("administrative", steps=5), rng=5).run()
+    grants = model.regime.grants
+    assert isinstance(grants.base, BaseHours) and len(grants.base) > 3
+    ids = np.concatenate((model.provider_ids(), [0, 10**9]))  # and ids never in the base
+
+    def check(formula) -> None:
+        values, found = formula.base_of(ids)
+        keys = ids.tolist()
+        assert values.tolist() == [formula.base.get(k, 0.0) for k in keys]
+        assert found.tolist() == [k in formula.base for k in keys]
+
+    check(grants)
+    first, second, third = list(grants.base)[:3]
+    grants.base[first] = grants.base.get(first, 0.0) + grants.base.pop(second)  # as RegimeBase.on_merger
+    check(grants)
+    del grants.base[third]
+    grants.base.update({third: 1.0 / 3.0})
+    check(grants)
+    for twin in (copy.deepcopy(grants), pickle.loads(pickle.dumps(grants))):
+        check(twin)
+        twin.base[first] = 2.5
+        check(twin)
+    grants.base = dict(grants.base)  # any mapping set as the base is read key by key
+    check(grants)
+    grants.base = BaseHours()
+    check(grants)
+
+
+def test_cooperative_social_utility_equals_the_organisation_by_organisation_loop():
+    """Cooperative.social_utility reads the columns and the network's tie arrays at once:
+    the same values, bit for bit, as the loop over the organisations it replaced
+    (networkx's degree, a self-loop counted twice; 0 for an organisation outside the network)."""
+    model = TerritoryModel(smoke("cooperative", steps=6), rng=7).run()
+    regime, op, net = model.regime, model.config.organisation, model.cooperation
+    orgs = model.organisations()
+    net.add_edge(orgs[0].unique_id, orgs[0].unique_id, trust=0.5)  # a self-loop
+    net.remove_node(orgs[1].unique_id)  # outside the network
+    orgs[2].served_hours = 10 * orgs[2].capacity_hours(op)  # served beyond capacity: results capped at 1
+    assert any(o.insertion_exits_to_jobs > 0 for o in orgs)
+
+    results = np.array([min(1.0, o.served_hours / max(o.capacity_hours(op), 1e-9)) for o in orgs])
+    processes = np.array([o.voice() for o in orgs])
+    impacts = np.array([
+        0.5 * min(1.0, 10 * o.insertion_exits_to_jobs / max(o.staff_fte, 1e-9))
+        + 0.5 * min(1.0, net.degree(o.unique_id) / 5 if o.unique_id in net else 0.0)
+        for o in orgs
+    ])
+    p = regime.params
+    expected = mech.social_utility(results, processes, impacts, (p.weight_results, p.weight_processes, p.weight_impacts))
+    np.testing.assert_array_equal(regime.social_utility(model, orgs), expected)
+    np.testing.assert_array_equal(regime.social_utility(model, orgs[::-3]), expected[::-3])
+    assert regime.social_utility(model, []).shape == (0,)
+
+
+def _joint_projects_reference(regime, model, envelope_eur: float) -> float:
+    """Cooperative.fund_joint_projects as a loop over the providers and a sort of the pairs
+    with a key function (the form the array version replaced)."""
+    p, q, net, alive = regime.params, model.quarter, model.cooperation, model.provider_by_id
+    regime.projects = [(a, b, e) for a, b, e in regime.projects if e > q and a in alive and b in alive]
+    slots = int(envelope_eur // p.project_eur_per_quarter)
+    if len(regime.projects) < slots:
+        busy = {(a, b) for a, b, _ in regime.projects}
+        u, v, ties = net.tie_arrays()
+        top = len(net.node_index()[1])
+        ess, deep_hub = np.zeros(top, dtype=bool), np.full(top, -1, dtype=np.int64)
+        for uid, o in alive.items():
+            if o.is_ess:
+                ess[uid] = True
+                if o.ptce is not None and o.ptce.depth >= model.config.cooperation.project_depth_threshold:
+                    deep_hub[uid] = o.ptce.unique_id
+        ok = ess[u] & ess[v] & (((deep_hub[u] >= 0) & (deep_hub[u] == deep_hub[v])) | (net.trust[ties] >= p.min_trust))
+        cands = sorted(c for c in zip(np.minimum(u, v)[ok].tolist(), np.maximum(u, v)[ok].tolist(), strict=True) if c not in busy)
+        if cands:
+            orgs = sorted({x for c in cands for x in c})
+            util = dict(zip(orgs, regime.social_utility(model, [alive[x] for x in orgs]), strict=True))
+            ranked = sorted(cands, key=lambda c: (-(0.5 * (util[c[0]] + util[c[1]]) + 0.1 * (alive[c[0]].sector != alive[c[1]].sector)), c))
+            for a, b in ranked[: slots - len(regime.projects)]:
+                regime.projects.append((a, b, q + p.project_quarters))
+    if not regime.projects:
+        return 0.0
+    per_project = min(p.project_eur_per_quarter, envelope_eur / len(regime.projects))
+    for a, b, _ in regime.projects:
+        alive[a].ledger.subsidy_eur += per_project / 2
+        alive[b].ledger.subsidy_eur += per_project / 2
+        net.edges[a, b]["trust"] = min(1.0, net.edges[a, b]["trust"] + p.trust_gain_per_project_quarter)
+    return per_project * len(regime.projects)
+
+
+def test_joint_projects_over_arrays_equal_the_loop_and_key_sort():
+    """Cooperative.fund_joint_projects picks, pays and credits the same projects, bit for
+    bit, as the loop and key sort it replaced: with slots for only part of the candidates
+    (the ranking decides), with running projects (busy pairs), and with room for all."""
+    import copy
+
+    model = TerritoryModel(smoke("cooperative", steps=6), rng=7).run()
+    regime = model.regime
+    assert regime.projects, "the run should have running projects"
+    cost = regime.params.project_eur_per_quarter
+    for extra_slots in (3, 1000):
+        envelope = (len(regime.projects) + extra_slots) * cost + 0.5 * cost
+        twin = copy.deepcopy(model)
+        spent = regime.fund_joint_projects(model, envelope)
+        assert spent == _joint_projects_reference(twin.regime, twin, envelope)
+        assert regime.projects == twin.regime.projects
+        cols, twin_cols = model.provider_state.cols, twin.provider_state.cols
+        np.testing.assert_array_equal(cols["ledger_subsidy_eur"], twin_cols["ledger_subsidy_eur"])
+        np.testing.assert_array_equal(model.cooperation.trust, twin.cooperation.trust)
+        model.quarter_stats.clear()
