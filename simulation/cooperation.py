@@ -191,6 +191,8 @@ class Ptce(mesa.Agent):
         self.founded_step = model.steps
         self.pool_capacity_hours = 0.0
         self.forms: set[str] = set()
+        # ESS members' ids at the last supply marking (set_forms), empty if it had no supply chain then.
+        self.supply_marked: set[int] | frozenset[int] = frozenset()
         self.alive = True
         for m in members:
             self.add_member(m)
@@ -259,9 +261,17 @@ class Ptce(mesa.Agent):
         for name, value in self.member_effects().items():
             cols[name][rows] = value
 
-    def set_forms(self, ess: list[Provider], capacity_hours: list[float], sectors: list[int], insertion: bool) -> None:
+    def set_forms(self, ess: list[Provider], capacity_hours: list[float], sectors: list[int], insertion: bool,
+                  new_members_only: bool = False) -> None:
         """The pooled premises and the forms of this quarter, from its ESS members ``ess``,
-        their capacities (hours), their sectors, and whether any has insertion posts."""
+        their capacities (hours), their sectors, and whether any has insertion posts.
+
+        A supply chain marks the ties between its members of one sector as supply links.
+        ``new_members_only``: only the pairs with a member new to the hub since its last
+        marking (TerritoryModel.open_quarter marks the ties made or re-kinded since then);
+        the other pairs' ties were marked then and nothing sets a kind back
+        (tests/test_cooperation.py compares the kinds with every pair's marking after each
+        quarter)."""
         cp = self.model.config.cooperation
         self.pool_capacity_hours = float(sum(capacity_hours))  # Python's sum, as over the members
         forms = {"pooled_means"}
@@ -272,14 +282,23 @@ class Ptce(mesa.Agent):
         if self.depth >= cp.project_depth_threshold:  # mature: pooled projects
             forms.update(("development_agency", "solidarity"))
         self.forms = forms & set(cp.forms)
-        if "supply_chain" in self.forms:
-            # Members of one sector buy from each other: their ties become supply links.
-            by_sector: dict[int, list[int]] = {}
-            for m, sector in zip(ess, sectors, strict=True):
-                by_sector.setdefault(sector, []).append(m.unique_id)
-            for ids in by_sector.values():
-                if len(ids) > 1:
-                    self.model.cooperation.set_kind_among(ids, "supply")
+        if "supply_chain" not in self.forms:
+            self.supply_marked = frozenset()
+            return
+        # Members of one sector buy from each other: their ties become supply links.
+        by_sector: dict[int, list[int]] = {}
+        for m, sector in zip(ess, sectors, strict=True):
+            by_sector.setdefault(sector, []).append(m.unique_id)
+        net, marked = self.model.cooperation, self.supply_marked
+        for ids in by_sector.values():
+            if len(ids) > 1:
+                if not new_members_only:
+                    net.set_kind_among(ids, "supply")
+                else:
+                    news = [x for x in ids if x not in marked]
+                    if news:
+                        net.set_kind_from(news, ids, "supply")
+        self.supply_marked = {m.unique_id for m in ess}
 
     def member_effects(self) -> dict[str, float]:
         """What each form gives every ESS member this quarter, by provider column (d the

@@ -72,6 +72,8 @@ class Tie(MutableMapping):
                 self.detached_trust = float(value)
         elif key == "kind":
             self.kind = value
+            if self.net is not None:
+                self.net._rekinded.append(self)
         else:
             if getattr(self, "extra", None) is None:
                 self.extra = {}
@@ -82,6 +84,8 @@ class Tie(MutableMapping):
             self["trust"] = _ABSENT_TRUST
         elif key == "kind" and self.kind is not _ABSENT:
             self.kind = _ABSENT
+            if self.net is not None:
+                self.net._rekinded.append(self)
         elif getattr(self, "extra", None) is not None and key in self.extra:
             del self.extra[key]
         else:
@@ -122,6 +126,11 @@ class CooperationNetwork(nx.Graph):
         self._ties: list[Tie] = []  # slot -> Tie
         self._used = 0  # slots used, alive or not
         self._dead = 0  # slots of removed ties not yet compacted
+        # Since the last supply marking (set_mark): ties in slots from _mark on are new, and
+        # _rekinded holds the ties whose kind was written through their Tie mapping
+        # (changed_since_mark; TerritoryModel.open_quarter).
+        self._mark = 0
+        self._rekinded: list[Tie] = []
         super().__init__(incoming_graph_data, **attr)
 
     # ----------------------------------------------------------------- slots
@@ -179,6 +188,7 @@ class CooperationNetwork(nx.Graph):
         self._ties = [self._ties[i] for i in keep.tolist()]
         for j, tie in enumerate(self._ties):
             tie.i = j
+        self._mark = int(np.searchsorted(keep, self._mark))  # the live slots below the mark stay below it
         self._used, self._dead = n, 0
 
     def _reset_ties(self) -> None:
@@ -187,7 +197,7 @@ class CooperationNetwork(nx.Graph):
                 tie.detach()
         self._ties = []
         self._alive[:] = False
-        self._used = self._dead = 0
+        self._used = self._dead = self._mark = 0
 
     # ----------------------------------------------------------------- networkx's mutators
     # Copies of networkx 3.x's Graph methods, with the tie's slot made or freed.
@@ -285,6 +295,41 @@ class CooperationNetwork(nx.Graph):
                 if tie is not None:
                     tie.kind = kind
 
+    def changed_since_mark(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(u, v, slots) of the ties made, or whose kind was written through their Tie
+        mapping, since the last ``set_mark`` and still in the network (a tie may come
+        twice).  set_kind_among's and set_kind_from's writes are not counted: the supply
+        marking (TerritoryModel.open_quarter) is what the mark is for."""
+        i, n = self._mark, self._used
+        slots = i + np.flatnonzero(self._alive[i:n])
+        again = [tie.i for tie in self._rekinded if tie.net is self]
+        if again:
+            slots = np.concatenate((slots, np.array(again, dtype=np.int64)))
+        return self._u[slots], self._v[slots], slots
+
+    def set_mark(self) -> None:
+        """Start counting changes again (changed_since_mark)."""
+        self._mark = self._used
+        self._rekinded = []
+
+    def set_kind_of_slots(self, slots: np.ndarray, kind: str) -> None:
+        """Set the kind of the ties in ``slots``."""
+        ties = self._ties
+        for i in slots.tolist():
+            ties[i].kind = kind
+
+    def set_kind_from(self, news: list[int], nodes: list[int], kind: str) -> None:
+        """Set the kind of every tie between one of ``news`` and one of ``nodes`` (``news``
+        among ``nodes``): set_kind_among(nodes) restricted to the pairs with an end in
+        ``news``, each tie's kind written once or twice (the same value)."""
+        adj = self._adj
+        for a in news:
+            ties = adj[a]
+            for b in nodes:
+                tie = ties.get(b)
+                if tie is not None:
+                    tie.kind = kind
+
     def _append_ties(self, u: int, new: list[int], trust, kinds) -> None:
         """New ties u-v, v in ``new`` (distinct, not yet tied to ``u``, all nodes), in that
         order, with ``trust`` (one float or one per tie) and ``kinds`` (an iterable, one per
@@ -302,9 +347,16 @@ class CooperationNetwork(nx.Graph):
         self._v[i:i + k] = new
         self._trust[i:i + k] = trust
         self._alive[i:i + k] = True
-        ties = list(map(Tie, repeat(self, k), range(i, i + k), kinds))
-        self._ties += ties
-        for v, tie in zip(new, ties, strict=True):
+        # Each Tie made by object.__new__ and its three slots set here, with its two
+        # adjacency entries, in one loop: Tie.__init__'s call cost more than the sets (some
+        # 450 ties a quarter at 1,000 organisations, issue 9).
+        make, append = object.__new__, self._ties.append
+        for j, v, kind in zip(range(i, i + k), new, kinds, strict=True):
+            tie = make(Tie)
+            tie.net = self
+            tie.i = j
+            tie.kind = kind
+            append(tie)
             mine[v] = tie
             adj[v][u] = tie
         self._used = i + k

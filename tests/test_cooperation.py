@@ -537,3 +537,50 @@ def test_organisations_by_id_are_the_model_organisations_in_id_order():
     orgs, ids = coop.organisations_by_id(model)
     assert sorted(model.organisations(), key=lambda o: o.unique_id) == orgs
     assert ids.tolist() == [o.unique_id for o in orgs]
+
+
+def _kinds(net) -> dict:
+    return {(min(u, v), max(u, v)): d.get("kind") for u, v, d in net.edges(data=True)}
+
+
+def test_supply_marking_of_what_changed_gives_every_pairs_marking():
+    """TerritoryModel.open_quarter marks supply links only where ties were made or
+    re-kinded, or members came, since the last quarter (Ptce.set_forms with ``changed``):
+    after each quarter's opening the kinds are those that marking every pair of every
+    supply-chain hub again would give (it would change nothing), a kind written through a
+    tie's mapping in between included."""
+    model = TerritoryModel(smoke(**{"strategy.policy": "cooperate", "territory.organisations": 200}), rng=4)
+    net = model.cooperation
+    calls = []
+    set_kind_from = net.set_kind_from
+
+    def recording(news, nodes, kind):
+        calls.append((len(news), len(nodes)))
+        set_kind_from(news, nodes, kind)
+
+    net.set_kind_from = recording
+    supply_quarters, rekinded = 0, 0
+    for _ in range(16):
+        model.open_quarter()
+        got = _kinds(net)
+        every = dict(got)
+        for hub in model.ptces():
+            if "supply_chain" not in hub.forms:
+                continue
+            ess = hub.ess_members()
+            for a in ess:
+                for b in ess:
+                    if a.unique_id < b.unique_id and a.sector == b.sector and net.has_edge(a.unique_id, b.unique_id):
+                        every[a.unique_id, b.unique_id] = "supply"
+        assert got == every
+        supply_quarters += "supply" in got.values()
+        model.open_quarter = lambda: None  # step() runs the rest of the quarter
+        model.step()
+        del model.open_quarter
+        # A supply link re-kinded by hand between two quarters is marked again.
+        supply = [pair for pair, kind in _kinds(net).items() if kind == "supply"]
+        if supply:
+            net.edges[supply[0]]["kind"] = "initial"
+            rekinded += 1
+    assert supply_quarters >= 8 and rekinded >= 8
+    assert any(news < nodes for news, nodes in calls), "some pairs were left unmarked"
