@@ -45,28 +45,37 @@ def absorb(model: TerritoryModel, absorber: Provider, absorbed: Provider) -> Non
     then follow from the merged capacity (mechanisms.merge_organisations).  Recorded in
     ``model.merger_log`` (who, when) and counted in the quarter's ``mergers``."""
     cp = model.config.concentration
+    # The two providers' attributes read and written at their rows of the columns (what
+    # the Provider properties read and write, without a property call each; some 40 mergers
+    # a year at 1,000 organisations, issue 9).
+    cols, a, b = model.provider_state.cols, absorber._row, absorbed._row
+    staff, share, volunteers, treasury = cols["staff_fte"], cols["insertion_share"], cols["volunteers_fte"], cols["treasury_eur"]
+    governance, governance_base, technicisation = cols["governance"], cols["governance_base"], cols["technicisation"]
+    staff_ab = (staff.item(a), staff.item(b))
+    treasury_b = treasury.item(b)
     merged = mech.merge_organisations(
-        (absorber.staff_fte, absorbed.staff_fte), (absorber.insertion_fte, absorbed.insertion_fte),
-        (absorber.volunteers_fte, absorbed.volunteers_fte), (absorber.treasury_eur, absorbed.treasury_eur),
-        (absorber.governance, absorbed.governance), (absorber.technicisation, absorbed.technicisation),
+        staff_ab, (staff_ab[0] * share.item(a), staff_ab[1] * share.item(b)),  # Provider.insertion_fte
+        (volunteers.item(a), volunteers.item(b)), (treasury.item(a), treasury_b),
+        (governance.item(a), governance.item(b)), (technicisation.item(a), technicisation.item(b)),
         cp.governance_dilution, cp.technicisation_rise, cp.volunteer_loss,
     )
     base = mech.merge_organisations(
-        (absorber.staff_fte, absorbed.staff_fte), (0, 0), (0, 0), (0, 0),
-        (absorber.governance_base, absorbed.governance_base), (0, 0), cp.governance_dilution, 0, 0,
+        staff_ab, (0, 0), (0, 0), (0, 0),
+        (governance_base.item(a), governance_base.item(b)), (0, 0), cp.governance_dilution, 0, 0,
     )
     model.log_merger(absorber, absorbed)
-    absorber.staff_fte = merged["staff_fte"]
-    absorber.insertion_share = merged["insertion_fte"] / merged["staff_fte"] if merged["staff_fte"] > 0 else 0.0
-    absorber.volunteers_fte = merged["volunteers_fte"]
-    absorber.transfers_eur += absorbed.treasury_eur
-    model.quarter_stats["merger_carry_eur"] = model.quarter_stats.get("merger_carry_eur", 0.0) + absorbed.treasury_eur
-    absorber.treasury_eur = merged["treasury_eur"]
-    absorbed.treasury_eur = 0.0  # carried over: the absorbed ledger closes empty
-    absorber.governance = merged["governance"]
-    absorber.governance_base = base["governance"]
-    absorber.technicisation = merged["technicisation"]
-    absorber.insolvent_quarters = 0 if absorber.treasury_eur >= 0 else absorber.insolvent_quarters
+    staff[a] = merged["staff_fte"]
+    share[a] = merged["insertion_fte"] / merged["staff_fte"] if merged["staff_fte"] > 0 else 0.0
+    volunteers[a] = merged["volunteers_fte"]
+    cols["transfers_eur"][a] = cols["transfers_eur"].item(a) + treasury_b
+    model.quarter_stats["merger_carry_eur"] = model.quarter_stats.get("merger_carry_eur", 0.0) + treasury_b
+    treasury[a] = merged["treasury_eur"]
+    treasury[b] = 0.0  # carried over: the absorbed ledger closes empty
+    governance[a] = merged["governance"]
+    governance_base[a] = base["governance"]
+    technicisation[a] = merged["technicisation"]
+    if treasury.item(a) >= 0:
+        cols["insolvent_quarters"][a] = 0
     if absorbed.prev_flows is not None:
         absorber.prev_flows = absorbed.prev_flows.copy() if absorber.prev_flows is None else absorber.prev_flows + absorbed.prev_flows
     model.cooperation.take_over_ties(absorber.unique_id, absorbed.unique_id)  # its ties, trust and kind
@@ -83,12 +92,14 @@ class NearestIndex:
     quarter do not rescan them (O(n) per quarter, not O(n^2)).
     """
 
-    def __init__(self, orgs: list[Provider], distance_km: np.ndarray) -> None:
+    def __init__(self, orgs: list[Provider], distance_km: np.ndarray, in_id_order: bool = False) -> None:
         self.distance_km = distance_km
         # Per municipality, id -> organisation in increasing id order (inserted sorted, never
-        # re-inserted), so iteration is in id order and removal is O(1).
+        # re-inserted), so iteration is in id order and removal is O(1).  ``in_id_order``:
+        # ``orgs`` come sorted by id already.
         self.by_muni: dict[int, dict[int, Provider]] = {}
-        orgs = sorted(orgs, key=attrgetter("unique_id"))
+        if not in_id_order:
+            orgs = sorted(orgs, key=attrgetter("unique_id"))
         munis = orgs[0]._cols["municipality"][rows_of(orgs)].tolist() if orgs else []
         for o, muni in zip(orgs, munis, strict=True):
             self.by_muni.setdefault(muni, {})[o.unique_id] = o
@@ -152,7 +163,7 @@ def concentrate(model: TerritoryModel) -> None:
     can_consent: dict[int, list[Provider]] = {}
     for o, sector in zip(compress(everyone, consenting.tolist()), cols["sector"][rows[consenting]].tolist(), strict=True):
         can_consent.setdefault(sector, []).append(o)
-    indexes = {sector: NearestIndex(consenting, model.territory.distance_km) for sector, consenting in can_consent.items()}
+    indexes = {sector: NearestIndex(consenting, model.territory.distance_km, in_id_order=True) for sector, consenting in can_consent.items()}
     for i in order.tolist():
         org = orgs[i]
         if not org.alive or org.unique_id in taken or draws[i] >= cp.merger_attempt_per_year:
@@ -211,7 +222,7 @@ class Ptce(mesa.Agent):
 
     def add_member(self, org: Provider) -> None:
         cp = self.model.config.cooperation
-        self.model.cooperation.add_missing_ties(org.unique_id, list(self.members), cp.comember_tie_trust, "comember")
+        self.model.cooperation.add_missing_ties(org.unique_id, self.members, cp.comember_tie_trust, "comember", distinct=True)
         self.members[org.unique_id] = org
         org.ptce = self
 
@@ -517,6 +528,12 @@ def hub_by_node(hubs: list[Ptce], top: int) -> tuple[np.ndarray, list[Provider],
     return hub_of, members, ids, owner
 
 
+def hub_members(hubs: list[Ptce], top: int) -> tuple[np.ndarray, list[Provider], np.ndarray, np.ndarray, np.ndarray]:
+    """hub_by_node(hubs, top) and the members' rows (organisations.rows_of)."""
+    hub_of, members, ids, owner = hub_by_node(hubs, top)
+    return hub_of, members, ids, owner, rows_of(members)
+
+
 def hub_trust_means(hub_of: np.ndarray, u: np.ndarray, v: np.ndarray, trust: np.ndarray, keep: np.ndarray) -> dict[int, float]:
     """member_trust_means over the ties (u, v) in slot order with this ``trust``, those of
     ``keep`` only, ``hub_of`` as hub_by_node gives."""
@@ -559,7 +576,7 @@ def cooperate(model: TerritoryModel) -> None:
     d = model.territory.distance_km
     seekers = [o for o in organisations_by_id(model)[0] if o.strategy == "cooperate" and o.ptce is None]  # in id order
     draws = model.dyn_rng.random(len(seekers))
-    index = NearestIndex(seekers, d)
+    index = NearestIndex(seekers, d, in_id_order=True)
 
     def open_hubs() -> tuple[list[Ptce], np.ndarray, list[float]]:
         # Each hub's rigidity with one more member changes only when it admits one (below):
@@ -653,7 +670,7 @@ def restore_legality(model: TerritoryModel, ptce: Ptce) -> None:
 
 
 # --------------------------------------------------------------------------- network
-def update_network(model: TerritoryModel, hubs: list[Ptce] | None = None) -> dict[int, float]:
+def update_network(model: TerritoryModel, hubs: list[Ptce] | None = None, by_node: tuple | None = None) -> dict[int, float]:
     """Trust grows on ties of successful cooperation and decays otherwise; weak ties drop;
     each provider's productivity follows the summed trust of its ties (spillovers).
     Returns the mean trust of the ties between members of each hub after the update
@@ -663,6 +680,8 @@ def update_network(model: TerritoryModel, hubs: list[Ptce] | None = None) -> dic
     and both closed the quarter without a deficit (joint projects of the cooperative regime
     add their own trust gain, regimes.Cooperative.fund_joint_projects).  The regime is told
     of the dropped ties (a joint project on one ends: regimes.Cooperative.on_ties_dropped).
+    ``by_node``: hub_by_node(hubs, ...) with the members' rows (hub_members), if already
+    made (TerritoryModel.update_cooperation: update_hubs reads them too).
     """
     cp = model.config.cooperation
     net = model.cooperation
@@ -673,9 +692,11 @@ def update_network(model: TerritoryModel, hubs: list[Ptce] | None = None) -> dic
     top = max(int(u.max(initial=-1)), int(v.max(initial=-1)), int(ids.max(initial=-1))) + 1
     # Arrays by node id: the hub of each member, and of each member whose quarter ended
     # without a deficit (-1 otherwise).
-    hub_of, members, member_ids, owner = hub_by_node(hubs, top)
+    hub_of, members, member_ids, owner, rows = hub_members(hubs, top) if by_node is None else by_node
+    if len(hub_of) < top:
+        hub_of = np.concatenate((hub_of, np.full(top - len(hub_of), -1, dtype=np.int64)))
     hub_ok = np.full(len(hub_of), -1, dtype=np.int64)
-    ok = model.provider_state.cols["last_result_eur"][rows_of(members)] >= 0
+    ok = model.provider_state.cols["last_result_eur"][rows] >= 0
     hub_ok[member_ids[ok]] = owner[ok]
     # Over the tie arrays (simulation.network), tie by tie:
     #   t' = min(1, t + gain) if both ends are in the same hub and ended without a deficit,
@@ -698,21 +719,21 @@ def update_network(model: TerritoryModel, hubs: list[Ptce] | None = None) -> dic
     return hub_trust_means(hub_of, u, v, t, kept)
 
 
-def update_hubs(model: TerritoryModel, hubs: list[Ptce], member_trust: dict[int, float]) -> None:
+def update_hubs(model: TerritoryModel, hubs: list[Ptce], member_trust: dict[int, float], by_node: tuple | None = None) -> None:
     """Ptce.update of every hub, hub after hub (``member_trust``: update_network's means, 0
     for a hub absent from it), the members' exit draws taken at once: the draws of the
     hubs one after the other, each over its ESS members by id, are one call's draws in
-    that order (numpy's Generator.random; tests/test_vectorised.py)."""
+    that order (numpy's Generator.random; tests/test_vectorised.py).  ``by_node``:
+    hub_members(hubs, ...) if already made, the hubs' members unchanged since."""
     cp = model.config.cooperation
     p_exit = []
     for hub in hubs:
         hub.formalisation += cp.formalisation_speed * (cp.formalisation_target - hub.formalisation)
         hub.depth = mech.pooling_depth_step(hub.depth, member_trust.get(hub.unique_id, 0.0), cp.depth_growth_per_quarter)
         p_exit.append(mech.rigidity_exit_probability(hub.rigidity, cp.rigidity_exit_threshold, cp.rigidity_exit_rate))
-    members = [m for hub in hubs for m in hub.members.values()]
-    ids = np.fromiter(chain.from_iterable(hub.members for hub in hubs), dtype=np.int64, count=len(members))
+    _, members, ids, _, rows = hub_members(hubs, 0) if by_node is None else by_node
     hub_pos = np.repeat(np.arange(len(hubs)), [len(hub.members) for hub in hubs])
-    ess = np.flatnonzero(model.provider_state.cols["ess"][rows_of(members)] == 1)
+    ess = np.flatnonzero(model.provider_state.cols["ess"][rows] == 1)
     ess = ess[np.lexsort((ids[ess], hub_pos[ess]))]  # hub after hub, by id within each
     draws = model.dyn_rng.random(len(ess))  # one per ESS member, even when p_exit = 0
     for i in ess[draws < np.array(p_exit)[hub_pos[ess]]].tolist():

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, MutableMapping
 from itertools import repeat
+from operator import attrgetter
 
 import networkx as nx
 import numpy as np
@@ -157,8 +158,9 @@ class CooperationNetwork(nx.Graph):
         self._dead += 1
         tie.detach()
 
-    def _kill_many(self, ties: list[Tie]) -> None:
-        """_kill of each of ``ties`` (taken out of the adjacency), the slots freed at once."""
+    def _kill_many(self, ties: list[Tie], slots: np.ndarray | None = None) -> None:
+        """_kill of each of ``ties`` (taken out of the adjacency), the slots freed at once
+        (``slots``: theirs, if known)."""
         if len(ties) < 16:  # a closing organisation's few ties: numpy's calls would cost more than the loop
             trust, alive = self._trust, self._alive
             for tie in ties:
@@ -167,7 +169,8 @@ class CooperationNetwork(nx.Graph):
                 alive[tie.i] = False
             self._dead += len(ties)
             return
-        slots = np.fromiter((tie.i for tie in ties), dtype=np.int64, count=len(ties))
+        if slots is None:
+            slots = np.fromiter(map(attrgetter("i"), ties), dtype=np.int64, count=len(ties))
         for tie, t in zip(ties, self._trust[slots].tolist(), strict=True):
             tie.detached_trust = t
             tie.net = None
@@ -245,16 +248,17 @@ class CooperationNetwork(nx.Graph):
             self._adj[v][u] = datadict
         nx._clear_cache(self)
 
-    def add_missing_ties(self, u: int, others: list[int], trust: float, kind: str) -> None:
+    def add_missing_ties(self, u: int, others, trust: float, kind: str, distinct: bool = False) -> None:
         """Tie ``u`` to each of ``others`` it is not yet tied to, in that order, with this
         trust and kind (ties already there are left as they are): what a loop of
         ``if not has_edge: add_edge(u, v, trust=trust, kind=kind)`` does, with the new
-        slots written at once.  All nodes must be in the network."""
+        slots written at once.  All nodes must be in the network.  ``distinct``: no node
+        comes twice in ``others`` (a hub's members, Ptce.add_member), so none is looked for."""
         mine = self._adj[u]
         new = [v for v in others if v not in mine]
         if not new:
             return
-        if len(set(new)) < len(new):  # a repeated node: one tie, made at its first mention
+        if not distinct and len(set(new)) < len(new):  # a repeated node: one tie, made at its first mention
             new = list(dict.fromkeys(new))
         self._append_ties(u, new, trust, repeat(kind, len(new)))
 
@@ -275,8 +279,11 @@ class CooperationNetwork(nx.Graph):
             if t != t:
                 raise KeyError("trust")  # as tie["trust"] of a tie without trust
             own = mine.get(x)
-            if own is not None:
-                own["trust"] = max(t, own["trust"])
+            if own is not None:  # own["trust"] = max(t, own["trust"]), on the array
+                mine_t = trust.item(own.i)
+                if mine_t != mine_t:
+                    raise KeyError("trust")
+                trust[own.i] = max(t, mine_t)
             else:
                 new.append(x)
                 new_trust.append(t)
@@ -511,7 +518,7 @@ class CooperationNetwork(nx.Graph):
             if u != v:
                 del adj[v][u]
         ties = self._ties
-        self._kill_many([ties[i] for i in slots.tolist()])
+        self._kill_many(list(map(ties.__getitem__, slots.tolist())), slots)
         nx._clear_cache(self)
 
     def edge_order(self, position: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
