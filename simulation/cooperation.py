@@ -743,23 +743,39 @@ def update_hubs(model: TerritoryModel, hubs: list[Ptce], member_trust: dict[int,
 
 
 # --------------------------------------------------------------------------- strategy
-def nearest_peer_index(munis: np.ndarray, distance_km: np.ndarray, radius_km: float) -> np.ndarray:
+GROUPED_CELLS_MAX = 256
+"""nearest_peer_index with groups: above this many (group, municipality) cells present, one
+search per group (the distance table of all cells grows as their square)."""
+
+
+def nearest_peer_index(munis: np.ndarray, distance_km: np.ndarray, radius_km: float, groups: np.ndarray | None = None) -> np.ndarray:
     """For organisations of one sector (in id order) at municipalities ``munis``: the index
     of the nearest other one within ``radius_km`` (ties to the lowest id), -1 if none.
+    ``groups``: the group (sector) of each: peers are then sought within one's group only,
+    what a call per group gives (indices into all of them; strategy_payoffs: one call for
+    all sectors, not one per sector).
 
     Works per municipality (distance depends only on municipalities), so the cost is
-    O(n + M^2), not O(n^2).
+    O(n + M^2), not O(n^2) (with groups, O(n + (G M)^2) for the G groups present).
     """
     n = len(munis)
     out = np.full(n, -1)
     if n < 2:
         return out
-    # np.unique(munis, return_inverse=True) from a count per municipality (a territory has
-    # at most a few hundred municipalities: the stable sort is then a radix sort).
-    count = np.bincount(munis)
+    n_munis = len(distance_km)
+    cells = munis if groups is None else groups * n_munis + munis  # (group, municipality)
+    # np.unique(cells, return_inverse=True) from a count per cell (a territory has at most
+    # a few hundred municipalities: the stable sort is then a radix sort).
+    count = np.bincount(cells)
     present = np.flatnonzero(count)
+    if groups is not None and len(present) > GROUPED_CELLS_MAX:  # a call per group: G tables of M^2, not one of (G M)^2
+        for g in np.unique(groups).tolist():
+            idx = np.flatnonzero(groups == g)
+            peer = nearest_peer_index(munis[idx], distance_km, radius_km)
+            out[idx[peer >= 0]] = idx[peer[peer >= 0]]
+        return out
     count = count[present]
-    where = np.searchsorted(present, munis)  # each one's municipality's place in present
+    where = np.searchsorted(present, cells)  # each one's cell's place in present
     grouped = np.argsort(where.astype(np.uint16) if len(present) <= 1 << 16 else where, kind="stable")  # by municipality, in id order within each
     start = np.zeros(len(present), dtype=np.int64)
     np.cumsum(count[:-1], out=start[1:])
@@ -770,8 +786,12 @@ def nearest_peer_index(munis: np.ndarray, distance_km: np.ndarray, radius_km: fl
     own_first = first[where]
     out[crowded] = np.where(np.arange(n)[crowded] == own_first[crowded], second[where][crowded], own_first[crowded])
     # Alone in its municipality: among the other municipalities within the radius at the
-    # smallest distance, the organisation with the lowest id.
-    d = distance_km[present][:, present].astype(float)
+    # smallest distance (of its group), the organisation with the lowest id.
+    where_muni = present % n_munis
+    d = distance_km[where_muni][:, where_muni].astype(float)
+    if groups is not None:
+        group = present // n_munis
+        d[group[:, None] != group[None, :]] = np.inf
     np.fill_diagonal(d, np.inf)
     d[d > radius_km] = np.inf
     best = d.min(axis=1)
@@ -814,12 +834,10 @@ def strategy_payoffs(model: TerritoryModel, orgs: list[Provider], sheet: dict[st
     munis, sectors = cols["municipality"][rows], cols["sector"][rows]
     dist = model.territory.distance_km
     conc = np.zeros(n)
-    for s in np.unique(sectors):
-        idx = np.flatnonzero(sectors == s)
-        peer = nearest_peer_index(munis[idx], dist, model.config.concentration.merger_radius_km)
-        has = peer >= 0
-        qi, qp = q[idx][has], q[idx][peer[has]]
-        conc[idx[has]] = (f(qi) + f(qp) - f(qi + qp)) * qi / np.maximum(qi + qp, 1e-12)
+    peer = nearest_peer_index(munis, dist, model.config.concentration.merger_radius_km, groups=sectors)  # within each sector
+    has = peer >= 0
+    qi, qp = q[has], q[peer[has]]
+    conc[has] = (f(qi) + f(qp) - f(qi + qp)) * qi / np.maximum(qi + qp, 1e-12)
     hubs = model.ptces()
     q_tot = q * cp.rigidity_half_size
     size = np.full(n, int(cp.rigidity_half_size))

@@ -498,6 +498,30 @@ def test_nearest_peer_index_equals_a_pair_by_pair_search():
     assert -1 in checked and len(checked) > 5  # isolated organisations and found peers both occur
 
 
+@pytest.mark.parametrize("cells_max", [256, 0])
+def test_nearest_peer_index_with_groups_equals_a_call_per_group(monkeypatch, cells_max):
+    """One call for all sectors (strategy_payoffs) gives what a call per sector gives, with
+    one table of all (sector, municipality) cells or, above GROUPED_CELLS_MAX, per sector."""
+    monkeypatch.setattr(coop, "GROUPED_CELLS_MAX", cells_max)
+    rng = np.random.default_rng(5)
+    xy = rng.integers(0, 10, size=(9, 2)).astype(float)
+    d = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1])
+    d[~np.eye(9, dtype=bool) & (d == 0)] = 0.5
+    found = []
+    for n in (3, 30, 200):
+        munis, groups = rng.integers(0, 9, size=n), rng.integers(0, 4, size=n)
+        expected = np.full(n, -1)
+        for g in np.unique(groups):
+            idx = np.flatnonzero(groups == g)
+            peer = coop.nearest_peer_index(munis[idx], d, 3.0)
+            expected[idx[peer >= 0]] = idx[peer[peer >= 0]]
+        got = coop.nearest_peer_index(munis, d, 3.0, groups=groups)
+        assert got.tolist() == expected.tolist()
+        assert (groups[got[got >= 0]] == groups[got >= 0]).all()
+        found.extend((got >= 0).tolist())
+    assert any(found) and not all(found)  # found peers and isolated ones both occur
+
+
 def test_network_clustering_equals_networkx():
     from simulation.metrics import network_clustering
 
