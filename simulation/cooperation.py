@@ -164,9 +164,9 @@ def concentrate(model: TerritoryModel) -> None:
     for o, sector in zip(compress(everyone, consenting.tolist()), cols["sector"][rows[consenting]].tolist(), strict=True):
         can_consent.setdefault(sector, []).append(o)
     indexes = {sector: NearestIndex(consenting, model.territory.distance_km, in_id_order=True) for sector, consenting in can_consent.items()}
-    for i in order.tolist():
+    for i in order[draws[order] < cp.merger_attempt_per_year].tolist():  # those who try this year, in turn
         org = orgs[i]
-        if not org.alive or org.unique_id in taken or draws[i] >= cp.merger_attempt_per_year:
+        if not org.alive or org.unique_id in taken:
             continue
         partner = merger_partner(model, org, taken, indexes[org.sector])
         if partner is None:
@@ -667,6 +667,31 @@ def restore_legality(model: TerritoryModel, ptce: Ptce) -> None:
             break
     if not ptce.legal(ess):
         ptce.dissolve()
+
+
+def restore_hubs_legality(model: TerritoryModel, hubs: list[Ptce]) -> None:
+    """restore_legality of each of ``hubs`` in turn, except where it would do nothing: no
+    member leaving (every ESS member alive, every firm alive with staff), a firm left, and
+    the law's composition met.  Read at once over the members' columns: no hub's
+    restore_legality changes another's members, their staff or whether they are alive
+    (a recruited firm is in no PTCE; a dissolved hub's fund goes to treasuries)."""
+    if not hubs:
+        return
+    sizes = [len(hub.members) for hub in hubs]
+    members = [m for hub in hubs for m in hub.members.values()]
+    cols, rows = model.provider_state.cols, rows_of(members)
+    ess = cols["ess"][rows] == 1
+    alive = np.fromiter(map(attrgetter("alive"), members), bool, len(members))
+    leaving = ~alive | (~ess & (cols["staff_fte"][rows] <= 0))
+    hub_pos = np.repeat(np.arange(len(hubs)), sizes)
+    n_leaving = np.bincount(hub_pos[leaving], minlength=len(hubs))
+    n_ess = np.bincount(hub_pos[ess], minlength=len(hubs))
+    size = np.array(sizes, dtype=np.int64)
+    # Nothing to do: no one leaves, a firm is left (ess < size), and Ptce.legal(ess).
+    fine = (n_leaving == 0) & (n_ess < size) & (n_ess >= 1) & (size >= model.config.cooperation.founding_members_min)
+    for hub, ok in zip(hubs, fine.tolist(), strict=True):
+        if not ok:
+            restore_legality(model, hub)
 
 
 # --------------------------------------------------------------------------- network

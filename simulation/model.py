@@ -641,8 +641,7 @@ class TerritoryModel(mesa.Model):
         # legality check changes the ties or the members of another hub (a recruited firm
         # is in no PTCE), and the checks draw no random numbers.
         coop.update_hubs(self, hubs, trust, by_node)
-        for hub in hubs:
-            coop.restore_legality(self, hub)
+        coop.restore_hubs_legality(self, hubs)
 
     def update_personalisation(self) -> None:
         """Personalisation of each provider's relations this quarter (mechanisms.personalisation),

@@ -608,3 +608,34 @@ def test_supply_marking_of_what_changed_gives_every_pairs_marking():
             rekinded += 1
     assert supply_quarters >= 8 and rekinded >= 8
     assert any(news < nodes for news, nodes in calls), "some pairs were left unmarked"
+
+
+def test_restore_hubs_legality_equals_restore_legality_hub_by_hub():
+    """TerritoryModel.update_cooperation's check of every hub at once calls restore_legality
+    where it has something to do, and the outcome is the loop's, hub by hub."""
+    import copy
+
+    model = TerritoryModel(smoke(**{"strategy.policy": "cooperate", "steps": 8}), rng=8).run()
+    hubs = model.ptces()
+    assert len(hubs) >= 3
+    h0, h1, h2 = hubs[:3]
+    for m in h0.members.values():  # its firms lose their staff
+        if not m.is_ess:
+            m.staff_fte = 0.0
+    for m in [m for m in h1.members.values() if not m.is_ess]:  # it has no firm left
+        h1.members.pop(m.unique_id)
+        m.ptce = None
+    next(m for m in h2.members.values() if m.is_ess).alive = False  # a member closed
+    twin = copy.deepcopy(model)
+
+    def state(m):
+        cols = m.provider_state.cols
+        return ([(h.unique_id, h.alive, sorted(h.members)) for h in m.ptces()], sorted(m.cooperation.edges),
+                cols["treasury_eur"].tolist())
+
+    before = state(model)
+    coop.restore_hubs_legality(model, model.ptces())
+    for hub in twin.ptces():
+        coop.restore_legality(twin, hub)
+    assert state(model) == state(twin)
+    assert state(model) != before
