@@ -45,28 +45,37 @@ def absorb(model: TerritoryModel, absorber: Provider, absorbed: Provider) -> Non
     then follow from the merged capacity (mechanisms.merge_organisations).  Recorded in
     ``model.merger_log`` (who, when) and counted in the quarter's ``mergers``."""
     cp = model.config.concentration
+    # The two providers' attributes read and written at their rows of the columns (what
+    # the Provider properties read and write, without a property call each; some 40 mergers
+    # a year at 1,000 organisations, issue 9).
+    cols, a, b = model.provider_state.cols, absorber._row, absorbed._row
+    staff, share, volunteers, treasury = cols["staff_fte"], cols["insertion_share"], cols["volunteers_fte"], cols["treasury_eur"]
+    governance, governance_base, technicisation = cols["governance"], cols["governance_base"], cols["technicisation"]
+    staff_ab = (staff.item(a), staff.item(b))
+    treasury_b = treasury.item(b)
     merged = mech.merge_organisations(
-        (absorber.staff_fte, absorbed.staff_fte), (absorber.insertion_fte, absorbed.insertion_fte),
-        (absorber.volunteers_fte, absorbed.volunteers_fte), (absorber.treasury_eur, absorbed.treasury_eur),
-        (absorber.governance, absorbed.governance), (absorber.technicisation, absorbed.technicisation),
+        staff_ab, (staff_ab[0] * share.item(a), staff_ab[1] * share.item(b)),  # Provider.insertion_fte
+        (volunteers.item(a), volunteers.item(b)), (treasury.item(a), treasury_b),
+        (governance.item(a), governance.item(b)), (technicisation.item(a), technicisation.item(b)),
         cp.governance_dilution, cp.technicisation_rise, cp.volunteer_loss,
     )
     base = mech.merge_organisations(
-        (absorber.staff_fte, absorbed.staff_fte), (0, 0), (0, 0), (0, 0),
-        (absorber.governance_base, absorbed.governance_base), (0, 0), cp.governance_dilution, 0, 0,
+        staff_ab, (0, 0), (0, 0), (0, 0),
+        (governance_base.item(a), governance_base.item(b)), (0, 0), cp.governance_dilution, 0, 0,
     )
     model.log_merger(absorber, absorbed)
-    absorber.staff_fte = merged["staff_fte"]
-    absorber.insertion_share = merged["insertion_fte"] / merged["staff_fte"] if merged["staff_fte"] > 0 else 0.0
-    absorber.volunteers_fte = merged["volunteers_fte"]
-    absorber.transfers_eur += absorbed.treasury_eur
-    model.quarter_stats["merger_carry_eur"] = model.quarter_stats.get("merger_carry_eur", 0.0) + absorbed.treasury_eur
-    absorber.treasury_eur = merged["treasury_eur"]
-    absorbed.treasury_eur = 0.0  # carried over: the absorbed ledger closes empty
-    absorber.governance = merged["governance"]
-    absorber.governance_base = base["governance"]
-    absorber.technicisation = merged["technicisation"]
-    absorber.insolvent_quarters = 0 if absorber.treasury_eur >= 0 else absorber.insolvent_quarters
+    staff[a] = merged["staff_fte"]
+    share[a] = merged["insertion_fte"] / merged["staff_fte"] if merged["staff_fte"] > 0 else 0.0
+    volunteers[a] = merged["volunteers_fte"]
+    cols["transfers_eur"][a] = cols["transfers_eur"].item(a) + treasury_b
+    model.quarter_stats["merger_carry_eur"] = model.quarter_stats.get("merger_carry_eur", 0.0) + treasury_b
+    treasury[a] = merged["treasury_eur"]
+    treasury[b] = 0.0  # carried over: the absorbed ledger closes empty
+    governance[a] = merged["governance"]
+    governance_base[a] = base["governance"]
+    technicisation[a] = merged["technicisation"]
+    if treasury.item(a) >= 0:
+        cols["insolvent_quarters"][a] = 0
     if absorbed.prev_flows is not None:
         absorber.prev_flows = absorbed.prev_flows.copy() if absorber.prev_flows is None else absorber.prev_flows + absorbed.prev_flows
     model.cooperation.take_over_ties(absorber.unique_id, absorbed.unique_id)  # its ties, trust and kind
@@ -83,12 +92,14 @@ class NearestIndex:
     quarter do not rescan them (O(n) per quarter, not O(n^2)).
     """
 
-    def __init__(self, orgs: list[Provider], distance_km: np.ndarray) -> None:
+    def __init__(self, orgs: list[Provider], distance_km: np.ndarray, in_id_order: bool = False) -> None:
         self.distance_km = distance_km
         # Per municipality, id -> organisation in increasing id order (inserted sorted, never
-        # re-inserted), so iteration is in id order and removal is O(1).
+        # re-inserted), so iteration is in id order and removal is O(1).  ``in_id_order``:
+        # ``orgs`` come sorted by id already.
         self.by_muni: dict[int, dict[int, Provider]] = {}
-        orgs = sorted(orgs, key=attrgetter("unique_id"))
+        if not in_id_order:
+            orgs = sorted(orgs, key=attrgetter("unique_id"))
         munis = orgs[0]._cols["municipality"][rows_of(orgs)].tolist() if orgs else []
         for o, muni in zip(orgs, munis, strict=True):
             self.by_muni.setdefault(muni, {})[o.unique_id] = o
@@ -152,10 +163,10 @@ def concentrate(model: TerritoryModel) -> None:
     can_consent: dict[int, list[Provider]] = {}
     for o, sector in zip(compress(everyone, consenting.tolist()), cols["sector"][rows[consenting]].tolist(), strict=True):
         can_consent.setdefault(sector, []).append(o)
-    indexes = {sector: NearestIndex(consenting, model.territory.distance_km) for sector, consenting in can_consent.items()}
-    for i in order.tolist():
+    indexes = {sector: NearestIndex(consenting, model.territory.distance_km, in_id_order=True) for sector, consenting in can_consent.items()}
+    for i in order[draws[order] < cp.merger_attempt_per_year].tolist():  # those who try this year, in turn
         org = orgs[i]
-        if not org.alive or org.unique_id in taken or draws[i] >= cp.merger_attempt_per_year:
+        if not org.alive or org.unique_id in taken:
             continue
         partner = merger_partner(model, org, taken, indexes[org.sector])
         if partner is None:
@@ -191,6 +202,8 @@ class Ptce(mesa.Agent):
         self.founded_step = model.steps
         self.pool_capacity_hours = 0.0
         self.forms: set[str] = set()
+        # ESS members' ids at the last supply marking (set_forms), empty if it had no supply chain then.
+        self.supply_marked: set[int] | frozenset[int] = frozenset()
         self.alive = True
         for m in members:
             self.add_member(m)
@@ -209,7 +222,7 @@ class Ptce(mesa.Agent):
 
     def add_member(self, org: Provider) -> None:
         cp = self.model.config.cooperation
-        self.model.cooperation.add_missing_ties(org.unique_id, list(self.members), cp.comember_tie_trust, "comember")
+        self.model.cooperation.add_missing_ties(org.unique_id, self.members, cp.comember_tie_trust, "comember", distinct=True)
         self.members[org.unique_id] = org
         org.ptce = self
 
@@ -259,9 +272,17 @@ class Ptce(mesa.Agent):
         for name, value in self.member_effects().items():
             cols[name][rows] = value
 
-    def set_forms(self, ess: list[Provider], capacity_hours: list[float], sectors: list[int], insertion: bool) -> None:
+    def set_forms(self, ess: list[Provider], capacity_hours: list[float], sectors: list[int], insertion: bool,
+                  new_members_only: bool = False) -> None:
         """The pooled premises and the forms of this quarter, from its ESS members ``ess``,
-        their capacities (hours), their sectors, and whether any has insertion posts."""
+        their capacities (hours), their sectors, and whether any has insertion posts.
+
+        A supply chain marks the ties between its members of one sector as supply links.
+        ``new_members_only``: only the pairs with a member new to the hub since its last
+        marking (TerritoryModel.open_quarter marks the ties made or re-kinded since then);
+        the other pairs' ties were marked then and nothing sets a kind back
+        (tests/test_cooperation.py compares the kinds with every pair's marking after each
+        quarter)."""
         cp = self.model.config.cooperation
         self.pool_capacity_hours = float(sum(capacity_hours))  # Python's sum, as over the members
         forms = {"pooled_means"}
@@ -272,14 +293,23 @@ class Ptce(mesa.Agent):
         if self.depth >= cp.project_depth_threshold:  # mature: pooled projects
             forms.update(("development_agency", "solidarity"))
         self.forms = forms & set(cp.forms)
-        if "supply_chain" in self.forms:
-            # Members of one sector buy from each other: their ties become supply links.
-            by_sector: dict[int, list[int]] = {}
-            for m, sector in zip(ess, sectors, strict=True):
-                by_sector.setdefault(sector, []).append(m.unique_id)
-            for ids in by_sector.values():
-                if len(ids) > 1:
-                    self.model.cooperation.set_kind_among(ids, "supply")
+        if "supply_chain" not in self.forms:
+            self.supply_marked = frozenset()
+            return
+        # Members of one sector buy from each other: their ties become supply links.
+        by_sector: dict[int, list[int]] = {}
+        for m, sector in zip(ess, sectors, strict=True):
+            by_sector.setdefault(sector, []).append(m.unique_id)
+        net, marked = self.model.cooperation, self.supply_marked
+        for ids in by_sector.values():
+            if len(ids) > 1:
+                if not new_members_only:
+                    net.set_kind_among(ids, "supply")
+                else:
+                    news = [x for x in ids if x not in marked]
+                    if news:
+                        net.set_kind_from(news, ids, "supply")
+        self.supply_marked = {m.unique_id for m in ess}
 
     def member_effects(self) -> dict[str, float]:
         """What each form gives every ESS member this quarter, by provider column (d the
@@ -498,6 +528,12 @@ def hub_by_node(hubs: list[Ptce], top: int) -> tuple[np.ndarray, list[Provider],
     return hub_of, members, ids, owner
 
 
+def hub_members(hubs: list[Ptce], top: int) -> tuple[np.ndarray, list[Provider], np.ndarray, np.ndarray, np.ndarray]:
+    """hub_by_node(hubs, top) and the members' rows (organisations.rows_of)."""
+    hub_of, members, ids, owner = hub_by_node(hubs, top)
+    return hub_of, members, ids, owner, rows_of(members)
+
+
 def hub_trust_means(hub_of: np.ndarray, u: np.ndarray, v: np.ndarray, trust: np.ndarray, keep: np.ndarray) -> dict[int, float]:
     """member_trust_means over the ties (u, v) in slot order with this ``trust``, those of
     ``keep`` only, ``hub_of`` as hub_by_node gives."""
@@ -540,7 +576,7 @@ def cooperate(model: TerritoryModel) -> None:
     d = model.territory.distance_km
     seekers = [o for o in organisations_by_id(model)[0] if o.strategy == "cooperate" and o.ptce is None]  # in id order
     draws = model.dyn_rng.random(len(seekers))
-    index = NearestIndex(seekers, d)
+    index = NearestIndex(seekers, d, in_id_order=True)
 
     def open_hubs() -> tuple[list[Ptce], np.ndarray, list[float]]:
         # Each hub's rigidity with one more member changes only when it admits one (below):
@@ -633,8 +669,33 @@ def restore_legality(model: TerritoryModel, ptce: Ptce) -> None:
         ptce.dissolve()
 
 
+def restore_hubs_legality(model: TerritoryModel, hubs: list[Ptce]) -> None:
+    """restore_legality of each of ``hubs`` in turn, except where it would do nothing: no
+    member leaving (every ESS member alive, every firm alive with staff), a firm left, and
+    the law's composition met.  Read at once over the members' columns: no hub's
+    restore_legality changes another's members, their staff or whether they are alive
+    (a recruited firm is in no PTCE; a dissolved hub's fund goes to treasuries)."""
+    if not hubs:
+        return
+    sizes = [len(hub.members) for hub in hubs]
+    members = [m for hub in hubs for m in hub.members.values()]
+    cols, rows = model.provider_state.cols, rows_of(members)
+    ess = cols["ess"][rows] == 1
+    alive = np.fromiter(map(attrgetter("alive"), members), bool, len(members))
+    leaving = ~alive | (~ess & (cols["staff_fte"][rows] <= 0))
+    hub_pos = np.repeat(np.arange(len(hubs)), sizes)
+    n_leaving = np.bincount(hub_pos[leaving], minlength=len(hubs))
+    n_ess = np.bincount(hub_pos[ess], minlength=len(hubs))
+    size = np.array(sizes, dtype=np.int64)
+    # Nothing to do: no one leaves, a firm is left (ess < size), and Ptce.legal(ess).
+    fine = (n_leaving == 0) & (n_ess < size) & (n_ess >= 1) & (size >= model.config.cooperation.founding_members_min)
+    for hub, ok in zip(hubs, fine.tolist(), strict=True):
+        if not ok:
+            restore_legality(model, hub)
+
+
 # --------------------------------------------------------------------------- network
-def update_network(model: TerritoryModel, hubs: list[Ptce] | None = None) -> dict[int, float]:
+def update_network(model: TerritoryModel, hubs: list[Ptce] | None = None, by_node: tuple | None = None) -> dict[int, float]:
     """Trust grows on ties of successful cooperation and decays otherwise; weak ties drop;
     each provider's productivity follows the summed trust of its ties (spillovers).
     Returns the mean trust of the ties between members of each hub after the update
@@ -644,6 +705,8 @@ def update_network(model: TerritoryModel, hubs: list[Ptce] | None = None) -> dic
     and both closed the quarter without a deficit (joint projects of the cooperative regime
     add their own trust gain, regimes.Cooperative.fund_joint_projects).  The regime is told
     of the dropped ties (a joint project on one ends: regimes.Cooperative.on_ties_dropped).
+    ``by_node``: hub_by_node(hubs, ...) with the members' rows (hub_members), if already
+    made (TerritoryModel.update_cooperation: update_hubs reads them too).
     """
     cp = model.config.cooperation
     net = model.cooperation
@@ -654,9 +717,11 @@ def update_network(model: TerritoryModel, hubs: list[Ptce] | None = None) -> dic
     top = max(int(u.max(initial=-1)), int(v.max(initial=-1)), int(ids.max(initial=-1))) + 1
     # Arrays by node id: the hub of each member, and of each member whose quarter ended
     # without a deficit (-1 otherwise).
-    hub_of, members, member_ids, owner = hub_by_node(hubs, top)
+    hub_of, members, member_ids, owner, rows = hub_members(hubs, top) if by_node is None else by_node
+    if len(hub_of) < top:
+        hub_of = np.concatenate((hub_of, np.full(top - len(hub_of), -1, dtype=np.int64)))
     hub_ok = np.full(len(hub_of), -1, dtype=np.int64)
-    ok = model.provider_state.cols["last_result_eur"][rows_of(members)] >= 0
+    ok = model.provider_state.cols["last_result_eur"][rows] >= 0
     hub_ok[member_ids[ok]] = owner[ok]
     # Over the tie arrays (simulation.network), tie by tie:
     #   t' = min(1, t + gain) if both ends are in the same hub and ended without a deficit,
@@ -679,21 +744,21 @@ def update_network(model: TerritoryModel, hubs: list[Ptce] | None = None) -> dic
     return hub_trust_means(hub_of, u, v, t, kept)
 
 
-def update_hubs(model: TerritoryModel, hubs: list[Ptce], member_trust: dict[int, float]) -> None:
+def update_hubs(model: TerritoryModel, hubs: list[Ptce], member_trust: dict[int, float], by_node: tuple | None = None) -> None:
     """Ptce.update of every hub, hub after hub (``member_trust``: update_network's means, 0
     for a hub absent from it), the members' exit draws taken at once: the draws of the
     hubs one after the other, each over its ESS members by id, are one call's draws in
-    that order (numpy's Generator.random; tests/test_vectorised.py)."""
+    that order (numpy's Generator.random; tests/test_vectorised.py).  ``by_node``:
+    hub_members(hubs, ...) if already made, the hubs' members unchanged since."""
     cp = model.config.cooperation
     p_exit = []
     for hub in hubs:
         hub.formalisation += cp.formalisation_speed * (cp.formalisation_target - hub.formalisation)
         hub.depth = mech.pooling_depth_step(hub.depth, member_trust.get(hub.unique_id, 0.0), cp.depth_growth_per_quarter)
         p_exit.append(mech.rigidity_exit_probability(hub.rigidity, cp.rigidity_exit_threshold, cp.rigidity_exit_rate))
-    members = [m for hub in hubs for m in hub.members.values()]
-    ids = np.fromiter(chain.from_iterable(hub.members for hub in hubs), dtype=np.int64, count=len(members))
+    _, members, ids, _, rows = hub_members(hubs, 0) if by_node is None else by_node
     hub_pos = np.repeat(np.arange(len(hubs)), [len(hub.members) for hub in hubs])
-    ess = np.flatnonzero(model.provider_state.cols["ess"][rows_of(members)] == 1)
+    ess = np.flatnonzero(model.provider_state.cols["ess"][rows] == 1)
     ess = ess[np.lexsort((ids[ess], hub_pos[ess]))]  # hub after hub, by id within each
     draws = model.dyn_rng.random(len(ess))  # one per ESS member, even when p_exit = 0
     for i in ess[draws < np.array(p_exit)[hub_pos[ess]]].tolist():
@@ -703,23 +768,39 @@ def update_hubs(model: TerritoryModel, hubs: list[Ptce], member_trust: dict[int,
 
 
 # --------------------------------------------------------------------------- strategy
-def nearest_peer_index(munis: np.ndarray, distance_km: np.ndarray, radius_km: float) -> np.ndarray:
+GROUPED_CELLS_MAX = 256
+"""nearest_peer_index with groups: above this many (group, municipality) cells present, one
+search per group (the distance table of all cells grows as their square)."""
+
+
+def nearest_peer_index(munis: np.ndarray, distance_km: np.ndarray, radius_km: float, groups: np.ndarray | None = None) -> np.ndarray:
     """For organisations of one sector (in id order) at municipalities ``munis``: the index
     of the nearest other one within ``radius_km`` (ties to the lowest id), -1 if none.
+    ``groups``: the group (sector) of each: peers are then sought within one's group only,
+    what a call per group gives (indices into all of them; strategy_payoffs: one call for
+    all sectors, not one per sector).
 
     Works per municipality (distance depends only on municipalities), so the cost is
-    O(n + M^2), not O(n^2).
+    O(n + M^2), not O(n^2) (with groups, O(n + (G M)^2) for the G groups present).
     """
     n = len(munis)
     out = np.full(n, -1)
     if n < 2:
         return out
-    # np.unique(munis, return_inverse=True) from a count per municipality (a territory has
-    # at most a few hundred municipalities: the stable sort is then a radix sort).
-    count = np.bincount(munis)
+    n_munis = len(distance_km)
+    cells = munis if groups is None else groups * n_munis + munis  # (group, municipality)
+    # np.unique(cells, return_inverse=True) from a count per cell (a territory has at most
+    # a few hundred municipalities: the stable sort is then a radix sort).
+    count = np.bincount(cells)
     present = np.flatnonzero(count)
+    if groups is not None and len(present) > GROUPED_CELLS_MAX:  # a call per group: G tables of M^2, not one of (G M)^2
+        for g in np.unique(groups).tolist():
+            idx = np.flatnonzero(groups == g)
+            peer = nearest_peer_index(munis[idx], distance_km, radius_km)
+            out[idx[peer >= 0]] = idx[peer[peer >= 0]]
+        return out
     count = count[present]
-    where = np.searchsorted(present, munis)  # each one's municipality's place in present
+    where = np.searchsorted(present, cells)  # each one's cell's place in present
     grouped = np.argsort(where.astype(np.uint16) if len(present) <= 1 << 16 else where, kind="stable")  # by municipality, in id order within each
     start = np.zeros(len(present), dtype=np.int64)
     np.cumsum(count[:-1], out=start[1:])
@@ -730,8 +811,12 @@ def nearest_peer_index(munis: np.ndarray, distance_km: np.ndarray, radius_km: fl
     own_first = first[where]
     out[crowded] = np.where(np.arange(n)[crowded] == own_first[crowded], second[where][crowded], own_first[crowded])
     # Alone in its municipality: among the other municipalities within the radius at the
-    # smallest distance, the organisation with the lowest id.
-    d = distance_km[present][:, present].astype(float)
+    # smallest distance (of its group), the organisation with the lowest id.
+    where_muni = present % n_munis
+    d = distance_km[where_muni][:, where_muni].astype(float)
+    if groups is not None:
+        group = present // n_munis
+        d[group[:, None] != group[None, :]] = np.inf
     np.fill_diagonal(d, np.inf)
     d[d > radius_km] = np.inf
     best = d.min(axis=1)
@@ -774,12 +859,10 @@ def strategy_payoffs(model: TerritoryModel, orgs: list[Provider], sheet: dict[st
     munis, sectors = cols["municipality"][rows], cols["sector"][rows]
     dist = model.territory.distance_km
     conc = np.zeros(n)
-    for s in np.unique(sectors):
-        idx = np.flatnonzero(sectors == s)
-        peer = nearest_peer_index(munis[idx], dist, model.config.concentration.merger_radius_km)
-        has = peer >= 0
-        qi, qp = q[idx][has], q[idx][peer[has]]
-        conc[idx[has]] = (f(qi) + f(qp) - f(qi + qp)) * qi / np.maximum(qi + qp, 1e-12)
+    peer = nearest_peer_index(munis, dist, model.config.concentration.merger_radius_km, groups=sectors)  # within each sector
+    has = peer >= 0
+    qi, qp = q[has], q[peer[has]]
+    conc[has] = (f(qi) + f(qp) - f(qi + qp)) * qi / np.maximum(qi + qp, 1e-12)
     hubs = model.ptces()
     q_tot = q * cp.rigidity_half_size
     size = np.full(n, int(cp.rigidity_half_size))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from itertools import compress
+from operator import attrgetter
 
 import mesa
 import networkx as nx
@@ -339,18 +340,44 @@ class TerritoryModel(mesa.Model):
         # hub's forms, then what the forms give the members written column by column.
         hubs = self.ptces()
         ess = [hub.ess_members() for hub in hubs]
-        cols, rows = self.provider_state.cols, rows_of([m for members in ess for m in members])
+        flat = [m for members in ess for m in members]
+        cols, rows = self.provider_state.cols, rows_of(flat)
         capacity = capacity_rows(cols, rows, self.config.organisation).tolist()  # element-wise: as hub by hub
         sectors, insertion = cols["sector"][rows].tolist(), (cols["insertion_share"][rows] > 0).tolist()
         sizes = [len(members) for members in ess]
         effects = []
         start = 0
+        # Supply links (Ptce.set_forms) are marked only for the members new to a hub and the
+        # ties made or re-kinded since the last quarter's marking: the others' are marked.
         for hub, members, n in zip(hubs, ess, sizes, strict=True):
-            hub.set_forms(members, capacity[start:start + n], sectors[start:start + n], any(insertion[start:start + n]))
+            hub.set_forms(members, capacity[start:start + n], sectors[start:start + n], any(insertion[start:start + n]), True)
             effects.append(hub.member_effects())
             start += n
+        self.mark_new_supply_ties(hubs, flat, rows, sizes)
         for name in effects[0] if effects else ():
             cols[name][rows] = np.repeat([e[name] for e in effects], sizes)
+
+    def mark_new_supply_ties(self, hubs: list[coop.Ptce], members: list[Provider], rows: np.ndarray, sizes: list[int]) -> None:
+        """The ties made or re-kinded since the last marking (CooperationNetwork.changed_since_mark)
+        between two ESS members of one sector of a hub with a supply chain become supply
+        links, as Ptce.set_forms marks them (``members``: the hubs' ESS members, hub after hub,
+        ``sizes`` of them each, ``rows`` their rows); then the network's mark is reset."""
+        net = self.cooperation
+        u, v, slots = net.changed_since_mark()
+        supply = np.array(["supply_chain" in hub.forms for hub in hubs], dtype=bool)
+        if len(slots) and supply.any():
+            hub_pos = np.repeat(np.arange(len(hubs)), sizes)
+            cols = self.provider_state.cols
+            ids = np.fromiter(map(attrgetter("unique_id"), members), np.int64, len(members))
+            in_supply = supply[hub_pos]
+            # (hub, sector) of each member of a supply-chain hub, by node id; -1 for the others.
+            group = hub_pos * (int(cols["sector"][rows].max(initial=0)) + 1) + cols["sector"][rows]
+            top = max(int(u.max()), int(v.max()), int(ids.max(initial=-1))) + 1
+            group_of = np.full(top, -1, dtype=np.int64)
+            group_of[ids[in_supply]] = group[in_supply]
+            gu = group_of[u]
+            net.set_kind_of_slots(slots[(gu >= 0) & (gu == group_of[v]) & (u != v)], "supply")
+        net.set_mark()
 
     def apply_market_demand_shock(self) -> None:
         """employer_closure: paying demand falls in the closing employer's municipality
@@ -611,13 +638,15 @@ class TerritoryModel(mesa.Model):
         rigidity exits; a PTCE that no longer meets the law's composition recruits a firm
         or dissolves."""
         hubs = self.ptces()
-        trust = coop.update_network(self, hubs)  # and the mean trust between each hub's members
+        # The hubs' members (by node, ids, rows) read once for both passes: update_network
+        # changes no membership.
+        by_node = coop.hub_members(hubs, 0)
+        trust = coop.update_network(self, hubs, by_node)  # and the mean trust between each hub's members
         # Every hub's update (Ptce.update), then the legality checks: no hub's update or
         # legality check changes the ties or the members of another hub (a recruited firm
         # is in no PTCE), and the checks draw no random numbers.
-        coop.update_hubs(self, hubs, trust)
-        for hub in hubs:
-            coop.restore_legality(self, hub)
+        coop.update_hubs(self, hubs, trust, by_node)
+        coop.restore_hubs_legality(self, hubs)
 
     def update_personalisation(self) -> None:
         """Personalisation of each provider's relations this quarter (mechanisms.personalisation),

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, MutableMapping
 from itertools import repeat
+from operator import attrgetter
 
 import networkx as nx
 import numpy as np
@@ -72,6 +73,8 @@ class Tie(MutableMapping):
                 self.detached_trust = float(value)
         elif key == "kind":
             self.kind = value
+            if self.net is not None:
+                self.net._rekinded.append(self)
         else:
             if getattr(self, "extra", None) is None:
                 self.extra = {}
@@ -82,6 +85,8 @@ class Tie(MutableMapping):
             self["trust"] = _ABSENT_TRUST
         elif key == "kind" and self.kind is not _ABSENT:
             self.kind = _ABSENT
+            if self.net is not None:
+                self.net._rekinded.append(self)
         elif getattr(self, "extra", None) is not None and key in self.extra:
             del self.extra[key]
         else:
@@ -122,6 +127,11 @@ class CooperationNetwork(nx.Graph):
         self._ties: list[Tie] = []  # slot -> Tie
         self._used = 0  # slots used, alive or not
         self._dead = 0  # slots of removed ties not yet compacted
+        # Since the last supply marking (set_mark): ties in slots from _mark on are new, and
+        # _rekinded holds the ties whose kind was written through their Tie mapping
+        # (changed_since_mark; TerritoryModel.open_quarter).
+        self._mark = 0
+        self._rekinded: list[Tie] = []
         super().__init__(incoming_graph_data, **attr)
 
     # ----------------------------------------------------------------- slots
@@ -148,8 +158,9 @@ class CooperationNetwork(nx.Graph):
         self._dead += 1
         tie.detach()
 
-    def _kill_many(self, ties: list[Tie]) -> None:
-        """_kill of each of ``ties`` (taken out of the adjacency), the slots freed at once."""
+    def _kill_many(self, ties: list[Tie], slots: np.ndarray | None = None) -> None:
+        """_kill of each of ``ties`` (taken out of the adjacency), the slots freed at once
+        (``slots``: theirs, if known)."""
         if len(ties) < 16:  # a closing organisation's few ties: numpy's calls would cost more than the loop
             trust, alive = self._trust, self._alive
             for tie in ties:
@@ -158,7 +169,8 @@ class CooperationNetwork(nx.Graph):
                 alive[tie.i] = False
             self._dead += len(ties)
             return
-        slots = np.fromiter((tie.i for tie in ties), dtype=np.int64, count=len(ties))
+        if slots is None:
+            slots = np.fromiter(map(attrgetter("i"), ties), dtype=np.int64, count=len(ties))
         for tie, t in zip(ties, self._trust[slots].tolist(), strict=True):
             tie.detached_trust = t
             tie.net = None
@@ -179,6 +191,7 @@ class CooperationNetwork(nx.Graph):
         self._ties = [self._ties[i] for i in keep.tolist()]
         for j, tie in enumerate(self._ties):
             tie.i = j
+        self._mark = int(np.searchsorted(keep, self._mark))  # the live slots below the mark stay below it
         self._used, self._dead = n, 0
 
     def _reset_ties(self) -> None:
@@ -187,7 +200,7 @@ class CooperationNetwork(nx.Graph):
                 tie.detach()
         self._ties = []
         self._alive[:] = False
-        self._used = self._dead = 0
+        self._used = self._dead = self._mark = 0
 
     # ----------------------------------------------------------------- networkx's mutators
     # Copies of networkx 3.x's Graph methods, with the tie's slot made or freed.
@@ -235,16 +248,17 @@ class CooperationNetwork(nx.Graph):
             self._adj[v][u] = datadict
         nx._clear_cache(self)
 
-    def add_missing_ties(self, u: int, others: list[int], trust: float, kind: str) -> None:
+    def add_missing_ties(self, u: int, others, trust: float, kind: str, distinct: bool = False) -> None:
         """Tie ``u`` to each of ``others`` it is not yet tied to, in that order, with this
         trust and kind (ties already there are left as they are): what a loop of
         ``if not has_edge: add_edge(u, v, trust=trust, kind=kind)`` does, with the new
-        slots written at once.  All nodes must be in the network."""
+        slots written at once.  All nodes must be in the network.  ``distinct``: no node
+        comes twice in ``others`` (a hub's members, Ptce.add_member), so none is looked for."""
         mine = self._adj[u]
         new = [v for v in others if v not in mine]
         if not new:
             return
-        if len(set(new)) < len(new):  # a repeated node: one tie, made at its first mention
+        if not distinct and len(set(new)) < len(new):  # a repeated node: one tie, made at its first mention
             new = list(dict.fromkeys(new))
         self._append_ties(u, new, trust, repeat(kind, len(new)))
 
@@ -265,8 +279,11 @@ class CooperationNetwork(nx.Graph):
             if t != t:
                 raise KeyError("trust")  # as tie["trust"] of a tie without trust
             own = mine.get(x)
-            if own is not None:
-                own["trust"] = max(t, own["trust"])
+            if own is not None:  # own["trust"] = max(t, own["trust"]), on the array
+                mine_t = trust.item(own.i)
+                if mine_t != mine_t:
+                    raise KeyError("trust")
+                trust[own.i] = max(t, mine_t)
             else:
                 new.append(x)
                 new_trust.append(t)
@@ -281,6 +298,41 @@ class CooperationNetwork(nx.Graph):
         for i, a in enumerate(nodes):
             ties = adj[a]
             for b in nodes[i + 1:]:
+                tie = ties.get(b)
+                if tie is not None:
+                    tie.kind = kind
+
+    def changed_since_mark(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(u, v, slots) of the ties made, or whose kind was written through their Tie
+        mapping, since the last ``set_mark`` and still in the network (a tie may come
+        twice).  set_kind_among's and set_kind_from's writes are not counted: the supply
+        marking (TerritoryModel.open_quarter) is what the mark is for."""
+        i, n = self._mark, self._used
+        slots = i + np.flatnonzero(self._alive[i:n])
+        again = [tie.i for tie in self._rekinded if tie.net is self]
+        if again:
+            slots = np.concatenate((slots, np.array(again, dtype=np.int64)))
+        return self._u[slots], self._v[slots], slots
+
+    def set_mark(self) -> None:
+        """Start counting changes again (changed_since_mark)."""
+        self._mark = self._used
+        self._rekinded = []
+
+    def set_kind_of_slots(self, slots: np.ndarray, kind: str) -> None:
+        """Set the kind of the ties in ``slots``."""
+        ties = self._ties
+        for i in slots.tolist():
+            ties[i].kind = kind
+
+    def set_kind_from(self, news: list[int], nodes: list[int], kind: str) -> None:
+        """Set the kind of every tie between one of ``news`` and one of ``nodes`` (``news``
+        among ``nodes``): set_kind_among(nodes) restricted to the pairs with an end in
+        ``news``, each tie's kind written once or twice (the same value)."""
+        adj = self._adj
+        for a in news:
+            ties = adj[a]
+            for b in nodes:
                 tie = ties.get(b)
                 if tie is not None:
                     tie.kind = kind
@@ -302,9 +354,16 @@ class CooperationNetwork(nx.Graph):
         self._v[i:i + k] = new
         self._trust[i:i + k] = trust
         self._alive[i:i + k] = True
-        ties = list(map(Tie, repeat(self, k), range(i, i + k), kinds))
-        self._ties += ties
-        for v, tie in zip(new, ties, strict=True):
+        # Each Tie made by object.__new__ and its three slots set here, with its two
+        # adjacency entries, in one loop: Tie.__init__'s call cost more than the sets (some
+        # 450 ties a quarter at 1,000 organisations, issue 9).
+        make, append = object.__new__, self._ties.append
+        for j, v, kind in zip(range(i, i + k), new, kinds, strict=True):
+            tie = make(Tie)
+            tie.net = self
+            tie.i = j
+            tie.kind = kind
+            append(tie)
             mine[v] = tie
             adj[v][u] = tie
         self._used = i + k
@@ -459,7 +518,7 @@ class CooperationNetwork(nx.Graph):
             if u != v:
                 del adj[v][u]
         ties = self._ties
-        self._kill_many([ties[i] for i in slots.tolist()])
+        self._kill_many(list(map(ties.__getitem__, slots.tolist())), slots)
         nx._clear_cache(self)
 
     def edge_order(self, position: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

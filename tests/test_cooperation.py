@@ -498,6 +498,30 @@ def test_nearest_peer_index_equals_a_pair_by_pair_search():
     assert -1 in checked and len(checked) > 5  # isolated organisations and found peers both occur
 
 
+@pytest.mark.parametrize("cells_max", [256, 0])
+def test_nearest_peer_index_with_groups_equals_a_call_per_group(monkeypatch, cells_max):
+    """One call for all sectors (strategy_payoffs) gives what a call per sector gives, with
+    one table of all (sector, municipality) cells or, above GROUPED_CELLS_MAX, per sector."""
+    monkeypatch.setattr(coop, "GROUPED_CELLS_MAX", cells_max)
+    rng = np.random.default_rng(5)
+    xy = rng.integers(0, 10, size=(9, 2)).astype(float)
+    d = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1])
+    d[~np.eye(9, dtype=bool) & (d == 0)] = 0.5
+    found = []
+    for n in (3, 30, 200):
+        munis, groups = rng.integers(0, 9, size=n), rng.integers(0, 4, size=n)
+        expected = np.full(n, -1)
+        for g in np.unique(groups):
+            idx = np.flatnonzero(groups == g)
+            peer = coop.nearest_peer_index(munis[idx], d, 3.0)
+            expected[idx[peer >= 0]] = idx[peer[peer >= 0]]
+        got = coop.nearest_peer_index(munis, d, 3.0, groups=groups)
+        assert got.tolist() == expected.tolist()
+        assert (groups[got[got >= 0]] == groups[got >= 0]).all()
+        found.extend((got >= 0).tolist())
+    assert any(found) and not all(found)  # found peers and isolated ones both occur
+
+
 def test_network_clustering_equals_networkx():
     from simulation.metrics import network_clustering
 
@@ -537,3 +561,81 @@ def test_organisations_by_id_are_the_model_organisations_in_id_order():
     orgs, ids = coop.organisations_by_id(model)
     assert sorted(model.organisations(), key=lambda o: o.unique_id) == orgs
     assert ids.tolist() == [o.unique_id for o in orgs]
+
+
+def _kinds(net) -> dict:
+    return {(min(u, v), max(u, v)): d.get("kind") for u, v, d in net.edges(data=True)}
+
+
+def test_supply_marking_of_what_changed_gives_every_pairs_marking():
+    """TerritoryModel.open_quarter marks supply links only where ties were made or
+    re-kinded, or members came, since the last quarter (Ptce.set_forms with ``changed``):
+    after each quarter's opening the kinds are those that marking every pair of every
+    supply-chain hub again would give (it would change nothing), a kind written through a
+    tie's mapping in between included."""
+    model = TerritoryModel(smoke(**{"strategy.policy": "cooperate", "territory.organisations": 200}), rng=4)
+    net = model.cooperation
+    calls = []
+    set_kind_from = net.set_kind_from
+
+    def recording(news, nodes, kind):
+        calls.append((len(news), len(nodes)))
+        set_kind_from(news, nodes, kind)
+
+    net.set_kind_from = recording
+    supply_quarters, rekinded = 0, 0
+    for _ in range(16):
+        model.open_quarter()
+        got = _kinds(net)
+        every = dict(got)
+        for hub in model.ptces():
+            if "supply_chain" not in hub.forms:
+                continue
+            ess = hub.ess_members()
+            for a in ess:
+                for b in ess:
+                    if a.unique_id < b.unique_id and a.sector == b.sector and net.has_edge(a.unique_id, b.unique_id):
+                        every[a.unique_id, b.unique_id] = "supply"
+        assert got == every
+        supply_quarters += "supply" in got.values()
+        model.open_quarter = lambda: None  # step() runs the rest of the quarter
+        model.step()
+        del model.open_quarter
+        # A supply link re-kinded by hand between two quarters is marked again.
+        supply = [pair for pair, kind in _kinds(net).items() if kind == "supply"]
+        if supply:
+            net.edges[supply[0]]["kind"] = "initial"
+            rekinded += 1
+    assert supply_quarters >= 8 and rekinded >= 8
+    assert any(news < nodes for news, nodes in calls), "some pairs were left unmarked"
+
+
+def test_restore_hubs_legality_equals_restore_legality_hub_by_hub():
+    """TerritoryModel.update_cooperation's check of every hub at once calls restore_legality
+    where it has something to do, and the outcome is the loop's, hub by hub."""
+    import copy
+
+    model = TerritoryModel(smoke(**{"strategy.policy": "cooperate", "steps": 8}), rng=8).run()
+    hubs = model.ptces()
+    assert len(hubs) >= 3
+    h0, h1, h2 = hubs[:3]
+    for m in h0.members.values():  # its firms lose their staff
+        if not m.is_ess:
+            m.staff_fte = 0.0
+    for m in [m for m in h1.members.values() if not m.is_ess]:  # it has no firm left
+        h1.members.pop(m.unique_id)
+        m.ptce = None
+    next(m for m in h2.members.values() if m.is_ess).alive = False  # a member closed
+    twin = copy.deepcopy(model)
+
+    def state(m):
+        cols = m.provider_state.cols
+        return ([(h.unique_id, h.alive, sorted(h.members)) for h in m.ptces()], sorted(m.cooperation.edges),
+                cols["treasury_eur"].tolist())
+
+    before = state(model)
+    coop.restore_hubs_legality(model, model.ptces())
+    for hub in twin.ptces():
+        coop.restore_legality(twin, hub)
+    assert state(model) == state(twin)
+    assert state(model) != before
