@@ -183,6 +183,21 @@ def concentrate(model: TerritoryModel) -> None:
 
 
 # --------------------------------------------------------------------------- PTCE
+def _book_carries(cols: dict, stats: dict, rows: np.ndarray, t: np.ndarray, new_t: np.ndarray, moved: np.ndarray) -> None:
+    """What a PTCE fund carried to its members (treasury t -> new_t at ``rows``, ``moved``
+    where it changed): the carried_eur and transfers_eur columns, the quarter's
+    ``fund_out_eur`` tally (added one by one, in order), the new treasuries, and the
+    insolvency count reset for a member carried back to a non-negative treasury."""
+    carried = new_t[moved] - t[moved]
+    changed = rows[moved]
+    cols["carried_eur"][changed] = carried
+    cols["transfers_eur"][changed] += carried
+    if len(carried):
+        stats["fund_out_eur"] = running_total(carried, stats.get("fund_out_eur", 0.0))
+    cols["treasury_eur"][changed] = new_t[moved]
+    cols["insolvent_quarters"][changed[new_t[moved] >= 0]] = 0
+
+
 class Ptce(mesa.Agent):
     """A territorial cooperation hub (PTCE): a collective of legal persons (FACTS.md [ptce-law]).
 
@@ -364,14 +379,7 @@ class Ptce(mesa.Agent):
         t = treasury[rows]
         new_t, self.fund_eur = mech.carry_from_fund(t, self.fund_eur)
         moved = new_t != t
-        carried = new_t[moved] - t[moved]
-        changed = rows[moved]
-        cols["carried_eur"][changed] = carried
-        transfers[changed] += carried
-        if len(carried):
-            stats["fund_out_eur"] = running_total(carried, stats.get("fund_out_eur", 0.0))
-        treasury[changed] = new_t[moved]
-        cols["insolvent_quarters"][changed[new_t[moved] >= 0]] = 0
+        _book_carries(cols, stats, rows, t, new_t, moved)
 
     def update(self, member_trust: float | None = None) -> list[Provider]:
         """Formalisation and depth move; members leave when rigidity is high.  Returns the
@@ -492,14 +500,7 @@ def pool_treasuries(model: TerritoryModel, hubs: list[Ptce]) -> None:
             new_t[s:e] = t[s:e] + paid
             moved[s:e] = new_t[s:e] != t[s:e]
             funds[k] = fund - float(paid.sum())
-        carried = new_t[moved] - t[moved]
-        changed = rows[moved]
-        cols["carried_eur"][changed] = carried
-        transfers[changed] += carried
-        if len(carried):
-            stats["fund_out_eur"] = running_total(carried, stats.get("fund_out_eur", 0.0))
-        treasury[changed] = new_t[moved]
-        cols["insolvent_quarters"][changed[new_t[moved] >= 0]] = 0
+        _book_carries(cols, stats, rows, t, new_t, moved)
     for hub, fund in zip(hubs, funds, strict=True):
         hub.fund_eur = fund
 

@@ -138,12 +138,7 @@ class CooperationNetwork(nx.Graph):
     def _new_tie(self, u: int, v: int, trust: float = _ABSENT_TRUST, kind=_ABSENT) -> Tie:
         """A tie in a new slot, with this trust and kind (absent unless given)."""
         i = self._used
-        if i == len(self._trust):
-            for name in ("_u", "_v", "_trust", "_alive"):
-                arr = getattr(self, name)
-                new = np.zeros_like(arr, shape=max(64, 2 * i))
-                new[:i] = arr[:i]
-                setattr(self, name, new)
+        self._reserve(1)
         self._u[i] = u
         self._v[i] = v
         self._trust[i] = trust
@@ -337,6 +332,16 @@ class CooperationNetwork(nx.Graph):
                 if tie is not None:
                     tie.kind = kind
 
+    def _reserve(self, k: int) -> None:
+        """Room for k more tie slots after the used ones (the arrays grow by doubling)."""
+        i = self._used
+        if i + k > len(self._trust):
+            for name in ("_u", "_v", "_trust", "_alive"):
+                arr = getattr(self, name)
+                grown = np.zeros_like(arr, shape=max(64, 2 * (i + k)))
+                grown[:i] = arr[:i]
+                setattr(self, name, grown)
+
     def _append_ties(self, u: int, new: list[int], trust, kinds) -> None:
         """New ties u-v, v in ``new`` (distinct, not yet tied to ``u``, all nodes), in that
         order, with ``trust`` (one float or one per tie) and ``kinds`` (an iterable, one per
@@ -344,12 +349,7 @@ class CooperationNetwork(nx.Graph):
         adj = self._adj
         mine = adj[u]
         i, k = self._used, len(new)
-        if i + k > len(self._trust):
-            for name in ("_u", "_v", "_trust", "_alive"):
-                arr = getattr(self, name)
-                grown = np.zeros_like(arr, shape=max(64, 2 * (i + k)))
-                grown[:i] = arr[:i]
-                setattr(self, name, grown)
+        self._reserve(k)
         self._u[i:i + k] = u
         self._v[i:i + k] = new
         self._trust[i:i + k] = trust
@@ -451,12 +451,7 @@ class CooperationNetwork(nx.Graph):
                 self.add_edge(u, v, trust=trust, kind=kind)
             return
         i = self._used
-        if i + k > len(self._trust):
-            for name in ("_u", "_v", "_trust", "_alive"):
-                arr = getattr(self, name)
-                grown = np.zeros_like(arr, shape=max(64, 2 * (i + k)))
-                grown[:i] = arr[:i]
-                setattr(self, name, grown)
+        self._reserve(k)
         self._u[i:i + k] = us
         self._v[i:i + k] = vs
         self._trust[i:i + k] = trust
