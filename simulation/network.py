@@ -329,7 +329,7 @@ class CooperationNetwork(nx.Graph):
             ties = adj[a]
             for b in nodes:
                 tie = ties.get(b)
-                if tie is not None:
+                if tie is not None and b != a:  # as set_kind_among: a self-loop is no pair
                     tie.kind = kind
 
     def _reserve(self, k: int) -> None:

@@ -615,7 +615,7 @@ class CooperationParams(Frozen):
     agency_entry_boost: float = P(0.5, ge=0, le=10, unit="share of entry rate", source="assumption", description="extra entry rate where a development-agency PTCE sits, times depth")
     solidarity_surcharge: float = P(0.05, ge=0, le=1, unit="share of price", source="seed text (internalisation de la solidarité); size: assumption", description="surcharge on paying beneficiaries' price that funds free hours for other groups, in a solidarity PTCE")
     governance_support: float = P(0.1, ge=0, le=1, unit="governance", source="DESIGN.md 3.6 (multi-stakeholder governance raises it); size: assumption", description="rise of a member's democratic governance level in a PTCE, times depth")
-    trust_gain_per_quarter: float = P(0.03, ge=0, le=1, unit="trust / quarter", source="assumption", description="trust a tie gains in a quarter of successful cooperation (co-members both in surplus, or a supply link)")
+    trust_gain_per_quarter: float = P(0.03, ge=0, le=1, unit="trust / quarter", source="assumption", description="trust a tie gains in a quarter of successful cooperation (co-members of a PTCE both without a deficit)")
     trust_decay_per_quarter: float = P(0.01, ge=0, le=1, unit="trust / quarter", source="assumption", description="trust a tie loses in a quarter without successful cooperation")
     tie_drop_trust: float = P(0.05, ge=0, le=1, unit="trust", source="assumption", description="a tie whose trust falls below this is dropped")
     comember_tie_trust: float = P(0.2, ge=0, le=1, unit="trust", source="assumption", description="trust of a new tie between members of the same PTCE")

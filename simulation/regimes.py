@@ -293,7 +293,10 @@ class BaseHours(dict):
     looked up for every organisation twice a quarter (the grants, the funded hours) and
     changes only at a revision or a merger; a thousand ``dict.get`` cost 50-150 us each time."""
 
-    version = 0  # also for a copy or an unpickled one, whose items are set before its attributes
+    # A class default, so that a copy or an unpickled one has a version before its first
+    # write (pickle sets the items before the attributes; copy and deepcopy the other way
+    # round, counting the items as changes: the cache is then rebuilt, never wrongly reused).
+    version = 0
 
     def __setitem__(self, key, value) -> None:
         super().__setitem__(key, value)

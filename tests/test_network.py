@@ -225,3 +225,12 @@ def test_new_nodes_and_their_ties_at_once_as_one_by_one():
     assert_same_graph(net, ref)
     with pytest.raises(ValueError, match="None cannot be a node"):
         net.add_new_nodes([None])
+
+
+def test_set_kind_from_marks_pairs_as_set_kind_among_does_never_a_self_loop():
+    net = CooperationNetwork()
+    for a, b in ((1, 1), (1, 2), (2, 3), (3, 4)):
+        net.add_edge(a, b, trust=0.5, kind="tie")
+    net.set_kind_from([1, 3], [1, 2, 3], "supply")
+    assert net.edges[1, 2]["kind"] == net.edges[2, 3]["kind"] == "supply"
+    assert net.edges[1, 1]["kind"] == net.edges[3, 4]["kind"] == "tie"  # a self-loop is no pair; 4 is outside
