@@ -567,6 +567,21 @@ def _kinds(net) -> dict:
     return {(min(u, v), max(u, v)): d.get("kind") for u, v, d in net.edges(data=True)}
 
 
+def _supply_pairs(model) -> list[tuple[int, int]]:
+    """The ties a full re-marking makes supply links: between two ESS members of the same
+    sector of a supply-chain hub (Ptce.set_forms), as (lower id, higher id)."""
+    net, pairs = model.cooperation, []
+    for hub in model.ptces():
+        if "supply_chain" not in hub.forms:
+            continue
+        ess = hub.ess_members()
+        for a in ess:
+            for b in ess:
+                if a.unique_id < b.unique_id and a.sector == b.sector and net.has_edge(a.unique_id, b.unique_id):
+                    pairs.append((a.unique_id, b.unique_id))
+    return pairs
+
+
 def test_supply_marking_of_what_changed_gives_every_pairs_marking():
     """TerritoryModel.open_quarter marks supply links only where ties were made or
     re-kinded, or members came, since the last quarter (Ptce.set_forms with ``changed``):
@@ -588,14 +603,8 @@ def test_supply_marking_of_what_changed_gives_every_pairs_marking():
         model.open_quarter()
         got = _kinds(net)
         every = dict(got)
-        for hub in model.ptces():
-            if "supply_chain" not in hub.forms:
-                continue
-            ess = hub.ess_members()
-            for a in ess:
-                for b in ess:
-                    if a.unique_id < b.unique_id and a.sector == b.sector and net.has_edge(a.unique_id, b.unique_id):
-                        every[a.unique_id, b.unique_id] = "supply"
+        for pair in _supply_pairs(model):
+            every[pair] = "supply"
         assert got == every
         supply_quarters += "supply" in got.values()
         model.open_quarter = lambda: None  # step() runs the rest of the quarter
@@ -635,15 +644,9 @@ def test_supply_marking_survives_mergers_of_ptce_members(monkeypatch):
     for _ in range(24):
         model.open_quarter()
         kinds = _kinds(net)
-        for hub in model.ptces():
-            if "supply_chain" not in hub.forms:
-                continue
-            ess = hub.ess_members()
-            for a in ess:
-                for b in ess:
-                    if a.unique_id < b.unique_id and a.sector == b.sector and net.has_edge(a.unique_id, b.unique_id):
-                        assert kinds[a.unique_id, b.unique_id] == "supply"
-                        checked += 1
+        for pair in _supply_pairs(model):
+            assert kinds[pair] == "supply"
+            checked += 1
         in_hubs = {uid for hub in model.ptces() for uid in hub.members}
         logged = len(model.merger_log)
         model.open_quarter = lambda: None  # step() runs the rest of the quarter
