@@ -777,6 +777,20 @@ class TerritoryModel(mesa.Model):
         for p in provs:
             p.remove()
 
+    def draw_entries(self) -> tuple[np.ndarray, dict[int, coop.Ptce]]:
+        """This quarter's entrants per (municipality, sector), Poisson(r U / K_new) with the
+        boost of a development-agency PTCE where it sits, and those agencies by seat (the
+        deepest where several share one).  Draws from the dynamics stream."""
+        fp, op = self.config.funding, self.config.organisation
+        lam = mech.expected_entries(self.unmet, fp.entrant_fte * op.service_hours_per_fte_quarter, fp.entry_rate)
+        agencies: dict[int, coop.Ptce] = {}
+        for hub in self.ptces():
+            if "development_agency" in hub.forms and (hub.seat not in agencies or hub.depth > agencies[hub.seat].depth):
+                agencies[hub.seat] = hub
+        for m, hub in agencies.items():
+            lam[m, :] *= 1 + self.config.cooperation.agency_entry_boost * hub.depth
+        return self.dyn_rng.poisson(lam), agencies
+
     def enter_new_organisations(self) -> None:
         """New organisations emerge where needs are unmet: Poisson(r U / K_new) per
         municipality and sector (mechanisms.expected_entries).
@@ -786,16 +800,7 @@ class TerritoryModel(mesa.Model):
         tied to its peer (entry_peers), the ties made at once between the entrants that a
         development agency takes in (which tie to its members first, in turn)."""
         fp, op = self.config.funding, self.config.organisation
-        k_new = fp.entrant_fte * op.service_hours_per_fte_quarter
-        lam = mech.expected_entries(self.unmet, k_new, fp.entry_rate)
-        # A development-agency PTCE helps new organisations start where it sits.
-        agencies: dict[int, coop.Ptce] = {}
-        for hub in self.ptces():
-            if "development_agency" in hub.forms and (hub.seat not in agencies or hub.depth > agencies[hub.seat].depth):
-                agencies[hub.seat] = hub
-        for m, hub in agencies.items():
-            lam[m, :] *= 1 + self.config.cooperation.agency_entry_boost * hub.depth
-        counts = self.dyn_rng.poisson(lam)
+        counts, agencies = self.draw_entries()
         lots_m, lots_s = np.nonzero(counts)
         if not len(lots_m):
             return

@@ -314,19 +314,11 @@ def _churn_state(model):
 def _enter_one_by_one(model):
     """TerritoryModel.enter_new_organisations entrant by entrant, as it was before the
     batches (the reference of the batch form)."""
-    from simulation import mechanisms as mech
     from simulation.model import LEGAL_FORMS
     from simulation.organisations import Organisation
 
     fp, op = model.config.funding, model.config.organisation
-    lam = mech.expected_entries(model.unmet, fp.entrant_fte * op.service_hours_per_fte_quarter, fp.entry_rate)
-    agencies = {}
-    for hub in model.ptces():
-        if "development_agency" in hub.forms and (hub.seat not in agencies or hub.depth > agencies[hub.seat].depth):
-            agencies[hub.seat] = hub
-    for m, hub in agencies.items():
-        lam[m, :] *= 1 + model.config.cooperation.agency_entry_boost * hub.depth
-    counts = model.dyn_rng.poisson(lam)
+    counts, agencies = model.draw_entries()  # the draw is shared: what is compared is how entrants are made
     lots_m, lots_s = np.nonzero(counts)
     peers = model.entry_peers(lots_m, lots_s)
     for m, s, peer in zip(lots_m.tolist(), lots_s.tolist(), peers, strict=True):
