@@ -8,13 +8,12 @@ gifts); personalisation is weighted by the hours each provider served.
 
 from __future__ import annotations
 
-from itertools import chain, compress
-from operator import attrgetter
 from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
 
+from .cooperation import hub_ess_rows
 from .mechanisms import herfindahl
 from .organisations import cost_sheet
 
@@ -254,17 +253,11 @@ def ptce_jobs_mean(model: TerritoryModel) -> float:
     if not hubs:
         return 0.0
     # Ptce.jobs_fte of each hub, float(sum(m.staff_fte for its ESS members)), read from the
-    # columns for all members at once: the same floats, summed by Python's sum in the same order.
-    members = list(chain.from_iterable(h.members.values() for h in hubs))
-    cols = model.provider_state.cols
-    rows = np.fromiter(map(attrgetter("_row"), members), np.int64, len(members))
-    staff, ess = cols["staff_fte"][rows].tolist(), (cols["ess"][rows] == 1).tolist()
-    jobs, start = [], 0
-    for h in hubs:
-        end = start + len(h.members)
-        jobs.append(float(sum(compress(staff[start:end], ess[start:end]))))
-        start = end
-    return float(np.mean(jobs))
+    # columns for all hubs' ESS members at once (cooperation.hub_ess_rows): the same floats,
+    # summed by Python's sum in the same order.
+    rows, _, bounds = hub_ess_rows(model, hubs)
+    staff = model.provider_state.cols["staff_fte"][rows].tolist()
+    return float(np.mean([float(sum(staff[s:e])) for s, e in zip(bounds[:-1], bounds[1:], strict=True)]))
 
 
 def ptce_membership_share(model: TerritoryModel) -> float:
