@@ -687,11 +687,10 @@ def restore_hubs_legality(model: TerritoryModel, hubs: list[Ptce]) -> None:
     hub_pos = np.repeat(np.arange(len(hubs)), sizes)
     n_leaving = np.bincount(hub_pos[leaving], minlength=len(hubs))
     n_ess = np.bincount(hub_pos[ess], minlength=len(hubs))
-    size = np.array(sizes, dtype=np.int64)
-    # Nothing to do: no one leaves, a firm is left (ess < size), and Ptce.legal(ess).
-    fine = (n_leaving == 0) & (n_ess < size) & (n_ess >= 1) & (size >= model.config.cooperation.founding_members_min)
-    for hub, ok in zip(hubs, fine.tolist(), strict=True):
-        if not ok:
+    # Nothing to do: no one leaves, a firm is left (ess < size), and the law's composition is met.
+    fine = (n_leaving == 0) & (n_ess < np.array(sizes, dtype=np.int64))
+    for hub, ok, ess_count in zip(hubs, fine.tolist(), n_ess.tolist(), strict=True):
+        if not (ok and hub.legal(ess_count)):
             restore_legality(model, hub)
 
 

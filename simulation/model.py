@@ -311,8 +311,7 @@ class TerritoryModel(mesa.Model):
             coop.choose_strategies(self)
             coop.concentrate(self)
         coop.cooperate(self)
-        for hub in self.ptces():  # members who left for another strategy or were absorbed
-            coop.restore_legality(self, hub)
+        coop.restore_hubs_legality(self, self.ptces())  # members who left for another strategy or were absorbed
         self.close_insolvent()
         self.enter_new_organisations()
         self.datacollector.collect(self)  # metrics.collect_row: values several metrics read gathered once
