@@ -24,6 +24,7 @@ import mesa
 import numpy as np
 
 from . import mechanisms as mech
+from .network import node_strength
 from .organisations import NON_MEMBER, capacity_rows, cost_sheet, rows_of
 from .state import running_total
 
@@ -733,10 +734,8 @@ def update_network(model: TerritoryModel, hubs: list[Ptce] | None = None, by_nod
     net.set_trust(slots, t)
     kept = t >= cp.tie_drop_trust
     # Each agent's strength, the summed trust of the ties it keeps (networkx's weighted
-    # degree after the drop, a self-loop once), by node id: CooperationNetwork.strength_by_node's
-    # bincounts (the same additions in the same order, bins by id rather than node position).
-    other = kept & (u != v)
-    strength = np.bincount(u[kept], weights=t[kept], minlength=len(hub_of)) + np.bincount(v[other], weights=t[other], minlength=len(hub_of))
+    # degree after the drop, a self-loop once), by node id.
+    strength = node_strength(u, v, t, kept, len(hub_of))
     if not kept.all():  # the regime ends what rested on a dropped tie (a joint project)
         model.regime.on_ties_dropped(model, u[~kept], v[~kept])
         net.remove_slots(slots[~kept])

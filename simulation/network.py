@@ -33,6 +33,16 @@ _ABSENT_TRUST = float("nan")  # a tie without a "trust" attribute (no mechanism 
 _ABSENT = object()  # a tie without a "kind" attribute
 
 
+def node_strength(u: np.ndarray, v: np.ndarray, values: np.ndarray, keep: np.ndarray, size: int) -> np.ndarray:
+    """Per node (``u``, ``v`` the ties' ends as bin numbers below ``size``: node ids or
+    positions), the sum of ``values`` over its kept ties, a self-loop counted once
+    (networkx's weighted degree counts it twice): ``np.bincount`` over both ends.  The
+    floats are added in slot order, not in a loop's adjacency order, so a sum may differ
+    from such a loop's in the last bit."""
+    other = keep & (u != v)
+    return np.bincount(u[keep], weights=values[keep], minlength=size) + np.bincount(v[other], weights=values[other], minlength=size)
+
+
 class Tie(MutableMapping):
     """The attribute dict of one tie: ``trust`` in the network's array, ``kind`` and any
     other attribute in the object.  A tie removed from its network keeps its values."""
@@ -529,16 +539,6 @@ class CooperationNetwork(nx.Graph):
             first = first.astype(np.uint16)
         order = np.argsort(first, kind="stable")
         return a[order], b[order]
-
-    def strength_by_node(self, position: np.ndarray, n_nodes: int, values: np.ndarray, keep: np.ndarray) -> np.ndarray:
-        """Per node (in node order), the sum of ``values`` over its kept ties, a self-loop
-        counted once (networkx's weighted degree counts it twice): ``np.bincount`` over both
-        ends.  The floats are added in slot order, not in a loop's adjacency order, so a sum
-        may differ from such a loop's in the last bit."""
-        u, v, _ = self.tie_arrays()
-        pu, pv = position[u], position[v]
-        other = keep & (u != v)
-        return np.bincount(pu[keep], weights=values[keep], minlength=n_nodes) + np.bincount(pv[other], weights=values[other], minlength=n_nodes)
 
     def number_of_ties(self) -> int:
         return self._used - self._dead
