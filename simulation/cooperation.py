@@ -490,17 +490,11 @@ def pool_treasuries(model: TerritoryModel, hubs: list[Ptce]) -> None:
     t = treasury[rows]
     short = t < 0
     if short.any():
-        new_t, moved = t.copy(), np.zeros(len(t), dtype=bool)
-        deficit = np.where(short, -t, 0.0)
-        for k in np.unique(hub_pos[short]).tolist():
+        new_t = t.copy()
+        for k in np.unique(hub_pos[short]).tolist():  # only hubs with a member in deficit
             s, e = bounds[k], bounds[k + 1]
-            fund, total = funds[k], deficit[s:e].sum()
-            if total <= 0 or fund <= 0:
-                continue
-            paid = deficit[s:e] if fund >= total else deficit[s:e] * (fund / total)
-            new_t[s:e] = t[s:e] + paid
-            moved[s:e] = new_t[s:e] != t[s:e]
-            funds[k] = fund - float(paid.sum())
+            new_t[s:e], funds[k] = mech.carry_from_fund(t[s:e], funds[k])
+        moved = new_t != t
         _book_carries(cols, stats, rows, t, new_t, moved)
     for hub, fund in zip(hubs, funds, strict=True):
         hub.fund_eur = fund
