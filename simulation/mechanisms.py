@@ -257,7 +257,7 @@ def allocate_demand_markets(
     starts = bounds[:-1]
     counts = np.diff(bounds)  # providers per market
     spans = list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
-    singles = [a for a, b in spans if b - a == 1]
+    singles = _single_columns(bounds)
     spare = capacity.copy()
     remaining = demand.copy()
     asked_first = None

@@ -441,7 +441,7 @@ def adjust_workforce_rows(cols: dict[str, np.ndarray], rows: np.ndarray, op: Org
     new_staff = mech.hire_or_lay_off_all(staff, target, treasury, op.wage_eur_per_fte_quarter, op.cash_buffer_quarters, op.hiring_adjustment)
     rate = to_job_rate + pathway * (1.0 - to_job_rate)
     cols["staff_fte"][rows] = new_staff
-    cols["insertion_exits_to_jobs"][rows] = rate * (hazard * (new_staff * ins))
+    cols["insertion_exits_to_jobs"][rows] = mech.insertion_exits(new_staff * ins, hazard, rate)[1]
 
 
 def update_practices_rows(cols: dict[str, np.ndarray], rows: np.ndarray, op: OrganisationParams) -> None:
