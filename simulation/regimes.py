@@ -337,7 +337,6 @@ class GrantFormula:
     def __init__(self, interval: int) -> None:
         self.interval = interval
         self.base: dict[int, float] = BaseHours()
-        self.eligible_base_hours = np.zeros(0)  # at the last call of pay, each eligible's base (0 if not in it)
         self._sorted: tuple | None = None  # (base, its version, sorted keys, their values): base_of
 
     def base_of(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -373,7 +372,6 @@ class GrantFormula:
             self.base = BaseHours(zip(ids.tolist(), capacity_rows(cols, rows, model.config.organisation).tolist(), strict=True))
         # each one's base (0 if not in it), and whether it is in it (not: accredited since the revision)
         base, paid = self.base_of(ids)
-        self.eligible_base_hours = base
         if not paid.all():
             base, rows = base[paid], rows[paid]
         grants = mech.formula_grants(base, envelope_eur)
@@ -404,9 +402,8 @@ class Administrative(RegimeBase):
             self.tariff_eur_per_hour = float(np.mean(costs)) if len(costs) else 0.0
         self.tariff_envelope_eur = (1 - p.grant_share) * budget_eur
         spent = self.grants.pay(model, p.grant_share * budget_eur, ids, rows)  # revises the base
-        # Computed once a quarter: funded_public_hours is called for every provider.  Python's
-        # sum of the accredited's base (0 if not in it), in their order.
-        self.tariff_base_hours = sum(self.grants.eligible_base_hours.tolist())
+        # Python's sum of the accredited's base (0 if not in it), in their order.
+        self.tariff_base_hours = sum(self.grants.base_of(ids)[0].tolist())
         return spent
 
     def funded_public_hours(self, model: TerritoryModel, org: Provider, unit_cost_eur: float | None = None) -> float:
