@@ -206,16 +206,9 @@ class RegimeBase:
     def accredited_rows(self, cols: dict[str, np.ndarray], rows: np.ndarray, quarter: int) -> np.ndarray:
         """:meth:`accredited` of the providers at ``rows`` of the columns (ProviderState.cols):
         an ESS organisation, from ``accredited_from`` on.  The one array form of the rule
-        (:meth:`accredited_all` and the payments use it): a regime overriding
-        :meth:`accredited` overrides this too."""
+        (the payments and the allocation use it): a regime that changes the rule overrides
+        both methods."""
         return (cols["ess"][rows] == 1) & (cols["accredited_from"][rows] <= quarter)
-
-    def accredited_all(self, provs: list[Provider], quarter: int, rows: np.ndarray | None = None) -> np.ndarray:
-        """:meth:`accredited` of each of ``provs`` (a regime overriding one overrides both);
-        ``rows``: their rows in the model's ProviderState, if known."""
-        if not provs:
-            return np.zeros(0, dtype=bool)
-        return self.accredited_rows(provs[0]._cols, rows_of(provs) if rows is None else rows, quarter)
 
     def on_entry(self, model: TerritoryModel, org: Provider) -> None:
         org.accredited_from = model.quarter + self.params.accreditation_delay_quarters
@@ -251,19 +244,6 @@ class RegimeBase:
             return 0.0
         c = org.unit_cost_eur(model.config.organisation) if unit_cost_eur is None else unit_cost_eur
         return org.ledger.subsidy_eur / c if c > 0 else 0.0
-
-    def funded_public_hours_all(self, model: TerritoryModel, provs: list[Provider], unit_cost_eur: np.ndarray,
-                                accredited: np.ndarray | None = None, rows: np.ndarray | None = None,
-                                ids: np.ndarray | None = None) -> np.ndarray:
-        """:meth:`funded_public_hours` of each of ``provs`` at once, their unit costs c given
-        (the quarter's cost sheet): :meth:`funded_public_hours_rows` of their rows.
-        ``accredited``: :meth:`accredited_all` of ``provs`` this quarter, if already known;
-        ``rows`` and ``ids``: their rows in the model's ProviderState and unique_id, if known."""
-        if not provs:
-            return np.zeros(0)
-        rows = rows_of(provs) if rows is None else rows
-        ids = np.fromiter(map(attrgetter("unique_id"), provs), np.int64, len(provs)) if ids is None else ids
-        return self.funded_public_hours_rows(model, rows, ids, unit_cost_eur, accredited)
 
     def funded_public_hours_rows(self, model: TerritoryModel, rows: np.ndarray, ids: np.ndarray, unit_cost_eur: np.ndarray,
                                  accredited: np.ndarray | None = None) -> np.ndarray:

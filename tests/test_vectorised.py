@@ -104,7 +104,7 @@ def test_network_clustering_is_the_same_above_the_bit_table_size(monkeypatch):
     assert metrics.network_clustering(model) == small > 0
 
 
-def test_funded_public_hours_all_equals_the_method_under_every_regime():
+def test_funded_public_hours_rows_equals_the_method_under_every_regime():
     for regime in ("administrative", "competitive", "cooperative"):
         model = TerritoryModel(smoke(regime, steps=5), rng=5).run()
         model.open_quarter()
@@ -114,9 +114,7 @@ def test_funded_public_hours_all_equals_the_method_under_every_regime():
         c = cost_sheet(provs, model.config.organisation)["unit_cost_eur"]
         c[::4] = 0.0  # a zero unit cost funds no hours
         expected = np.array([model.regime.funded_public_hours(model, p, float(x)) for p, x in zip(provs, c, strict=True)])
-        np.testing.assert_array_equal(model.regime.funded_public_hours_all(model, provs, c), expected, err_msg=regime)
-        # As the model calls it, with the providers' rows and ids.
-        np.testing.assert_array_equal(model.regime.funded_public_hours_all(model, provs, c, rows=model.provider_rows(), ids=model.provider_ids()),
+        np.testing.assert_array_equal(model.regime.funded_public_hours_rows(model, model.provider_rows(), model.provider_ids(), c),
                                       expected, err_msg=regime)
 
 
@@ -352,7 +350,7 @@ def test_set_prices_equals_the_methods_bit_for_bit():
 
 def test_settlement_capacity_and_accreditation_over_columns_equal_the_methods_bit_for_bit():
     """settle_rows against Provider.book_costs + settle, capacity_rows against
-    Provider.capacity_hours, Regime.accredited_rows / accredited_all against accredited, on the
+    Provider.capacity_hours, Regime.accredited_rows against accredited, on the
     states of a cooperative run (PTCE cost shares, pooled premises, entrants not yet accredited)."""
     from simulation.organisations import capacity_rows, rows_of, settle_rows
 
@@ -380,7 +378,6 @@ def test_settlement_capacity_and_accreditation_over_columns_equal_the_methods_bi
     regime, q = model.regime, model.quarter
     late = [p for p in provs if p.is_ess and p.accredited_from > q - 1]
     assert late, "the run should have entrants not yet accredited"
-    np.testing.assert_array_equal(regime.accredited_all(provs, q - 1), [regime.accredited(p, q - 1) for p in provs])
     np.testing.assert_array_equal(regime.accredited_rows(cols, rows, q - 1), [regime.accredited(p, q - 1) for p in provs])
 
 
