@@ -906,7 +906,7 @@ def organisations_by_id(model: TerritoryModel) -> tuple[list[Provider], np.ndarr
     registered as they are made), so the sort is skipped when the ids already increase
     (the ids from the model's cached arrays: provider_ids, provider_is_ess)."""
     orgs = model.organisations()
-    ids = model.provider_ids()[model.provider_is_ess()]
+    ids = model.organisation_ids()
     if (ids[1:] <= ids[:-1]).any():
         orgs = sorted(orgs, key=attrgetter("unique_id"))
         ids = np.fromiter(map(attrgetter("unique_id"), orgs), np.int64, len(orgs))

@@ -89,7 +89,7 @@ class TerritoryModel(mesa.Model):
         self.provider_state = ProviderState()  # the providers' numeric state, one column per attribute
         self.provider_by_id: dict[int, Provider] = {}
         self.roster = Roster()  # provider_by_id's rows and ids as arrays, in its order
-        self._rows: tuple[np.ndarray, ...] | None = None  # cache of provider_rows, organisation_rows, provider_ids, provider_is_ess, row_by_id
+        self._rows: tuple[np.ndarray, ...] | None = None  # cache of provider_rows, organisation_rows, provider_ids, provider_is_ess, row_by_id, organisation_ids
         self.ess_by_id: dict[int, Organisation] = {}  # the ESS organisations of provider_by_id, same order
         self.agent_by_id: dict[int, Provider] = {}  # providers and local employers
         self.merger_log: list[dict[str, int]] = []  # who absorbed whom, when
@@ -253,6 +253,10 @@ class TerritoryModel(mesa.Model):
         """unique_id of ``providers()``, in the same order (cached as provider_rows)."""
         return self._row_cache()[2]
 
+    def organisation_ids(self) -> np.ndarray:
+        """unique_id of ``organisations()`` (the ESS organisations), in order (cached as provider_rows)."""
+        return self._row_cache()[5]
+
     def row_by_id(self) -> np.ndarray:
         """Row in ``provider_state`` of each provider, indexed by unique_id (-1 for other ids; cached)."""
         return self._row_cache()[4]
@@ -261,13 +265,13 @@ class TerritoryModel(mesa.Model):
         """Whether each of ``providers()`` is an ESS organisation, in the same order (cached)."""
         return self._row_cache()[3]
 
-    def _row_cache(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _row_cache(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         if self._rows is None:  # the roster keeps provider_by_id's order (register, remove_provider)
             rows, ids = self.roster.arrays()
             ess = self.provider_state.cols["ess"][rows] == 1
             by_id = np.full(int(ids.max()) + 1 if len(ids) else 0, -1, dtype=np.int64)
             by_id[ids] = rows
-            self._rows = (rows, rows[ess], ids, ess, by_id)
+            self._rows = (rows, rows[ess], ids, ess, by_id, ids[ess])
             for cached in self._rows:  # shared by every caller until the providers change: read-only
                 cached.flags.writeable = False
         return self._rows
@@ -863,7 +867,7 @@ class TerritoryModel(mesa.Model):
         one, the nearest, and among equally near ones the one whose first comes first.  A
         (lots x municipalities) search, not (lots x organisations)."""
         cols, rows = self.provider_state.cols, self.organisation_rows()
-        est_ids = self.provider_ids()[self.provider_is_ess()]
+        est_ids = self.organisation_ids()
         established = cols["founded_step"][rows] < self.steps
         if not established.all():  # all are, unless organisations were made this quarter before the entrants
             rows, est_ids = rows[established], est_ids[established]

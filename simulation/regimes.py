@@ -372,7 +372,7 @@ class Administrative(RegimeBase):
         q = model.quarter
         rows, cols = model.organisation_rows(), model.provider_state.cols
         mask = self.accredited_rows(cols, rows, q)
-        rows, ids = rows[mask], model.provider_ids()[model.provider_is_ess()][mask]  # the accredited organisations
+        rows, ids = rows[mask], model.organisation_ids()[mask]  # the accredited organisations
         norm = cols["norm_level"]
         norm[rows] = np.maximum(norm[rows], p.norm_technicisation)
         if q % p.revision_interval_quarters == 0 or self.tariff_eur_per_hour == 0.0:
@@ -438,7 +438,7 @@ class Competitive(RegimeBase):
     def fund(self, model: TerritoryModel, budget_eur: float) -> float:
         p = self.params
         self.tenders.run_calls(model, (1 - p.grant_share) * budget_eur)
-        return self.grants.pay(model, p.grant_share * budget_eur, model.provider_ids()[model.provider_is_ess()], model.organisation_rows())
+        return self.grants.pay(model, p.grant_share * budget_eur, model.organisation_ids(), model.organisation_rows())
 
 
 class Cooperative(RegimeBase):
@@ -494,7 +494,7 @@ class Cooperative(RegimeBase):
         cols, rows = model.provider_state.cols, model.organisation_rows()
         accredited = self.accredited_rows(cols, rows, q)
         orgs = list(compress(model.organisations(), accredited.tolist()))
-        rows, ids = rows[accredited], model.provider_ids()[model.provider_is_ess()][accredited]  # orgs' rows and ids
+        rows, ids = rows[accredited], model.organisation_ids()[accredited]  # orgs' rows and ids
         self.tenders.run_calls(model, (1 - p.agreement_share - p.project_share) * budget_eur)
         # Multi-year agreements: shares fixed at signature, s_j = U_j K_j / sum U K.
         if q % p.agreement_quarters == 0 or not self.agreement_shares:

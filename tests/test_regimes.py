@@ -72,6 +72,7 @@ def fake_model(providers, distance_km=((0.0, 50.0), (50.0, 0.0)), public_hours=1
         row_by_id=lambda: by_id, provider_ids=lambda: np.array([p.unique_id for p in providers], dtype=np.int64),
         provider_rows=lambda: np.array([p._row for p in providers], dtype=np.int64),
         provider_is_ess=lambda: np.array([p.is_ess for p in providers]),
+        organisation_ids=lambda: np.array([p.unique_id for p in providers if p.is_ess], dtype=np.int64),
     )
 
 
