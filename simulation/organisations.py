@@ -7,7 +7,6 @@ exactly revenue - costs (an invariant the tests check).
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from itertools import compress, repeat
 from operator import attrgetter
@@ -514,7 +513,8 @@ class FixedCostMemo:
     Why (issue 9): libm's pow costs some 0.1 ms a sheet at 1,000 providers, and the
     quarter's sheet (set_prices) comes after the end-of-quarter metrics' sheet with the
     same capacities (staff, volunteers and productivity move between set_prices and the
-    metrics, not between the metrics and the next set_prices)."""
+    metrics, not between the metrics and the next set_prices).  Held by the ProviderState
+    (``fixed_cost_memo``), so it is copied and pickled with the rows it describes."""
 
     def __init__(self) -> None:
         self.capacity_hours = np.zeros(0)
@@ -537,10 +537,6 @@ class FixedCostMemo:
             self.capacity_hours[rows[changed]] = capacity_hours[changed]
             self.fixed_cost_eur[rows[changed]] = out[changed]
         return out
-
-
-_FIXED_COST_MEMOS: weakref.WeakKeyDictionary[ProviderState, FixedCostMemo] = weakref.WeakKeyDictionary()
-"""A FixedCostMemo per model's ProviderState, kept as long as the state lives."""
 
 
 def cost_sheet(provs: list[Provider], op: OrganisationParams, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -572,10 +568,9 @@ def cost_sheet(provs: list[Provider], op: OrganisationParams, rows: np.ndarray |
     q = _capacity(op, staff, ins, vol, prod)
     state = getattr(getattr(provs[0], "model", None), "provider_state", None)
     if isinstance(state, ProviderState) and state.cols is cols:  # the providers' model: its memo of f0 Q**beta
-        memo = _FIXED_COST_MEMOS.get(state)
-        if memo is None:
-            memo = _FIXED_COST_MEMOS[state] = FixedCostMemo()
-        f = memo.fixed_costs(rows, q, f0, beta)
+        if state.fixed_cost_memo is None:
+            state.fixed_cost_memo = FixedCostMemo()
+        f = state.fixed_cost_memo.fixed_costs(rows, q, f0, beta)
     else:
         f = fixed_costs(q, f0, beta)
     # Pooled premises: a PTCE member with a pooled share phi > 0 and some capacity (a

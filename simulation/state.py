@@ -60,6 +60,8 @@ class ProviderState:
         # provider served), so a write to a row (Provider.prev_flows, a merger) copies it first.
         self.prev_flows = np.zeros((0, 0))
         self.prev_flows_shared = False
+        # organisations.FixedCostMemo of these rows, made by the first cost sheet (organisations.cost_sheet).
+        self.fixed_cost_memo = None
 
     def new_row(self) -> int:
         """A fresh row, all zeros."""
