@@ -382,16 +382,21 @@ class Ptce(mesa.Agent):
         moved = new_t != t
         _book_carries(cols, stats, rows, t, new_t, moved)
 
+    def advance(self, member_trust: float) -> float:
+        """The quarter's move of formalisation (towards its target) and pooling depth (with
+        the members' mean trust); returns each ESS member's chance to leave for rigidity."""
+        cp = self.model.config.cooperation
+        self.formalisation += cp.formalisation_speed * (cp.formalisation_target - self.formalisation)
+        self.depth = mech.pooling_depth_step(self.depth, member_trust, cp.depth_growth_per_quarter)
+        return mech.rigidity_exit_probability(self.rigidity, cp.rigidity_exit_threshold, cp.rigidity_exit_rate)
+
     def update(self, member_trust: float | None = None) -> list[Provider]:
         """Formalisation and depth move; members leave when rigidity is high.  Returns the
         members who left.  ``member_trust``: the mean trust of the ties between members
         (member_trust_means), computed here if not given."""
-        cp = self.model.config.cooperation
-        self.formalisation += cp.formalisation_speed * (cp.formalisation_target - self.formalisation)
         if member_trust is None:
             member_trust = member_trust_means(self.model, [self]).get(self.unique_id, 0.0)
-        self.depth = mech.pooling_depth_step(self.depth, member_trust, cp.depth_growth_per_quarter)
-        p_exit = mech.rigidity_exit_probability(self.rigidity, cp.rigidity_exit_threshold, cp.rigidity_exit_rate)
+        p_exit = self.advance(member_trust)
         ess = sorted(self.ess_members(), key=attrgetter("unique_id"))
         draws = self.model.dyn_rng.random(len(ess))  # one per ESS member, even when p_exit = 0
         left = list(compress(ess, (draws < p_exit).tolist()))
@@ -743,12 +748,7 @@ def update_hubs(model: TerritoryModel, hubs: list[Ptce], member_trust: dict[int,
     hubs one after the other, each over its ESS members by id, are one call's draws in
     that order (numpy's Generator.random; tests/test_vectorised.py).  ``by_node``:
     hub_members(hubs, ...) if already made, the hubs' members unchanged since."""
-    cp = model.config.cooperation
-    p_exit = []
-    for hub in hubs:
-        hub.formalisation += cp.formalisation_speed * (cp.formalisation_target - hub.formalisation)
-        hub.depth = mech.pooling_depth_step(hub.depth, member_trust.get(hub.unique_id, 0.0), cp.depth_growth_per_quarter)
-        p_exit.append(mech.rigidity_exit_probability(hub.rigidity, cp.rigidity_exit_threshold, cp.rigidity_exit_rate))
+    p_exit = [hub.advance(member_trust.get(hub.unique_id, 0.0)) for hub in hubs]
     _, members, ids, _, rows = hub_members(hubs, 0) if by_node is None else by_node
     hub_pos = np.repeat(np.arange(len(hubs)), [len(hub.members) for hub in hubs])
     ess = np.flatnonzero(model.provider_state.cols["ess"][rows] == 1)
