@@ -342,11 +342,15 @@ class Ptce(mesa.Agent):
             "governance_bonus": cp.governance_support * d,
         }
 
+    def outside_funding_eur(self) -> float:
+        """A development agency's outside funding this quarter, growing with pooling depth; 0 otherwise."""
+        cp = self.model.config.cooperation
+        return cp.agency_funding_eur_per_quarter * self.depth if "development_agency" in self.forms else 0.0
+
     def book_costs_and_outside_funding(self, funded_eur: float) -> float:
         """Book the coordination cost on ESS members pro rata to staff, the public share
         ``funded_eur`` as a subsidy, and a development agency's outside funding.
         Returns the outside funding raised (EUR)."""
-        cp = self.model.config.cooperation
         ess = self.ess_members()
         cols, rows = self.model.provider_state.cols, rows_of(ess)
         staff = cols["staff_fte"][rows]
@@ -354,7 +358,7 @@ class Ptce(mesa.Agent):
             return 0.0
         w = staff / staff.sum()
         cost = self.coordination_cost_eur()
-        outside = cp.agency_funding_eur_per_quarter * self.depth if "development_agency" in self.forms else 0.0
+        outside = self.outside_funding_eur()
         cols["ledger_coordination_eur"][rows] += cost * w
         cols["ledger_subsidy_eur"][rows] += (funded_eur + outside) * w
         return outside
@@ -446,7 +450,6 @@ def book_ptce_costs(model: TerritoryModel, hubs: list[Ptce], funded_eur: dict[in
     C_h the hub's coordination cost, P_h its funded share, A_h a development agency's
     outside funding; a hub whose members have no staff books nothing.  Each hub's staff sum
     is numpy's over its own members, as the method's (tests/test_vectorised.py)."""
-    cp = model.config.cooperation
     cols = model.provider_state.cols
     rows, hub_pos, bounds = hub_ess_rows(model, hubs)
     staff = cols["staff_fte"][rows]
@@ -456,7 +459,7 @@ def book_ptce_costs(model: TerritoryModel, hubs: list[Ptce], funded_eur: dict[in
         s, e = bounds[k], bounds[k + 1]
         if e == s or (total := staff[s:e].sum()) <= 0:
             continue
-        outside = cp.agency_funding_eur_per_quarter * hub.depth if "development_agency" in hub.forms else 0.0
+        outside = hub.outside_funding_eur()
         total_staff[k], cost[k], subsidy[k] = total, hub.coordination_cost_eur(), funded_eur.get(hub.unique_id, 0.0) + outside
         outside_eur[k] = outside
     booked = total_staff[hub_pos] > 0
