@@ -352,15 +352,15 @@ class CooperationNetwork(nx.Graph):
                 grown[:i] = arr[:i]
                 setattr(self, name, grown)
 
-    def _append_ties(self, u: int, new: list[int], trust, kinds) -> None:
-        """New ties u-v, v in ``new`` (distinct, not yet tied to ``u``, all nodes), in that
-        order, with ``trust`` (one float or one per tie) and ``kinds`` (an iterable, one per
-        tie): their slots written at once, then networkx's adjacency as add_edge's."""
+    def _append_ties(self, us, new: list[int], trust, kinds) -> None:
+        """New ties us-v, v in ``new`` (``us`` one node for all, or one per tie; no pair tied
+        yet or repeated, all nodes), in that order, with ``trust`` (one float or one per
+        tie) and ``kinds`` (an iterable, one per tie): their slots written at once, then
+        networkx's adjacency as add_edge's."""
         adj = self._adj
-        mine = adj[u]
         i, k = self._used, len(new)
         self._reserve(k)
-        self._u[i:i + k] = u
+        self._u[i:i + k] = us
         self._v[i:i + k] = new
         self._trust[i:i + k] = trust
         self._alive[i:i + k] = True
@@ -368,13 +368,14 @@ class CooperationNetwork(nx.Graph):
         # adjacency entries, in one loop: Tie.__init__'s call cost more than the sets (some
         # 450 ties a quarter at 1,000 organisations, issue 9).
         make, append = object.__new__, self._ties.append
-        for j, v, kind in zip(range(i, i + k), new, kinds, strict=True):
+        ends = repeat(us, k) if isinstance(us, (int, np.integer)) else us
+        for j, u, v, kind in zip(range(i, i + k), ends, new, kinds, strict=True):
             tie = make(Tie)
             tie.net = self
             tie.i = j
             tie.kind = kind
             append(tie)
-            mine[v] = tie
+            adj[u][v] = tie
             adj[v][u] = tie
         self._used = i + k
         nx._clear_cache(self)
@@ -460,19 +461,7 @@ class CooperationNetwork(nx.Graph):
             for u, v in zip(us, vs, strict=True):
                 self.add_edge(u, v, trust=trust, kind=kind)
             return
-        i = self._used
-        self._reserve(k)
-        self._u[i:i + k] = us
-        self._v[i:i + k] = vs
-        self._trust[i:i + k] = trust
-        self._alive[i:i + k] = True
-        new = [Tie(self, j, kind) for j in range(i, i + k)]
-        self._ties.extend(new)
-        for u, v, tie in zip(us, vs, new, strict=True):
-            adj[u][v] = tie
-            adj[v][u] = tie
-        self._used = i + k
-        nx._clear_cache(self)
+        self._append_ties(us, vs, trust, repeat(kind, k))
 
     def clear(self) -> None:
         self._reset_ties()
