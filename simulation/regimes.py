@@ -498,9 +498,10 @@ class Cooperative(RegimeBase):
         self.tenders.run_calls(model, (1 - p.agreement_share - p.project_share) * budget_eur)
         # Multi-year agreements: shares fixed at signature, s_j = U_j K_j / sum U K.
         if q % p.agreement_quarters == 0 or not self.agreement_shares:
-            weight = self.social_utility(model, orgs) * np.array([o.capacity_hours(op) for o in orgs])
+            # Provider.capacity_hours of each, over the columns (organisations.capacity_rows: same bits).
+            weight = self.social_utility(model, orgs) * capacity_rows(cols, rows, op)
             total = weight.sum()
-            self.agreement_shares = {o.unique_id: float(w / total) for o, w in zip(orgs, weight, strict=True)} if total > 0 else {}
+            self.agreement_shares = {uid: float(w / total) for uid, w in zip(ids.tolist(), weight, strict=True)} if total > 0 else {}
         envelope = p.agreement_share * budget_eur
         spent = 0.0
         # Start-up support for entrants comes first out of the agreement envelope.
