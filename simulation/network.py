@@ -11,7 +11,9 @@ numpy expressions over the arrays, while the object stays a full ``networkx.Grap
 
 The slots are the truth.  Besides them the network keeps, per node, its neighbours and
 the slot of the tie to each (``_nbr``, ints only: what "is u tied to v" and "the ties of
-w in order" read), and networkx's adjacency dict of dicts, whose edge dicts are
+w in order" read; an entry whose tie was removed by ``remove_slots`` or with its other
+end may stay, dead, until the next compaction or a new tie between the two: readers skip
+it, and a new tie's entry goes to the end), and networkx's adjacency dict of dicts, whose edge dicts are
 :class:`Tie` mappings reading and writing the slots, is brought up to date only when it
 is read (:class:`_Adjacency`): some 550 ties are made and as many removed a quarter at
 1,000 organisations, and a ``Tie`` object and two adjacency entries per tie cost about
@@ -218,7 +220,7 @@ class CooperationNetwork(nx.Graph):
         self._kind: list = []  # slot -> kind (_ABSENT: no kind attribute), the used slots
         self._used = 0  # slots used, alive or not
         self._dead = 0  # slots of removed ties not yet compacted
-        self._nbr: dict = {}  # node -> {neighbour: slot}, in adjacency order (slot order); keys as _node's
+        self._nbr: dict = {}  # node -> {neighbour: slot}, live ties in adjacency (slot) order, dead ones skipped; keys as _node's
         self._tie_obj: dict[int, Tie] = {}  # slot -> its Tie, for the ties the adjacency has shown
         self._stale = False  # nodes or ties changed since the adjacency was last brought up to date
         # Since the last supply marking (set_mark): ties in slots from _mark on are new, and
@@ -241,6 +243,7 @@ class CooperationNetwork(nx.Graph):
         order, each node's neighbours in slot order, one Tie per tie (made the first time)."""
         self._stale = False
         adj, nbr, ties = self._adj, self._nbr, self._tie_obj
+        alive = self._alive[: self._used].tolist()
         old = dict.copy(adj)
         dict.clear(adj)
         new_inner = self.adjlist_inner_dict_factory
@@ -252,6 +255,8 @@ class CooperationNetwork(nx.Graph):
                 inner.clear()
             dict.__setitem__(adj, n, inner)
             for x, s in nbr[n].items():
+                if not alive[s]:
+                    continue
                 tie = ties.get(s)
                 if tie is None:
                     tie = ties[s] = Tie(self, s)
@@ -274,7 +279,15 @@ class CooperationNetwork(nx.Graph):
     def tie_slot(self, u: int, v: int) -> int:
         """The slot of the tie u-v (its trust: ``self.trust[slot]``, written by ``set_trust``);
         KeyError if there is none."""
-        return self._nbr[u][v]
+        s = self._nbr[u][v]
+        if not self._alive[s]:
+            raise KeyError(v)
+        return s
+
+    def _live_slot(self, u, v) -> int | None:
+        """The slot of the tie u-v, None if there is none (a dead entry left as it is)."""
+        s = self._nbr[u].get(v)
+        return s if s is not None and self._alive[s] else None
 
     # ----------------------------------------------------------------- slots
     def _reserve(self, k: int) -> None:
@@ -289,7 +302,7 @@ class CooperationNetwork(nx.Graph):
 
     def _new_tie(self, u, v, trust: float, kind) -> int:
         """A new tie u-v (both nodes in the network, not tied yet) in a new slot, with this
-        trust and kind: its slot."""
+        trust and kind: its slot (a dead entry of the pair dropped, so the new one goes last)."""
         i = self._used
         self._reserve(1)
         self._u[i] = u
@@ -298,8 +311,13 @@ class CooperationNetwork(nx.Graph):
         self._alive[i] = True
         self._kind.append(kind)
         nbr = self._nbr
-        nbr[u][v] = i
-        nbr[v][u] = i
+        mine = nbr[u]
+        mine.pop(v, None)
+        mine[v] = i
+        if u != v:
+            theirs = nbr[v]
+            theirs.pop(u, None)
+            theirs[u] = i
         self._used = i + 1
         self._stale = True
         return i
@@ -308,7 +326,8 @@ class CooperationNetwork(nx.Graph):
         """New ties us-v, v in ``new`` (``us`` one node for all, or one per tie; no pair tied
         yet or repeated, all nodes), in that order, with ``trust`` (one float or one per
         tie) and ``kinds`` (an iterable, one per tie): their slots written at once, then
-        each end's neighbour dict as add_edge's."""
+        each end's neighbour dict as add_edge's (a dead entry of a pair dropped first; with
+        one ``us``, the caller has dropped those in its dict)."""
         i, k = self._used, len(new)
         if i + k > len(self._trust):
             self._reserve(k)
@@ -323,23 +342,37 @@ class CooperationNetwork(nx.Graph):
         if isinstance(us, (int, np.integer)):
             nbr[us].update(zip(new, slots, strict=True))  # a self-loop's entry lands at its place in ``new``
             for v, j in zip(new, slots, strict=True):
-                nbr[v][us] = j
+                if v != us:
+                    theirs = nbr[v]
+                    if us in theirs:  # dead
+                        del theirs[us]
+                    theirs[us] = j
         else:
             for u, v, j in zip(us, new, slots, strict=True):
-                nbr[u][v] = j
-                nbr[v][u] = j
+                mine = nbr[u]
+                if v in mine:
+                    del mine[v]
+                mine[v] = j
+                if u != v:
+                    theirs = nbr[v]
+                    if u in theirs:
+                        del theirs[u]
+                    theirs[u] = j
         self._used = i + k
         self._stale = True
         nx._clear_cache(self)
 
-    def _kill_many(self, slots) -> None:
-        """The ties in ``slots`` (a list or array, taken out of the neighbour dicts already)
-        leave the network: their slots freed, their Ties (if made) keep their values."""
+    def _kill_many(self, slots, marked: bool = False) -> None:
+        """The ties in ``slots`` (a list or array, distinct, alive) leave the network: their
+        slots freed (``marked``: done already), their Ties (if made) keep their values; their
+        neighbour dict entries may stay (dead)."""
         k = len(slots)
         if not k:
             return
         alive = self._alive
-        if k < 16:  # a closing organisation's few ties: numpy's calls would cost more than the loop
+        if marked:
+            pass
+        elif k < 16:  # a closing organisation's few ties: numpy's calls would cost more than the loop
             for s in slots:
                 alive[s] = False
         else:
@@ -354,8 +387,8 @@ class CooperationNetwork(nx.Graph):
         self._stale = True
 
     def _compact(self) -> None:
-        """Drop the slots of removed ties, keeping creation order; the neighbour dicts and the
-        Ties made renumbered."""
+        """Drop the slots of removed ties, keeping creation order; the neighbour dicts'
+        dead entries dropped, the others and the Ties made renumbered."""
         if not self._dead:
             return
         used = self._used
@@ -369,9 +402,9 @@ class CooperationNetwork(nx.Graph):
         renumber = np.full(used, -1, dtype=np.int64)
         renumber[keep] = np.arange(n)
         new_slot = renumber.tolist()
-        for ties in self._nbr.values():
-            for x, s in ties.items():  # values rewritten in place: the dicts' order kept
-                ties[x] = new_slot[s]
+        nbr = self._nbr
+        for node, ties in list(nbr.items()):  # the dicts' order kept
+            nbr[node] = {x: new_slot[s] for x, s in ties.items() if new_slot[s] >= 0}
         kinds = self._kind
         self._kind = [kinds[s] for s in keep.tolist()]
         if self._tie_obj:  # all alive: a removed tie's Tie leaves the dict
@@ -443,7 +476,7 @@ class CooperationNetwork(nx.Graph):
         if v not in nbr:
             self._add_node_if_new(v)
         s = nbr[u].get(v)
-        if s is None:  # a new tie: its trust and kind written with its slot
+        if s is None or not self._alive[s]:  # a new tie: its trust and kind written with its slot
             s = self._new_tie(u, v, attr.pop("trust", _ABSENT_TRUST), attr.pop("kind", _ABSENT))
         if attr:  # a tie there already (a kind written counts as a change), or other attributes
             tie = self._tie_of(s)
@@ -465,7 +498,7 @@ class CooperationNetwork(nx.Graph):
             self._add_node_if_new(u)
             self._add_node_if_new(v)
             s = nbr[u].get(v)
-            if s is None:
+            if s is None or not self._alive[s]:
                 data = dict(attr)
                 data.update(dd)
                 s = self._new_tie(u, v, data.pop("trust", _ABSENT_TRUST), data.pop("kind", _ABSENT))
@@ -479,59 +512,56 @@ class CooperationNetwork(nx.Graph):
 
     def remove_edge(self, u, v) -> None:
         nbr = self._nbr
-        try:
-            s = nbr[u].pop(v)
-        except KeyError as err:
-            raise nx.NetworkXError(f"The edge {u}-{v} is not in the graph") from err
+        s = nbr[u].get(v) if u in nbr else None
+        if s is None or not self._alive[s]:
+            raise nx.NetworkXError(f"The edge {u}-{v} is not in the graph")
+        del nbr[u][v]
         if u != v:
             del nbr[v][u]
         self._kill_many([s])
         nx._clear_cache(self)
 
     def remove_edges_from(self, ebunch) -> None:
-        nbr = self._nbr
+        nbr, alive = self._nbr, self._alive
         gone = []
         for e in ebunch:
             u, v = e[:2]
-            if u in nbr and v in nbr[u]:
-                gone.append(nbr[u].pop(v))
+            s = nbr[u].get(v) if u in nbr else None
+            if s is not None and alive[s]:
+                alive[s] = False  # at once: the pair may come again in the bunch
+                gone.append(s)
+                del nbr[u][v]
                 if u != v:
                     del nbr[v][u]
-        self._kill_many(gone)
+        self._kill_many(gone, marked=True)
         nx._clear_cache(self)
 
     def remove_node(self, n) -> None:
-        nbr = self._nbr
         try:
-            mine = nbr[n]
-            del self._node[n]
-        except KeyError as err:  # NetworkXError if n not in self
+            if n not in self._node:
+                raise KeyError(n)
+        except (KeyError, TypeError) as err:  # NetworkXError if n not in self
             raise nx.NetworkXError(f"The node {n} is not in the graph.") from err
-        for x in mine:
-            if x != n:  # a self-loop's entry goes with mine
-                del nbr[x][n]
-        del nbr[n]
-        self._stale = True
-        self._kill_many(list(mine.values()))
-        nx._clear_cache(self)
+        self.remove_nodes_from((n,))
 
     def remove_nodes_from(self, nodes) -> None:
         """remove_node of each of ``nodes`` in the network, in order (others are ignored, as
         networkx does), the ties' slots freed at once (closures of a quarter,
-        TerritoryModel.remove_providers)."""
-        nbr, node = self._nbr, self._node
+        TerritoryModel.remove_providers).  The neighbours' entries for a removed node stay,
+        dead (a node's removal then costs no visit to each neighbour's dict)."""
+        nbr, node, alive = self._nbr, self._node, self._alive
         slots = []
         for n in nodes:
             mine = nbr.pop(n, None)
             if mine is None:
                 continue
             del node[n]
-            for x in mine:
-                if x != n:  # a self-loop's entry went with mine
-                    del nbr[x][n]
-            slots.extend(mine.values())
+            for s in mine.values():
+                if alive[s]:  # at once: a tie between two removed nodes comes twice
+                    alive[s] = False
+                    slots.append(s)
         self._stale = True
-        self._kill_many(slots)
+        self._kill_many(slots, marked=True)
         nx._clear_cache(self)
 
     def add_new_nodes(self, nodes: list[int]) -> None:
@@ -571,6 +601,13 @@ class CooperationNetwork(nx.Graph):
         comes twice in ``others`` (a hub's members, Ptce.add_member), so none is looked for."""
         mine = self._nbr[u]
         new = [v for v in others if v not in mine]
+        if len(new) < len(others):  # some have an entry: a dead one is dropped and counts as no tie
+            alive = self._alive
+            dead = [v for v in others if v in mine and not alive[mine[v]]]
+            if dead:
+                for v in dead:
+                    mine.pop(v, None)
+                new = [v for v in others if v not in mine]
         if not new:
             return
         if not distinct and len(set(new)) < len(new):  # a repeated node: one tie, made at its first mention
@@ -584,16 +621,19 @@ class CooperationNetwork(nx.Graph):
         (kind "tie" if it has none), the new ones in that order; ``w`` keeps its ties.
         What a loop over ``adj[w]`` of ``tie["trust"]`` reads, ``max`` and ``add_edge`` does,
         with the trusts read from the array and the new slots written at once."""
-        nbr, trust, kinds = self._nbr, self._trust, self._kind
+        nbr, trust, kinds, alive = self._nbr, self._trust, self._kind, self._alive
         mine = nbr[u]
         new, new_trust, new_kind = [], [], []
         for x, s in nbr[w].items():
-            if x == u:
+            if x == u or not alive[s]:
                 continue
             t = trust.item(s)
             if t != t:
                 raise KeyError("trust")  # as tie["trust"] of a tie without trust
             own = mine.get(x)
+            if own is not None and not alive[own]:  # a dead entry: no tie
+                del mine[x]
+                own = None
             if own is not None:  # own["trust"] = max(t, own["trust"]), on the array
                 mine_t = trust.item(own)
                 if mine_t != mine_t:
@@ -614,11 +654,11 @@ class CooperationNetwork(nx.Graph):
         and no pair is tied yet (each entrant of a quarter tied to its peer,
         TerritoryModel.enter_new_organisations); otherwise that loop runs.  All nodes must be
         in the network."""
-        nbr, k = self._nbr, len(us)
+        k = len(us)
         if not k:
             return
         firsts = set(us)
-        if len(firsts) < k or not firsts.isdisjoint(vs) or any(v in nbr[u] for u, v in zip(us, vs, strict=True)):
+        if len(firsts) < k or not firsts.isdisjoint(vs) or any(self._live_slot(u, v) is not None for u, v in zip(us, vs, strict=True)):
             for u, v in zip(us, vs, strict=True):
                 self.add_edge(u, v, trust=trust, kind=kind)
             return
@@ -632,7 +672,7 @@ class CooperationNetwork(nx.Graph):
             ties = nbr[a]
             for b in nodes[i + 1:]:
                 s = ties.get(b)
-                if s is not None:
+                if s is not None:  # a dead entry's slot: a kind no one reads (a removed Tie has its own)
                     kinds[s] = kind
 
     def set_kind_from(self, news: list[int], nodes: list[int], kind: str) -> None:
@@ -704,12 +744,8 @@ class CooperationNetwork(nx.Graph):
         self._trust[slots] = values
 
     def remove_slots(self, slots: np.ndarray) -> None:
-        """Remove the ties in ``slots`` (as remove_edges_from)."""
-        nbr = self._nbr
-        for u, v in zip(self._u[slots].tolist(), self._v[slots].tolist(), strict=True):
-            del nbr[u][v]
-            if u != v:
-                del nbr[v][u]
+        """Remove the ties in ``slots`` (as remove_edges_from; their neighbour dict entries
+        stay, dead)."""
         self._kill_many(slots)
         nx._clear_cache(self)
 

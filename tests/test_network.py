@@ -462,3 +462,29 @@ def test_nodes_added_by_networkx_methods_appear_in_the_adjacency_read_before():
     assert list(adj) == [1, 7, 9, 10]
     net.remove_nodes_from([9])
     assert list(adj) == [1, 7, 10]
+
+
+def test_a_pair_tied_again_goes_last_in_both_adjacencies():
+    """A removed tie may leave its entries in the neighbour dicts (dead, skipped); tying the
+    pair again puts it last, as networkx does, by every way of making a tie, and a node id
+    removed and added again starts with no tie."""
+    net, ref = CooperationNetwork(), nx.Graph()
+    for g in (net, ref):
+        g.add_edges_from([(1, 2, {"trust": 0.5}), (1, 3, {"trust": 0.5}), (2, 3, {"trust": 0.5}), (3, 4, {"trust": 0.5}), (1, 5, {"trust": 0.5})])
+    _, _, slots = net.tie_arrays()
+    net.remove_slots(slots[:2])  # 1-2 and 1-3
+    ref.remove_edges_from([(1, 2), (1, 3)])
+    net.add_new_ties([1], [2], 0.2, "entry")
+    ref.add_edge(1, 2, trust=0.2, kind="entry")
+    net.add_missing_ties(3, [1], 0.3, "comember")
+    ref.add_edge(3, 1, trust=0.3, kind="comember")
+    assert_same_everywhere(net, ref)
+    for g in (net, ref):
+        g.remove_node(3)
+        g.add_node(3)
+    net.take_over_ties(3, 2)  # 3 takes 2's ties: 2-1 only (3-2 was removed with the old 3)
+    ref.add_edge(3, 1, trust=0.2, kind="entry")
+    net.add_edge(4, 3, trust=0.9)
+    ref.add_edge(4, 3, trust=0.9)
+    assert_same_everywhere(net, ref)
+    assert net.number_of_ties() == 4 and list(net.adj[1]) == [5, 2, 3]
