@@ -402,9 +402,15 @@ class CooperationNetwork(nx.Graph):
         renumber = np.full(used, -1, dtype=np.int64)
         renumber[keep] = np.arange(n)
         new_slot = renumber.tolist()
+        # The neighbour dicts written again from the kept slots in order (each node's ties in
+        # slot order, its adjacency order; the dead entries gone): fewer dict operations than
+        # renumbering each entry and dropping the dead ones.
         nbr = self._nbr
-        for node, ties in list(nbr.items()):  # the dicts' order kept
-            nbr[node] = {x: new_slot[s] for x, s in ties.items() if new_slot[s] >= 0}
+        for ties in nbr.values():
+            ties.clear()
+        for j, u, v in zip(range(n), self._u[:n].tolist(), self._v[:n].tolist(), strict=True):
+            nbr[u][v] = j
+            nbr[v][u] = j
         kinds = self._kind
         self._kind = [kinds[s] for s in keep.tolist()]
         if self._tie_obj:  # all alive: a removed tie's Tie leaves the dict
