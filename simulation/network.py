@@ -13,12 +13,14 @@ The slots are the truth.  Besides them the network keeps, per node, its neighbou
 the slot of the tie to each (``_nbr``, ints only: what "is u tied to v" and "the ties of
 w in order" read; an entry whose tie was removed by ``remove_slots`` or with its other
 end may stay, dead, until the next compaction or a new tie between the two: readers skip
-it, and a new tie's entry goes to the end), and networkx's adjacency dict of dicts, whose edge dicts are
-:class:`Tie` mappings reading and writing the slots, is brought up to date only when it
+it, and a new tie's entry goes to the end), and networkx's adjacency dict of dicts,
+whose edge dicts are :class:`Tie` mappings reading and writing the slots, is brought up
+to date only when it
 is read (:class:`_Adjacency`): some 550 ties are made and as many removed a quarter at
-1,000 organisations, and a ``Tie`` object and two adjacency entries per tie cost about
-half of the network's bookkeeping while nothing reads them during a run (exports,
-plots, tests and networkx's algorithms do, after or between quarters).  Writes go
+1,000 organisations, and a ``Tie`` object per tie (tracked by Python's garbage collector,
+whose collections they set off) and its two adjacency entries cost more than the rest of
+the bookkeeping, while nothing reads them during a run (exports, plots, tests and
+networkx's algorithms do, after or between quarters).  Writes go
 through the Graph's methods (networkx's own mutators are overridden here); a ``Tie``
 handed out keeps working, across compactions, until its tie is removed, and then keeps
 its values.  An inner neighbour dict held across a change (``G.adj[n]`` kept) is not
@@ -543,11 +545,8 @@ class CooperationNetwork(nx.Graph):
         nx._clear_cache(self)
 
     def remove_node(self, n) -> None:
-        try:
-            if n not in self._node:
-                raise KeyError(n)
-        except (KeyError, TypeError) as err:  # NetworkXError if n not in self
-            raise nx.NetworkXError(f"The node {n} is not in the graph.") from err
+        if n not in self._node:
+            raise nx.NetworkXError(f"The node {n} is not in the graph.")
         self.remove_nodes_from((n,))
 
     def remove_nodes_from(self, nodes) -> None:
