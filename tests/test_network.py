@@ -488,3 +488,29 @@ def test_a_pair_tied_again_goes_last_in_both_adjacencies():
     ref.add_edge(4, 3, trust=0.9)
     assert_same_everywhere(net, ref)
     assert net.number_of_ties() == 4 and list(net.adj[1]) == [5, 2, 3]
+
+
+def test_dead_neighbour_entries_stay_bounded_as_nodes_come_and_go():
+    """A removed tie's entry may stay, dead, at its other end (remove_nodes_from does not
+    visit the neighbours); the compactions drop them before they pile up: with nodes
+    entering and leaving for good (the model's entries and closures), the neighbour dicts
+    stay within a few times the live ties, and the network stays networkx's."""
+    rng = np.random.default_rng(7)
+    net, ref = CooperationNetwork(), nx.Graph()
+    staying, alive = list(range(10)), list(range(10, 40))  # some stay all along, the others pass
+    for g in (net, ref):
+        g.add_nodes_from(staying + alive)
+    for n in range(40, 2040):
+        peers = [int(x) for x in rng.choice(staying, 2, replace=False)] + [int(x) for x in rng.choice(alive, 3, replace=False)]
+        net.add_new_nodes([n])
+        net.add_missing_ties(n, peers, 0.5, "entry")
+        ref.add_node(n)
+        ref.add_edges_from((n, p, {"trust": 0.5, "kind": "entry"}) for p in peers)
+        gone = alive.pop(0)
+        alive.append(n)
+        net.remove_nodes_from([gone])
+        ref.remove_node(gone)
+        net.tie_arrays()  # compacts once the removed slots outnumber the live ones
+    entries = sum(len(d) for d in net._nbr.values())
+    assert entries <= 12 * net.number_of_ties() and net.number_of_ties() > 50
+    assert_same_everywhere(net, ref)
