@@ -10,12 +10,10 @@ numpy expressions over the arrays, while the object stays a full ``networkx.Grap
 ``copy.deepcopy`` and pickle work as on a plain graph.
 
 The slots are the truth.  Besides them the network keeps, per node, its neighbours and
-the id of the tie to each (``_nbr``, ints only: what "is u tied to v" and "the ties of w
-in order" read; a tie's id never changes, ``_slot`` maps the ids of the ties in the
-network to their slots, so a compaction renumbers no entry; an entry whose tie was
-removed by ``remove_slots`` or with its other end may stay, dead, until a new tie
-between the two or a clean-up at a compaction: readers skip it, and a new tie's entry
-goes to the end), and networkx's adjacency dict of dicts,
+the slot of the tie to each (``_nbr``, ints only: what "is u tied to v" and "the ties of
+w in order" read; an entry whose tie was removed by ``remove_slots`` or with its other
+end may stay, dead, until the next compaction or a new tie between the two: readers skip
+it, and a new tie's entry goes to the end), and networkx's adjacency dict of dicts,
 whose edge dicts are :class:`Tie` mappings reading and writing the slots, is brought up
 to date only when it
 is read (:class:`_Adjacency`): some 550 ties are made and as many removed a quarter at
@@ -224,10 +222,7 @@ class CooperationNetwork(nx.Graph):
         self._kind: list = []  # slot -> kind (_ABSENT: no kind attribute), the used slots
         self._used = 0  # slots used, alive or not
         self._dead = 0  # slots of removed ties not yet compacted
-        self._id = np.zeros(0, dtype=np.int64)  # slot -> the tie's id (ids never change; slots do, at compaction)
-        self._slot: dict[int, int] = {}  # tie id -> slot, for the ties in the network
-        self._next_id = 0
-        self._nbr: dict = {}  # node -> {neighbour: tie id}, live ties in adjacency (slot) order, dead ones skipped; keys as _node's
+        self._nbr: dict = {}  # node -> {neighbour: slot}, live ties in adjacency (slot) order, dead ones skipped; keys as _node's
         self._tie_obj: dict[int, Tie] = {}  # slot -> its Tie, for the ties the adjacency has shown
         self._stale = False  # nodes or ties changed since the adjacency was last brought up to date
         # Since the last supply marking (set_mark): ties in slots from _mark on are new, and
@@ -249,7 +244,8 @@ class CooperationNetwork(nx.Graph):
         hold it, and a neighbour dict held stays the one of its node): nodes in ``_node``
         order, each node's neighbours in slot order, one Tie per tie (made the first time)."""
         self._stale = False
-        adj, nbr, ties, slot_of = self._adj, self._nbr, self._tie_obj, self._slot
+        adj, nbr, ties = self._adj, self._nbr, self._tie_obj
+        alive = self._alive[: self._used].tolist()
         old = dict.copy(adj)
         dict.clear(adj)
         new_inner = self.adjlist_inner_dict_factory
@@ -260,9 +256,8 @@ class CooperationNetwork(nx.Graph):
             else:
                 inner.clear()
             dict.__setitem__(adj, n, inner)
-            for x, t in nbr[n].items():
-                s = slot_of.get(t)
-                if s is None:  # dead
+            for x, s in nbr[n].items():
+                if not alive[s]:
                     continue
                 tie = ties.get(s)
                 if tie is None:
@@ -286,22 +281,22 @@ class CooperationNetwork(nx.Graph):
     def tie_slot(self, u: int, v: int) -> int:
         """The slot of the tie u-v (its trust: ``self.trust[slot]``, written by ``set_trust``);
         KeyError if there is none."""
-        s = self._slot.get(self._nbr[u][v])
-        if s is None:
+        s = self._nbr[u][v]
+        if not self._alive[s]:
             raise KeyError(v)
         return s
 
     def _live_slot(self, u, v) -> int | None:
         """The slot of the tie u-v, None if there is none (a dead entry left as it is)."""
-        t = self._nbr[u].get(v)
-        return None if t is None else self._slot.get(t)
+        s = self._nbr[u].get(v)
+        return s if s is not None and self._alive[s] else None
 
     # ----------------------------------------------------------------- slots
     def _reserve(self, k: int) -> None:
         """Room for k more tie slots after the used ones (the arrays grow by doubling)."""
         i = self._used
         if i + k > len(self._trust):
-            for name in ("_u", "_v", "_trust", "_alive", "_id"):
+            for name in ("_u", "_v", "_trust", "_alive"):
                 arr = getattr(self, name)
                 grown = np.zeros_like(arr, shape=max(64, 2 * (i + k)))
                 grown[:i] = arr[:i]
@@ -317,18 +312,14 @@ class CooperationNetwork(nx.Graph):
         self._trust[i] = trust
         self._alive[i] = True
         self._kind.append(kind)
-        t = self._next_id
-        self._id[i] = t
-        self._slot[t] = i
-        self._next_id = t + 1
         nbr = self._nbr
         mine = nbr[u]
         mine.pop(v, None)
-        mine[v] = t
+        mine[v] = i
         if u != v:
             theirs = nbr[v]
             theirs.pop(u, None)
-            theirs[u] = t
+            theirs[u] = i
         self._used = i + 1
         self._stale = True
         return i
@@ -347,24 +338,19 @@ class CooperationNetwork(nx.Graph):
         self._trust[i:i + k] = trust
         self._alive[i:i + k] = True
         self._kind.extend(kinds)
-        t = self._next_id
-        ids = range(t, t + k)
-        self._id[i:i + k] = ids
-        self._slot.update(zip(ids, range(i, i + k), strict=True))
-        self._next_id = t + k
         # No Tie object and no networkx adjacency entry per tie (made if the adjacency is
-        # read); the ends' neighbour dicts get the tie's id, in the order add_edge's loop gives.
-        nbr = self._nbr
+        # read); the ends' neighbour dicts get the slot, in the order add_edge's loop gives.
+        nbr, slots = self._nbr, range(i, i + k)
         if isinstance(us, (int, np.integer)):
-            nbr[us].update(zip(new, ids, strict=True))  # a self-loop's entry lands at its place in ``new``
-            for v, j in zip(new, ids, strict=True):
+            nbr[us].update(zip(new, slots, strict=True))  # a self-loop's entry lands at its place in ``new``
+            for v, j in zip(new, slots, strict=True):
                 if v != us:
                     theirs = nbr[v]
                     if us in theirs:  # dead
                         del theirs[us]
                     theirs[us] = j
         else:
-            for u, v, j in zip(us, new, ids, strict=True):
+            for u, v, j in zip(us, new, slots, strict=True):
                 mine = nbr[u]
                 if v in mine:
                     del mine[v]
@@ -378,23 +364,21 @@ class CooperationNetwork(nx.Graph):
         self._stale = True
         nx._clear_cache(self)
 
-    def _kill_many(self, slots, ids_gone: bool = False) -> None:
+    def _kill_many(self, slots, marked: bool = False) -> None:
         """The ties in ``slots`` (a list or array, distinct, alive) leave the network: their
-        slots freed, their ids out of ``_slot`` (``ids_gone``: taken out already), their Ties
-        (if made) keep their values; their neighbour dict entries may stay (dead)."""
+        slots freed (``marked``: done already), their Ties (if made) keep their values; their
+        neighbour dict entries may stay (dead)."""
         k = len(slots)
         if not k:
             return
         alive = self._alive
-        if k < 16:  # a closing organisation's few ties: numpy's calls would cost more than the loop
+        if marked:
+            pass
+        elif k < 16:  # a closing organisation's few ties: numpy's calls would cost more than the loop
             for s in slots:
                 alive[s] = False
         else:
             alive[slots] = False
-        if not ids_gone:
-            slot_of = self._slot
-            for t in self._id[slots].tolist():
-                del slot_of[t]
         if self._tie_obj:
             pop = self._tie_obj.pop
             for s in slots.tolist() if isinstance(slots, np.ndarray) else slots:
@@ -405,33 +389,33 @@ class CooperationNetwork(nx.Graph):
         self._stale = True
 
     def _compact(self) -> None:
-        """Drop the slots of removed ties, keeping creation order; the Ties made renumbered
-        (the neighbour dicts hold ids: none is), and the dicts' dead entries dropped once they
-        outnumber the live ones twice."""
+        """Drop the slots of removed ties, keeping creation order; the neighbour dicts'
+        dead entries dropped, the others and the Ties made renumbered."""
         if not self._dead:
             return
         used = self._used
         keep = np.flatnonzero(self._alive[:used])
         n = len(keep)
-        for name in ("_u", "_v", "_trust", "_alive", "_id"):
+        for name in ("_u", "_v", "_trust", "_alive"):
             arr = getattr(self, name)
             new = np.zeros_like(arr, shape=max(64, 2 * n))
             new[:n] = arr[keep]
             setattr(self, name, new)
-        slot_of = self._slot = dict(zip(self._id[:n].tolist(), range(n), strict=True))
+        renumber = np.full(used, -1, dtype=np.int64)
+        renumber[keep] = np.arange(n)
+        new_slot = renumber.tolist()
+        # The neighbour dicts written again from the kept slots in order (each node's ties in
+        # slot order, its adjacency order; the dead entries gone): fewer dict operations than
+        # renumbering each entry and dropping the dead ones.
+        nbr = self._nbr
+        for ties in nbr.values():
+            ties.clear()
+        for j, u, v in zip(range(n), self._u[:n].tolist(), self._v[:n].tolist(), strict=True):
+            nbr[u][v] = j
+            nbr[v][u] = j
         kinds = self._kind
         self._kind = [kinds[s] for s in keep.tolist()]
-        # The dead entries (a removed tie's, at its other end or at both) cost memory only:
-        # dropped every few compactions (a pass over every neighbour dict, cache-cold in a
-        # large model: some 15 ms at 1,000 organisations).
-        nbr = self._nbr
-        if sum(map(len, nbr.values())) > 6 * n:
-            for node, ties in list(nbr.items()):  # the dicts' order kept
-                nbr[node] = {x: t for x, t in ties.items() if t in slot_of}
         if self._tie_obj:  # all alive: a removed tie's Tie leaves the dict
-            renumber = np.full(used, -1, dtype=np.int64)
-            renumber[keep] = np.arange(n)
-            new_slot = renumber.tolist()
             objs = {}
             for s, tie in self._tie_obj.items():
                 tie.i = new_slot[s]
@@ -445,7 +429,6 @@ class CooperationNetwork(nx.Graph):
             tie.detach()
         self._tie_obj = {}
         self._kind = []
-        self._slot = {}
         self._alive[:] = False
         self._used = self._dead = self._mark = 0
         self._stale = True
@@ -500,9 +483,8 @@ class CooperationNetwork(nx.Graph):
             self._add_node_if_new(u)
         if v not in nbr:
             self._add_node_if_new(v)
-        t = nbr[u].get(v)
-        s = None if t is None else self._slot.get(t)
-        if s is None:  # a new tie: its trust and kind written with its slot
+        s = nbr[u].get(v)
+        if s is None or not self._alive[s]:  # a new tie: its trust and kind written with its slot
             s = self._new_tie(u, v, attr.pop("trust", _ABSENT_TRUST), attr.pop("kind", _ABSENT))
         if attr:  # a tie there already (a kind written counts as a change), or other attributes
             tie = self._tie_of(s)
@@ -523,9 +505,8 @@ class CooperationNetwork(nx.Graph):
                 raise nx.NetworkXError(f"Edge tuple {e} must be a 2-tuple or 3-tuple.")
             self._add_node_if_new(u)
             self._add_node_if_new(v)
-            t = nbr[u].get(v)
-            s = None if t is None else self._slot.get(t)
-            if s is None:
+            s = nbr[u].get(v)
+            if s is None or not self._alive[s]:
                 data = dict(attr)
                 data.update(dd)
                 s = self._new_tie(u, v, data.pop("trust", _ABSENT_TRUST), data.pop("kind", _ABSENT))
@@ -539,29 +520,28 @@ class CooperationNetwork(nx.Graph):
 
     def remove_edge(self, u, v) -> None:
         nbr = self._nbr
-        t = nbr[u].get(v) if u in nbr else None
-        s = None if t is None else self._slot.pop(t, None)
-        if s is None:
+        s = nbr[u].get(v) if u in nbr else None
+        if s is None or not self._alive[s]:
             raise nx.NetworkXError(f"The edge {u}-{v} is not in the graph")
         del nbr[u][v]
         if u != v:
             del nbr[v][u]
-        self._kill_many([s], ids_gone=True)
+        self._kill_many([s])
         nx._clear_cache(self)
 
     def remove_edges_from(self, ebunch) -> None:
-        nbr, slot_of = self._nbr, self._slot
+        nbr, alive = self._nbr, self._alive
         gone = []
         for e in ebunch:
             u, v = e[:2]
-            t = nbr[u].get(v) if u in nbr else None
-            s = None if t is None else slot_of.pop(t, None)  # at once: the pair may come again in the bunch
-            if s is not None:
+            s = nbr[u].get(v) if u in nbr else None
+            if s is not None and alive[s]:
+                alive[s] = False  # at once: the pair may come again in the bunch
                 gone.append(s)
                 del nbr[u][v]
                 if u != v:
                     del nbr[v][u]
-        self._kill_many(gone, ids_gone=True)
+        self._kill_many(gone, marked=True)
         nx._clear_cache(self)
 
     def remove_node(self, n) -> None:
@@ -574,19 +554,19 @@ class CooperationNetwork(nx.Graph):
         networkx does), the ties' slots freed at once (closures of a quarter,
         TerritoryModel.remove_providers).  The neighbours' entries for a removed node stay,
         dead (a node's removal then costs no visit to each neighbour's dict)."""
-        nbr, node, slot_of = self._nbr, self._node, self._slot
+        nbr, node, alive = self._nbr, self._node, self._alive
         slots = []
         for n in nodes:
             mine = nbr.pop(n, None)
             if mine is None:
                 continue
             del node[n]
-            for t in mine.values():
-                s = slot_of.pop(t, None)  # at once: a tie between two removed nodes comes twice
-                if s is not None:
+            for s in mine.values():
+                if alive[s]:  # at once: a tie between two removed nodes comes twice
+                    alive[s] = False
                     slots.append(s)
         self._stale = True
-        self._kill_many(slots, ids_gone=True)
+        self._kill_many(slots, marked=True)
         nx._clear_cache(self)
 
     def add_new_nodes(self, nodes: list[int]) -> None:
@@ -627,8 +607,8 @@ class CooperationNetwork(nx.Graph):
         mine = self._nbr[u]
         new = [v for v in others if v not in mine]
         if len(new) < len(others):  # some have an entry: a dead one is dropped and counts as no tie
-            slot_of = self._slot
-            dead = [v for v in others if v in mine and mine[v] not in slot_of]
+            alive = self._alive
+            dead = [v for v in others if v in mine and not alive[mine[v]]]
             if dead:
                 for v in dead:
                     mine.pop(v, None)
@@ -646,20 +626,19 @@ class CooperationNetwork(nx.Graph):
         (kind "tie" if it has none), the new ones in that order; ``w`` keeps its ties.
         What a loop over ``adj[w]`` of ``tie["trust"]`` reads, ``max`` and ``add_edge`` does,
         with the trusts read from the array and the new slots written at once."""
-        nbr, trust, kinds, slot_of = self._nbr, self._trust, self._kind, self._slot
+        nbr, trust, kinds, alive = self._nbr, self._trust, self._kind, self._alive
         mine = nbr[u]
         new, new_trust, new_kind = [], [], []
-        for x, tid in nbr[w].items():
-            s = slot_of.get(tid)
-            if x == u or s is None:
+        for x, s in nbr[w].items():
+            if x == u or not alive[s]:
                 continue
             t = trust.item(s)
             if t != t:
                 raise KeyError("trust")  # as tie["trust"] of a tie without trust
-            own_id = mine.get(x)
-            own = None if own_id is None else slot_of.get(own_id)
-            if own is None and own_id is not None:  # a dead entry: no tie
+            own = mine.get(x)
+            if own is not None and not alive[own]:  # a dead entry: no tie
                 del mine[x]
+                own = None
             if own is not None:  # own["trust"] = max(t, own["trust"]), on the array
                 mine_t = trust.item(own)
                 if mine_t != mine_t:
@@ -693,25 +672,25 @@ class CooperationNetwork(nx.Graph):
     def set_kind_among(self, nodes: list[int], kind: str) -> None:
         """Set the kind of every tie between two of ``nodes``: what a loop of
         ``adj[a][b]["kind"] = kind`` over the pairs does, on the slots."""
-        nbr, kinds, slot_of = self._nbr, self._kind, self._slot
+        nbr, kinds = self._nbr, self._kind
         for i, a in enumerate(nodes):
             ties = nbr[a]
             for b in nodes[i + 1:]:
-                t = ties.get(b)
-                if t is not None and t in slot_of:  # not a dead entry
-                    kinds[slot_of[t]] = kind
+                s = ties.get(b)
+                if s is not None:  # a dead entry's slot: a kind no one reads (a removed Tie has its own)
+                    kinds[s] = kind
 
     def set_kind_from(self, news: list[int], nodes: list[int], kind: str) -> None:
         """Set the kind of every tie between one of ``news`` and one of ``nodes`` (``news``
         among ``nodes``): set_kind_among(nodes) restricted to the pairs with an end in
         ``news``, each tie's kind written once or twice (the same value)."""
-        nbr, kinds, slot_of = self._nbr, self._kind, self._slot
+        nbr, kinds = self._nbr, self._kind
         for a in news:
             ties = nbr[a]
             for b in nodes:
-                t = ties.get(b)
-                if t is not None and b != a and t in slot_of:  # as set_kind_among: a self-loop is no pair
-                    kinds[slot_of[t]] = kind
+                s = ties.get(b)
+                if s is not None and b != a:  # as set_kind_among: a self-loop is no pair
+                    kinds[s] = kind
 
     def set_kind_of_slots(self, slots: np.ndarray, kind: str) -> None:
         """Set the kind of the ties in ``slots``."""
