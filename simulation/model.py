@@ -173,14 +173,16 @@ class TerritoryModel(mesa.Model):
             if agent.is_ess:
                 self.ess_by_id[uid] = agent
 
-    def register_many(self, agents: list[Provider]) -> None:
+    def register_many(self, agents: list[Provider], uids: list[int] | None = None, rows: np.ndarray | None = None) -> None:
         """register of each of ``agents`` in order (new agents, never registered: entrants,
         Provider.create_many), the network's nodes, the dicts and the roster written at once
-        and the cached rows dropped once."""
+        and the cached rows dropped once.  ``uids``, ``rows``: theirs, if known."""
         if not agents:
             return
-        uids = [a.unique_id for a in agents]
-        rows = rows_of(agents)
+        if uids is None:
+            uids = [a.unique_id for a in agents]
+        if rows is None:
+            rows = rows_of(agents)
         self.cooperation.add_new_nodes(uids)
         self.agent_by_id.update(zip(uids, agents, strict=True))
         cols = self.provider_state.cols
@@ -725,56 +727,70 @@ class TerritoryModel(mesa.Model):
         if not closing.any():
             return
         self.quarter_stats["exits"] += int(np.count_nonzero(self.provider_is_ess()[closing]))
-        providers = self.provider_by_id  # in the order of provider_ids()
-        self.remove_providers([providers[uid] for uid in self.provider_ids()[closing].tolist()])
+        uids = self.provider_ids()[closing].tolist()
+        self.remove_providers(list(map(self.provider_by_id.__getitem__, uids)), rows[closing], uids)
 
     def remove_provider(self, p: Provider) -> None:
         """``p`` leaves the model: its PTCE (which then restores its legality), the
         registers, the network and Mesa's agent sets; recorded in ``closed``."""
         self.remove_providers([p])
 
-    def remove_providers(self, provs: list[Provider]) -> None:
-        """remove_provider of each of ``provs`` in turn, with the registers, the network
-        and Mesa's agents updated at once for each run of providers in no PTCE.
+    def remove_providers(self, provs: list[Provider], rows: np.ndarray | None = None, uids: list[int] | None = None) -> None:
+        """remove_provider of each of ``provs`` in turn, with the records written at once and
+        the registers, the network and Mesa's agents updated at once for each run of
+        providers in no PTCE.  ``rows``, ``uids``: theirs, if known.
 
         One in a PTCE leaves it, and the PTCE restores its legality (it may recruit a firm
         or dissolve), only once those before it are fully gone and with those after it still
         there, as in a loop of remove_provider (a PTCE's membership is read at each one's
         turn: an earlier closure may have dissolved it).  restore_legality now reads only
         live agents, so the runs before it need not be gone; they are, so that it sees what
-        it saw in the loop whatever it comes to read (a few more calls a quarter)."""
-        run: list[Provider] = []  # marked closed, their removal pending
-        for p in provs:
+        it saw in the loop whatever it comes to read (a few more calls a quarter).  The
+        records (``closed``) are written first, all at once: nothing restore_legality does
+        closes a provider or changes a closing one's sector, municipality or founding step."""
+        if not provs:
+            return
+        if uids is None:
+            uids = [p.unique_id for p in provs]
+        self._record_closures(provs, rows, uids)
+        start = 0  # provs[start:] are marked closed, their removal pending
+        for i, p in enumerate(provs):
             p.alive = False
             hub = p.ptce
             if hub is not None:
-                self._drop(run)
-                run = []
+                self._drop(provs[start:i], uids[start:i])
+                start = i
                 hub.remove_member(p)
                 coop.restore_legality(self, hub)
-            run.append(p)
-        self._drop(run)
+        self._drop(provs[start:], uids[start:])
 
-    def _drop(self, provs: list[Provider]) -> None:
-        """The closed providers ``provs`` (in no PTCE, alive False) recorded in ``closed``,
-        then taken out of the registers, the network and Mesa's agent sets.  Element by
-        element where a numpy call would cost more than it saves (a run is a few to some
-        80 providers; a merger's absorbed organisation comes alone)."""
+    def _record_closures(self, provs: list[Provider], rows: np.ndarray | None, uids: list[int]) -> None:
+        """The closing providers ``provs`` (their ``uids``, their ``rows`` if known) appended to
+        ``closed``, in order: one numpy read per column for a quarter's closures, the
+        element reads for one alone (a merger's absorbed organisation)."""
+        cols, step = self.provider_state.cols, self.steps
+        if len(provs) < 8 and rows is None:  # numpy's calls would cost more than they save
+            sector, municipality, founded = cols["sector"].item, cols["municipality"].item, cols["founded_step"].item
+            self.closed.extend([{"id": uid, "ess": p.is_ess, "sector": sector(p._row), "municipality": municipality(p._row),
+                                 "founded_step": founded(p._row), "closed_step": step} for p, uid in zip(provs, uids, strict=True)])
+            return
+        if rows is None:
+            rows = rows_of(provs)
+        self.closed.extend([{"id": uid, "ess": ess, "sector": sector, "municipality": muni, "founded_step": founded, "closed_step": step}
+                            for uid, ess, sector, muni, founded in zip(
+                                uids, (cols["ess"][rows] == 1).tolist(), cols["sector"][rows].tolist(),
+                                cols["municipality"][rows].tolist(), cols["founded_step"][rows].tolist(), strict=True)])
+
+    def _drop(self, provs: list[Provider], uids: list[int]) -> None:
+        """The closed providers ``provs`` (in no PTCE, alive False, recorded in ``closed``;
+        ``uids`` their ids) taken out of the registers, the network and Mesa's agent sets."""
         if not provs:
             return
-        cols, step = self.provider_state.cols, self.steps
-        sector, municipality, founded = cols["sector"].item, cols["municipality"].item, cols["founded_step"].item
-        providers, ess_by_id, agents, roster = self.provider_by_id, self.ess_by_id, self.agent_by_id, self.roster
-        uids = []
-        for p in provs:
-            uid, row = p.unique_id, p._row
-            self.closed.append({"id": uid, "ess": p.is_ess, "sector": sector(row), "municipality": municipality(row),
-                                "founded_step": founded(row), "closed_step": step})
-            del providers[uid]
+        providers, ess_by_id, agents = self.provider_by_id, self.ess_by_id, self.agent_by_id
+        for uid in uids:
+            del providers[uid], agents[uid]
             ess_by_id.pop(uid, None)
-            agents.pop(uid, None)
-            roster.remove(uid)
-            uids.append(uid)
+        self.roster.remove_many(uids)
         self._rows = None
         self.cooperation.remove_nodes_from(uids)
         for p in provs:
@@ -816,14 +832,16 @@ class TerritoryModel(mesa.Model):
             volunteers_fte=op.volunteer_base_fte, treasury_eur=fp.entrant_treasury_eur,
             technicisation=0.1, governance=LEGAL_FORMS["association"][1],
         )
-        self.register_many(orgs)
+        uids = [org.unique_id for org in orgs]
+        first = orgs[0]._row  # create_many's rows follow one another
+        self.register_many(orgs, uids, np.arange(first, first + n))
         policy = self.config.strategy.policy
         strategy = policy if policy != "endogenous" else "independent"
+        on_entry = self.regime.on_entry
         for org in orgs:
-            self.regime.on_entry(self, org)
+            on_entry(self, org)
             org.strategy = strategy
         peer_of = [peer for peer, k in zip(peers, per_lot.tolist(), strict=True) for _ in range(k)]
-        uids = [org.unique_id for org in orgs]
         done = 0  # entrants before this one are tied to their peers
         if agencies and policy in ("endogenous", "cooperate"):
             full: set[int] = set()  # seats of agencies that refused one: unchanged, they refuse the next too
