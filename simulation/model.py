@@ -736,33 +736,33 @@ class TerritoryModel(mesa.Model):
         self.remove_providers([p])
 
     def remove_providers(self, provs: list[Provider], rows: np.ndarray | None = None, uids: list[int] | None = None) -> None:
-        """remove_provider of each of ``provs`` in turn, with the records written at once and
-        the registers, the network and Mesa's agents updated at once for each run of
-        providers in no PTCE.  ``rows``, ``uids``: theirs, if known.
+        """remove_provider of each of ``provs`` in turn, with the records written, and the
+        registers, the network and Mesa's agents updated, at once for all.  ``rows``,
+        ``uids``: theirs, if known.
 
         One in a PTCE leaves it, and the PTCE restores its legality (it may recruit a firm
-        or dissolve), only once those before it are fully gone and with those after it still
-        there, as in a loop of remove_provider (a PTCE's membership is read at each one's
-        turn: an earlier closure may have dissolved it).  restore_legality now reads only
-        live agents, so the runs before it need not be gone; they are, so that it sees what
-        it saw in the loop whatever it comes to read (a few more calls a quarter).  The
-        records (``closed``) are written first, all at once: nothing restore_legality does
-        closes a provider or changes a closing one's sector, municipality or founding step."""
+        or dissolve), in turn, with those after it still there (alive), as in a loop of
+        remove_provider (a PTCE's membership is read at each one's turn: an earlier closure
+        may have dissolved it).  Those before it are marked closed but still registered
+        then: restore_legality reads only live agents (its members, which the earlier
+        closures have left, and the live firms: cooperation.ptce_candidates_firms), and
+        what it changes (a recruit's new ties, a dissolved hub's Mesa agent) does not depend
+        on whether the closed ones are still in the network and Mesa's sets, so it does what
+        it did in the loop (tests/test_model.py: test_closures_at_once_as_one_by_one).  Until
+        round 3 each run between two PTCE members was taken out before the next member's
+        turn: 3 more passes over the network and Mesa a quarter at 1,000 organisations."""
         if not provs:
             return
         if uids is None:
             uids = [p.unique_id for p in provs]
-        self._record_closures(provs, rows, uids)
-        start = 0  # provs[start:] are marked closed, their removal pending
-        for i, p in enumerate(provs):
+        self._record_closures(provs, rows, uids)  # nothing restore_legality does closes a provider or changes these
+        for p in provs:
             p.alive = False
             hub = p.ptce
             if hub is not None:
-                self._drop(provs[start:i], uids[start:i])
-                start = i
                 hub.remove_member(p)
                 coop.restore_legality(self, hub)
-        self._drop(provs[start:], uids[start:])
+        self._drop(provs, uids)
 
     def _record_closures(self, provs: list[Provider], rows: np.ndarray | None, uids: list[int]) -> None:
         """The closing providers ``provs`` (their ``uids``, their ``rows`` if known) appended to
@@ -790,11 +790,21 @@ class TerritoryModel(mesa.Model):
         for uid in uids:
             del providers[uid], agents[uid]
             ess_by_id.pop(uid, None)
-        self.roster.remove_many(uids)
+        if len(uids) == 1:
+            self.roster.remove(uids[0])
+        else:
+            self.roster.remove_many(uids)
         self._rows = None
         self.cooperation.remove_nodes_from(uids)
+        # Mesa's Agent.remove is deregister_agent (in a suppress(KeyError): each of these is
+        # registered) and the removal from the agent's datasets, which providers do not
+        # have: deregister_agent alone, without the context manager (0.5 us an agent).
+        deregister, agent_remove = self.deregister_agent, mesa.Agent.remove
         for p in provs:
-            p.remove()
+            if p._datasets or type(p).remove is not agent_remove:  # Agent.remove has more to do
+                p.remove()
+            else:
+                deregister(p)
 
     def draw_entries(self) -> tuple[np.ndarray, dict[int, coop.Ptce]]:
         """This quarter's entrants per (municipality, sector), Poisson(r U / K_new) with the
@@ -815,7 +825,7 @@ class TerritoryModel(mesa.Model):
         municipality and sector (mechanisms.expected_entries).
 
         The quarter's entrants are made and registered together (Provider.create_many,
-        register_many), then the regime is told of each (regime.on_entry), then each is
+        register_many), then the regime is told of them (regime.on_entries), then each is
         tied to its peer (entry_peers), the ties made at once between the entrants that a
         development agency takes in (which tie to its members first, in turn)."""
         fp, op = self.config.funding, self.config.organisation
@@ -834,12 +844,12 @@ class TerritoryModel(mesa.Model):
         )
         uids = [org.unique_id for org in orgs]
         first = orgs[0]._row  # create_many's rows follow one another
-        self.register_many(orgs, uids, np.arange(first, first + n))
+        rows = np.arange(first, first + n)
+        self.register_many(orgs, uids, rows)
+        self.regime.on_entries(self, orgs, rows)
         policy = self.config.strategy.policy
         strategy = policy if policy != "endogenous" else "independent"
-        on_entry = self.regime.on_entry
         for org in orgs:
-            on_entry(self, org)
             org.strategy = strategy
         peer_of = [peer for peer, k in zip(peers, per_lot.tolist(), strict=True) for _ in range(k)]
         done = 0  # entrants before this one are tied to their peers
