@@ -896,8 +896,13 @@ class TerritoryModel(mesa.Model):
         (sector, municipality) can be chosen: for each lot, among the municipalities holding
         one, the nearest, and among equally near ones the one whose first comes first.  A
         (lots x municipalities) search, not (lots x organisations)."""
-        cols, rows = self.provider_state.cols, self.organisation_rows()
-        est_ids = self.organisation_ids()
+        cols = self.provider_state.cols
+        if self._rows is not None:
+            rows, est_ids = self.organisation_rows(), self.organisation_ids()
+        else:  # the quarter's closures dropped the cached rows, and the entrants drop them again: read the roster
+            rows, est_ids = self.roster.arrays()  # (what _row_cache reads, without the rest of the cache)
+            ess = cols["ess"][rows] == 1
+            rows, est_ids = rows[ess], est_ids[ess]
         established = cols["founded_step"][rows] < self.steps
         if not established.all():  # all are, unless organisations were made this quarter before the entrants
             rows, est_ids = rows[established], est_ids[established]
