@@ -732,8 +732,17 @@ class TerritoryModel(mesa.Model):
 
     def remove_provider(self, p: Provider) -> None:
         """``p`` leaves the model: its PTCE (which then restores its legality), the
-        registers, the network and Mesa's agent sets; recorded in ``closed``."""
-        self.remove_providers([p])
+        registers, the network and Mesa's agent sets; recorded in ``closed``.  One in no
+        PTCE (a merger's absorbed organisation, some 40 a year) without remove_providers'
+        passes over a list."""
+        if p.ptce is not None:
+            self.remove_providers([p])
+            return
+        uid, row, cols = p.unique_id, p._row, self.provider_state.cols
+        self.closed.append({"id": uid, "ess": p.is_ess, "sector": cols["sector"].item(row), "municipality": cols["municipality"].item(row),
+                            "founded_step": cols["founded_step"].item(row), "closed_step": self.steps})
+        p.alive = False
+        self._drop([p], [uid])
 
     def remove_providers(self, provs: list[Provider], rows: np.ndarray | None = None, uids: list[int] | None = None) -> None:
         """remove_provider of each of ``provs`` in turn, with the records written, and the

@@ -413,9 +413,11 @@ def test_closures_at_once_as_one_by_one():
         _remove_one(ref, p)
     assert _churn_state(batch) == _churn_state(ref)
     assert len(batch.ptces()) < hubs_before
-    batch.remove_provider(batch.providers()[3])  # one alone, as a merger removes its absorbed organisation
-    _remove_one(ref, ref.providers()[3])
-    assert _churn_state(batch) == _churn_state(ref)
+    for in_ptce in (False, True):  # one alone, as a merger removes its absorbed organisation; one in a PTCE
+        k = [k for k, p in enumerate(batch.providers()) if (p.ptce is not None) == in_ptce][3]
+        batch.remove_provider(batch.providers()[k])
+        _remove_one(ref, ref.providers()[k])
+        assert _churn_state(batch) == _churn_state(ref)
 
 
 def test_registering_at_once_as_one_by_one():
