@@ -381,6 +381,30 @@ def test_settlement_capacity_and_accreditation_over_columns_equal_the_methods_bi
     np.testing.assert_array_equal(regime.accredited_rows(cols, rows, q - 1), [regime.accredited(p, q - 1) for p in provs])
 
 
+@pytest.mark.parametrize("regime", ["administrative", "competitive", "cooperative"])
+def test_on_entries_equals_on_entry_for_each_entrant(regime):
+    """regime.on_entries (a quarter's entrants at once: one column write) against on_entry
+    of each entrant: every column of their rows and their slots."""
+    from simulation.organisations import Provider
+
+    one, many = (TerritoryModel(smoke(regime, steps=3), rng=6).run() for _ in range(2))
+    made = {}
+    for model in (one, many):
+        made[model] = Organisation.create_many(model, 4, sector=np.array([0, 1, 2, 1]), municipality=1, staff_fte=1.0)
+        model.register_many(made[model])
+    for org in made[one]:
+        one.regime.on_entry(one, org)
+    rows = np.array([o._row for o in made[many]])
+    many.regime.on_entries(many, made[many], rows)
+    slots = [s for s in Provider.__slots__ if s != "_cols"]
+    for a, b in zip(made[one], made[many], strict=True):
+        assert {name: col[a._row].item() for name, col in one.provider_state.cols.items()} == {
+            name: col[b._row].item() for name, col in many.provider_state.cols.items()}
+        assert [getattr(a, s) for s in slots] == [getattr(b, s) for s in slots]
+    assert made[many][0].accredited_from == many.quarter + many.regime.params.accreditation_delay_quarters
+    assert all(o.pending_support for o in made[many]) == (regime == "cooperative")
+
+
 def test_entry_peers_equals_a_lot_by_lot_search():
     """TerritoryModel.entry_peers (a search over municipalities) against the search lot by
     lot it replaced, on every lot, with municipalities equally near or unreachable, then
@@ -402,7 +426,9 @@ def test_entry_peers_equals_a_lot_by_lot_search():
         return peers
 
     lots_m, lots_s = np.nonzero(np.ones((model.territory.municipalities, len(SECTORS))))
-    assert model.entry_peers(lots_m, lots_s) == lot_by_lot(lots_m, lots_s)
+    model._rows = None  # as after the quarter's closures: entry_peers reads the roster
+    from_roster = model.entry_peers(lots_m, lots_s)
+    assert model._rows is None and from_roster == model.entry_peers(lots_m, lots_s) == lot_by_lot(lots_m, lots_s)
     distance = model.territory.distance_km
     for tied in (np.ones_like(distance), np.where(distance > 0, np.inf, 0.0), np.full_like(distance, np.inf)):
         object.__setattr__(model.territory, "distance_km", tied)  # municipalities equally near, unreachable
