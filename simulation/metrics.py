@@ -8,12 +8,12 @@ gifts); personalisation is weighted by the hours each provider served.
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
 
-from .cooperation import hub_ess_rows
 from .mechanisms import herfindahl
 from .organisations import cost_sheet
 
@@ -247,7 +247,31 @@ def ptce_members_mean(model: TerritoryModel) -> float:
     """Mean number of member legal persons (ESS organisations and firms) per PTCE; 0 if none
     (FACTS.md [ptce-size]: about 15)."""
     hubs = _ptces(model)
-    return float(np.mean([h.size for h in hubs])) if hubs else 0.0
+    # np.mean of the hubs' sizes: integers, summed exactly, over their number
+    return float(len(_hub_members(model)[2]) / len(hubs)) if hubs else 0.0
+
+
+def _hub_members(model: TerritoryModel) -> tuple[np.ndarray, list[int], np.ndarray]:
+    """The live hubs' (``model.ptces()``) ESS members, hub after hub in member order: their
+    rows in ``provider_state`` and the bounds of each hub's slice (``len(hubs) + 1``), with
+    the ids of all the hubs' members (ESS organisations and firms), as
+    cooperation.hub_ess_rows gives the rows.  Read from the hubs' member ids (the keys of
+    ``Ptce.members``) and the model's row of each provider id (``row_by_id``), without
+    touching a member agent: the agents are far apart in memory at the end of a quarter."""
+    def compute() -> tuple[np.ndarray, list[int], np.ndarray]:
+        hubs = _ptces(model)
+        sizes = [len(hub.members) for hub in hubs]
+        ids = np.fromiter(chain.from_iterable(hub.members for hub in hubs), np.int64, sum(sizes))
+        by_id = model.row_by_id()  # -1 for an id that is no provider's (a local employer)
+        rows = by_id[np.minimum(ids, len(by_id) - 1)]
+        ess = (ids < len(by_id)) & (rows >= 0)
+        ess[ess] = model.provider_state.cols["ess"][rows[ess]] == 1
+        starts = np.zeros(len(hubs) + 1, dtype=np.int64)  # of each hub's members in ids
+        np.cumsum(sizes, out=starts[1:])
+        before = np.zeros(len(ids) + 1, dtype=np.int64)  # ESS members before each position
+        np.cumsum(ess, out=before[1:])
+        return rows[ess], before[starts].tolist(), ids
+    return _memo(model, "hub_members", compute)
 
 
 def ptce_jobs_mean(model: TerritoryModel) -> float:
@@ -257,17 +281,20 @@ def ptce_jobs_mean(model: TerritoryModel) -> float:
     if not hubs:
         return 0.0
     # Ptce.jobs_fte of each hub, float(sum(m.staff_fte for its ESS members)), read from the
-    # columns for all hubs' ESS members at once (cooperation.hub_ess_rows): the same floats,
-    # summed by Python's sum in the same order.
-    rows, _, bounds = hub_ess_rows(model, hubs)
+    # columns for all hubs' ESS members at once (_hub_members): the same floats, summed by
+    # Python's sum in the same order.
+    rows, bounds, _ = _hub_members(model)
     staff = memoryview(model.provider_state.cols["staff_fte"][rows])  # as _sum, hub by hub
     return float(np.mean([float(sum(staff[s:e])) for s, e in zip(bounds[:-1], bounds[1:], strict=True)]))
 
 
 def ptce_membership_share(model: TerritoryModel) -> float:
     """Share of ESS organisations that are members of a PTCE, in [0, 1]."""
-    hub_of = _hubs_of(model)
-    return float((len(hub_of) - hub_of.count(None)) / len(hub_of)) if hub_of else 0.0
+    # The organisations whose ``ptce`` is not None are the live hubs' ESS members, each in
+    # one hub (Ptce.add_member, remove_member, cooperation.leave_hubs keep both sides;
+    # cooperation.own_hub_positions relies on it too): counted from the hubs.
+    n = len(_rows(model))
+    return float(len(_hub_members(model)[0]) / n) if n else 0.0
 
 
 def project_pooling_depth(model: TerritoryModel) -> float:

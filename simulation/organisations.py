@@ -587,11 +587,17 @@ def cost_sheet(provs: list[Provider], op: OrganisationParams, rows: np.ndarray |
         qp, ps = q[pooled_rows], pool_share[pooled_rows]
         total = np.maximum(np.fromiter(map(attrgetter("pool_capacity_hours"), hubs), float, len(hubs)), qp)
         f[pooled_rows] = (1 - ps) * f[pooled_rows] + ps * (fixed_costs(total, f0, beta) * qp / total)
-    surcharge = np.where(mult == 1.0, 0.0, f * op.purchased_share_of_fixed_costs * outside * (mult - 1.0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        productivity = np.where(staff > 0, q / np.where(staff > 0, staff, 1.0), np.inf)
-        labour = op.wage_eur_per_fte_quarter / productivity
-        c = np.where(q <= 0, labour, labour + (f + surcharge) / np.where(q > 0, q, 1.0))
+    if (mult == 1.0).all():  # no supply shock: the np.where below gives zeros
+        surcharge = np.zeros(n)
+    else:
+        surcharge = np.where(mult == 1.0, 0.0, f * op.purchased_share_of_fixed_costs * outside * (mult - 1.0))
+    if (staff > 0).all() and (q > 0).all():  # the np.where below take their first branch everywhere
+        c = op.wage_eur_per_fte_quarter / (q / staff) + (f + surcharge) / q
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            productivity = np.where(staff > 0, q / np.where(staff > 0, staff, 1.0), np.inf)
+            labour = op.wage_eur_per_fte_quarter / productivity
+            c = np.where(q <= 0, labour, labour + (f + surcharge) / np.where(q > 0, q, 1.0))
     return {"capacity_hours": q, "fixed_cost_eur": f, "supply_surcharge_eur": surcharge, "unit_cost_eur": c}
 
 
