@@ -353,13 +353,14 @@ def _triangles_bitset(n: int, pu: np.ndarray, pv: np.ndarray, k: np.ndarray | No
     np.add.at(table, a * words + (b >> 6), np.left_shift(np.uint64(1), (b & 63).astype(np.uint64)))
     table = table.reshape(n, words)
     table[:, spare >> 6] &= np.uint64((1 << (spare & 63)) - 1)
-    common = np.empty(len(pu), dtype=np.float64)
-    ones = np.ones(words, dtype=np.float32)  # popcounts <= n < 2^24: float32 sums are exact
+    counts = np.empty((len(pu), words), dtype=np.uint8)  # popcount of each word of the ANDs
     chunk = max(1, 32768 // words)  # temporaries of about 256 KB stay in cache (no fresh pages)
     for s in range(0, len(pu), chunk):
         x = np.take(table, pu[s:s + chunk], axis=0)
         x &= np.take(table, pv[s:s + chunk], axis=0)
-        common[s:s + chunk] = np.bitwise_count(x).astype(np.float32) @ ones
+        np.bitwise_count(x, out=counts[s:s + chunk])
+    # summed by one product for all ties: popcounts <= n < 2^24, float32 sums are exact
+    common = counts.astype(np.float32) @ np.ones(words, dtype=np.float32)
     return (np.bincount(pu, common, minlength=n) + np.bincount(pv, common, minlength=n)) / 2
 
 
