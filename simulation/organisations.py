@@ -533,8 +533,14 @@ class FixedCostMemo:
             q, f = np.full(grown, np.nan), np.zeros(grown)  # NaN equals no capacity: never reused
             q[:known], f[:known] = self.capacity_hours[:known], self.fixed_cost_eur[:known]
             self.capacity_hours, self.fixed_cost_eur, self.params = q, f, (scale_eur, exponent)
+        changed = self.capacity_hours[rows] != capacity_hours
+        if changed.all():  # every capacity moved (the metrics' sheet, most quarters): no subsets
+            out = fixed_costs(capacity_hours, scale_eur, exponent)
+            self.capacity_hours[rows] = capacity_hours
+            self.fixed_cost_eur[rows] = out
+            return out
         out = self.fixed_cost_eur[rows]
-        changed = np.flatnonzero(self.capacity_hours[rows] != capacity_hours)
+        changed = np.flatnonzero(changed)
         if len(changed):
             out[changed] = fixed_costs(capacity_hours[changed], scale_eur, exponent)
             self.capacity_hours[rows[changed]] = capacity_hours[changed]
