@@ -16,18 +16,27 @@ from simulation.organisations import Ledger, Organisation, cost_sheet, fixed_cos
 from .conftest import smoke
 
 
-def test_cost_sheet_equals_the_methods_bit_for_bit():
+@pytest.mark.parametrize(("edge_cases", "shocked"), [(True, True), (False, False), (False, True), (True, False)])
+def test_cost_sheet_equals_the_methods_bit_for_bit(edge_cases, shocked):
+    """Each branch of cost_sheet: with providers without staff or capacity and without
+    (every provider staffed: the guards' first branches at once), with and without a
+    supply disruption (no multiplier above 1: no surcharge products)."""
     model = TerritoryModel(smoke(**{"strategy.policy": "cooperate", "steps": 8}), rng=2).run()
     op = model.config.organisation
     provs = model.providers()
-    # Edge cases beside the run's providers: no staff, no capacity, a supply disruption.
-    empty = Organisation(model, sector=0, municipality=0, staff_fte=0.0, volunteers_fte=0.0)
-    volunteers_only = Organisation(model, sector=1, municipality=0, staff_fte=0.0, volunteers_fte=3.0)
-    provs += [empty, volunteers_only]
-    rng = np.random.default_rng(0)
-    for p in provs[::3]:
-        p.supply_cost_multiplier = float(rng.uniform(1.0, 2.0))
-        p.outside_supply_share = float(rng.uniform(0.0, 1.0))
+    if edge_cases:  # beside the run's providers: no staff, no capacity
+        empty = Organisation(model, sector=0, municipality=0, staff_fte=0.0, volunteers_fte=0.0)
+        volunteers_only = Organisation(model, sector=1, municipality=0, staff_fte=0.0, volunteers_fte=3.0)
+        provs += [empty, volunteers_only]
+    else:
+        assert all(p.staff_fte > 0 and p.capacity_hours(op) > 0 for p in provs)
+    if shocked:  # a supply disruption
+        rng = np.random.default_rng(0)
+        for p in provs[::3]:
+            p.supply_cost_multiplier = float(rng.uniform(1.0, 2.0))
+            p.outside_supply_share = float(rng.uniform(0.0, 1.0))
+    else:
+        assert all(p.supply_cost_multiplier == 1.0 for p in provs)
     assert any(p.pool_share > 0 and p.ptce is not None for p in provs), "the run should have PTCE members pooling premises"
     sheet = cost_sheet(provs, op)
     for key in ("capacity_hours", "fixed_cost_eur", "supply_surcharge_eur", "unit_cost_eur"):
@@ -38,8 +47,9 @@ def test_cost_sheet_equals_the_methods_bit_for_bit():
 def test_fixed_costs_over_arrays_equal_the_scalar_form_bit_for_bit():
     q = np.concatenate(([0.0, -5.0, 1e-300, 1.0, 7.5e6], np.random.default_rng(1).lognormal(7.0, 2.0, 500)))
     for scale, exponent in ((25.0, 0.8), (3000.0, 0.37), (1.0, 1.0)):
-        expected = [mech.fixed_cost(x, scale, exponent) for x in q.tolist()]
-        np.testing.assert_array_equal(fixed_costs(q, scale, exponent), expected)
+        for values in (q, q[q > 0][::2]):  # with zeros and below; all positive, a strided view
+            expected = [mech.fixed_cost(x, scale, exponent) for x in values.tolist()]
+            np.testing.assert_array_equal(fixed_costs(values, scale, exponent), expected)
 
 
 def test_cost_sheet_reuses_fixed_costs_only_for_unchanged_capacities():
@@ -92,6 +102,70 @@ def test_triangle_counts_bit_table_equal_sparse_products_and_networkx():
         np.testing.assert_array_equal(_triangles_bitset(n, pu, pv), expected)
         np.testing.assert_array_equal(_triangles_sparse(n, pu, pv, k), expected)
         assert n < 12 or expected.sum() >= 3 * 220  # the clique's 220 triangles, 3 nodes each
+
+
+def test_triangle_bit_table_with_many_leaves_and_the_spare_column_at_word_edges():
+    """Nodes of degree 1 share the bit table's spare column: a node with many of them adds
+    that bit many times (carries), which must not reach a real column, whichever place
+    the spare column takes in its word (the last bit, the first of a new word...)."""
+    import networkx as nx
+
+    from simulation.metrics import _triangles_bitset
+
+    for core in (3, 62, 63, 64, 65, 127, 128):  # nodes of degree >= 2: the spare column's index
+        g = nx.cycle_graph(core)  # every node of degree 2 (a triangle when core = 3)
+        g.add_edges_from((0, i) for i in range(2, min(core, 12)))  # chords: triangles at node 0
+        leaf = core
+        for hub, leaves in ((0, 201), (1, 7), (core // 2, 6)):  # leaves (degree 1): carries, odd counts
+            g.add_edges_from((hub, j) for j in range(leaf, leaf + leaves))
+            leaf += leaves
+        nodes = list(g)
+        position = {x: i for i, x in enumerate(nodes)}
+        ties = np.array([(position[a], position[b]) for a, b in g.edges()], dtype=np.int64)
+        expected = np.array([nx.triangles(g)[x] for x in nodes], dtype=float)
+        assert sum(d >= 2 for _, d in g.degree()) == core
+        np.testing.assert_array_equal(_triangles_bitset(len(nodes), ties[:, 0], ties[:, 1]), expected)
+
+
+def test_metric_sums_are_pythons_sum_of_the_list():
+    """metrics._sum (Python's sum over a memoryview) gives sum(values.tolist()) bit for bit,
+    where compensation matters, with signed zeros, infinities and on gathered columns."""
+    from simulation.metrics import _sum
+
+    rng = np.random.default_rng(7)
+    cases = [np.zeros(0), np.array([-0.0]), np.array([-0.0, -0.0]), np.array([1e16, 1.0, -1e16, 3.0]),
+             np.array([1.0, np.inf, 2.0]), np.array([np.inf, -np.inf]), rng.lognormal(3.0, 4.0, 5000),
+             rng.normal(0.0, 1e8, 3000), rng.lognormal(0.0, 1.0, 4000)[rng.permutation(4000)[:1000]]]
+    for values in cases:
+        expected = float(sum(values.tolist()))
+        got = _sum(values)
+        assert type(got) is float
+        assert np.array_equal(np.array([got]), np.array([expected]), equal_nan=True) and np.signbit(got) == np.signbit(expected)
+
+
+def test_hub_members_equal_hub_ess_rows_and_the_members_hubs():
+    """metrics._hub_members (from the hubs' member ids) gives cooperation.hub_ess_rows' rows
+    and bounds, and its ESS members are the organisations whose ``ptce`` is set, quarter
+    after quarter of a run where hubs form, gain and lose members and close."""
+    from simulation.cooperation import hub_ess_rows
+    from simulation.metrics import _hub_members
+
+    model = TerritoryModel(smoke(**{"strategy.policy": "cooperate", "steps": 10}), rng=8)
+    seen_firm = False
+    for _ in range(10):
+        model.step()
+        hubs = model.ptces()
+        rows, bounds, ids = _hub_members(model)
+        if hubs:
+            expected_rows, _, expected_bounds = hub_ess_rows(model, hubs)
+            np.testing.assert_array_equal(rows, expected_rows)
+            assert bounds == expected_bounds
+        assert ids.tolist() == [uid for hub in hubs for uid in hub.members]
+        members = {int(r) for r in rows}
+        assert members == {o._row for o in model.organisations() if o.ptce is not None}
+        assert len(members) == len(rows)
+        seen_firm |= any(not m.is_ess for hub in hubs for m in hub.members.values())
+    assert model.ptces() and seen_firm, "the run should have PTCEs with firms among their members"
 
 
 def test_network_clustering_is_the_same_above_the_bit_table_size(monkeypatch):
