@@ -160,11 +160,22 @@ def unmet_need_share(model: TerritoryModel) -> float:
     return min(1.0, float(model.unmet.sum() / need))
 
 
-def _staff_weighted(model: TerritoryModel, attr: str) -> float:
-    staff = _array(model, "staff_fte")
-    if staff.sum() <= 0:
+def weighted_mean(values: np.ndarray, weights: np.ndarray) -> float:
+    """sum_i w_i x_i / sum_i w_i (0 when the weights sum to 0 or less).
+
+    Both sums are numpy's own pairwise sums, never ``np.dot``: above 10,000 elements
+    OpenBLAS splits a dot product between its threads, so its last bits depend on the
+    number of threads (the machine's cores, ``OPENBLAS_NUM_THREADS``, which Dask's workers
+    set to 1), and a run of more than 10,000 organisations would not give the same
+    result on every executor (tests/test_vectorised.py runs it under 1 and 2 threads)."""
+    total = weights.sum()
+    if total <= 0:
         return 0.0
-    return float(np.dot(staff, _array(model, attr)) / staff.sum())
+    return float((weights * values).sum() / total)
+
+
+def _staff_weighted(model: TerritoryModel, attr: str) -> float:
+    return weighted_mean(_array(model, attr), _array(model, "staff_fte"))
 
 
 def technicisation(model: TerritoryModel) -> float:
@@ -434,8 +445,7 @@ def unit_cost_eur(model: TerritoryModel) -> float:
     w = _array(model, "served_hours")
     if w.sum() <= 0:
         w = sheet["capacity_hours"]
-    c = sheet["unit_cost_eur"]
-    return float(np.dot(w, c) / w.sum()) if w.sum() > 0 else 0.0
+    return weighted_mean(sheet["unit_cost_eur"], w)
 
 
 METRICS = {

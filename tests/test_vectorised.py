@@ -6,11 +6,16 @@ bit for bit on states a run reaches and on edge cases (no staff, pooled premises
 supply disruption).
 """
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 from simulation import TerritoryModel
 from simulation import mechanisms as mech
+from simulation.metrics import weighted_mean
 from simulation.organisations import Ledger, Organisation, cost_sheet, fixed_costs
 
 from .conftest import smoke
@@ -816,3 +821,26 @@ def test_joint_projects_over_arrays_equal_the_loop_and_key_sort():
         np.testing.assert_array_equal(cols["ledger_subsidy_eur"], twin_cols["ledger_subsidy_eur"])
         np.testing.assert_array_equal(model.cooperation.trust, twin.cooperation.trust)
         model.quarter_stats.clear()
+
+
+def test_weighted_mean_by_hand():
+    assert weighted_mean(np.array([1.0, 3.0]), np.array([1.0, 3.0])) == 2.5  # (1 + 9) / 4
+    assert weighted_mean(np.array([5.0, 7.0]), np.zeros(2)) == 0.0
+
+
+_WEIGHTED_MEAN_OF_100_001 = (
+    "import numpy as np; from simulation.metrics import weighted_mean; r = np.random.default_rng(1); "
+    "print(repr(weighted_mean(r.random(100_001) * 1e3, r.random(100_001))))"
+)
+
+
+def test_weighted_mean_does_not_depend_on_blas_threads():
+    """Above 10,000 elements OpenBLAS splits np.dot between its threads (its last bits then
+    depend on the thread count, here 100,001 elements under 1 and 2 threads differ in the
+    last bit): the staff- and hour-weighted metrics of a large territory must not."""
+    out = []
+    for threads in ("1", "2"):
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": threads, "OMP_NUM_THREADS": threads}
+        run = subprocess.run([sys.executable, "-c", _WEIGHTED_MEAN_OF_100_001], env=env, capture_output=True, text=True, check=True)
+        out.append(run.stdout.strip())
+    assert out[0] == out[1]
