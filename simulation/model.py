@@ -523,14 +523,15 @@ class TerritoryModel(mesa.Model):
         offer = np.minimum(spare, funded)
         # Market k of the mechanism is the k-th sector that has providers.
         mb = bounds[np.concatenate((markets, [s_count]))] if len(markets) < s_count else bounds
+        layout = mech.MarketLayout(mb, cap, dp.size_attraction)  # shared by the two allocations
         f_pub, u_pub, a_pub = mech.allocate_demand_markets(public[markets], base_u, offer, dp.choice_temperature, mb, eligible,
-                                                           dp.rationing_rounds, cap, dp.size_attraction)
+                                                           dp.rationing_rounds, cap, dp.size_attraction, layout)
         a_pub = np.minimum(a_pub, funded)
-        pub_served = mech.column_sums(f_pub, mb)
+        pub_served = layout.column_sums(f_pub)
         spare = np.maximum(spare - pub_served, 0.0)
         u_priv = base_u - dp.weight_price * price[None, :] + joint_sales[None, :]
         f_priv, u_priv_left, a_priv = mech.allocate_demand_markets(private[markets], u_priv, spare, dp.choice_temperature, mb, None,
-                                                                   dp.rationing_rounds, cap, dp.size_attraction)
+                                                                   dp.rationing_rounds, cap, dp.size_attraction, layout)
         f_pub += f_priv
         flows = contract_flows + f_pub if routes else f_pub  # hours served to each cell by each provider
         asked += a_pub + a_priv
@@ -540,13 +541,13 @@ class TerritoryModel(mesa.Model):
         # enter_new_organisations draw Poisson(lambda > 0) where an exact 0 draws nothing,
         # and shifted every later random draw of the run (the last bit of a sum decided it).
         self.unmet[:, markets] = np.where(unmet > UNMET_ROUNDING_HOURS, unmet, 0.0)
-        priv_served = mech.column_sums(f_priv, mb)
-        served = mech.column_sums(flows, mb)
+        priv_served = layout.column_sums(f_priv)
+        served = layout.column_sums(flows)
         # Hours x proximity written over f_priv, no longer read: a fresh array of this size
         # (some 270 KB) would be page-faulted in each quarter (issue 9).
         near_hours = f_priv if f_priv.flags.c_contiguous else np.empty((cells, n))
         np.multiply(flows.reshape(m_count, g_count, n), prox[:, None, :], out=near_hours.reshape(m_count, g_count, n))
-        near = mech.column_sums(near_hours, mb)
+        near = layout.column_sums(near_hours)
         prox_now = np.where(served > 0, near / np.where(served > 0, served, 1.0), 1.0)
         sales = price * priv_served
         surcharge = sales * rate / (1 + rate)  # the share of sales that funds free hours

@@ -325,6 +325,25 @@ def test_allocate_demand_markets_equals_allocate_demand_market_by_market_bit_for
                     np.testing.assert_array_equal(asked[a:b], ask)
                     np.testing.assert_allclose(f.sum(axis=1) + u, demand[k], rtol=1e-12, atol=1e-9)  # conservation
                     assert (f.sum(axis=0) <= capacity[a:b] + 1e-9).all()
+                # A layout made once and shared by two calls (TerritoryModel.allocate_demand) gives
+                # each what it gives alone, its work arrays left by the first call included.
+                layout = mech.MarketLayout(bounds, capacity, alpha)
+                spare = np.where(rng.random(len(capacity)) < 0.1, -1.0, capacity)  # a negative spare: never open
+                for args in ((demand, utility, capacity, tau, bounds, m), (demand[::-1].copy(), utility[::-1], spare, tau, bounds, None)):
+                    alone = mech.allocate_demand_markets(*args, rounds, capacity, alpha)
+                    shared = mech.allocate_demand_markets(*args, rounds, capacity, alpha, layout)
+                    for x, y in zip(alone, shared, strict=True):
+                        np.testing.assert_array_equal(x, y)
+                    for k in range(len(sizes)):  # and what allocate_demand gives each market
+                        a, b = int(bounds[k]), int(bounds[k + 1])
+                        market_mask = None if args[5] is None else np.broadcast_to(args[5][a:b], (origins * groups, b - a))
+                        expected = mech.allocate_demand(args[0][k], np.repeat(args[1][:, a:b], groups, axis=0), args[2][a:b], tau,
+                                                        market_mask, rounds, capacity[a:b], alpha)
+                        for x, y in zip((alone[0][:, a:b], alone[1][k], alone[2][a:b]), expected, strict=True):
+                            np.testing.assert_array_equal(x, y)
+                    np.testing.assert_array_equal(layout.column_sums(alone[0]), mech.column_sums(alone[0], bounds))
+    with pytest.raises(ValueError, match="layout"):
+        mech.allocate_demand_markets(demand, utility, capacity, 0.3, bounds.copy(), None, 3, capacity, 1.2, layout)
 
 
 def test_set_prices_equals_the_methods_bit_for_bit():
