@@ -191,6 +191,31 @@ def _column_sums(x: np.ndarray, singles: list[int]) -> np.ndarray:
     return out
 
 
+class Workspace:
+    """Flat float buffers kept from call to call and from quarter to quarter.  Why (issue 9):
+    an array of some 250 KB made afresh is cold in the cache, and writing it costs more than
+    the arithmetic (allocate_demand_markets' first multiply: 35 us a round in a running model,
+    13 us on a warm buffer); a buffer reused stays warm.  ``take(name, shape)`` gives a
+    C-contiguous view of buffer ``name`` (grown when too small) holding whatever was left
+    there: for arrays written whole before they are read.  Pickled empty."""
+
+    def __init__(self) -> None:
+        self._buffers: dict[str, np.ndarray] = {}
+
+    def take(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        size = math.prod(shape)
+        buffer = self._buffers.get(name)
+        if buffer is None or buffer.size < size:
+            buffer = self._buffers[name] = np.empty(size + size // 4)  # room for a few more providers
+        return buffer[:size].reshape(shape)
+
+    def __getstate__(self) -> dict:
+        return {}
+
+    def __setstate__(self, state: dict) -> None:
+        self._buffers = {}
+
+
 class MarketLayout:
     """What :func:`allocate_demand_markets` derives from the markets' ``bounds`` and the
     providers' sizes alone, and the rounds' work arrays: made once for the calls that share
@@ -199,8 +224,10 @@ class MarketLayout:
     A call given a layout must pass the same ``bounds`` and ``attraction_size`` objects
     and the same ``size_attraction`` (checked)."""
 
-    def __init__(self, bounds: np.ndarray, attraction_size: np.ndarray | None = None, size_attraction: float = 0.0) -> None:
+    def __init__(self, bounds: np.ndarray, attraction_size: np.ndarray | None = None, size_attraction: float = 0.0,
+                 workspace: Workspace | None = None) -> None:
         self.bounds = np.asarray(bounds)
+        self.workspace = Workspace() if workspace is None else workspace
         self.attraction_size, self.size_attraction = attraction_size, size_attraction
         self.starts = self.bounds[:-1]
         self.counts = self.bounds[1:] - self.starts  # providers per market
@@ -230,9 +257,9 @@ class MarketLayout:
         of totals; market k's hours and its row of hours per cell)."""
         key = (origins, groups)
         if key not in self._work:
-            n, k_count = int(self.bounds[-1]), len(self.spans)
-            shares, total = np.empty((origins, n)), np.empty((origins, k_count))
-            served_cells, hours = np.empty((k_count, origins * groups)), np.empty((origins, groups, n))
+            n, k_count, take = int(self.bounds[-1]), len(self.spans), self.workspace.take
+            shares, total = take("shares", (origins, n)), take("total", (origins, k_count))
+            served_cells, hours = take("served_cells", (k_count, origins * groups)), take("hours", (origins, groups, n))
             logit_parts = [(shares[:, a:b], total[:, k]) for k, (a, b) in enumerate(self.spans)]
             self._work[key] = (shares, total, served_cells, hours, logit_parts, self.cell_parts(hours, served_cells))
         return self._work[key]
@@ -255,6 +282,7 @@ def allocate_demand_markets(
     attraction_size: np.ndarray | None = None,
     size_attraction: float = 0.0,
     layout: MarketLayout | None = None,
+    out: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`allocate_demand` of K separate markets (sectors) at once, with the same rounds:
 
@@ -265,7 +293,9 @@ def allocate_demand_markets(
     beneficiary's utility depends on where they live, not on their group); capacity, mask
     (providers allowed to serve) and attraction_size: (providers,); bounds: (K + 1,)
     increasing, market k's providers are the columns bounds[k]:bounds[k + 1] (at least one);
-    ``layout``: :class:`MarketLayout` of these bounds and sizes, if already made.
+    ``layout``: :class:`MarketLayout` of these bounds and sizes, if already made; ``out``: the
+    name of the layout's workspace buffer to hold the flows (valid until its next use), else
+    a new array.
     Returns (flows (cells, providers), unmet (K, cells), asked (providers,)), each bit for bit
     what :func:`allocate_demand` gives market k on its own (tests/test_vectorised.py): logit
     sums are taken market by market, and a market whose rounds have stopped (nothing left to
@@ -319,7 +349,7 @@ def allocate_demand_markets(
     active = np.ones(k_count, dtype=bool)
     shares, total, served_cells, hours, logit_parts, hour_parts = layout.work(origins, groups)
     # The first round's hours become the flows (a call's own array; the next rounds' are the layout's).
-    flows = np.empty((origins, groups, n))
+    flows = np.empty((origins, groups, n)) if out is None else layout.workspace.take(out, (origins, groups, n))
     served3 = flows  # a round's D_c p_cj, then the hours it served, (origins, groups, providers)
     cell_parts = layout.cell_parts(flows, served_cells)
     add = np.add.reduce

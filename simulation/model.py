@@ -98,6 +98,7 @@ class TerritoryModel(mesa.Model):
         # Public money paid since the start, by kind (EUR): where each regime's money went.
         self.public_money_eur = {"subsidies": 0.0, "public_orders": 0.0}
         self.supply_shocked = False  # some provider's supply_cost_multiplier is not 1 (apply_supply_costs)
+        self.allocation_workspace = mech.Workspace()  # allocate_demand's buffers, this model's own
         self.closed: list[dict[str, object]] = []  # providers that left the model, with the step (Kaplan-Meier survival)
         self.create_agents()
         # The shock path is drawn up front, after the agents (an employer closure picks among
@@ -523,15 +524,17 @@ class TerritoryModel(mesa.Model):
         offer = np.minimum(spare, funded)
         # Market k of the mechanism is the k-th sector that has providers.
         mb = bounds[np.concatenate((markets, [s_count]))] if len(markets) < s_count else bounds
-        layout = mech.MarketLayout(mb, cap, dp.size_attraction)  # shared by the two allocations
+        # Shared by the two allocations; their flows and work arrays in buffers kept from
+        # quarter to quarter (mechanisms.Workspace: warm in the cache), read only in this method.
+        layout = mech.MarketLayout(mb, cap, dp.size_attraction, self.allocation_workspace)
         f_pub, u_pub, a_pub = mech.allocate_demand_markets(public[markets], base_u, offer, dp.choice_temperature, mb, eligible,
-                                                           dp.rationing_rounds, cap, dp.size_attraction, layout)
+                                                           dp.rationing_rounds, cap, dp.size_attraction, layout, "public_flows")
         a_pub = np.minimum(a_pub, funded)
         pub_served = layout.column_sums(f_pub)
         spare = np.maximum(spare - pub_served, 0.0)
         u_priv = base_u - dp.weight_price * price[None, :] + joint_sales[None, :]
         f_priv, u_priv_left, a_priv = mech.allocate_demand_markets(private[markets], u_priv, spare, dp.choice_temperature, mb, None,
-                                                                   dp.rationing_rounds, cap, dp.size_attraction, layout)
+                                                                   dp.rationing_rounds, cap, dp.size_attraction, layout, "private_flows")
         f_pub += f_priv
         flows = contract_flows + f_pub if routes else f_pub  # hours served to each cell by each provider
         asked += a_pub + a_priv

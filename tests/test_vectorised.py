@@ -6,6 +6,8 @@ bit for bit on states a run reaches and on edge cases (no staff, pooled premises
 supply disruption).
 """
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -327,11 +329,17 @@ def test_allocate_demand_markets_equals_allocate_demand_market_by_market_bit_for
                     assert (f.sum(axis=0) <= capacity[a:b] + 1e-9).all()
                 # A layout made once and shared by two calls (TerritoryModel.allocate_demand) gives
                 # each what it gives alone, its work arrays left by the first call included.
-                layout = mech.MarketLayout(bounds, capacity, alpha)
+                # Its buffers kept from call to call (mechanisms.Workspace) hold what earlier calls
+                # left there: NaN here, which any value read before it is written would show.
+                workspace = mech.Workspace()
+                for name in ("shares", "total", "served_cells", "hours", "flows_a", "flows_b"):
+                    workspace.take(name, (4, 10_000)).fill(np.nan)
+                layout = mech.MarketLayout(bounds, capacity, alpha, workspace)
                 spare = np.where(rng.random(len(capacity)) < 0.1, -1.0, capacity)  # a negative spare: never open
-                for args in ((demand, utility, capacity, tau, bounds, m), (demand[::-1].copy(), utility[::-1], spare, tau, bounds, None)):
+                for args, out in (((demand, utility, capacity, tau, bounds, m), "flows_a"),
+                                  ((demand[::-1].copy(), utility[::-1], spare, tau, bounds, None), "flows_b")):
                     alone = mech.allocate_demand_markets(*args, rounds, capacity, alpha)
-                    shared = mech.allocate_demand_markets(*args, rounds, capacity, alpha, layout)
+                    shared = mech.allocate_demand_markets(*args, rounds, capacity, alpha, layout, out)
                     for x, y in zip(alone, shared, strict=True):
                         np.testing.assert_array_equal(x, y)
                     for k in range(len(sizes)):  # and what allocate_demand gives each market
@@ -342,6 +350,7 @@ def test_allocate_demand_markets_equals_allocate_demand_market_by_market_bit_for
                         for x, y in zip((alone[0][:, a:b], alone[1][k], alone[2][a:b]), expected, strict=True):
                             np.testing.assert_array_equal(x, y)
                     np.testing.assert_array_equal(layout.column_sums(alone[0]), mech.column_sums(alone[0], bounds))
+    assert pickle.loads(pickle.dumps(workspace))._buffers == {}  # pickled empty
     with pytest.raises(ValueError, match="layout"):
         mech.allocate_demand_markets(demand, utility, capacity, 0.3, bounds.copy(), None, 3, capacity, 1.2, layout)
 
