@@ -495,9 +495,11 @@ class TerritoryModel(mesa.Model):
         cols, all_rows = self.provider_state.cols, self.provider_rows()
         assert all_rows is self.cost_rows, "allocate_demand after a change of providers since set_prices"
         sector = cols["sector"][all_rows]
-        order = np.argsort(sector, kind="stable")
+        # Stable, so the same order whatever the key's type; numpy sorts 8-bit keys by radix (twice as fast).
+        order = np.argsort(sector.astype(np.uint8) if s_count <= 256 else sector, kind="stable")
         counts = np.bincount(sector, minlength=s_count)
-        bounds = np.concatenate(([0], np.cumsum(counts)))
+        bounds = np.zeros(s_count + 1, dtype=np.int64)
+        np.cumsum(counts, out=bounds[1:])
         for s in np.flatnonzero(counts == 0).tolist():
             self.unmet[:, s] = (public[s] + private[s]).reshape(m_count, g_count).sum(axis=1)
         markets = np.flatnonzero(counts > 0)
