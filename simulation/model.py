@@ -358,8 +358,11 @@ class TerritoryModel(mesa.Model):
             effects.append(hub.member_effects())
             start += n
         self.mark_new_supply_ties(hubs, flat, rows, sizes)
-        for name in effects[0] if effects else ():
-            cols[name][rows] = np.repeat([e[name] for e in effects], sizes)
+        if effects:  # a row per member, a column per effect: one repeat for all the columns
+            names = list(effects[0])
+            table = np.repeat(np.array([[e[name] for name in names] for e in effects]), sizes, axis=0)
+            for name, values in zip(names, table.T, strict=True):
+                cols[name][rows] = values
 
     def mark_new_supply_ties(self, hubs: list[coop.Ptce], members: list[Provider], rows: np.ndarray, sizes: list[int]) -> None:
         """The ties made or re-kinded since the last marking (CooperationNetwork.changed_since_mark)
