@@ -749,12 +749,14 @@ def test_joint_projects_over_arrays_equal_the_loop_and_key_sort():
 def test_fund_public_services_costs_the_hubs_as_their_method():
     """TerritoryModel.fund_public_services funds each hub's share of Ptce.coordination_cost_eur
     (its formula with the parameters read once), scaled down together within the budget."""
-    model = TerritoryModel(smoke("administrative", steps=8), rng=2).run()
-    assert model.ptces(), "the run should have PTCEs"
+    model = TerritoryModel(smoke("cooperative", steps=8), rng=2).run()  # the regime that funds animation
+    assert len(model.ptces()) > 1, "the run should have PTCEs"
     model.open_quarter()
     share = model.regime.params.animation_funded_share
+    assert share > 0
     costs = {hub.unique_id: share * hub.coordination_cost_eur() for hub in model.ptces()}
     total = sum(costs.values())
     scale = min(1.0, model.budget_eur / total) if total > 0 else 0.0
     model.fund_public_services()
     assert model.animation_funded_eur == {uid: c * scale for uid, c in costs.items()}
+    assert all(c > 0 for c in model.animation_funded_eur.values())
