@@ -242,6 +242,8 @@ class MarketLayout:
             self.log_attraction = size_attraction * np.log(np.where(self.sized, size, 1.0))  # ln of a positive: no warning
         self._work: dict[tuple[int, int], tuple] = {}
 
+    WORK_BUFFERS = ("shares", "total", "served_cells", "hours")  # the workspace's buffers work() takes
+
     def column_sums(self, x: np.ndarray) -> np.ndarray:
         """:func:`column_sums` of a (rows, providers) array over these markets."""
         return _column_sums(x, self.singles)
@@ -310,6 +312,8 @@ def allocate_demand_markets(
         layout = MarketLayout(bounds, attraction_size, size_attraction)
     elif not layout.matches(bounds, attraction_size, size_attraction):
         raise ValueError("allocate_demand_markets: the layout was made for other bounds or sizes")
+    if out in MarketLayout.WORK_BUFFERS:
+        raise ValueError(f"allocate_demand_markets: out={out!r} is one of the rounds' own buffers")
     bounds = layout.bounds
     k_count, cells = demand.shape
     origins, n = utility.shape

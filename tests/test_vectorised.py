@@ -352,7 +352,9 @@ def test_allocate_demand_markets_equals_allocate_demand_market_by_market_bit_for
                     np.testing.assert_array_equal(layout.column_sums(alone[0]), mech.column_sums(alone[0], bounds))
     assert pickle.loads(pickle.dumps(workspace))._buffers == {}  # pickled empty
     with pytest.raises(ValueError, match="layout"):
-        mech.allocate_demand_markets(demand, utility, capacity, 0.3, bounds.copy(), None, 3, capacity, 1.2, layout)
+        mech.allocate_demand_markets(demand, utility, capacity, 0.3, bounds.copy(), None, 3, capacity, alpha, layout)
+    with pytest.raises(ValueError, match="own buffers"):  # the flows would be written over by the rounds
+        mech.allocate_demand_markets(demand, utility, capacity, 0.3, bounds, None, 3, capacity, alpha, layout, "hours")
 
 
 def test_set_prices_equals_the_methods_bit_for_bit():
