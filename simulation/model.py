@@ -98,6 +98,7 @@ class TerritoryModel(mesa.Model):
         # Public money paid since the start, by kind (EUR): where each regime's money went.
         self.public_money_eur = {"subsidies": 0.0, "public_orders": 0.0}
         self.supply_shocked = False  # some provider's supply_cost_multiplier is not 1 (apply_supply_costs)
+        self.allocation_workspace = mech.Workspace()  # allocate_demand's buffers, this model's own
         self.closed: list[dict[str, object]] = []  # providers that left the model, with the step (Kaplan-Meier survival)
         self.create_agents()
         # The shock path is drawn up front, after the agents (an employer closure picks among
@@ -359,8 +360,11 @@ class TerritoryModel(mesa.Model):
             effects.append(hub.member_effects())
             start += n
         self.mark_new_supply_ties(hubs, flat, rows, sizes)
-        for name in effects[0] if effects else ():
-            cols[name][rows] = np.repeat([e[name] for e in effects], sizes)
+        if effects:  # a row per member, a column per effect: one repeat for all the columns
+            names = list(effects[0])
+            table = np.repeat(np.array([[e[name] for name in names] for e in effects]), sizes, axis=0)
+            for name, values in zip(names, table.T, strict=True):
+                cols[name][rows] = values
 
     def mark_new_supply_ties(self, hubs: list[coop.Ptce], members: list[Provider], rows: np.ndarray, sizes: list[int]) -> None:
         """The ties made or re-kinded since the last marking (CooperationNetwork.changed_since_mark)
@@ -416,8 +420,11 @@ class TerritoryModel(mesa.Model):
     def fund_public_services(self) -> None:
         """PTCE animation first (the regime's funded share of each hub's coordination
         cost, within the budget), then the regime's envelopes share what is left."""
-        share = self.regime.params.animation_funded_share
-        costs = {hub.unique_id: share * hub.coordination_cost_eur() for hub in self.ptces()}
+        share, cp = self.regime.params.animation_funded_share, self.config.cooperation
+        # Ptce.coordination_cost_eur of each hub (the same calls, the parameters read once).
+        a, k, half = cp.animation_eur_per_member_quarter, cp.coordination_cost_per_rigidity, cp.rigidity_half_size
+        costs = {hub.unique_id: share * mech.coordination_cost(len(hub.members), a, mech.ptce_rigidity(hub.formalisation, len(hub.members), half), k)
+                 for hub in self.ptces()}
         total = sum(costs.values())
         scale = min(1.0, self.budget_eur / total) if total > 0 else 0.0
         self.animation_funded_eur = {uid: c * scale for uid, c in costs.items()}
@@ -486,23 +493,22 @@ class TerritoryModel(mesa.Model):
         self.contract_hours: dict[tuple[int, int], float] = {}
         self.public_hours_served: dict[int, float] = {}
         self.unmet = np.zeros((m_count, s_count))
-        # Hours each provider served to each demand cell (municipality x group, in
-        # municipality-major order) this quarter: a row per provider of flow_providers.
-        self.flow_providers: list[Provider] = []
-        self.flow_rows, self.flow_matrix = np.zeros(0, dtype=np.int64), np.zeros((0, cells))
         public = self.public_need.transpose(2, 0, 1).reshape(s_count, cells).copy()  # (sectors, cells)
         private = self.private_need.transpose(2, 0, 1).reshape(s_count, cells)
         # Providers grouped by sector, in the order of providers(sector): one read of their state.
         cols, all_rows = self.provider_state.cols, self.provider_rows()
         assert all_rows is self.cost_rows, "allocate_demand after a change of providers since set_prices"
         sector = cols["sector"][all_rows]
-        order = np.argsort(sector, kind="stable")
+        # Stable, so the same order whatever the key's type; numpy sorts 8-bit keys by radix (twice as fast).
+        order = np.argsort(sector.astype(np.uint8) if s_count <= 256 else sector, kind="stable")
         counts = np.bincount(sector, minlength=s_count)
-        bounds = np.concatenate(([0], np.cumsum(counts)))
+        bounds = np.zeros(s_count + 1, dtype=np.int64)
+        np.cumsum(counts, out=bounds[1:])
         for s in np.flatnonzero(counts == 0).tolist():
             self.unmet[:, s] = (public[s] + private[s]).reshape(m_count, g_count).sum(axis=1)
         markets = np.flatnonzero(counts > 0)
         if len(markets) == 0:
+            self.flow_providers, self.flow_rows, self.flow_matrix = [], np.zeros(0, dtype=np.int64), np.zeros((0, cells))
             return
         n = len(order)
         ids = self.provider_ids()[order]
@@ -525,14 +531,17 @@ class TerritoryModel(mesa.Model):
         offer = np.minimum(spare, funded)
         # Market k of the mechanism is the k-th sector that has providers.
         mb = bounds[np.concatenate((markets, [s_count]))] if len(markets) < s_count else bounds
+        # Shared by the two allocations; their flows and work arrays in buffers kept from
+        # quarter to quarter (mechanisms.Workspace: warm in the cache), read only in this method.
+        layout = mech.MarketLayout(mb, cap, dp.size_attraction, self.allocation_workspace)
         f_pub, u_pub, a_pub = mech.allocate_demand_markets(public[markets], base_u, offer, dp.choice_temperature, mb, eligible,
-                                                           dp.rationing_rounds, cap, dp.size_attraction)
+                                                           dp.rationing_rounds, cap, dp.size_attraction, layout, "public_flows")
         a_pub = np.minimum(a_pub, funded)
-        pub_served = mech.column_sums(f_pub, mb)
+        pub_served = layout.column_sums(f_pub)
         spare = np.maximum(spare - pub_served, 0.0)
         u_priv = base_u - dp.weight_price * price[None, :] + joint_sales[None, :]
         f_priv, u_priv_left, a_priv = mech.allocate_demand_markets(private[markets], u_priv, spare, dp.choice_temperature, mb, None,
-                                                                   dp.rationing_rounds, cap, dp.size_attraction)
+                                                                   dp.rationing_rounds, cap, dp.size_attraction, layout, "private_flows")
         f_pub += f_priv
         flows = contract_flows + f_pub if routes else f_pub  # hours served to each cell by each provider
         asked += a_pub + a_priv
@@ -542,18 +551,22 @@ class TerritoryModel(mesa.Model):
         # enter_new_organisations draw Poisson(lambda > 0) where an exact 0 draws nothing,
         # and shifted every later random draw of the run (the last bit of a sum decided it).
         self.unmet[:, markets] = np.where(unmet > UNMET_ROUNDING_HOURS, unmet, 0.0)
-        priv_served = mech.column_sums(f_priv, mb)
-        served = mech.column_sums(flows, mb)
+        priv_served = layout.column_sums(f_priv)
+        served = layout.column_sums(flows)
         # Hours x proximity written over f_priv, no longer read: a fresh array of this size
         # (some 270 KB) would be page-faulted in each quarter (issue 9).
         near_hours = f_priv if f_priv.flags.c_contiguous else np.empty((cells, n))
         np.multiply(flows.reshape(m_count, g_count, n), prox[:, None, :], out=near_hours.reshape(m_count, g_count, n))
-        near = mech.column_sums(near_hours, mb)
+        near = layout.column_sums(near_hours)
         prox_now = np.where(served > 0, near / np.where(served > 0, served, 1.0), 1.0)
         sales = price * priv_served
         surcharge = sales * rate / (1 + rate)  # the share of sales that funds free hours
         self.public_hours_served = HoursById(ids, pub_served, state_rows)  # by sector, as the allocation
-        # The flows in providers() order: row i of flows.T[inverse] is provider i's column of flows.
+        # Hours each provider served to each demand cell (municipality x group, in
+        # municipality-major order) this quarter: a row per provider of flow_providers, in
+        # providers() order (row i of flows.T[inverse] is provider i's column of flows).  The
+        # last quarter's list is let go only here, after the new one: each provider it holds
+        # is then warm in the cache (letting it go first touched a thousand cold objects, 20 us).
         inverse = np.empty(n, dtype=np.int64)
         inverse[order] = np.arange(n)
         self.flow_providers, self.flow_rows, self.flow_matrix = self.providers(), all_rows, flows.T[inverse]

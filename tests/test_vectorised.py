@@ -7,6 +7,7 @@ supply disruption).
 """
 
 import os
+import pickle
 import subprocess
 import sys
 
@@ -320,15 +321,15 @@ def _plain_metrics(model) -> dict:
         "volunteers_fte": float(sum(o.volunteers_fte for o in orgs)),
         "personalisation": float(sum(p.served_hours * p.personalisation for p in provs) / total) if total > 0 else 0.0,
         "services_delivered_hours": float(sum(p.served_hours for p in model.providers())),
-        "technicisation": float(np.dot(staff, [o.technicisation for o in orgs]) / staff.sum()),
-        "governance": float(np.dot(staff, [o.governance for o in orgs]) / staff.sum()),
+        "technicisation": float((staff * np.array([o.technicisation for o in orgs])).sum() / staff.sum()),
+        "governance": float((staff * np.array([o.governance for o in orgs])).sum() / staff.sum()),
         "subsidy_share": float(sub / revenue),
         "public_order_share": float(order / revenue),
         "sales_share": float(sales / revenue),
         "ptce_membership_share": float(sum(o.ptce is not None for o in orgs) / len(orgs)),
         "ptce_jobs_mean": float(np.mean([sum(m.staff_fte for m in h.members.values() if m.is_ess) for h in model.ptces()])),
         "top1pct_resource_share": float(rev[:k].sum() / rev.sum()),
-        "unit_cost_eur": float(np.dot(w, c) / w.sum()),
+        "unit_cost_eur": float((w * c).sum() / w.sum()),  # numpy sums, not BLAS (metrics.weighted_mean)
     }
 
 
@@ -404,6 +405,34 @@ def test_allocate_demand_markets_equals_allocate_demand_market_by_market_bit_for
                     np.testing.assert_array_equal(asked[a:b], ask)
                     np.testing.assert_allclose(f.sum(axis=1) + u, demand[k], rtol=1e-12, atol=1e-9)  # conservation
                     assert (f.sum(axis=0) <= capacity[a:b] + 1e-9).all()
+                # A layout made once and shared by two calls (TerritoryModel.allocate_demand) gives
+                # each what it gives alone, its work arrays left by the first call included.
+                # Its buffers kept from call to call (mechanisms.Workspace) hold what earlier calls
+                # left there: NaN here, which any value read before it is written would show.
+                workspace = mech.Workspace()
+                for name in ("shares", "total", "served_cells", "hours", "flows_a", "flows_b"):
+                    workspace.take(name, (4, 10_000)).fill(np.nan)
+                layout = mech.MarketLayout(bounds, capacity, alpha, workspace)
+                spare = np.where(rng.random(len(capacity)) < 0.1, -1.0, capacity)  # a negative spare: never open
+                for args, out in (((demand, utility, capacity, tau, bounds, m), "flows_a"),
+                                  ((demand[::-1].copy(), utility[::-1], spare, tau, bounds, None), "flows_b")):
+                    alone = mech.allocate_demand_markets(*args, rounds, capacity, alpha)
+                    shared = mech.allocate_demand_markets(*args, rounds, capacity, alpha, layout, out)
+                    for x, y in zip(alone, shared, strict=True):
+                        np.testing.assert_array_equal(x, y)
+                    for k in range(len(sizes)):  # and what allocate_demand gives each market
+                        a, b = int(bounds[k]), int(bounds[k + 1])
+                        market_mask = None if args[5] is None else np.broadcast_to(args[5][a:b], (origins * groups, b - a))
+                        expected = mech.allocate_demand(args[0][k], np.repeat(args[1][:, a:b], groups, axis=0), args[2][a:b], tau,
+                                                        market_mask, rounds, capacity[a:b], alpha)
+                        for x, y in zip((alone[0][:, a:b], alone[1][k], alone[2][a:b]), expected, strict=True):
+                            np.testing.assert_array_equal(x, y)
+                    np.testing.assert_array_equal(layout.column_sums(alone[0]), mech.column_sums(alone[0], bounds))
+    assert pickle.loads(pickle.dumps(workspace))._buffers == {}  # pickled empty
+    with pytest.raises(ValueError, match="layout"):
+        mech.allocate_demand_markets(demand, utility, capacity, 0.3, bounds.copy(), None, 3, capacity, alpha, layout)
+    with pytest.raises(ValueError, match="own buffers"):  # the flows would be written over by the rounds
+        mech.allocate_demand_markets(demand, utility, capacity, 0.3, bounds, None, 3, capacity, alpha, layout, "hours")
 
 
 def test_set_prices_equals_the_methods_bit_for_bit():
@@ -844,3 +873,19 @@ def test_weighted_mean_does_not_depend_on_blas_threads():
         run = subprocess.run([sys.executable, "-c", _WEIGHTED_MEAN_OF_100_001], env=env, capture_output=True, text=True, check=True)
         out.append(run.stdout.strip())
     assert out[0] == out[1]
+
+
+def test_fund_public_services_costs_the_hubs_as_their_method():
+    """TerritoryModel.fund_public_services funds each hub's share of Ptce.coordination_cost_eur
+    (its formula with the parameters read once), scaled down together within the budget."""
+    model = TerritoryModel(smoke("cooperative", steps=8), rng=2).run()  # the regime that funds animation
+    assert len(model.ptces()) > 1, "the run should have PTCEs"
+    model.open_quarter()
+    share = model.regime.params.animation_funded_share
+    assert share > 0
+    costs = {hub.unique_id: share * hub.coordination_cost_eur() for hub in model.ptces()}
+    total = sum(costs.values())
+    scale = min(1.0, model.budget_eur / total) if total > 0 else 0.0
+    model.fund_public_services()
+    assert model.animation_funded_eur == {uid: c * scale for uid, c in costs.items()}
+    assert all(c > 0 for c in model.animation_funded_eur.values())
