@@ -420,11 +420,8 @@ class TerritoryModel(mesa.Model):
     def fund_public_services(self) -> None:
         """PTCE animation first (the regime's funded share of each hub's coordination
         cost, within the budget), then the regime's envelopes share what is left."""
-        share, cp = self.regime.params.animation_funded_share, self.config.cooperation
-        # Ptce.coordination_cost_eur of each hub (the same calls, the parameters read once).
-        a, k, half = cp.animation_eur_per_member_quarter, cp.coordination_cost_per_rigidity, cp.rigidity_half_size
-        costs = {hub.unique_id: share * mech.coordination_cost(len(hub.members), a, mech.ptce_rigidity(hub.formalisation, len(hub.members), half), k)
-                 for hub in self.ptces()}
+        share = self.regime.params.animation_funded_share
+        costs = {hub.unique_id: share * hub.coordination_cost_eur() for hub in self.ptces()}
         total = sum(costs.values())
         scale = min(1.0, self.budget_eur / total) if total > 0 else 0.0
         self.animation_funded_eur = {uid: c * scale for uid, c in costs.items()}
