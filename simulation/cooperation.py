@@ -313,10 +313,16 @@ class Ptce(mesa.Agent):
             self.supply_marked = frozenset()
             return
         # Members of one sector buy from each other: their ties become supply links.
+        member_ids = [m.unique_id for m in ess]
+        marked = self.supply_marked
+        if new_members_only and marked.issuperset(member_ids):  # no member new since the last marking: nothing to mark
+            if len(marked) != len(member_ids):  # members left
+                self.supply_marked = set(member_ids)
+            return
         by_sector: dict[int, list[int]] = {}
-        for m, sector in zip(ess, sectors, strict=True):
-            by_sector.setdefault(sector, []).append(m.unique_id)
-        net, marked = self.model.cooperation, self.supply_marked
+        for uid, sector in zip(member_ids, sectors, strict=True):
+            by_sector.setdefault(sector, []).append(uid)
+        net = self.model.cooperation
         for ids in by_sector.values():
             if len(ids) > 1:
                 if not new_members_only:
@@ -325,7 +331,7 @@ class Ptce(mesa.Agent):
                     news = [x for x in ids if x not in marked]
                     if news:
                         net.set_kind_from(news, ids, "supply")
-        self.supply_marked = {m.unique_id for m in ess}
+        self.supply_marked = set(member_ids)
 
     def member_effects(self) -> dict[str, float]:
         """What each form gives every ESS member this quarter, by provider column (d the

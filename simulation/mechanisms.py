@@ -191,6 +191,88 @@ def _column_sums(x: np.ndarray, singles: list[int]) -> np.ndarray:
     return out
 
 
+class Workspace:
+    """Flat float buffers kept from call to call and from quarter to quarter.  Why (issue 9):
+    an array of some 250 KB made afresh is cold in the cache, and writing it costs more than
+    the arithmetic (allocate_demand_markets' first multiply: 35 us a round in a running model,
+    13 us on a warm buffer); a buffer reused stays warm.  ``take(name, shape)`` gives a
+    C-contiguous view of buffer ``name`` (grown when too small) holding whatever was left
+    there: for arrays written whole before they are read.  Pickled empty."""
+
+    def __init__(self) -> None:
+        self._buffers: dict[str, np.ndarray] = {}
+
+    def take(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        size = math.prod(shape)
+        buffer = self._buffers.get(name)
+        if buffer is None or buffer.size < size:
+            buffer = self._buffers[name] = np.empty(size + size // 4)  # room for a few more providers
+        return buffer[:size].reshape(shape)
+
+    def __getstate__(self) -> dict:
+        return {}
+
+    def __setstate__(self, state: dict) -> None:
+        self._buffers = {}
+
+
+class MarketLayout:
+    """What :func:`allocate_demand_markets` derives from the markets' ``bounds`` and the
+    providers' sizes alone, and the rounds' work arrays: made once for the calls that share
+    them (TerritoryModel.allocate_demand: the public and the private hours of a quarter),
+    where each call made its own (some 30 numpy calls, and arrays to page in; issue 9).
+    A call given a layout must pass the same ``bounds`` and ``attraction_size`` objects
+    and the same ``size_attraction`` (checked)."""
+
+    def __init__(self, bounds: np.ndarray, attraction_size: np.ndarray | None = None, size_attraction: float = 0.0,
+                 workspace: Workspace | None = None) -> None:
+        self.bounds = np.asarray(bounds)
+        self.workspace = Workspace() if workspace is None else workspace
+        self.attraction_size, self.size_attraction = attraction_size, size_attraction
+        self.starts = self.bounds[:-1]
+        self.counts = self.bounds[1:] - self.starts  # providers per market
+        self.spans = list(zip(self.starts.tolist(), self.bounds[1:].tolist(), strict=True))
+        self.singles = self.starts[self.counts == 1].tolist()  # _single_columns
+        # ln S_j of the providers with a size, S_j**alpha in the logit; no size, no attraction (ln 0).
+        self.sized: np.ndarray | None = None
+        self.log_attraction: np.ndarray | None = None
+        if size_attraction != 0.0 and attraction_size is not None:
+            size = np.asarray(attraction_size, dtype=float)
+            self.sized = size > 0
+            self.log_attraction = size_attraction * np.log(np.where(self.sized, size, 1.0))  # ln of a positive: no warning
+        self._work: dict[tuple[int, int], tuple] = {}
+
+    WORK_BUFFERS = ("shares", "total", "served_cells", "hours")  # the workspace's buffers work() takes
+
+    def column_sums(self, x: np.ndarray) -> np.ndarray:
+        """:func:`column_sums` of a (rows, providers) array over these markets."""
+        return _column_sums(x, self.singles)
+
+    def matches(self, bounds, attraction_size, size_attraction: float) -> bool:
+        return bounds is self.bounds and attraction_size is self.attraction_size and size_attraction == self.size_attraction
+
+    def work(self, origins: int, groups: int) -> tuple:
+        """The rounds' scratch arrays for ``origins`` x ``groups`` cells (never returned by a
+        call, so shared by the calls): shares (origins, providers), logit totals (origins, K),
+        hours served per market and cell (K, cells), a round's hours (origins, groups,
+        providers), and the per-market views the rounds sum (market k's shares and its column
+        of totals; market k's hours and its row of hours per cell)."""
+        key = (origins, groups)
+        if key not in self._work:
+            n, k_count, take = int(self.bounds[-1]), len(self.spans), self.workspace.take
+            shares, total = take("shares", (origins, n)), take("total", (origins, k_count))
+            served_cells, hours = take("served_cells", (k_count, origins * groups)), take("hours", (origins, groups, n))
+            logit_parts = [(shares[:, a:b], total[:, k]) for k, (a, b) in enumerate(self.spans)]
+            self._work[key] = (shares, total, served_cells, hours, logit_parts, self.cell_parts(hours, served_cells))
+        return self._work[key]
+
+    def cell_parts(self, hours: np.ndarray, served_cells: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(market k's hours, its row of hours per cell): views of ``hours`` (origins, groups,
+        providers) as (cells, providers) and of ``served_cells`` (K, cells)."""
+        hours = hours.reshape(-1, hours.shape[-1])
+        return [(hours[:, a:b], served_cells[k]) for k, (a, b) in enumerate(self.spans)]
+
+
 def allocate_demand_markets(
     demand: np.ndarray,
     utility: np.ndarray,
@@ -201,6 +283,8 @@ def allocate_demand_markets(
     rounds: int = 3,
     attraction_size: np.ndarray | None = None,
     size_attraction: float = 0.0,
+    layout: MarketLayout | None = None,
+    out: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`allocate_demand` of K separate markets (sectors) at once, with the same rounds:
 
@@ -210,7 +294,10 @@ def allocate_demand_markets(
     o G + G - 1); utility: (origins, providers), the same for every cell of an origin (a
     beneficiary's utility depends on where they live, not on their group); capacity, mask
     (providers allowed to serve) and attraction_size: (providers,); bounds: (K + 1,)
-    increasing, market k's providers are the columns bounds[k]:bounds[k + 1] (at least one).
+    increasing, market k's providers are the columns bounds[k]:bounds[k + 1] (at least one);
+    ``layout``: :class:`MarketLayout` of these bounds and sizes, if already made; ``out``: the
+    name of the layout's workspace buffer to hold the flows (valid until its next use), else
+    a new array.
     Returns (flows (cells, providers), unmet (K, cells), asked (providers,)), each bit for bit
     what :func:`allocate_demand` gives market k on its own (tests/test_vectorised.py): logit
     sums are taken market by market, and a market whose rounds have stopped (nothing left to
@@ -221,18 +308,21 @@ def allocate_demand_markets(
     # Row-major, as allocate_demand's (cells, providers) arrays: numpy sums the rows of a
     # column-major array in another order (not bit-identical).
     utility = np.ascontiguousarray(utility, dtype=float)
-    bounds = np.asarray(bounds)
+    if layout is None:
+        layout = MarketLayout(bounds, attraction_size, size_attraction)
+    elif not layout.matches(bounds, attraction_size, size_attraction):
+        raise ValueError("allocate_demand_markets: the layout was made for other bounds or sizes")
+    if out in MarketLayout.WORK_BUFFERS:
+        raise ValueError(f"allocate_demand_markets: out={out!r} is one of the rounds' own buffers")
+    bounds = layout.bounds
     k_count, cells = demand.shape
     origins, n = utility.shape
     groups = cells // origins
     capacity = np.asarray(capacity, dtype=float)
     base_open = np.ones(n, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
-    log_attraction = None
-    if size_attraction != 0.0 and attraction_size is not None:
-        size = np.asarray(attraction_size, dtype=float)
-        base_open = base_open & (size > 0)
-        with np.errstate(divide="ignore"):
-            log_attraction = size_attraction * np.log(np.where(size > 0, size, 1.0))
+    log_attraction = layout.log_attraction
+    if layout.sized is not None:
+        base_open = layout.sized if mask is None else base_open & layout.sized
     scaled = None
     if temperature > 0:
         with np.errstate(over="ignore", invalid="ignore"):
@@ -254,35 +344,29 @@ def allocate_demand_markets(
                 None if attraction_size is None else attraction_size[a:b], size_attraction)
             flows[:, a:b] = f
         return flows, unmet, asked
-    starts = bounds[:-1]
-    counts = np.diff(bounds)  # providers per market
-    spans = list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
-    singles = _single_columns(bounds)
-    spare = capacity.copy()
+    starts, counts, singles = layout.starts, layout.counts, layout.singles
+    # Spare capacity, 0 for a provider the mask or its size keeps out: open while above
+    # 1e-9, and rationed where asked more (never below 0, so only where asked > 0).
+    spare = np.maximum(np.where(base_open, capacity, 0.0), 0.0)
     remaining = demand.copy()
     asked_first = None
     active = np.ones(k_count, dtype=bool)
-    # Work arrays of the rounds, made once: a large array made afresh each round is
-    # page-faulted in again (issue 9).  The first round's hours become the flows.
-    flows = np.empty((origins, groups, n))
+    shares, total, served_cells, hours, logit_parts, hour_parts = layout.work(origins, groups)
+    # The first round's hours become the flows (a call's own array; the next rounds' are the layout's).
+    flows = np.empty((origins, groups, n)) if out is None else layout.workspace.take(out, (origins, groups, n))
     served3 = flows  # a round's D_c p_cj, then the hours it served, (origins, groups, providers)
-    shares = np.empty((origins, n))
-    total = np.empty((origins, k_count))
-    served_cells = np.empty((k_count, cells))
-    # The per-market sums below read and write views of these arrays, made once: (market
-    # k's shares, its column of total) and (market k's served hours, its row of served_cells).
+    cell_parts = layout.cell_parts(flows, served_cells)
     add = np.add.reduce
-    logit_parts = [(shares[:, a:b], total[:, k]) for k, (a, b) in enumerate(spans)]
-    cell_parts = [(flows.reshape(cells, n)[:, a:b], served_cells[k]) for k, (a, b) in enumerate(spans)]
     with np.errstate(over="ignore"):  # the exp of closed providers (below), discarded
         for r in range(rounds):
-            open_ = base_open & (spare > 1e-9)
+            open_ = spare > 1e-9
             all_open = bool(open_.all())
             # allocate_demand's stopping rule, market by market (a market once stopped stays so).
             active &= remaining.sum(axis=1) > 1e-12
             if not all_open:
                 active &= np.logical_or.reduceat(open_, starts)
-            if not active.any():
+            all_active = bool(active.all())  # then every market has an open provider
+            if not (all_active or active.any()):
                 break
             if all_open:
                 zmax = np.maximum.reduceat(scaled, starts, axis=1)  # (origins, K)
@@ -290,7 +374,8 @@ def allocate_demand_markets(
                 np.exp(shares, out=shares)
             else:  # z = U / tau + ln A over the open providers, -inf (exp 0) elsewhere
                 zmax = np.maximum.reduceat(np.where(open_, scaled, -np.inf), starts, axis=1)
-                zmax[~np.isfinite(zmax)] = 0.0  # a market without an open provider (stopped)
+                if not all_active:
+                    zmax[~np.isfinite(zmax)] = 0.0  # a market without an open provider (stopped)
                 # exp of the closed providers' finite z, then set to exp(-inf) = 0: numpy's exp
                 # is element by element, and slower on -inf than on finite numbers.
                 np.subtract(scaled, np.repeat(zmax, counts, axis=1), out=shares)
@@ -298,29 +383,29 @@ def allocate_demand_markets(
                 np.copyto(shares, 0.0, where=~open_)
             for part, out in logit_parts:  # each market's logit sum on its own (bit for bit)
                 add(part, axis=1, out=out)
-            total[total <= 0] = 1.0
+            if not all_active:  # a total is 0 only in a market without an open provider
+                total[total <= 0] = 1.0
             shares /= np.repeat(total, counts, axis=1)
             # D_c p_cj, written in place.  A stopped market is carried with zero demand:
             # every update below adds exact zeros.
-            live = remaining if active.all() else np.where(active[:, None], remaining, 0.0)
+            live = remaining if all_active else np.where(active[:, None], remaining, 0.0)
             np.multiply(np.repeat(live.T, counts, axis=1).reshape(origins, groups, n), shares[:, None, :], out=served3)
             served = served3.reshape(cells, n)
             asked = _column_sums(served, singles)
             if r == 0:
                 asked_first = asked
-            rationed = (asked > spare) & (asked > 0)  # asked > 0: never 0 / 0, even for a spare of -0.0
-            if rationed.any():  # K_j / A_j only where A_j > K_j; elsewhere the request is served whole
-                served *= np.divide(spare, asked, out=np.ones(n), where=rationed)[None, :]
+            # K_j / A_j only where A_j > K_j; elsewhere the request is served whole (x 1, exact)
+            served *= np.divide(spare, asked, out=np.ones(n), where=asked > spare)
             if r > 0:
                 flows += served3
             if r < rounds - 1:  # spare capacity matters only for a next round
                 spare = np.maximum(spare - _column_sums(served, singles), 0.0)
             for part, out in cell_parts:  # each market's hours per cell on its own (bit for bit)
                 add(part, axis=1, out=out)
-            remaining = np.maximum(remaining - served_cells, 0.0)
-            if r == 0 and rounds > 1:  # the next rounds' hours need their own array (one for all)
-                served3 = np.empty((origins, groups, n))
-                cell_parts = [(served3.reshape(cells, n)[:, a:b], out) for (a, b), (_, out) in zip(spans, cell_parts, strict=True)]
+            np.subtract(remaining, served_cells, out=remaining)
+            np.maximum(remaining, 0.0, out=remaining)
+            if r == 0 and rounds > 1:  # the next rounds' hours: the layout's array (one for all calls)
+                served3, cell_parts = hours, hour_parts
     if asked_first is None:
         return np.zeros((cells, n)), remaining, np.zeros(n)
     return flows.reshape(cells, n), remaining, asked_first

@@ -8,12 +8,12 @@ gifts); personalisation is weighted by the hours each provider served.
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
 
-from .cooperation import hub_ess_rows
 from .mechanisms import herfindahl
 from .organisations import cost_sheet
 
@@ -39,8 +39,6 @@ def _orgs(model: TerritoryModel) -> list:
 
 # The organisations' state the metrics read comes from the model's columns
 # (simulation.state.ProviderState), rows in the order of ``model.organisations()``.
-# ``_column`` gives plain Python floats (``tolist``), so Python's compensated ``sum`` adds
-# exactly what a loop over the agents' attributes would.
 def _rows(model: TerritoryModel) -> np.ndarray:
     return model.organisation_rows()
 
@@ -56,12 +54,18 @@ def _array(model: TerritoryModel, name: str) -> np.ndarray:
     return _memo(model, "array:" + name, compute)
 
 
-def _column(model: TerritoryModel, name: str) -> list:
-    """:func:`_array` as a list of plain floats, for Python's ``sum``; ``ptce``: each
-    organisation's PTCE or None."""
-    if name == "ptce":
-        return _memo(model, name, lambda: [o.ptce for o in _orgs(model)])
-    return _memo(model, name, lambda: _array(model, name).tolist())
+def _sum(values: np.ndarray) -> float:
+    """Python's ``sum`` of a float array's values, in order: the compensated (Neumaier) sum
+    of Python 3.12 that a loop over the agents' attributes would give, not numpy's pairwise
+    one.  The values reach ``sum`` through a ``memoryview``, one Python float at a time,
+    the same floats in the same order as from ``values.tolist()``, without building the
+    list first: half the time (issue 9; tests/test_vectorised.py compares)."""
+    return float(sum(memoryview(values)))
+
+
+def _hubs_of(model: TerritoryModel) -> list:
+    """Each organisation's PTCE or None, in the order of ``model.organisations()``."""
+    return _memo(model, "ptce", lambda: [o.ptce for o in _orgs(model)])
 
 
 def _ptces(model: TerritoryModel) -> list:
@@ -87,17 +91,17 @@ def step(model: TerritoryModel) -> int:
 
 def ess_employment_fte(model: TerritoryModel) -> float:
     """Salaried FTE of ESS organisations, insertion contracts included."""
-    return _memo(model, "ess_employment_fte", lambda: float(sum(_column(model, "staff_fte"))))
+    return _memo(model, "ess_employment_fte", lambda: _sum(_array(model, "staff_fte")))
 
 
 def insertion_employment_fte(model: TerritoryModel) -> float:
     """FTE on work-integration contracts in ESS organisations."""
-    return float(sum(_column(model, "insertion_fte")))
+    return _sum(_array(model, "insertion_fte"))
 
 
 def insertion_exits_to_jobs(model: TerritoryModel) -> float:
     """Insertion employees who left for a mainstream job this quarter (FACTS.md [iae-exit])."""
-    return float(sum(_column(model, "insertion_exits_to_jobs")))
+    return _sum(_array(model, "insertion_exits_to_jobs"))
 
 
 def local_employment_fte(model: TerritoryModel) -> float:
@@ -106,7 +110,7 @@ def local_employment_fte(model: TerritoryModel) -> float:
 
 
 def volunteers_fte(model: TerritoryModel) -> float:
-    return float(sum(_column(model, "volunteers_fte")))
+    return _sum(_array(model, "volunteers_fte"))
 
 
 def organisations(model: TerritoryModel) -> int:
@@ -128,15 +132,15 @@ def personalisation(model: TerritoryModel) -> float:
     served = _served_hours(model)
     serving = served > 0
     rows, served = rows[serving], served[serving]
-    total = sum(served.tolist())
+    total = _sum(served)
     if total <= 0:
         return 0.0
-    return float(sum((served * cols["personalisation"][rows]).tolist()) / total)
+    return float(_sum(served * cols["personalisation"][rows]) / total)
 
 
 def services_delivered_hours(model: TerritoryModel) -> float:
     """Hours of service delivered to beneficiaries this quarter by all providers (ESS and firms)."""
-    return float(sum(_served_hours(model).tolist()))
+    return _sum(_served_hours(model))
 
 
 def _served_hours(model: TerritoryModel) -> np.ndarray:
@@ -156,11 +160,22 @@ def unmet_need_share(model: TerritoryModel) -> float:
     return min(1.0, float(model.unmet.sum() / need))
 
 
-def _staff_weighted(model: TerritoryModel, attr: str) -> float:
-    staff = _array(model, "staff_fte")
-    if staff.sum() <= 0:
+def weighted_mean(values: np.ndarray, weights: np.ndarray) -> float:
+    """sum_i w_i x_i / sum_i w_i (0 when the weights sum to 0 or less).
+
+    Both sums are numpy's own pairwise sums, never ``np.dot``: above 10,000 elements
+    OpenBLAS splits a dot product between its threads, so its last bits depend on the
+    number of threads (the machine's cores, ``OPENBLAS_NUM_THREADS``, which Dask's workers
+    set to 1), and a run of more than 10,000 organisations would not give the same
+    result on every executor (tests/test_vectorised.py runs it under 1 and 2 threads)."""
+    total = weights.sum()
+    if total <= 0:
         return 0.0
-    return float(np.dot(staff, _array(model, attr)) / staff.sum())
+    return float((weights * values).sum() / total)
+
+
+def _staff_weighted(model: TerritoryModel, attr: str) -> float:
+    return weighted_mean(_array(model, attr), _array(model, "staff_fte"))
 
 
 def technicisation(model: TerritoryModel) -> float:
@@ -243,7 +258,31 @@ def ptce_members_mean(model: TerritoryModel) -> float:
     """Mean number of member legal persons (ESS organisations and firms) per PTCE; 0 if none
     (FACTS.md [ptce-size]: about 15)."""
     hubs = _ptces(model)
-    return float(np.mean([h.size for h in hubs])) if hubs else 0.0
+    # np.mean of the hubs' sizes: integers, summed exactly, over their number
+    return float(len(_hub_members(model)[2]) / len(hubs)) if hubs else 0.0
+
+
+def _hub_members(model: TerritoryModel) -> tuple[np.ndarray, list[int], np.ndarray]:
+    """The live hubs' (``model.ptces()``) ESS members, hub after hub in member order: their
+    rows in ``provider_state`` and the bounds of each hub's slice (``len(hubs) + 1``), with
+    the ids of all the hubs' members (ESS organisations and firms), as
+    cooperation.hub_ess_rows gives the rows.  Read from the hubs' member ids (the keys of
+    ``Ptce.members``) and the model's row of each provider id (``row_by_id``), without
+    touching a member agent: the agents are far apart in memory at the end of a quarter."""
+    def compute() -> tuple[np.ndarray, list[int], np.ndarray]:
+        hubs = _ptces(model)
+        sizes = [len(hub.members) for hub in hubs]
+        ids = np.fromiter(chain.from_iterable(hub.members for hub in hubs), np.int64, sum(sizes))
+        by_id = model.row_by_id()  # -1 for an id that is no provider's (a local employer)
+        rows = by_id[np.minimum(ids, len(by_id) - 1)]
+        ess = (ids < len(by_id)) & (rows >= 0)
+        ess[ess] = model.provider_state.cols["ess"][rows[ess]] == 1
+        starts = np.zeros(len(hubs) + 1, dtype=np.int64)  # of each hub's members in ids
+        np.cumsum(sizes, out=starts[1:])
+        before = np.zeros(len(ids) + 1, dtype=np.int64)  # ESS members before each position
+        np.cumsum(ess, out=before[1:])
+        return rows[ess], before[starts].tolist(), ids
+    return _memo(model, "hub_members", compute)
 
 
 def ptce_jobs_mean(model: TerritoryModel) -> float:
@@ -253,17 +292,20 @@ def ptce_jobs_mean(model: TerritoryModel) -> float:
     if not hubs:
         return 0.0
     # Ptce.jobs_fte of each hub, float(sum(m.staff_fte for its ESS members)), read from the
-    # columns for all hubs' ESS members at once (cooperation.hub_ess_rows): the same floats,
-    # summed by Python's sum in the same order.
-    rows, _, bounds = hub_ess_rows(model, hubs)
-    staff = model.provider_state.cols["staff_fte"][rows].tolist()
+    # columns for all hubs' ESS members at once (_hub_members): the same floats, summed by
+    # Python's sum in the same order.
+    rows, bounds, _ = _hub_members(model)
+    staff = memoryview(model.provider_state.cols["staff_fte"][rows])  # as _sum, hub by hub
     return float(np.mean([float(sum(staff[s:e])) for s, e in zip(bounds[:-1], bounds[1:], strict=True)]))
 
 
 def ptce_membership_share(model: TerritoryModel) -> float:
     """Share of ESS organisations that are members of a PTCE, in [0, 1]."""
-    hub_of = _column(model, "ptce")  # each organisation's PTCE, None outside one
-    return float((len(hub_of) - hub_of.count(None)) / len(hub_of)) if hub_of else 0.0
+    # The organisations whose ``ptce`` is not None are the live hubs' ESS members, each in
+    # one hub (Ptce.add_member, remove_member, cooperation.leave_hubs keep both sides;
+    # cooperation.own_hub_positions relies on it too): counted from the hubs.
+    n = len(_rows(model))
+    return float(len(_hub_members(model)[0]) / n) if n else 0.0
 
 
 def project_pooling_depth(model: TerritoryModel) -> float:
@@ -293,27 +335,43 @@ def network_density(model: TerritoryModel) -> float:
 BITSET_MAX_NODES = 4096
 
 
-def _triangles_bitset(n: int, pu: np.ndarray, pv: np.ndarray) -> np.ndarray:
+def _triangles_bitset(n: int, pu: np.ndarray, pv: np.ndarray, k: np.ndarray | None = None) -> np.ndarray:
     """Triangles through each of n nodes, from the ties (pu[e], pv[e]) (positions, no
-    self-loop, each tie once), on a bit table of the adjacency:
+    self-loop, each tie once; k the nodes' degrees if known), on a bit table of the adjacency:
 
         c_e = |N(pu_e) & N(pv_e)|  (the common neighbours of a tie's ends: popcount of the
                                     AND of their rows of bits)
         T_i = 1/2 sum of c_e over the ties e at i  (each triangle at i is seen from its two ties at i)
+
+    A common neighbour has two ties at least, so the table has a column for each node of
+    degree 2 or more only (fewer words per row to AND: a third fewer at 1,000
+    organisations); the other nodes' bits all go to one spare column past those, cleared
+    before the rows are ANDed.  The counts are integers, exact in any order.
     """
-    words = (n + 63) >> 6
-    table = np.zeros(n * words, dtype=np.uint64)
     a, b = np.concatenate((pu, pv)), np.concatenate((pv, pu))
-    # one bit per (node, neighbour), each set once: adding distinct bits of a word ORs them
+    if k is None:
+        k = np.bincount(a, minlength=n)
+    common_ok = k >= 2
+    spare = int(np.count_nonzero(common_ok))  # the spare column
+    column = np.cumsum(common_ok) - 1
+    column[~common_ok] = spare
+    words = (spare + 64) >> 6  # the spare column included
+    table = np.zeros(n * words, dtype=np.uint64)
+    b = column[b]
+    # One bit per (node, neighbour), each set once: adding distinct bits of a word ORs them.
+    # Bits of the spare column are added as often as a node has neighbours of degree 1: the
+    # carries go only to higher bits, all past the last real column, which the mask clears.
     np.add.at(table, a * words + (b >> 6), np.left_shift(np.uint64(1), (b & 63).astype(np.uint64)))
     table = table.reshape(n, words)
-    common = np.empty(len(pu), dtype=np.float64)
-    ones = np.ones(words, dtype=np.float32)  # popcounts <= n < 2^24: float32 sums are exact
+    table[:, spare >> 6] &= np.uint64((1 << (spare & 63)) - 1)
+    counts = np.empty((len(pu), words), dtype=np.uint8)  # popcount of each word of the ANDs
     chunk = max(1, 32768 // words)  # temporaries of about 256 KB stay in cache (no fresh pages)
     for s in range(0, len(pu), chunk):
         x = np.take(table, pu[s:s + chunk], axis=0)
         x &= np.take(table, pv[s:s + chunk], axis=0)
-        common[s:s + chunk] = np.bitwise_count(x).astype(np.float32) @ ones
+        np.bitwise_count(x, out=counts[s:s + chunk])
+    # summed by one product for all ties: popcounts <= n < 2^24, float32 sums are exact
+    common = counts.astype(np.float32) @ np.ones(words, dtype=np.float32)
     return (np.bincount(pu, common, minlength=n) + np.bincount(pv, common, minlength=n)) / 2
 
 
@@ -352,9 +410,11 @@ def network_clustering(model: TerritoryModel) -> float:
     _, position = g.node_index()
     u, v, _ = g.tie_arrays()
     loop = u == v
-    pu, pv = position[u[~loop]], position[v[~loop]]
+    if loop.any():
+        u, v = u[~loop], v[~loop]
+    pu, pv = position[u], position[v]
     k = np.bincount(pu, minlength=n) + np.bincount(pv, minlength=n)
-    t = _triangles_bitset(n, pu, pv) if n <= BITSET_MAX_NODES else _triangles_sparse(n, pu, pv, k)
+    t = _triangles_bitset(n, pu, pv, k) if n <= BITSET_MAX_NODES else _triangles_sparse(n, pu, pv, k)
     k = k.astype(float)
     c = np.where(k >= 2, 2.0 * t / np.maximum(k * (k - 1), 1), 0.0)
     return float(c.sum() / n)
@@ -385,8 +445,7 @@ def unit_cost_eur(model: TerritoryModel) -> float:
     w = _array(model, "served_hours")
     if w.sum() <= 0:
         w = sheet["capacity_hours"]
-    c = sheet["unit_cost_eur"]
-    return float(np.dot(w, c) / w.sum()) if w.sum() > 0 else 0.0
+    return weighted_mean(sheet["unit_cost_eur"], w)
 
 
 METRICS = {

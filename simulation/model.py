@@ -98,6 +98,7 @@ class TerritoryModel(mesa.Model):
         # Public money paid since the start, by kind (EUR): where each regime's money went.
         self.public_money_eur = {"subsidies": 0.0, "public_orders": 0.0}
         self.supply_shocked = False  # some provider's supply_cost_multiplier is not 1 (apply_supply_costs)
+        self.allocation_workspace = mech.Workspace()  # allocate_demand's buffers, this model's own
         self.closed: list[dict[str, object]] = []  # providers that left the model, with the step (Kaplan-Meier survival)
         self.create_agents()
         # The shock path is drawn up front, after the agents (an employer closure picks among
@@ -173,14 +174,16 @@ class TerritoryModel(mesa.Model):
             if agent.is_ess:
                 self.ess_by_id[uid] = agent
 
-    def register_many(self, agents: list[Provider]) -> None:
+    def register_many(self, agents: list[Provider], uids: list[int] | None = None, rows: np.ndarray | None = None) -> None:
         """register of each of ``agents`` in order (new agents, never registered: entrants,
         Provider.create_many), the network's nodes, the dicts and the roster written at once
-        and the cached rows dropped once."""
+        and the cached rows dropped once.  ``uids``, ``rows``: theirs, if known."""
         if not agents:
             return
-        uids = [a.unique_id for a in agents]
-        rows = rows_of(agents)
+        if uids is None:
+            uids = [a.unique_id for a in agents]
+        if rows is None:
+            rows = rows_of(agents)
         self.cooperation.add_new_nodes(uids)
         self.agent_by_id.update(zip(uids, agents, strict=True))
         cols = self.provider_state.cols
@@ -357,8 +360,11 @@ class TerritoryModel(mesa.Model):
             effects.append(hub.member_effects())
             start += n
         self.mark_new_supply_ties(hubs, flat, rows, sizes)
-        for name in effects[0] if effects else ():
-            cols[name][rows] = np.repeat([e[name] for e in effects], sizes)
+        if effects:  # a row per member, a column per effect: one repeat for all the columns
+            names = list(effects[0])
+            table = np.repeat(np.array([[e[name] for name in names] for e in effects]), sizes, axis=0)
+            for name, values in zip(names, table.T, strict=True):
+                cols[name][rows] = values
 
     def mark_new_supply_ties(self, hubs: list[coop.Ptce], members: list[Provider], rows: np.ndarray, sizes: list[int]) -> None:
         """The ties made or re-kinded since the last marking (CooperationNetwork.changed_since_mark)
@@ -484,23 +490,22 @@ class TerritoryModel(mesa.Model):
         self.contract_hours: dict[tuple[int, int], float] = {}
         self.public_hours_served: dict[int, float] = {}
         self.unmet = np.zeros((m_count, s_count))
-        # Hours each provider served to each demand cell (municipality x group, in
-        # municipality-major order) this quarter: a row per provider of flow_providers.
-        self.flow_providers: list[Provider] = []
-        self.flow_rows, self.flow_matrix = np.zeros(0, dtype=np.int64), np.zeros((0, cells))
         public = self.public_need.transpose(2, 0, 1).reshape(s_count, cells).copy()  # (sectors, cells)
         private = self.private_need.transpose(2, 0, 1).reshape(s_count, cells)
         # Providers grouped by sector, in the order of providers(sector): one read of their state.
         cols, all_rows = self.provider_state.cols, self.provider_rows()
         assert all_rows is self.cost_rows, "allocate_demand after a change of providers since set_prices"
         sector = cols["sector"][all_rows]
-        order = np.argsort(sector, kind="stable")
+        # Stable, so the same order whatever the key's type; numpy sorts 8-bit keys by radix (twice as fast).
+        order = np.argsort(sector.astype(np.uint8) if s_count <= 256 else sector, kind="stable")
         counts = np.bincount(sector, minlength=s_count)
-        bounds = np.concatenate(([0], np.cumsum(counts)))
+        bounds = np.zeros(s_count + 1, dtype=np.int64)
+        np.cumsum(counts, out=bounds[1:])
         for s in np.flatnonzero(counts == 0).tolist():
             self.unmet[:, s] = (public[s] + private[s]).reshape(m_count, g_count).sum(axis=1)
         markets = np.flatnonzero(counts > 0)
         if len(markets) == 0:
+            self.flow_providers, self.flow_rows, self.flow_matrix = [], np.zeros(0, dtype=np.int64), np.zeros((0, cells))
             return
         n = len(order)
         ids = self.provider_ids()[order]
@@ -523,14 +528,17 @@ class TerritoryModel(mesa.Model):
         offer = np.minimum(spare, funded)
         # Market k of the mechanism is the k-th sector that has providers.
         mb = bounds[np.concatenate((markets, [s_count]))] if len(markets) < s_count else bounds
+        # Shared by the two allocations; their flows and work arrays in buffers kept from
+        # quarter to quarter (mechanisms.Workspace: warm in the cache), read only in this method.
+        layout = mech.MarketLayout(mb, cap, dp.size_attraction, self.allocation_workspace)
         f_pub, u_pub, a_pub = mech.allocate_demand_markets(public[markets], base_u, offer, dp.choice_temperature, mb, eligible,
-                                                           dp.rationing_rounds, cap, dp.size_attraction)
+                                                           dp.rationing_rounds, cap, dp.size_attraction, layout, "public_flows")
         a_pub = np.minimum(a_pub, funded)
-        pub_served = mech.column_sums(f_pub, mb)
+        pub_served = layout.column_sums(f_pub)
         spare = np.maximum(spare - pub_served, 0.0)
         u_priv = base_u - dp.weight_price * price[None, :] + joint_sales[None, :]
         f_priv, u_priv_left, a_priv = mech.allocate_demand_markets(private[markets], u_priv, spare, dp.choice_temperature, mb, None,
-                                                                   dp.rationing_rounds, cap, dp.size_attraction)
+                                                                   dp.rationing_rounds, cap, dp.size_attraction, layout, "private_flows")
         f_pub += f_priv
         flows = contract_flows + f_pub if routes else f_pub  # hours served to each cell by each provider
         asked += a_pub + a_priv
@@ -540,18 +548,22 @@ class TerritoryModel(mesa.Model):
         # enter_new_organisations draw Poisson(lambda > 0) where an exact 0 draws nothing,
         # and shifted every later random draw of the run (the last bit of a sum decided it).
         self.unmet[:, markets] = np.where(unmet > UNMET_ROUNDING_HOURS, unmet, 0.0)
-        priv_served = mech.column_sums(f_priv, mb)
-        served = mech.column_sums(flows, mb)
+        priv_served = layout.column_sums(f_priv)
+        served = layout.column_sums(flows)
         # Hours x proximity written over f_priv, no longer read: a fresh array of this size
         # (some 270 KB) would be page-faulted in each quarter (issue 9).
         near_hours = f_priv if f_priv.flags.c_contiguous else np.empty((cells, n))
         np.multiply(flows.reshape(m_count, g_count, n), prox[:, None, :], out=near_hours.reshape(m_count, g_count, n))
-        near = mech.column_sums(near_hours, mb)
+        near = layout.column_sums(near_hours)
         prox_now = np.where(served > 0, near / np.where(served > 0, served, 1.0), 1.0)
         sales = price * priv_served
         surcharge = sales * rate / (1 + rate)  # the share of sales that funds free hours
         self.public_hours_served = HoursById(ids, pub_served, state_rows)  # by sector, as the allocation
-        # The flows in providers() order: row i of flows.T[inverse] is provider i's column of flows.
+        # Hours each provider served to each demand cell (municipality x group, in
+        # municipality-major order) this quarter: a row per provider of flow_providers, in
+        # providers() order (row i of flows.T[inverse] is provider i's column of flows).  The
+        # last quarter's list is let go only here, after the new one: each provider it holds
+        # is then warm in the cache (letting it go first touched a thousand cold objects, 20 us).
         inverse = np.empty(n, dtype=np.int64)
         inverse[order] = np.arange(n)
         self.flow_providers, self.flow_rows, self.flow_matrix = self.providers(), all_rows, flows.T[inverse]
@@ -725,60 +737,93 @@ class TerritoryModel(mesa.Model):
         if not closing.any():
             return
         self.quarter_stats["exits"] += int(np.count_nonzero(self.provider_is_ess()[closing]))
-        providers = self.provider_by_id  # in the order of provider_ids()
-        self.remove_providers([providers[uid] for uid in self.provider_ids()[closing].tolist()])
+        uids = self.provider_ids()[closing].tolist()
+        self.remove_providers(list(map(self.provider_by_id.__getitem__, uids)), rows[closing], uids)
 
     def remove_provider(self, p: Provider) -> None:
         """``p`` leaves the model: its PTCE (which then restores its legality), the
-        registers, the network and Mesa's agent sets; recorded in ``closed``."""
-        self.remove_providers([p])
+        registers, the network and Mesa's agent sets; recorded in ``closed``.  One in no
+        PTCE (a merger's absorbed organisation, some 40 a year) without remove_providers'
+        passes over a list."""
+        if p.ptce is not None:
+            self.remove_providers([p])
+            return
+        uid, row, cols = p.unique_id, p._row, self.provider_state.cols
+        self.closed.append({"id": uid, "ess": p.is_ess, "sector": cols["sector"].item(row), "municipality": cols["municipality"].item(row),
+                            "founded_step": cols["founded_step"].item(row), "closed_step": self.steps})
+        p.alive = False
+        self._drop([p], [uid])
 
-    def remove_providers(self, provs: list[Provider]) -> None:
-        """remove_provider of each of ``provs`` in turn, with the registers, the network
-        and Mesa's agents updated at once for each run of providers in no PTCE.
+    def remove_providers(self, provs: list[Provider], rows: np.ndarray | None = None, uids: list[int] | None = None) -> None:
+        """remove_provider of each of ``provs`` in turn, with the records written, and the
+        registers, the network and Mesa's agents updated, at once for all.  ``rows``,
+        ``uids``: theirs, if known.
 
         One in a PTCE leaves it, and the PTCE restores its legality (it may recruit a firm
-        or dissolve), only once those before it are fully gone and with those after it still
-        there, as in a loop of remove_provider (a PTCE's membership is read at each one's
-        turn: an earlier closure may have dissolved it).  restore_legality now reads only
-        live agents, so the runs before it need not be gone; they are, so that it sees what
-        it saw in the loop whatever it comes to read (a few more calls a quarter)."""
-        run: list[Provider] = []  # marked closed, their removal pending
+        or dissolve), in turn, with those after it still there (alive), as in a loop of
+        remove_provider (a PTCE's membership is read at each one's turn: an earlier closure
+        may have dissolved it).  Those before it are marked closed but still registered
+        then: restore_legality reads only live agents (its members, which the earlier
+        closures have left, and the live firms: cooperation.ptce_candidates_firms), and
+        what it changes (a recruit's new ties, a dissolved hub's Mesa agent) does not depend
+        on whether the closed ones are still in the network and Mesa's sets, so it does what
+        it did in the loop (tests/test_model.py: test_closures_at_once_as_one_by_one).  Until
+        round 3 each run between two PTCE members was taken out before the next member's
+        turn: 3 more passes over the network and Mesa a quarter at 1,000 organisations."""
+        if not provs:
+            return
+        if uids is None:
+            uids = [p.unique_id for p in provs]
+        self._record_closures(provs, rows, uids)  # nothing restore_legality does closes a provider or changes these
         for p in provs:
             p.alive = False
             hub = p.ptce
             if hub is not None:
-                self._drop(run)
-                run = []
                 hub.remove_member(p)
                 coop.restore_legality(self, hub)
-            run.append(p)
-        self._drop(run)
+        self._drop(provs, uids)
 
-    def _drop(self, provs: list[Provider]) -> None:
-        """The closed providers ``provs`` (in no PTCE, alive False) recorded in ``closed``,
-        then taken out of the registers, the network and Mesa's agent sets.  Element by
-        element where a numpy call would cost more than it saves (a run is a few to some
-        80 providers; a merger's absorbed organisation comes alone)."""
+    def _record_closures(self, provs: list[Provider], rows: np.ndarray | None, uids: list[int]) -> None:
+        """The closing providers ``provs`` (their ``uids``, their ``rows`` if known) appended to
+        ``closed``, in order: one numpy read per column for a quarter's closures, the
+        element reads for one alone (a merger's absorbed organisation)."""
+        cols, step = self.provider_state.cols, self.steps
+        if len(provs) < 8 and rows is None:  # numpy's calls would cost more than they save
+            sector, municipality, founded = cols["sector"].item, cols["municipality"].item, cols["founded_step"].item
+            self.closed.extend([{"id": uid, "ess": p.is_ess, "sector": sector(p._row), "municipality": municipality(p._row),
+                                 "founded_step": founded(p._row), "closed_step": step} for p, uid in zip(provs, uids, strict=True)])
+            return
+        if rows is None:
+            rows = rows_of(provs)
+        self.closed.extend([{"id": uid, "ess": ess, "sector": sector, "municipality": muni, "founded_step": founded, "closed_step": step}
+                            for uid, ess, sector, muni, founded in zip(
+                                uids, (cols["ess"][rows] == 1).tolist(), cols["sector"][rows].tolist(),
+                                cols["municipality"][rows].tolist(), cols["founded_step"][rows].tolist(), strict=True)])
+
+    def _drop(self, provs: list[Provider], uids: list[int]) -> None:
+        """The closed providers ``provs`` (in no PTCE, alive False, recorded in ``closed``;
+        ``uids`` their ids) taken out of the registers, the network and Mesa's agent sets."""
         if not provs:
             return
-        cols, step = self.provider_state.cols, self.steps
-        sector, municipality, founded = cols["sector"].item, cols["municipality"].item, cols["founded_step"].item
-        providers, ess_by_id, agents, roster = self.provider_by_id, self.ess_by_id, self.agent_by_id, self.roster
-        uids = []
-        for p in provs:
-            uid, row = p.unique_id, p._row
-            self.closed.append({"id": uid, "ess": p.is_ess, "sector": sector(row), "municipality": municipality(row),
-                                "founded_step": founded(row), "closed_step": step})
-            del providers[uid]
+        providers, ess_by_id, agents = self.provider_by_id, self.ess_by_id, self.agent_by_id
+        for uid in uids:
+            del providers[uid], agents[uid]
             ess_by_id.pop(uid, None)
-            agents.pop(uid, None)
-            roster.remove(uid)
-            uids.append(uid)
+        if len(uids) == 1:
+            self.roster.remove(uids[0])
+        else:
+            self.roster.remove_many(uids)
         self._rows = None
         self.cooperation.remove_nodes_from(uids)
+        # Mesa's Agent.remove is deregister_agent (in a suppress(KeyError): each of these is
+        # registered) and the removal from the agent's datasets, which providers do not
+        # have: deregister_agent alone, without the context manager (0.5 us an agent).
+        deregister, agent_remove = self.deregister_agent, mesa.Agent.remove
         for p in provs:
-            p.remove()
+            if p._datasets or type(p).remove is not agent_remove:  # Agent.remove has more to do
+                p.remove()
+            else:
+                deregister(p)
 
     def draw_entries(self) -> tuple[np.ndarray, dict[int, coop.Ptce]]:
         """This quarter's entrants per (municipality, sector), Poisson(r U / K_new) with the
@@ -799,7 +844,7 @@ class TerritoryModel(mesa.Model):
         municipality and sector (mechanisms.expected_entries).
 
         The quarter's entrants are made and registered together (Provider.create_many,
-        register_many), then the regime is told of each (regime.on_entry), then each is
+        register_many), then the regime is told of them (regime.on_entries), then each is
         tied to its peer (entry_peers), the ties made at once between the entrants that a
         development agency takes in (which tie to its members first, in turn)."""
         fp, op = self.config.funding, self.config.organisation
@@ -816,18 +861,22 @@ class TerritoryModel(mesa.Model):
             volunteers_fte=op.volunteer_base_fte, treasury_eur=fp.entrant_treasury_eur,
             technicisation=0.1, governance=LEGAL_FORMS["association"][1],
         )
-        self.register_many(orgs)
+        uids = [org.unique_id for org in orgs]
+        first = orgs[0]._row  # create_many's rows follow one another
+        rows = np.arange(first, first + n)
+        self.register_many(orgs, uids, rows)
+        self.regime.on_entries(self, orgs, rows)
         policy = self.config.strategy.policy
         strategy = policy if policy != "endogenous" else "independent"
         for org in orgs:
-            self.regime.on_entry(self, org)
             org.strategy = strategy
         peer_of = [peer for peer, k in zip(peers, per_lot.tolist(), strict=True) for _ in range(k)]
-        uids = [org.unique_id for org in orgs]
         done = 0  # entrants before this one are tied to their peers
         if agencies and policy in ("endogenous", "cooperate"):
             full: set[int] = set()  # seats of agencies that refused one: unchanged, they refuse the next too
-            for i in compress(range(n), np.isin(munis, list(agencies)).tolist()):
+            at_seat = np.zeros(self.territory.municipalities, dtype=bool)
+            at_seat[list(agencies)] = True  # a lookup table: np.isin costs some 15 us a call here
+            for i in compress(range(n), at_seat[munis].tolist()):
                 seat = int(munis[i])
                 org, hub = orgs[i], agencies[seat]
                 org.strategy = "cooperate"
@@ -866,8 +915,13 @@ class TerritoryModel(mesa.Model):
         (sector, municipality) can be chosen: for each lot, among the municipalities holding
         one, the nearest, and among equally near ones the one whose first comes first.  A
         (lots x municipalities) search, not (lots x organisations)."""
-        cols, rows = self.provider_state.cols, self.organisation_rows()
-        est_ids = self.organisation_ids()
+        cols = self.provider_state.cols
+        if self._rows is not None:
+            rows, est_ids = self.organisation_rows(), self.organisation_ids()
+        else:  # the quarter's closures dropped the cached rows, and the entrants drop them again: read the roster
+            rows, est_ids = self.roster.arrays()  # (what _row_cache reads, without the rest of the cache)
+            ess = cols["ess"][rows] == 1
+            rows, est_ids = rows[ess], est_ids[ess]
         established = cols["founded_step"][rows] < self.steps
         if not established.all():  # all are, unless organisations were made this quarter before the entrants
             rows, est_ids = rows[established], est_ids[established]

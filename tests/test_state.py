@@ -178,8 +178,9 @@ def test_create_many_makes_what_construction_one_by_one_makes():
 
 
 def test_the_roster_adds_a_batch_as_one_by_one():
-    """Roster.add_many against add in a loop, through removals, compaction and growth, with
-    batches that hold a provider registered already (it keeps its place) or twice."""
+    """Roster.add_many and remove_many against add and remove in a loop, through removals,
+    compaction and growth, with batches that hold a provider registered already (it keeps
+    its place) or twice."""
     rng = np.random.default_rng(1)
     batch, ref = Roster(capacity=4), Roster(capacity=4)
     for _ in range(400):
@@ -190,10 +191,11 @@ def test_the_roster_adds_a_batch_as_one_by_one():
         batch.add_many(rows, uids)
         for row, uid in zip(rows, uids, strict=True):
             ref.add(row, uid)
-        for uid in rng.choice(list(ref.entry), size=min(len(ref.entry), int(rng.integers(0, 10))), replace=False).tolist():
-            batch.remove(uid)
+        gone = rng.choice(list(ref.entry), size=min(len(ref.entry), int(rng.integers(0, 10))), replace=False).tolist()
+        batch.remove_many(gone)  # Roster.remove_many against remove in a loop
+        for uid in gone:
             ref.remove(uid)
-        assert all((a == b).all() for a, b in zip(batch.arrays(), ref.arrays(), strict=True))
+        assert all((a == b).all() for a, b in zip(batch.arrays(), ref.arrays(), strict=True)) and batch.entry == ref.entry
     assert len(batch.entry) > 0
 
 

@@ -6,28 +6,43 @@ bit for bit on states a run reaches and on edge cases (no staff, pooled premises
 supply disruption).
 """
 
+import os
+import pickle
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 from simulation import TerritoryModel
 from simulation import mechanisms as mech
+from simulation.metrics import weighted_mean
 from simulation.organisations import Ledger, Organisation, cost_sheet, fixed_costs
 
 from .conftest import smoke
 
 
-def test_cost_sheet_equals_the_methods_bit_for_bit():
+@pytest.mark.parametrize(("edge_cases", "shocked"), [(True, True), (False, False), (False, True), (True, False)])
+def test_cost_sheet_equals_the_methods_bit_for_bit(edge_cases, shocked):
+    """Each branch of cost_sheet: with providers without staff or capacity and without
+    (every provider staffed: the guards' first branches at once), with and without a
+    supply disruption (no multiplier above 1: no surcharge products)."""
     model = TerritoryModel(smoke(**{"strategy.policy": "cooperate", "steps": 8}), rng=2).run()
     op = model.config.organisation
     provs = model.providers()
-    # Edge cases beside the run's providers: no staff, no capacity, a supply disruption.
-    empty = Organisation(model, sector=0, municipality=0, staff_fte=0.0, volunteers_fte=0.0)
-    volunteers_only = Organisation(model, sector=1, municipality=0, staff_fte=0.0, volunteers_fte=3.0)
-    provs += [empty, volunteers_only]
-    rng = np.random.default_rng(0)
-    for p in provs[::3]:
-        p.supply_cost_multiplier = float(rng.uniform(1.0, 2.0))
-        p.outside_supply_share = float(rng.uniform(0.0, 1.0))
+    if edge_cases:  # beside the run's providers: no staff, no capacity
+        empty = Organisation(model, sector=0, municipality=0, staff_fte=0.0, volunteers_fte=0.0)
+        volunteers_only = Organisation(model, sector=1, municipality=0, staff_fte=0.0, volunteers_fte=3.0)
+        provs += [empty, volunteers_only]
+    else:
+        assert all(p.staff_fte > 0 and p.capacity_hours(op) > 0 for p in provs)
+    if shocked:  # a supply disruption
+        rng = np.random.default_rng(0)
+        for p in provs[::3]:
+            p.supply_cost_multiplier = float(rng.uniform(1.0, 2.0))
+            p.outside_supply_share = float(rng.uniform(0.0, 1.0))
+    else:
+        assert all(p.supply_cost_multiplier == 1.0 for p in provs)
     assert any(p.pool_share > 0 and p.ptce is not None for p in provs), "the run should have PTCE members pooling premises"
     sheet = cost_sheet(provs, op)
     for key in ("capacity_hours", "fixed_cost_eur", "supply_surcharge_eur", "unit_cost_eur"):
@@ -38,8 +53,9 @@ def test_cost_sheet_equals_the_methods_bit_for_bit():
 def test_fixed_costs_over_arrays_equal_the_scalar_form_bit_for_bit():
     q = np.concatenate(([0.0, -5.0, 1e-300, 1.0, 7.5e6], np.random.default_rng(1).lognormal(7.0, 2.0, 500)))
     for scale, exponent in ((25.0, 0.8), (3000.0, 0.37), (1.0, 1.0)):
-        expected = [mech.fixed_cost(x, scale, exponent) for x in q.tolist()]
-        np.testing.assert_array_equal(fixed_costs(q, scale, exponent), expected)
+        for values in (q, q[q > 0][::2]):  # with zeros and below; all positive, a strided view
+            expected = [mech.fixed_cost(x, scale, exponent) for x in values.tolist()]
+            np.testing.assert_array_equal(fixed_costs(values, scale, exponent), expected)
 
 
 def test_cost_sheet_reuses_fixed_costs_only_for_unchanged_capacities():
@@ -92,6 +108,70 @@ def test_triangle_counts_bit_table_equal_sparse_products_and_networkx():
         np.testing.assert_array_equal(_triangles_bitset(n, pu, pv), expected)
         np.testing.assert_array_equal(_triangles_sparse(n, pu, pv, k), expected)
         assert n < 12 or expected.sum() >= 3 * 220  # the clique's 220 triangles, 3 nodes each
+
+
+def test_triangle_bit_table_with_many_leaves_and_the_spare_column_at_word_edges():
+    """Nodes of degree 1 share the bit table's spare column: a node with many of them adds
+    that bit many times (carries), which must not reach a real column, whichever place
+    the spare column takes in its word (the last bit, the first of a new word...)."""
+    import networkx as nx
+
+    from simulation.metrics import _triangles_bitset
+
+    for core in (3, 62, 63, 64, 65, 127, 128):  # nodes of degree >= 2: the spare column's index
+        g = nx.cycle_graph(core)  # every node of degree 2 (a triangle when core = 3)
+        g.add_edges_from((0, i) for i in range(2, min(core, 12)))  # chords: triangles at node 0
+        leaf = core
+        for hub, leaves in ((0, 201), (1, 7), (core // 2, 6)):  # leaves (degree 1): carries, odd counts
+            g.add_edges_from((hub, j) for j in range(leaf, leaf + leaves))
+            leaf += leaves
+        nodes = list(g)
+        position = {x: i for i, x in enumerate(nodes)}
+        ties = np.array([(position[a], position[b]) for a, b in g.edges()], dtype=np.int64)
+        expected = np.array([nx.triangles(g)[x] for x in nodes], dtype=float)
+        assert sum(d >= 2 for _, d in g.degree()) == core
+        np.testing.assert_array_equal(_triangles_bitset(len(nodes), ties[:, 0], ties[:, 1]), expected)
+
+
+def test_metric_sums_are_pythons_sum_of_the_list():
+    """metrics._sum (Python's sum over a memoryview) gives sum(values.tolist()) bit for bit,
+    where compensation matters, with signed zeros, infinities and on gathered columns."""
+    from simulation.metrics import _sum
+
+    rng = np.random.default_rng(7)
+    cases = [np.zeros(0), np.array([-0.0]), np.array([-0.0, -0.0]), np.array([1e16, 1.0, -1e16, 3.0]),
+             np.array([1.0, np.inf, 2.0]), np.array([np.inf, -np.inf]), rng.lognormal(3.0, 4.0, 5000),
+             rng.normal(0.0, 1e8, 3000), rng.lognormal(0.0, 1.0, 4000)[rng.permutation(4000)[:1000]]]
+    for values in cases:
+        expected = float(sum(values.tolist()))
+        got = _sum(values)
+        assert type(got) is float
+        assert np.array_equal(np.array([got]), np.array([expected]), equal_nan=True) and np.signbit(got) == np.signbit(expected)
+
+
+def test_hub_members_equal_hub_ess_rows_and_the_members_hubs():
+    """metrics._hub_members (from the hubs' member ids) gives cooperation.hub_ess_rows' rows
+    and bounds, and its ESS members are the organisations whose ``ptce`` is set, quarter
+    after quarter of a run where hubs form, gain and lose members and close."""
+    from simulation.cooperation import hub_ess_rows
+    from simulation.metrics import _hub_members
+
+    model = TerritoryModel(smoke(**{"strategy.policy": "cooperate", "steps": 10}), rng=8)
+    seen_firm = False
+    for _ in range(10):
+        model.step()
+        hubs = model.ptces()
+        rows, bounds, ids = _hub_members(model)
+        if hubs:
+            expected_rows, _, expected_bounds = hub_ess_rows(model, hubs)
+            np.testing.assert_array_equal(rows, expected_rows)
+            assert bounds == expected_bounds
+        assert ids.tolist() == [uid for hub in hubs for uid in hub.members]
+        members = {int(r) for r in rows}
+        assert members == {o._row for o in model.organisations() if o.ptce is not None}
+        assert len(members) == len(rows)
+        seen_firm |= any(not m.is_ess for hub in hubs for m in hub.members.values())
+    assert model.ptces() and seen_firm, "the run should have PTCEs with firms among their members"
 
 
 def test_network_clustering_is_the_same_above_the_bit_table_size(monkeypatch):
@@ -241,15 +321,15 @@ def _plain_metrics(model) -> dict:
         "volunteers_fte": float(sum(o.volunteers_fte for o in orgs)),
         "personalisation": float(sum(p.served_hours * p.personalisation for p in provs) / total) if total > 0 else 0.0,
         "services_delivered_hours": float(sum(p.served_hours for p in model.providers())),
-        "technicisation": float(np.dot(staff, [o.technicisation for o in orgs]) / staff.sum()),
-        "governance": float(np.dot(staff, [o.governance for o in orgs]) / staff.sum()),
+        "technicisation": float((staff * np.array([o.technicisation for o in orgs])).sum() / staff.sum()),
+        "governance": float((staff * np.array([o.governance for o in orgs])).sum() / staff.sum()),
         "subsidy_share": float(sub / revenue),
         "public_order_share": float(order / revenue),
         "sales_share": float(sales / revenue),
         "ptce_membership_share": float(sum(o.ptce is not None for o in orgs) / len(orgs)),
         "ptce_jobs_mean": float(np.mean([sum(m.staff_fte for m in h.members.values() if m.is_ess) for h in model.ptces()])),
         "top1pct_resource_share": float(rev[:k].sum() / rev.sum()),
-        "unit_cost_eur": float(np.dot(w, c) / w.sum()),
+        "unit_cost_eur": float((w * c).sum() / w.sum()),  # numpy sums, not BLAS (metrics.weighted_mean)
     }
 
 
@@ -325,6 +405,34 @@ def test_allocate_demand_markets_equals_allocate_demand_market_by_market_bit_for
                     np.testing.assert_array_equal(asked[a:b], ask)
                     np.testing.assert_allclose(f.sum(axis=1) + u, demand[k], rtol=1e-12, atol=1e-9)  # conservation
                     assert (f.sum(axis=0) <= capacity[a:b] + 1e-9).all()
+                # A layout made once and shared by two calls (TerritoryModel.allocate_demand) gives
+                # each what it gives alone, its work arrays left by the first call included.
+                # Its buffers kept from call to call (mechanisms.Workspace) hold what earlier calls
+                # left there: NaN here, which any value read before it is written would show.
+                workspace = mech.Workspace()
+                for name in ("shares", "total", "served_cells", "hours", "flows_a", "flows_b"):
+                    workspace.take(name, (4, 10_000)).fill(np.nan)
+                layout = mech.MarketLayout(bounds, capacity, alpha, workspace)
+                spare = np.where(rng.random(len(capacity)) < 0.1, -1.0, capacity)  # a negative spare: never open
+                for args, out in (((demand, utility, capacity, tau, bounds, m), "flows_a"),
+                                  ((demand[::-1].copy(), utility[::-1], spare, tau, bounds, None), "flows_b")):
+                    alone = mech.allocate_demand_markets(*args, rounds, capacity, alpha)
+                    shared = mech.allocate_demand_markets(*args, rounds, capacity, alpha, layout, out)
+                    for x, y in zip(alone, shared, strict=True):
+                        np.testing.assert_array_equal(x, y)
+                    for k in range(len(sizes)):  # and what allocate_demand gives each market
+                        a, b = int(bounds[k]), int(bounds[k + 1])
+                        market_mask = None if args[5] is None else np.broadcast_to(args[5][a:b], (origins * groups, b - a))
+                        expected = mech.allocate_demand(args[0][k], np.repeat(args[1][:, a:b], groups, axis=0), args[2][a:b], tau,
+                                                        market_mask, rounds, capacity[a:b], alpha)
+                        for x, y in zip((alone[0][:, a:b], alone[1][k], alone[2][a:b]), expected, strict=True):
+                            np.testing.assert_array_equal(x, y)
+                    np.testing.assert_array_equal(layout.column_sums(alone[0]), mech.column_sums(alone[0], bounds))
+    assert pickle.loads(pickle.dumps(workspace))._buffers == {}  # pickled empty
+    with pytest.raises(ValueError, match="layout"):
+        mech.allocate_demand_markets(demand, utility, capacity, 0.3, bounds.copy(), None, 3, capacity, alpha, layout)
+    with pytest.raises(ValueError, match="own buffers"):  # the flows would be written over by the rounds
+        mech.allocate_demand_markets(demand, utility, capacity, 0.3, bounds, None, 3, capacity, alpha, layout, "hours")
 
 
 def test_set_prices_equals_the_methods_bit_for_bit():
@@ -381,6 +489,30 @@ def test_settlement_capacity_and_accreditation_over_columns_equal_the_methods_bi
     np.testing.assert_array_equal(regime.accredited_rows(cols, rows, q - 1), [regime.accredited(p, q - 1) for p in provs])
 
 
+@pytest.mark.parametrize("regime", ["administrative", "competitive", "cooperative"])
+def test_on_entries_equals_on_entry_for_each_entrant(regime):
+    """regime.on_entries (a quarter's entrants at once: one column write) against on_entry
+    of each entrant: every column of their rows and their slots."""
+    from simulation.organisations import Provider
+
+    one, many = (TerritoryModel(smoke(regime, steps=3), rng=6).run() for _ in range(2))
+    made = {}
+    for model in (one, many):
+        made[model] = Organisation.create_many(model, 4, sector=np.array([0, 1, 2, 1]), municipality=1, staff_fte=1.0)
+        model.register_many(made[model])
+    for org in made[one]:
+        one.regime.on_entry(one, org)
+    rows = np.array([o._row for o in made[many]])
+    many.regime.on_entries(many, made[many], rows)
+    slots = [s for s in Provider.__slots__ if s != "_cols"]
+    for a, b in zip(made[one], made[many], strict=True):
+        assert {name: col[a._row].item() for name, col in one.provider_state.cols.items()} == {
+            name: col[b._row].item() for name, col in many.provider_state.cols.items()}
+        assert [getattr(a, s) for s in slots] == [getattr(b, s) for s in slots]
+    assert made[many][0].accredited_from == many.quarter + many.regime.params.accreditation_delay_quarters
+    assert all(o.pending_support for o in made[many]) == (regime == "cooperative")
+
+
 def test_entry_peers_equals_a_lot_by_lot_search():
     """TerritoryModel.entry_peers (a search over municipalities) against the search lot by
     lot it replaced, on every lot, with municipalities equally near or unreachable, then
@@ -402,7 +534,9 @@ def test_entry_peers_equals_a_lot_by_lot_search():
         return peers
 
     lots_m, lots_s = np.nonzero(np.ones((model.territory.municipalities, len(SECTORS))))
-    assert model.entry_peers(lots_m, lots_s) == lot_by_lot(lots_m, lots_s)
+    model._rows = None  # as after the quarter's closures: entry_peers reads the roster
+    from_roster = model.entry_peers(lots_m, lots_s)
+    assert model._rows is None and from_roster == model.entry_peers(lots_m, lots_s) == lot_by_lot(lots_m, lots_s)
     distance = model.territory.distance_km
     for tied in (np.ones_like(distance), np.where(distance > 0, np.inf, 0.0), np.full_like(distance, np.inf)):
         object.__setattr__(model.territory, "distance_km", tied)  # municipalities equally near, unreachable
@@ -716,3 +850,42 @@ def test_joint_projects_over_arrays_equal_the_loop_and_key_sort():
         np.testing.assert_array_equal(cols["ledger_subsidy_eur"], twin_cols["ledger_subsidy_eur"])
         np.testing.assert_array_equal(model.cooperation.trust, twin.cooperation.trust)
         model.quarter_stats.clear()
+
+
+def test_weighted_mean_by_hand():
+    assert weighted_mean(np.array([1.0, 3.0]), np.array([1.0, 3.0])) == 2.5  # (1 + 9) / 4
+    assert weighted_mean(np.array([5.0, 7.0]), np.zeros(2)) == 0.0
+
+
+_WEIGHTED_MEAN_OF_100_001 = (
+    "import numpy as np; from simulation.metrics import weighted_mean; r = np.random.default_rng(1); "
+    "print(repr(weighted_mean(r.random(100_001) * 1e3, r.random(100_001))))"
+)
+
+
+def test_weighted_mean_does_not_depend_on_blas_threads():
+    """Above 10,000 elements OpenBLAS splits np.dot between its threads (its last bits then
+    depend on the thread count, here 100,001 elements under 1 and 2 threads differ in the
+    last bit): the staff- and hour-weighted metrics of a large territory must not."""
+    out = []
+    for threads in ("1", "2"):
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": threads, "OMP_NUM_THREADS": threads}
+        run = subprocess.run([sys.executable, "-c", _WEIGHTED_MEAN_OF_100_001], env=env, capture_output=True, text=True, check=True)
+        out.append(run.stdout.strip())
+    assert out[0] == out[1]
+
+
+def test_fund_public_services_costs_the_hubs_as_their_method():
+    """TerritoryModel.fund_public_services funds each hub's share of Ptce.coordination_cost_eur
+    (its formula with the parameters read once), scaled down together within the budget."""
+    model = TerritoryModel(smoke("cooperative", steps=8), rng=2).run()  # the regime that funds animation
+    assert len(model.ptces()) > 1, "the run should have PTCEs"
+    model.open_quarter()
+    share = model.regime.params.animation_funded_share
+    assert share > 0
+    costs = {hub.unique_id: share * hub.coordination_cost_eur() for hub in model.ptces()}
+    total = sum(costs.values())
+    scale = min(1.0, model.budget_eur / total) if total > 0 else 0.0
+    model.fund_public_services()
+    assert model.animation_funded_eur == {uid: c * scale for uid, c in costs.items()}
+    assert all(c > 0 for c in model.animation_funded_eur.values())
