@@ -606,9 +606,10 @@ class Cooperative(RegimeBase):
         # adds an organisation's several halves one by one, as the loop did).
         partners = np.fromiter((uid for a, b, _ in self.projects for uid in (a, b)), np.int64, 2 * len(self.projects))
         np.add.at(model.provider_state.cols["ledger_subsidy_eur"], model.row_by_id()[partners], per_project / 2)
+        trust = net.trust  # each project's tie by its slot (no networkx adjacency read)
         for a, b, _ in self.projects:
-            t = net.edges[a, b]["trust"]
-            net.edges[a, b]["trust"] = min(1.0, t + p.trust_gain_per_project_quarter)
+            slot = net.tie_slot(a, b)
+            net.set_trust(slot, min(1.0, trust.item(slot) + p.trust_gain_per_project_quarter))
         return per_project * len(self.projects)
 
 
