@@ -184,6 +184,107 @@ def concentrate(model: TerritoryModel) -> None:
 
 
 # --------------------------------------------------------------------------- PTCE
+_MEMBERSHIP = [object()]
+"""A token renewed on every change of any hub's members (:class:`_Members`): a
+:class:`HubTable` made under another token is stale."""
+
+
+class _Members(dict):
+    """A hub's members, id -> legal person: a dict that renews ``_MEMBERSHIP``'s token on
+    every change, however made (Ptce.add_member, remove_member, leave_hubs, a direct
+    ``pop``), so that a :class:`HubTable` of the hubs' members is remade only when a
+    membership changed (issue 9: it was remade 6 times a quarter, for 2 or 3 changes)."""
+
+    __slots__ = ()
+
+    def __setitem__(self, key, value) -> None:
+        _MEMBERSHIP[0] = object()
+        dict.__setitem__(self, key, value)
+
+    def __delitem__(self, key) -> None:
+        _MEMBERSHIP[0] = object()
+        dict.__delitem__(self, key)
+
+    def pop(self, *args):
+        _MEMBERSHIP[0] = object()
+        return dict.pop(self, *args)
+
+    def popitem(self):
+        _MEMBERSHIP[0] = object()
+        return dict.popitem(self)
+
+    def clear(self) -> None:
+        _MEMBERSHIP[0] = object()
+        dict.clear(self)
+
+    def update(self, *args, **kwargs) -> None:
+        _MEMBERSHIP[0] = object()
+        dict.update(self, *args, **kwargs)
+
+    def setdefault(self, key, default=None):
+        _MEMBERSHIP[0] = object()
+        return dict.setdefault(self, key, default)
+
+    def __ior__(self, other):
+        _MEMBERSHIP[0] = object()
+        return dict.__ior__(self, other)
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False  # shared by the phases of a quarter: none may write into it
+    return a
+
+
+class HubTable:
+    """The members of ``hubs`` (model.ptces()) as arrays, hub after hub in member order:
+    ``members``, their ``ids`` and ``rows``, ``hub_pos`` (the position in ``hubs`` of each
+    one's hub), ``ess`` (whether each is an ESS organisation) and the hubs' ``sizes``.
+
+    Kept on the model (hub_table) and shared by the phases of a quarter (book_ptce_costs,
+    pool_treasuries, update_network, update_hubs, restore_hubs_legality, choose_strategies)
+    until a hub's members change (_Members renews the token) or the hubs do.  Only what
+    cannot change while the membership stands is kept (ids, rows, ess): a member's staff,
+    treasury or ``alive`` is read from the columns and agents at each use."""
+
+    def __init__(self, model: TerritoryModel, hubs: list[Ptce], token: object) -> None:
+        self.hubs, self.token = hubs, token
+        self.sizes = [len(hub.members) for hub in hubs]
+        self.members: list[Provider] = [m for hub in hubs for m in hub.members.values()]
+        n = len(self.members)
+        self.ids = _read_only(np.fromiter(chain.from_iterable(hub.members for hub in hubs), np.int64, n))
+        self.rows = _read_only(rows_of(self.members))
+        self.hub_pos = _read_only(np.repeat(np.arange(len(hubs)), self.sizes))
+        self.ess = _read_only(model.provider_state.cols["ess"][self.rows] == 1)
+        self._ess_rows: tuple | None = None
+        self._ess_by_id: np.ndarray | None = None
+
+    def ess_rows(self) -> tuple[np.ndarray, np.ndarray, list[int]]:
+        """hub_ess_rows: the ESS members' rows, the position of each one's hub, and the
+        bounds of each hub's slice."""
+        if self._ess_rows is None:
+            hub_pos = _read_only(self.hub_pos[self.ess])
+            bounds = np.zeros(len(self.hubs) + 1, dtype=np.int64)
+            np.cumsum(np.bincount(hub_pos, minlength=len(self.hubs)), out=bounds[1:])
+            self._ess_rows = (_read_only(self.rows[self.ess]), hub_pos, bounds.tolist())
+        return self._ess_rows
+
+    def ess_by_id(self) -> np.ndarray:
+        """The ESS members' places in ``members``, hub after hub, by id within each hub."""
+        if self._ess_by_id is None:
+            ess = np.flatnonzero(self.ess)
+            self._ess_by_id = _read_only(ess[np.lexsort((self.ids[ess], self.hub_pos[ess]))])
+        return self._ess_by_id
+
+
+def hub_table(model: TerritoryModel, hubs: list[Ptce]) -> HubTable:
+    """The HubTable of ``hubs``: the model's kept one if no hub's members changed since it
+    was made and the hubs are the same, else a new one (then kept)."""
+    table, token = getattr(model, "_hub_table", None), _MEMBERSHIP[0]
+    if table is None or table.token is not token or table.hubs != hubs:
+        table = model._hub_table = HubTable(model, list(hubs), token)
+    return table
+
+
 def _book_carries(cols: dict, stats: dict, rows: np.ndarray, t: np.ndarray, new_t: np.ndarray, moved: np.ndarray) -> None:
     """What a PTCE fund carried to its members (treasury t -> new_t at ``rows``, ``moved``
     where it changed): the carried_eur and transfers_eur columns, the quarter's
@@ -211,7 +312,7 @@ class Ptce(mesa.Agent):
     def __init__(self, model: TerritoryModel, seat: int, members: list[Provider]) -> None:
         super().__init__(model)
         self.seat = seat
-        self.members: dict[int, Provider] = {}
+        self.members: dict[int, Provider] = _Members()
         self.fund_eur = 0.0
         self.depth = 0.0
         self.formalisation = 0.0
@@ -436,14 +537,9 @@ class Ptce(mesa.Agent):
 def hub_ess_rows(model: TerritoryModel, hubs: list[Ptce]) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """The ESS members of ``hubs`` in one pass: their rows in ``provider_state``, hub after hub
     in member order (each hub's ``ess_members()`` order), the position in ``hubs`` of each
-    one's hub, and the bounds of each hub's slice (``len(hubs) + 1`` of them)."""
-    members = [m for hub in hubs for m in hub.members.values()]
-    rows = rows_of(members)
-    ess = model.provider_state.cols["ess"][rows] == 1
-    hub_pos = np.repeat(np.arange(len(hubs)), [len(hub.members) for hub in hubs])[ess]
-    bounds = np.zeros(len(hubs) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(hub_pos, minlength=len(hubs)), out=bounds[1:])
-    return rows[ess], hub_pos, bounds.tolist()
+    one's hub, and the bounds of each hub's slice (``len(hubs) + 1`` of them); from the
+    model's HubTable (read-only arrays, shared until a membership changes)."""
+    return hub_table(model, hubs).ess_rows()
 
 
 def book_ptce_costs(model: TerritoryModel, hubs: list[Ptce], funded_eur: dict[int, float]) -> list[float]:
@@ -687,20 +783,20 @@ def restore_hubs_legality(model: TerritoryModel, hubs: list[Ptce]) -> None:
     (a recruited firm is in no PTCE; a dissolved hub's fund goes to treasuries)."""
     if not hubs:
         return
-    sizes = [len(hub.members) for hub in hubs]
-    members = [m for hub in hubs for m in hub.members.values()]
-    cols, rows = model.provider_state.cols, rows_of(members)
-    ess = cols["ess"][rows] == 1
+    table = hub_table(model, hubs)
+    members, rows, ess, hub_pos = table.members, table.rows, table.ess, table.hub_pos
     alive = np.fromiter(map(attrgetter("alive"), members), bool, len(members))
-    leaving = ~alive | (~ess & (cols["staff_fte"][rows] <= 0))
-    hub_pos = np.repeat(np.arange(len(hubs)), sizes)
+    leaving = ~alive | (~ess & (model.provider_state.cols["staff_fte"][rows] <= 0))
     n_leaving = np.bincount(hub_pos[leaving], minlength=len(hubs))
     n_ess = np.bincount(hub_pos[ess], minlength=len(hubs))
-    # Nothing to do: no one leaves, a firm is left (ess < size), and the law's composition is met.
-    fine = (n_leaving == 0) & (n_ess < np.array(sizes, dtype=np.int64))
-    for hub, ok, ess_count in zip(hubs, fine.tolist(), n_ess.tolist(), strict=True):
-        if not (ok and hub.legal(ess_count)):
-            restore_legality(model, hub)
+    size = np.array(table.sizes, dtype=np.int64)
+    # Nothing to do: no one leaves, a firm is left (ess < size), and the law's composition
+    # is met (Ptce.legal: size >= founding_members_min, ess >= 1, size - ess >= 1).
+    fine = (n_leaving == 0) & (n_ess < size) & (size >= model.config.cooperation.founding_members_min) & (n_ess >= 1)
+    if fine.all():
+        return
+    for k in np.flatnonzero(~fine).tolist():  # in hub order
+        restore_legality(model, hubs[k])
 
 
 # --------------------------------------------------------------------------- network
@@ -715,7 +811,7 @@ def update_network(model: TerritoryModel, hubs: list[Ptce] | None = None, by_nod
     add their own trust gain, regimes.Cooperative.fund_joint_projects).  The regime is told
     of the dropped ties (a joint project on one ends: regimes.Cooperative.on_ties_dropped).
     ``by_node``: hub_by_node(hubs, ...) with the members' rows (hub_members), if already
-    made (TerritoryModel.update_cooperation: update_hubs reads them too).
+    made; else read from the model's HubTable (hub_table).
     """
     cp = model.config.cooperation
     net = model.cooperation
@@ -726,9 +822,16 @@ def update_network(model: TerritoryModel, hubs: list[Ptce] | None = None, by_nod
     top = max(int(u.max(initial=-1)), int(v.max(initial=-1)), int(ids.max(initial=-1))) + 1
     # Arrays by node id: the hub of each member, and of each member whose quarter ended
     # without a deficit (-1 otherwise).
-    hub_of, members, member_ids, owner, rows = hub_members(hubs, top) if by_node is None else by_node
-    if len(hub_of) < top:
-        hub_of = np.concatenate((hub_of, np.full(top - len(hub_of), -1, dtype=np.int64)))
+    if by_node is None:
+        table = hub_table(model, hubs)
+        member_ids, rows = table.ids, table.rows
+        owner = np.array([hub.unique_id for hub in hubs], dtype=np.int64)[table.hub_pos]
+        hub_of = np.full(max(top, int(member_ids.max(initial=-1)) + 1), -1, dtype=np.int64)
+        hub_of[member_ids] = owner  # a member is in one hub only
+    else:
+        hub_of, _, member_ids, owner, rows = by_node
+        if len(hub_of) < top:
+            hub_of = np.concatenate((hub_of, np.full(top - len(hub_of), -1, dtype=np.int64)))
     hub_ok = np.full(len(hub_of), -1, dtype=np.int64)
     ok = model.provider_state.cols["last_result_eur"][rows] >= 0
     hub_ok[member_ids[ok]] = owner[ok]
@@ -756,12 +859,18 @@ def update_hubs(model: TerritoryModel, hubs: list[Ptce], member_trust: dict[int,
     for a hub absent from it), the members' exit draws taken at once: the draws of the
     hubs one after the other, each over its ESS members by id, are one call's draws in
     that order (numpy's Generator.random; tests/test_vectorised.py).  ``by_node``:
-    hub_members(hubs, ...) if already made, the hubs' members unchanged since."""
+    hub_members(hubs, ...) if already made, the hubs' members unchanged since; else the
+    model's HubTable (hub_table)."""
     p_exit = [hub.advance(member_trust.get(hub.unique_id, 0.0)) for hub in hubs]
-    _, members, ids, _, rows = hub_members(hubs, 0) if by_node is None else by_node
-    hub_pos = np.repeat(np.arange(len(hubs)), [len(hub.members) for hub in hubs])
-    ess = np.flatnonzero(model.provider_state.cols["ess"][rows] == 1)
-    ess = ess[np.lexsort((ids[ess], hub_pos[ess]))]  # hub after hub, by id within each
+    if by_node is None:
+        table = hub_table(model, hubs)
+        members, hub_pos = table.members, table.hub_pos
+        ess = table.ess_by_id()  # hub after hub, by id within each
+    else:
+        _, members, ids, _, rows = by_node
+        hub_pos = np.repeat(np.arange(len(hubs)), [len(hub.members) for hub in hubs])
+        ess = np.flatnonzero(model.provider_state.cols["ess"][rows] == 1)
+        ess = ess[np.lexsort((ids[ess], hub_pos[ess]))]  # hub after hub, by id within each
     draws = model.dyn_rng.random(len(ess))  # one per ESS member, even when p_exit = 0
     for i in ess[draws < np.array(p_exit)[hub_pos[ess]]].tolist():
         m = members[i]
@@ -922,15 +1031,19 @@ def organisations_by_id(model: TerritoryModel) -> tuple[list[Provider], np.ndarr
     return orgs, ids
 
 
-def own_hub_positions(ids: np.ndarray, hubs: list[Ptce]) -> np.ndarray:
+def own_hub_positions(ids: np.ndarray, hubs: list[Ptce], table: HubTable | None = None) -> np.ndarray:
     """For the organisations of ids ``ids``, the position in ``hubs`` of the hub each is a
     member of, -1 if none (hubs' members and members' ``ptce`` agree: Ptce.add_member,
-    remove_member), from the hubs' members rather than a pass over the organisations."""
+    remove_member), from the hubs' members rather than a pass over the organisations.
+    ``table``: the hubs' HubTable, if at hand."""
     own = np.full(len(ids), -1, dtype=np.int64)
     if not hubs or not len(ids):
         return own
-    member_ids = np.fromiter(chain.from_iterable(hub.members for hub in hubs), dtype=np.int64, count=sum(len(hub.members) for hub in hubs))
-    hub_pos = np.repeat(np.arange(len(hubs)), [len(hub.members) for hub in hubs])
+    if table is not None:
+        member_ids, hub_pos = table.ids, table.hub_pos
+    else:
+        member_ids = np.fromiter(chain.from_iterable(hub.members for hub in hubs), dtype=np.int64, count=sum(len(hub.members) for hub in hubs))
+        hub_pos = np.repeat(np.arange(len(hubs)), [len(hub.members) for hub in hubs])
     index = np.full(max(int(ids.max()), int(member_ids.max(initial=-1))) + 1, -1, dtype=np.int64)
     index[ids] = np.arange(len(ids))
     at = index[member_ids]
@@ -997,7 +1110,7 @@ def choose_strategies(model: TerritoryModel) -> None:
     mean_k = np.divide(sum_k, cnt_k, out=np.zeros((n, 3)), where=cnt_k > 0)
     imitation = np.where(cnt_k > 0, mean_k - mean_all, 0.0)
     hubs = model.ptces()
-    own = own_hub_positions(ids, hubs)
+    own = own_hub_positions(ids, hubs, hub_table(model, hubs))
     hub_rigidity = np.array([h.rigidity for h in hubs] + [0.0])  # once per hub, not per member; [-1]: none
     rigidity = hub_rigidity[own]
     mission_loss = np.column_stack([np.zeros(n), np.ones(n), rigidity])
