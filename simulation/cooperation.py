@@ -552,18 +552,24 @@ def book_ptce_costs(model: TerritoryModel, hubs: list[Ptce], funded_eur: dict[in
     C_h the hub's coordination cost, P_h its funded share, A_h a development agency's
     outside funding; a hub whose members have no staff books nothing.  Each hub's staff sum
     is numpy's over its own members, as the method's (tests/test_vectorised.py)."""
-    cols = model.provider_state.cols
+    cols, cp = model.provider_state.cols, model.config.cooperation
     rows, hub_pos, bounds = hub_ess_rows(model, hubs)
     staff = cols["staff_fte"][rows]
-    total_staff, cost, subsidy = np.zeros(len(hubs)), np.zeros(len(hubs)), np.zeros(len(hubs))
-    outside_eur = [0.0] * len(hubs)
-    for k, hub in enumerate(hubs):
-        s, e = bounds[k], bounds[k + 1]
-        if e == s or (total := staff[s:e].sum()) <= 0:
-            continue
-        outside = hub.outside_funding_eur()
-        total_staff[k], cost[k], subsidy[k] = total, hub.coordination_cost_eur(), funded_eur.get(hub.unique_id, 0.0) + outside
-        outside_eur[k] = outside
+    add = np.add.reduce  # ndarray.sum's pairwise sum, without its per-call overhead
+    total_staff = np.array([add(staff[s:e]) if e > s else 0.0 for s, e in zip(bounds[:-1], bounds[1:], strict=True)])
+    booking = total_staff > 0
+    # Ptce.coordination_cost_eur and outside_funding_eur of every hub over arrays, the
+    # same operations as the scalar mechanisms (products and sums, no power):
+    #   C = a n (1 + k r),  r = f n / (n + n_half) (0 if n = 0),  A = a_dev d (development agency)
+    n = np.array([len(hub.members) for hub in hubs], dtype=np.int64)
+    f = np.array([hub.formalisation for hub in hubs], dtype=float)
+    rigidity = np.where(n > 0, f * n / np.maximum(n + cp.rigidity_half_size, 1e-300), 0.0)
+    cost = np.where(booking, cp.animation_eur_per_member_quarter * n * (1 + cp.coordination_cost_per_rigidity * rigidity), 0.0)
+    agency = np.array(["development_agency" in hub.forms for hub in hubs], dtype=bool) & booking
+    outside = np.where(agency, cp.agency_funding_eur_per_quarter * np.array([hub.depth for hub in hubs], dtype=float), 0.0)
+    funded = np.array([funded_eur.get(hub.unique_id, 0.0) for hub in hubs], dtype=float)
+    subsidy = np.where(booking, funded + outside, 0.0)
+    outside_eur = outside.tolist()
     booked = total_staff[hub_pos] > 0
     rows, hub_pos = rows[booked], hub_pos[booked]
     w = staff[booked] / total_staff[hub_pos]
@@ -700,9 +706,13 @@ def cooperate(model: TerritoryModel) -> None:
         # Each hub's rigidity with one more member changes only when it admits one (below):
         # computed once per hub, not once per seeker and hub.
         # Distances from each municipality to each hub's seat, as plain floats.
+        # Ptce.rigidity_after_joining of every hub over arrays, the same operations:
+        #   r = max(f, f_target) (n + 1) / ((n + 1) + n_half)   (n + 1 > 0)
         hubs = model.ptces()
         seats = np.array([p.seat for p in hubs], dtype=np.int64)
-        return hubs, d[:, seats].tolist(), [p.rigidity_after_joining() for p in hubs]
+        after = np.array([len(p.members) for p in hubs], dtype=np.int64) + 1
+        f = np.maximum(np.array([p.formalisation for p in hubs], dtype=float), cp.formalisation_target)
+        return hubs, d[:, seats].tolist(), (f * after / (after + cp.rigidity_half_size)).tolist()
 
     hubs, to_seat_km, r_after = open_hubs()
     # Per municipality, the hubs within the radius (position, distance), and the firms a
