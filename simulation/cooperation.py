@@ -688,6 +688,14 @@ def ptce_candidates_firms(model: TerritoryModel, muni: int, exclude: set[int]) -
     return sorted(firms, key=lambda f: (d[muni, f.municipality], f.unique_id))
 
 
+def rigidities_after_joining(hubs: list[Ptce], cp) -> list[float]:
+    """Ptce.rigidity_after_joining of every hub over arrays, the same operations
+    (tests/test_vectorised.py):  r = max(f, f_target) (n + 1) / ((n + 1) + n_half)."""
+    after = np.array([len(p.members) for p in hubs], dtype=np.int64) + 1  # > 0: mechanisms.ptce_rigidity's n > 0 case
+    f = np.maximum(np.array([p.formalisation for p in hubs], dtype=float), cp.formalisation_target)
+    return (f * after / (after + cp.rigidity_half_size)).tolist()
+
+
 def cooperate(model: TerritoryModel) -> None:
     """Each cooperating organisation outside a PTCE tries, with probability
     ``join_per_quarter``, to join the nearby PTCE where it would add least rigidity (if
@@ -706,13 +714,9 @@ def cooperate(model: TerritoryModel) -> None:
         # Each hub's rigidity with one more member changes only when it admits one (below):
         # computed once per hub, not once per seeker and hub.
         # Distances from each municipality to each hub's seat, as plain floats.
-        # Ptce.rigidity_after_joining of every hub over arrays, the same operations:
-        #   r = max(f, f_target) (n + 1) / ((n + 1) + n_half)   (n + 1 > 0)
         hubs = model.ptces()
         seats = np.array([p.seat for p in hubs], dtype=np.int64)
-        after = np.array([len(p.members) for p in hubs], dtype=np.int64) + 1
-        f = np.maximum(np.array([p.formalisation for p in hubs], dtype=float), cp.formalisation_target)
-        return hubs, d[:, seats].tolist(), (f * after / (after + cp.rigidity_half_size)).tolist()
+        return hubs, d[:, seats].tolist(), rigidities_after_joining(hubs, cp)
 
     hubs, to_seat_km, r_after = open_hubs()
     # Per municipality, the hubs within the radius (position, distance), and the firms a

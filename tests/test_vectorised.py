@@ -889,3 +889,82 @@ def test_fund_public_services_costs_the_hubs_as_their_method():
     model.fund_public_services()
     assert model.animation_funded_eur == {uid: c * scale for uid, c in costs.items()}
     assert all(c > 0 for c in model.animation_funded_eur.values())
+
+
+def test_hub_table_is_remade_after_any_change_of_members_and_equals_a_fresh_one():
+    """cooperation.hub_table keeps one table of the hubs' members until a member joins or
+    leaves, however (add_member, remove_member, leave_hubs, a direct pop): after each
+    change it is a new table equal to one made from scratch; its arrays are read-only."""
+    from simulation import cooperation as coop
+
+    model = TerritoryModel(smoke(**{"strategy.policy": "cooperate", "steps": 6}), rng=5).run()
+    hubs = model.ptces()
+    assert len(hubs) >= 2
+
+    def check(table):
+        fresh = coop.HubTable(model, hubs, None)
+        assert table.members == fresh.members and table.sizes == fresh.sizes
+        for name in ("ids", "rows", "hub_pos", "ess"):
+            np.testing.assert_array_equal(getattr(table, name), getattr(fresh, name), err_msg=name)
+            assert not getattr(table, name).flags.writeable
+        for got, expected in zip(table.ess_rows(), fresh.ess_rows(), strict=True):
+            np.testing.assert_array_equal(got, expected)
+        np.testing.assert_array_equal(table.ess_by_id(), fresh.ess_by_id())
+        return table
+
+    table = check(coop.hub_table(model, hubs))
+    assert coop.hub_table(model, hubs) is table  # nothing changed: kept
+    assert coop.hub_table(model, hubs[1:]) is not table  # other hubs: another table
+    table = check(coop.hub_table(model, hubs))
+    member = next(m for m in hubs[0].members.values() if m.is_ess)
+    changes = [
+        lambda: hubs[0].remove_member(member),
+        lambda: hubs[0].add_member(member),
+        lambda: coop.leave_hubs(model, [member]),
+        lambda: hubs[0].members.update({member.unique_id: member}),
+        lambda: hubs[0].members.pop(member.unique_id),
+    ]
+    for change in changes:
+        change()
+        new = coop.hub_table(model, hubs)
+        assert new is not table
+        table = check(new)
+
+
+@pytest.mark.parametrize("n_members", [40, 70_000])
+def test_hub_trust_means_equal_np_mean_of_each_hubs_ties_by_lower_end_then_slot(n_members):
+    """hub_trust_means' sort (a uint16 rank of the members up to 2**16 of them, else an
+    int64 key) orders each hub's ties by lower end, then slot, as member_trust_means says."""
+    from simulation.cooperation import hub_trust_means
+
+    rng = np.random.default_rng(n_members)
+    top = n_members + 50
+    hub_of = np.full(top, -1, dtype=np.int64)
+    members = rng.choice(top, n_members, replace=False)
+    hub_of[members] = rng.integers(0, 7, n_members) * 3 + 100  # hub ids, not positions
+    n_ties = 3000
+    u, v = rng.choice(members, n_ties), rng.integers(0, top, n_ties)
+    same = rng.random(n_ties) < 0.8  # most ties inside a hub: v another member of u's hub
+    for k in np.flatnonzero(same):
+        peers = members[hub_of[members] == hub_of[u[k]]]
+        v[k] = peers[rng.integers(len(peers))]
+    trust = rng.random(n_ties)
+    keep = rng.random(n_ties) < 0.9
+    got = hub_trust_means(hub_of, u, v, trust, keep)
+    lists = {}
+    for k in sorted(range(n_ties), key=lambda k: (hub_of[u[k]], min(u[k], v[k]), k)):
+        if keep[k] and u[k] != v[k] and hub_of[u[k]] >= 0 and hub_of[u[k]] == hub_of[v[k]]:
+            lists.setdefault(int(hub_of[u[k]]), []).append(trust[k])
+    assert len(lists) >= 5
+    assert got == {h: float(np.mean(t)) for h, t in lists.items()}
+
+
+def test_rigidities_after_joining_equal_the_method():
+    from simulation import cooperation as coop
+
+    model = TerritoryModel(smoke(**{"strategy.policy": "cooperate", "steps": 6}), rng=8).run()
+    hubs = model.ptces()
+    hubs[0].formalisation = 0.0  # below the target: the target counts
+    hubs[1].formalisation = 0.97
+    assert len(hubs) >= 3
+    assert coop.rigidities_after_joining(hubs, model.config.cooperation) == [h.rigidity_after_joining() for h in hubs]
