@@ -150,7 +150,7 @@ def concentrate(model: TerritoryModel) -> None:
     """Yearly: each organisation that chose to concentrate looks for a partner with
     probability ``merger_attempt_per_year``; the larger absorbs the smaller."""
     cp = model.config.concentration
-    everyone, _ = organisations_by_id(model)
+    everyone, _, rows = organisations_rows_by_id(model)
     concentrating = [o.strategy == "concentrate" for o in everyone]
     orgs = list(compress(everyone, concentrating))  # in id order
     order = model.dyn_rng.permutation(len(orgs))
@@ -159,7 +159,7 @@ def concentrate(model: TerritoryModel) -> None:
     # Per sector, only the organisations that can consent (they chose to concentrate or are
     # in deficit).  Neither changes during this loop (an absorber's deficit may end, but it
     # is then taken), so indexes made now give what a scan at each search would.
-    cols, rows = model.provider_state.cols, rows_of(everyone)
+    cols = model.provider_state.cols
     consenting = np.array(concentrating, dtype=bool) | (cols["insolvent_quarters"][rows] > 0)
     can_consent: dict[int, list[Provider]] = {}
     for o, sector in zip(compress(everyone, consenting.tolist()), cols["sector"][rows[consenting]].tolist(), strict=True):
@@ -252,7 +252,13 @@ class HubTable:
         self.members: list[Provider] = [m for hub in hubs for m in hub.members.values()]
         n = len(self.members)
         self.ids = _read_only(np.fromiter(chain.from_iterable(hub.members for hub in hubs), np.int64, n))
-        self.rows = _read_only(rows_of(self.members))
+        # Rows from the model's cached row of each id (one gather, not a read per member);
+        # from the members themselves if one is not registered (a test's hand-made hub).
+        by_id = model.row_by_id()
+        rows = by_id[self.ids] if n and int(self.ids.max()) < len(by_id) else None
+        if rows is None or (rows < 0).any():
+            rows = rows_of(self.members)
+        self.rows = _read_only(rows)
         self.hub_pos = _read_only(np.repeat(np.arange(len(hubs)), self.sizes))
         self.ess = _read_only(model.provider_state.cols["ess"][self.rows] == 1)
         self._ess_rows: tuple | None = None
@@ -1060,6 +1066,17 @@ def organisations_by_id(model: TerritoryModel) -> tuple[list[Provider], np.ndarr
     return orgs, ids
 
 
+def organisations_rows_by_id(model: TerritoryModel) -> tuple[list[Provider], np.ndarray, np.ndarray]:
+    """organisations_by_id and the organisations' rows: the model's cached
+    organisation_rows() when no sort was needed (they are in organisations()' order)."""
+    orgs = model.organisations()
+    ids = model.organisation_ids()
+    if (ids[1:] <= ids[:-1]).any():
+        orgs, ids = organisations_by_id(model)
+        return orgs, ids, rows_of(orgs)
+    return orgs, ids, model.organisation_rows()
+
+
 def own_hub_positions(ids: np.ndarray, hubs: list[Ptce], table: HubTable | None = None) -> np.ndarray:
     """For the organisations of ids ``ids``, the position in ``hubs`` of the hub each is a
     member of, -1 if none (hubs' members and members' ``ptce`` agree: Ptce.add_member,
@@ -1106,11 +1123,11 @@ def choose_strategies(model: TerritoryModel) -> None:
         for o in model.organisations():
             o.strategy = sp.policy
         return
-    orgs, ids = organisations_by_id(model)
+    orgs, ids, rows = organisations_rows_by_id(model)
     op = model.config.organisation
     n = len(orgs)
     draws = model.dyn_rng.random(n)
-    cols, rows = model.provider_state.cols, rows_of(orgs)
+    cols = model.provider_state.cols
     sheet = cost_sheet(orgs, op, rows)
     result = cols["last_result_eur"][rows]
     perf = result / np.maximum(quarterly_costs_eur(orgs, op, sheet, rows), 1e-9)
