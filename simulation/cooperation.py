@@ -613,9 +613,19 @@ def pool_treasuries(model: TerritoryModel, hubs: list[Ptce]) -> None:
     short = t < 0
     if short.any():
         new_t = t.copy()
+        # mechanisms.carry_from_fund's operations on each hub's slice (its sums numpy's
+        # pairwise sums over the slice, as over the method's own array), without a call
+        # and its array copies per hub:  paid = D, or D F / sum D if the fund is short.
+        deficit = np.where(short, -t, 0.0)
+        add = np.add.reduce
         for k in np.unique(hub_pos[short]).tolist():  # only hubs with a member in deficit
             s, e = bounds[k], bounds[k + 1]
-            new_t[s:e], funds[k] = mech.carry_from_fund(t[s:e], funds[k])
+            total, fund = add(deficit[s:e]), funds[k]
+            if total <= 0 or fund <= 0:
+                continue
+            paid = deficit[s:e] if fund >= total else deficit[s:e] * (fund / total)
+            new_t[s:e] = t[s:e] + paid
+            funds[k] = fund - float(add(paid))
         moved = new_t != t
         _book_carries(cols, stats, rows, t, new_t, moved)
     for hub, fund in zip(hubs, funds, strict=True):
