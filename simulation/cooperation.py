@@ -899,6 +899,31 @@ def update_network(model: TerritoryModel, hubs: list[Ptce] | None = None, by_nod
     return hub_trust_means(hub_of, u, v, t, kept)
 
 
+def advance_hubs(hubs: list[Ptce], member_trust: dict[int, float], cp) -> np.ndarray:
+    """Ptce.advance of every hub over arrays, the scalar mechanisms' operations
+    (tests/test_vectorised.py): each hub's formalisation and depth move, and the exit
+    chance of its members is returned (``member_trust``: by hub id, 0 if absent).
+
+        f' = f + s (f* - f),  d' = min(1, d + g trust (1 - d)),  r = f' n / (n + n_half) (0 if n = 0),
+        x = min(1, rate (r - r0) / (1 - r0)) if r > r0 and r0 < 1, else 0.
+    """
+    if not hubs:
+        return np.zeros(0)
+    f = np.array([hub.formalisation for hub in hubs], dtype=float)
+    d = np.array([hub.depth for hub in hubs], dtype=float)
+    trust = np.array([member_trust.get(hub.unique_id, 0.0) for hub in hubs], dtype=float)
+    n = np.array([len(hub.members) for hub in hubs], dtype=np.int64)
+    f = f + cp.formalisation_speed * (cp.formalisation_target - f)
+    d = np.minimum(1.0, d + cp.depth_growth_per_quarter * trust * (1 - d))
+    for hub, fk, dk in zip(hubs, f.tolist(), d.tolist(), strict=True):
+        hub.formalisation, hub.depth = fk, dk
+    r = np.where(n > 0, f * n / np.maximum(n + cp.rigidity_half_size, 1e-300), 0.0)
+    r0 = cp.rigidity_exit_threshold
+    if r0 >= 1:
+        return np.zeros(len(hubs))
+    return np.where(r > r0, np.minimum(1.0, cp.rigidity_exit_rate * (r - r0) / (1 - r0)), 0.0)
+
+
 def update_hubs(model: TerritoryModel, hubs: list[Ptce], member_trust: dict[int, float], by_node: tuple | None = None) -> None:
     """Ptce.update of every hub, hub after hub (``member_trust``: update_network's means, 0
     for a hub absent from it), the members' exit draws taken at once: the draws of the
@@ -906,7 +931,7 @@ def update_hubs(model: TerritoryModel, hubs: list[Ptce], member_trust: dict[int,
     that order (numpy's Generator.random; tests/test_vectorised.py).  ``by_node``:
     hub_members(hubs, ...) if already made, the hubs' members unchanged since; else the
     model's HubTable (hub_table)."""
-    p_exit = [hub.advance(member_trust.get(hub.unique_id, 0.0)) for hub in hubs]
+    p_exit = advance_hubs(hubs, member_trust, model.config.cooperation)
     if by_node is None:
         table = hub_table(model, hubs)
         members, hub_pos = table.members, table.hub_pos
@@ -917,7 +942,7 @@ def update_hubs(model: TerritoryModel, hubs: list[Ptce], member_trust: dict[int,
         ess = np.flatnonzero(model.provider_state.cols["ess"][rows] == 1)
         ess = ess[np.lexsort((ids[ess], hub_pos[ess]))]  # hub after hub, by id within each
     draws = model.dyn_rng.random(len(ess))  # one per ESS member, even when p_exit = 0
-    for i in ess[draws < np.array(p_exit)[hub_pos[ess]]].tolist():
+    for i in ess[draws < p_exit[hub_pos[ess]]].tolist():
         m = members[i]
         hubs[hub_pos[i]].remove_member(m)
         m.strategy = "independent"  # disappointed by the superstructure

@@ -968,3 +968,25 @@ def test_rigidities_after_joining_equal_the_method():
     hubs[1].formalisation = 0.97
     assert len(hubs) >= 3
     assert coop.rigidities_after_joining(hubs, model.config.cooperation) == [h.rigidity_after_joining() for h in hubs]
+
+
+@pytest.mark.parametrize("threshold", [0.1, 0.3, 1.0])
+def test_advance_hubs_equals_ptce_advance_hub_by_hub(threshold):
+    import copy
+
+    from simulation import cooperation as coop
+
+    model = TerritoryModel(smoke(**{"strategy.policy": "cooperate", "steps": 6}), rng=9).run()
+    cp = model.config.cooperation.model_copy(update={"rigidity_half_size": 1.0, "rigidity_exit_threshold": threshold})
+    model.config = model.config.model_copy(update={"cooperation": cp})  # read by Ptce.advance
+    hubs = model.ptces()
+    assert len(hubs) >= 3
+    hubs[0].depth, hubs[1].formalisation = 0.999, 0.99  # depth capped at 1; a rigid hub
+    twin = copy.deepcopy(model)
+    trust = coop.member_trust_means(model, hubs)
+    trust.pop(hubs[2].unique_id, None)  # a hub without ties between members: trust 0
+    expected = [h.advance(trust.get(h.unique_id, 0.0)) for h in twin.ptces()]
+    got = coop.advance_hubs(hubs, trust, model.config.cooperation).tolist()
+    assert got == expected
+    assert (threshold >= 1) == (max(expected) == 0.0)
+    assert [(h.formalisation, h.depth) for h in hubs] == [(h.formalisation, h.depth) for h in twin.ptces()]
