@@ -540,6 +540,18 @@ class Ptce(mesa.Agent):
         self.remove()
 
 
+def rigidity_array(formalisation: np.ndarray, members: np.ndarray, half_size: float) -> np.ndarray:
+    """mechanisms.ptce_rigidity over arrays, the same operations: r = f n / (n + n_half), 0
+    where n = 0 (n_half > 0: params)."""
+    return np.where(members > 0, formalisation * members / (members + half_size), 0.0)
+
+
+def hub_rigidities(hubs: list[Ptce], cp) -> np.ndarray:
+    """Ptce.rigidity of every hub (tests/test_vectorised.py)."""
+    n = np.array([len(hub.members) for hub in hubs], dtype=np.int64)
+    return rigidity_array(np.array([hub.formalisation for hub in hubs], dtype=float), n, cp.rigidity_half_size)
+
+
 def hub_ess_rows(model: TerritoryModel, hubs: list[Ptce]) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """The ESS members of ``hubs`` in one pass: their rows in ``provider_state``, hub after hub
     in member order (each hub's ``ess_members()`` order), the position in ``hubs`` of each
@@ -568,8 +580,7 @@ def book_ptce_costs(model: TerritoryModel, hubs: list[Ptce], funded_eur: dict[in
     # same operations as the scalar mechanisms (products and sums, no power):
     #   C = a n (1 + k r),  r = f n / (n + n_half) (0 if n = 0),  A = a_dev d (development agency)
     n = np.array([len(hub.members) for hub in hubs], dtype=np.int64)
-    f = np.array([hub.formalisation for hub in hubs], dtype=float)
-    rigidity = np.where(n > 0, f * n / np.maximum(n + cp.rigidity_half_size, 1e-300), 0.0)
+    rigidity = rigidity_array(np.array([hub.formalisation for hub in hubs], dtype=float), n, cp.rigidity_half_size)
     cost = np.where(booking, cp.animation_eur_per_member_quarter * n * (1 + cp.coordination_cost_per_rigidity * rigidity), 0.0)
     agency = np.array(["development_agency" in hub.forms for hub in hubs], dtype=bool) & booking
     outside = np.where(agency, cp.agency_funding_eur_per_quarter * np.array([hub.depth for hub in hubs], dtype=float), 0.0)
@@ -917,7 +928,7 @@ def advance_hubs(hubs: list[Ptce], member_trust: dict[int, float], cp) -> np.nda
     d = np.minimum(1.0, d + cp.depth_growth_per_quarter * trust * (1 - d))
     for hub, fk, dk in zip(hubs, f.tolist(), d.tolist(), strict=True):
         hub.formalisation, hub.depth = fk, dk
-    r = np.where(n > 0, f * n / np.maximum(n + cp.rigidity_half_size, 1e-300), 0.0)
+    r = rigidity_array(f, n, cp.rigidity_half_size)
     r0 = cp.rigidity_exit_threshold
     if r0 >= 1:
         return np.zeros(len(hubs))
@@ -1066,7 +1077,7 @@ def strategy_payoffs(model: TerritoryModel, orgs: list[Provider], sheet: dict[st
         has = which >= 0
         pool = np.array([h.pool_capacity_hours for h in hubs])
         n_hub = np.array([h.size for h in hubs], dtype=np.int64)
-        rig_hub = np.array([h.rigidity for h in hubs])
+        rig_hub = hub_rigidities(hubs, cp)
         w = which[has]
         q_tot[has] = pool[w] + np.where(member[has], 0.0, q[has])
         size[has] = n_hub[w] + np.where(member[has], 0, 1)
@@ -1192,7 +1203,7 @@ def choose_strategies(model: TerritoryModel) -> None:
     imitation = np.where(cnt_k > 0, mean_k - mean_all, 0.0)
     hubs = model.ptces()
     own = own_hub_positions(ids, hubs, hub_table(model, hubs))
-    hub_rigidity = np.array([h.rigidity for h in hubs] + [0.0])  # once per hub, not per member; [-1]: none
+    hub_rigidity = np.append(hub_rigidities(hubs, model.config.cooperation), 0.0)  # once per hub, not per member; [-1]: none
     rigidity = hub_rigidity[own]
     mission_loss = np.column_stack([np.zeros(n), np.ones(n), rigidity])
     governance = cols["governance"][rows]

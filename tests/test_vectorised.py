@@ -990,3 +990,15 @@ def test_advance_hubs_equals_ptce_advance_hub_by_hub(threshold):
     assert got == expected
     assert (threshold >= 1) == (max(expected) == 0.0)
     assert [(h.formalisation, h.depth) for h in hubs] == [(h.formalisation, h.depth) for h in twin.ptces()]
+
+
+def test_hub_rigidities_equal_the_property():
+    from simulation import cooperation as coop
+
+    model = TerritoryModel(smoke(**{"strategy.policy": "cooperate", "steps": 6}), rng=3).run()
+    hubs = model.ptces()
+    assert len(hubs) >= 2
+    hubs[0].formalisation = 0.37
+    for m in list(hubs[1].members.values()):  # an empty hub: rigidity 0
+        hubs[1].remove_member(m)
+    assert coop.hub_rigidities(hubs, model.config.cooperation).tolist() == [h.rigidity for h in hubs]
