@@ -54,31 +54,31 @@ def absorb(model: TerritoryModel, absorber: Provider, absorbed: Provider) -> Non
     governance, governance_base, technicisation = cols["governance"], cols["governance_base"], cols["technicisation"]
     staff_ab = (staff.item(a), staff.item(b))
     treasury_b = treasury.item(b)
-    merged = mech.merge_organisations(
+    # mechanisms.merge_organisations of the two, and of their base governances (the same
+    # weights), in one call (mechanisms.merge_pair).
+    s_fte, i_fte, v_fte, t_eur, g, g_base, tau = mech.merge_pair(
         staff_ab, (staff_ab[0] * share.item(a), staff_ab[1] * share.item(b)),  # Provider.insertion_fte
         (volunteers.item(a), volunteers.item(b)), (treasury.item(a), treasury_b),
-        (governance.item(a), governance.item(b)), (technicisation.item(a), technicisation.item(b)),
-        cp.governance_dilution, cp.technicisation_rise, cp.volunteer_loss,
-    )
-    base = mech.merge_organisations(
-        staff_ab, (0, 0), (0, 0), (0, 0),
-        (governance_base.item(a), governance_base.item(b)), (0, 0), cp.governance_dilution, 0, 0,
+        (governance.item(a), governance.item(b)), (governance_base.item(a), governance_base.item(b)),
+        (technicisation.item(a), technicisation.item(b)), cp.governance_dilution, cp.technicisation_rise, cp.volunteer_loss,
     )
     model.log_merger(absorber, absorbed)
-    staff[a] = merged["staff_fte"]
-    share[a] = merged["insertion_fte"] / merged["staff_fte"] if merged["staff_fte"] > 0 else 0.0
-    volunteers[a] = merged["volunteers_fte"]
+    staff[a] = s_fte
+    share[a] = i_fte / s_fte if s_fte > 0 else 0.0
+    volunteers[a] = v_fte
     cols["transfers_eur"][a] = cols["transfers_eur"].item(a) + treasury_b
     model.quarter_stats["merger_carry_eur"] = model.quarter_stats.get("merger_carry_eur", 0.0) + treasury_b
-    treasury[a] = merged["treasury_eur"]
+    treasury[a] = t_eur
     treasury[b] = 0.0  # carried over: the absorbed ledger closes empty
-    governance[a] = merged["governance"]
-    governance_base[a] = base["governance"]
-    technicisation[a] = merged["technicisation"]
-    if treasury.item(a) >= 0:
+    governance[a] = g
+    governance_base[a] = g_base
+    technicisation[a] = tau
+    if t_eur >= 0:
         cols["insolvent_quarters"][a] = 0
-    if absorbed.prev_flows is not None:
-        absorber.prev_flows = absorbed.prev_flows.copy() if absorber.prev_flows is None else absorber.prev_flows + absorbed.prev_flows
+    absorbed_flows = absorbed.prev_flows
+    if absorbed_flows is not None:
+        absorber_flows = absorber.prev_flows
+        absorber.prev_flows = absorbed_flows.copy() if absorber_flows is None else absorber_flows + absorbed_flows
     model.cooperation.take_over_ties(absorber.unique_id, absorbed.unique_id)  # its ties, trust and kind
     model.regime.on_merger(model, absorber, absorbed)
     model.remove_provider(absorbed)
@@ -252,12 +252,16 @@ class HubTable:
         self.members: list[Provider] = [m for hub in hubs for m in hub.members.values()]
         n = len(self.members)
         self.ids = _read_only(np.fromiter(chain.from_iterable(hub.members for hub in hubs), np.int64, n))
-        # Rows from the model's cached row of each id (one gather, not a read per member);
-        # from the members themselves if one is not registered (a test's hand-made hub).
+        # Rows from the model's cached row of each provider id (one gather, not a read per
+        # member); from the members themselves for the others (local employers, which are
+        # not providers).
         by_id = model.row_by_id()
-        rows = by_id[self.ids] if n and int(self.ids.max()) < len(by_id) else None
-        if rows is None or (rows < 0).any():
-            rows = rows_of(self.members)
+        rows = np.full(n, -1, dtype=np.int64)
+        known = self.ids < len(by_id)
+        rows[known] = by_id[self.ids[known]]
+        missing = np.flatnonzero(rows < 0)
+        if len(missing):
+            rows[missing] = rows_of([self.members[i] for i in missing.tolist()])
         self.rows = _read_only(rows)
         self.hub_pos = _read_only(np.repeat(np.arange(len(hubs)), self.sizes))
         self.ess = _read_only(model.provider_state.cols["ess"][self.rows] == 1)

@@ -722,6 +722,36 @@ def merge_organisations(
     }
 
 
+def merge_pair(
+    staff_fte: tuple[float, float],
+    insertion_fte: tuple[float, float],
+    volunteers_fte: tuple[float, float],
+    treasury_eur: tuple[float, float],
+    governance: tuple[float, float],
+    governance_base: tuple[float, float],
+    technicisation: tuple[float, float],
+    dilution: float,
+    technicisation_rise: float,
+    volunteer_loss: float,
+) -> tuple[float, float, float, float, float, float, float]:
+    """merge_organisations as a tuple (S, I, V, T, g, g_base, tau), with the merged base
+    governance g_base = (1 - d) (S1 gb1 + S2 gb2) / S by the same weights (what a second
+    merge_organisations call on the base governances gives; cooperation.absorb, one call
+    a merger instead of two dicts: tests/test_vectorised.py)."""
+    s = staff_fte[0] + staff_fte[1]
+    w = (0.5, 0.5) if s <= 0 else (staff_fte[0] / s, staff_fte[1] / s)
+    tau = w[0] * technicisation[0] + w[1] * technicisation[1]
+    return (
+        s,
+        insertion_fte[0] + insertion_fte[1],
+        (1 - volunteer_loss) * (volunteers_fte[0] + volunteers_fte[1]),
+        treasury_eur[0] + treasury_eur[1],
+        (1 - dilution) * (w[0] * governance[0] + w[1] * governance[1]),
+        (1 - dilution) * (w[0] * governance_base[0] + w[1] * governance_base[1]),
+        tau + technicisation_rise * (1 - tau),
+    )
+
+
 # --------------------------------------------------------------------------- cooperation (PTCE)
 
 

@@ -1002,3 +1002,18 @@ def test_hub_rigidities_equal_the_property():
     for m in list(hubs[1].members.values()):  # an empty hub: rigidity 0
         hubs[1].remove_member(m)
     assert coop.hub_rigidities(hubs, model.config.cooperation).tolist() == [h.rigidity for h in hubs]
+
+
+def test_merge_pair_equals_two_merge_organisations_calls():
+    """cooperation.absorb's one call: the merged state and the merged base governance are
+    what merge_organisations gives for the two and for their base governances."""
+    rng = np.random.default_rng(2)
+    cases = [tuple(rng.uniform(0, 50, 2)) for _ in range(200)] + [(0.0, 0.0), (0.0, 3.0)]
+    for staff in cases:
+        ins, vol, tre, gov, base, tech = (tuple(rng.uniform(-1e4, 1e4, 2)) if k == 2 else tuple(rng.random(2)) for k in range(6))
+        d, r, loss = rng.random(3)
+        merged = mech.merge_organisations(staff, ins, vol, tre, gov, tech, d, r, loss)
+        based = mech.merge_organisations(staff, (0, 0), (0, 0), (0, 0), base, (0, 0), d, 0, 0)
+        assert mech.merge_pair(staff, ins, vol, tre, gov, base, tech, d, r, loss) == (
+            merged["staff_fte"], merged["insertion_fte"], merged["volunteers_fte"], merged["treasury_eur"],
+            merged["governance"], based["governance"], merged["technicisation"])
