@@ -750,6 +750,7 @@ def cooperate(model: TerritoryModel) -> None:
         return hubs, d[:, seats].tolist(), rigidities_after_joining(hubs, cp)
 
     hubs, to_seat_km, r_after = open_hubs()
+    ptce_rigidity, f_target, half_size = mech.ptce_rigidity, cp.formalisation_target, cp.rigidity_half_size
     # Per municipality, the hubs within the radius (position, distance), and the firms a
     # foundation there could recruit (ptce_candidates_firms): neither changes until a PTCE is
     # founded (joining members are ESS organisations; firms join only at a foundation).
@@ -765,8 +766,10 @@ def cooperate(model: TerritoryModel) -> None:
         options = [(r_after[j], dist, hubs[j].unique_id, j) for j, dist in near if r_after[j] <= cp.rigidity_exit_threshold]
         if options:
             j = min(options)[3]  # (rigidity after joining, distance, id): ids are unique
-            hubs[j].add_member(org)
-            r_after[j] = hubs[j].rigidity_after_joining()
+            hub = hubs[j]
+            hub.add_member(org)
+            # Ptce.rigidity_after_joining, its parameters read once for the loop.
+            r_after[j] = ptce_rigidity(max(hub.formalisation, f_target), len(hub.members) + 1, half_size)
             if index is not None:
                 index.remove(org)
             continue
@@ -1217,7 +1220,8 @@ def choose_strategies(model: TerritoryModel) -> None:
     # Inverse CDF of each organisation's own uniform draw (searchsorted, side right).
     pick = np.minimum((np.cumsum(shares, axis=1) <= draws[:, None]).sum(axis=1), 2)
     # Simultaneous revision: everybody chose above on last year's states.
-    for i, k in zip(np.flatnonzero(pick != strat).tolist(), pick[pick != strat].tolist(), strict=True):
-        orgs[i].strategy = STRATEGIES[k]  # the others keep theirs
+    changed = pick != strat
+    for o, k in zip(compress(orgs, changed.tolist()), pick[changed].tolist(), strict=True):
+        o.strategy = STRATEGIES[k]  # the others keep theirs
     # Members who no longer cooperate leave their hub (STRATEGIES[2] == "cooperate").
     leave_hubs(model, [orgs[i] for i in np.flatnonzero((pick != 2) & (own >= 0)).tolist()])
