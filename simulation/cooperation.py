@@ -544,16 +544,10 @@ class Ptce(mesa.Agent):
         self.remove()
 
 
-def rigidity_array(formalisation: np.ndarray, members: np.ndarray, half_size: float) -> np.ndarray:
-    """mechanisms.ptce_rigidity over arrays, the same operations: r = f n / (n + n_half), 0
-    where n = 0 (n_half > 0: params)."""
-    return np.where(members > 0, formalisation * members / (members + half_size), 0.0)
-
-
 def hub_rigidities(hubs: list[Ptce], cp) -> np.ndarray:
-    """Ptce.rigidity of every hub (tests/test_vectorised.py)."""
+    """Ptce.rigidity of every hub (mechanisms.ptce_rigidities; tests/test_vectorised.py)."""
     n = np.array([len(hub.members) for hub in hubs], dtype=np.int64)
-    return rigidity_array(np.array([hub.formalisation for hub in hubs], dtype=float), n, cp.rigidity_half_size)
+    return mech.ptce_rigidities(np.array([hub.formalisation for hub in hubs], dtype=float), n, cp.rigidity_half_size)
 
 
 def hub_ess_rows(model: TerritoryModel, hubs: list[Ptce]) -> tuple[np.ndarray, np.ndarray, list[int]]:
@@ -580,12 +574,11 @@ def book_ptce_costs(model: TerritoryModel, hubs: list[Ptce], funded_eur: dict[in
     add = np.add.reduce  # ndarray.sum's pairwise sum, without its per-call overhead
     total_staff = np.array([add(staff[s:e]) if e > s else 0.0 for s, e in zip(bounds[:-1], bounds[1:], strict=True)])
     booking = total_staff > 0
-    # Ptce.coordination_cost_eur and outside_funding_eur of every hub over arrays, the
-    # same operations as the scalar mechanisms (products and sums, no power):
-    #   C = a n (1 + k r),  r = f n / (n + n_half) (0 if n = 0),  A = a_dev d (development agency)
+    # Ptce.coordination_cost_eur and outside_funding_eur of every hub over arrays (the
+    # mechanisms over arrays: the same operations), A = a_dev d for a development agency.
     n = np.array([len(hub.members) for hub in hubs], dtype=np.int64)
-    rigidity = rigidity_array(np.array([hub.formalisation for hub in hubs], dtype=float), n, cp.rigidity_half_size)
-    cost = np.where(booking, cp.animation_eur_per_member_quarter * n * (1 + cp.coordination_cost_per_rigidity * rigidity), 0.0)
+    rigidity = mech.ptce_rigidities(np.array([hub.formalisation for hub in hubs], dtype=float), n, cp.rigidity_half_size)
+    cost = np.where(booking, mech.coordination_cost(n, cp.animation_eur_per_member_quarter, rigidity, cp.coordination_cost_per_rigidity), 0.0)
     agency = np.array(["development_agency" in hub.forms for hub in hubs], dtype=bool) & booking
     outside = np.where(agency, cp.agency_funding_eur_per_quarter * np.array([hub.depth for hub in hubs], dtype=float), 0.0)
     funded = np.array([funded_eur.get(hub.unique_id, 0.0) for hub in hubs], dtype=float)
@@ -918,13 +911,10 @@ def update_network(model: TerritoryModel, hubs: list[Ptce] | None = None, by_nod
 
 
 def advance_hubs(hubs: list[Ptce], member_trust: dict[int, float], cp) -> np.ndarray:
-    """Ptce.advance of every hub over arrays, the scalar mechanisms' operations
-    (tests/test_vectorised.py): each hub's formalisation and depth move, and the exit
-    chance of its members is returned (``member_trust``: by hub id, 0 if absent).
-
-        f' = f + s (f* - f),  d' = min(1, d + g trust (1 - d)),  r = f' n / (n + n_half) (0 if n = 0),
-        x = min(1, rate (r - r0) / (1 - r0)) if r > r0 and r0 < 1, else 0.
-    """
+    """Ptce.advance of every hub over arrays (the mechanisms' array forms, the same
+    operations; tests/test_vectorised.py): each hub's formalisation f' = f + s (f* - f)
+    and pooling depth move, and the exit chance of its members at its new rigidity is
+    returned (``member_trust``: by hub id, 0 if absent)."""
     if not hubs:
         return np.zeros(0)
     f = np.array([hub.formalisation for hub in hubs], dtype=float)
@@ -932,14 +922,11 @@ def advance_hubs(hubs: list[Ptce], member_trust: dict[int, float], cp) -> np.nda
     trust = np.array([member_trust.get(hub.unique_id, 0.0) for hub in hubs], dtype=float)
     n = np.array([len(hub.members) for hub in hubs], dtype=np.int64)
     f = f + cp.formalisation_speed * (cp.formalisation_target - f)
-    d = np.minimum(1.0, d + cp.depth_growth_per_quarter * trust * (1 - d))
+    d = mech.pooling_depth_steps(d, trust, cp.depth_growth_per_quarter)
     for hub, fk, dk in zip(hubs, f.tolist(), d.tolist(), strict=True):
         hub.formalisation, hub.depth = fk, dk
-    r = rigidity_array(f, n, cp.rigidity_half_size)
-    r0 = cp.rigidity_exit_threshold
-    if r0 >= 1:
-        return np.zeros(len(hubs))
-    return np.where(r > r0, np.minimum(1.0, cp.rigidity_exit_rate * (r - r0) / (1 - r0)), 0.0)
+    r = mech.ptce_rigidities(f, n, cp.rigidity_half_size)
+    return mech.rigidity_exit_probabilities(r, cp.rigidity_exit_threshold, cp.rigidity_exit_rate)
 
 
 def update_hubs(model: TerritoryModel, hubs: list[Ptce], member_trust: dict[int, float], by_node: tuple | None = None) -> None:

@@ -1017,3 +1017,24 @@ def test_merge_pair_equals_two_merge_organisations_calls():
         assert mech.merge_pair(staff, ins, vol, tre, gov, base, tech, d, r, loss) == (
             merged["staff_fte"], merged["insertion_fte"], merged["volunteers_fte"], merged["treasury_eur"],
             merged["governance"], based["governance"], merged["technicisation"])
+
+
+def test_ptce_mechanisms_over_arrays_equal_the_scalar_forms_bit_for_bit():
+    """The array forms cooperation applies to every hub at once (rigidity, exit chance,
+    pooling depth, coordination cost) give the scalar mechanisms' floats."""
+    rng = np.random.default_rng(12)
+    f, n = rng.random(300), rng.integers(0, 60, 300)
+    n[:5] = 0
+    half = 15.0
+    r = mech.ptce_rigidities(f, n, half)
+    assert r.tolist() == [mech.ptce_rigidity(a, int(b), half) for a, b in zip(f.tolist(), n.tolist(), strict=True)]
+    for threshold in (0.0, 0.2, 0.5, 1.0):
+        got = mech.rigidity_exit_probabilities(r, threshold, 0.3).tolist()
+        assert got == [mech.rigidity_exit_probability(x, threshold, 0.3) for x in r.tolist()]
+    assert mech.rigidity_exit_probabilities(r, 0.2, 50.0).max() == 1.0  # capped
+    d, trust = rng.random(300), rng.random(300)
+    d[:3] = 0.9999
+    got = mech.pooling_depth_steps(d, trust, 5.0).tolist()
+    assert got == [mech.pooling_depth_step(a, b, 5.0) for a, b in zip(d.tolist(), trust.tolist(), strict=True)] and 1.0 in got
+    got = mech.coordination_cost(n, 1234.5, r, 0.8).tolist()
+    assert got == [mech.coordination_cost(int(b), 1234.5, x, 0.8) for b, x in zip(n.tolist(), r.tolist(), strict=True)]
