@@ -54,31 +54,31 @@ def absorb(model: TerritoryModel, absorber: Provider, absorbed: Provider) -> Non
     governance, governance_base, technicisation = cols["governance"], cols["governance_base"], cols["technicisation"]
     staff_ab = (staff.item(a), staff.item(b))
     treasury_b = treasury.item(b)
-    merged = mech.merge_organisations(
+    # mechanisms.merge_organisations of the two, and of their base governances (the same
+    # weights), in one call (mechanisms.merge_pair).
+    s_fte, i_fte, v_fte, t_eur, g, g_base, tau = mech.merge_pair(
         staff_ab, (staff_ab[0] * share.item(a), staff_ab[1] * share.item(b)),  # Provider.insertion_fte
         (volunteers.item(a), volunteers.item(b)), (treasury.item(a), treasury_b),
-        (governance.item(a), governance.item(b)), (technicisation.item(a), technicisation.item(b)),
-        cp.governance_dilution, cp.technicisation_rise, cp.volunteer_loss,
-    )
-    base = mech.merge_organisations(
-        staff_ab, (0, 0), (0, 0), (0, 0),
-        (governance_base.item(a), governance_base.item(b)), (0, 0), cp.governance_dilution, 0, 0,
+        (governance.item(a), governance.item(b)), (governance_base.item(a), governance_base.item(b)),
+        (technicisation.item(a), technicisation.item(b)), cp.governance_dilution, cp.technicisation_rise, cp.volunteer_loss,
     )
     model.log_merger(absorber, absorbed)
-    staff[a] = merged["staff_fte"]
-    share[a] = merged["insertion_fte"] / merged["staff_fte"] if merged["staff_fte"] > 0 else 0.0
-    volunteers[a] = merged["volunteers_fte"]
+    staff[a] = s_fte
+    share[a] = i_fte / s_fte if s_fte > 0 else 0.0
+    volunteers[a] = v_fte
     cols["transfers_eur"][a] = cols["transfers_eur"].item(a) + treasury_b
     model.quarter_stats["merger_carry_eur"] = model.quarter_stats.get("merger_carry_eur", 0.0) + treasury_b
-    treasury[a] = merged["treasury_eur"]
+    treasury[a] = t_eur
     treasury[b] = 0.0  # carried over: the absorbed ledger closes empty
-    governance[a] = merged["governance"]
-    governance_base[a] = base["governance"]
-    technicisation[a] = merged["technicisation"]
-    if treasury.item(a) >= 0:
+    governance[a] = g
+    governance_base[a] = g_base
+    technicisation[a] = tau
+    if t_eur >= 0:
         cols["insolvent_quarters"][a] = 0
-    if absorbed.prev_flows is not None:
-        absorber.prev_flows = absorbed.prev_flows.copy() if absorber.prev_flows is None else absorber.prev_flows + absorbed.prev_flows
+    absorbed_flows = absorbed.prev_flows
+    if absorbed_flows is not None:
+        absorber_flows = absorber.prev_flows
+        absorber.prev_flows = absorbed_flows.copy() if absorber_flows is None else absorber_flows + absorbed_flows
     model.cooperation.take_over_ties(absorber.unique_id, absorbed.unique_id)  # its ties, trust and kind
     model.regime.on_merger(model, absorber, absorbed)
     model.remove_provider(absorbed)
@@ -112,8 +112,8 @@ class NearestIndex:
             bucket.pop(org.unique_id, None)
 
     def nearest(self, muni: int, radius_km: float, ok, k: int) -> list[Provider]:
-        d = self.distance_km[muni]
-        munis = sorted((m for m in self.by_muni if d[m] <= radius_km), key=lambda m: d[m])
+        d = self.distance_km[muni].tolist()  # plain floats: cheaper to index than numpy's
+        munis = sorted((m for m in self.by_muni if d[m] <= radius_km), key=d.__getitem__)
         out: list[Provider] = []
         i = 0
         while i < len(munis) and len(out) < k:
@@ -150,7 +150,7 @@ def concentrate(model: TerritoryModel) -> None:
     """Yearly: each organisation that chose to concentrate looks for a partner with
     probability ``merger_attempt_per_year``; the larger absorbs the smaller."""
     cp = model.config.concentration
-    everyone, _ = organisations_by_id(model)
+    everyone, _, rows = organisations_rows_by_id(model)
     concentrating = [o.strategy == "concentrate" for o in everyone]
     orgs = list(compress(everyone, concentrating))  # in id order
     order = model.dyn_rng.permutation(len(orgs))
@@ -159,7 +159,7 @@ def concentrate(model: TerritoryModel) -> None:
     # Per sector, only the organisations that can consent (they chose to concentrate or are
     # in deficit).  Neither changes during this loop (an absorber's deficit may end, but it
     # is then taken), so indexes made now give what a scan at each search would.
-    cols, rows = model.provider_state.cols, rows_of(everyone)
+    cols = model.provider_state.cols
     consenting = np.array(concentrating, dtype=bool) | (cols["insolvent_quarters"][rows] > 0)
     can_consent: dict[int, list[Provider]] = {}
     for o, sector in zip(compress(everyone, consenting.tolist()), cols["sector"][rows[consenting]].tolist(), strict=True):
@@ -184,6 +184,117 @@ def concentrate(model: TerritoryModel) -> None:
 
 
 # --------------------------------------------------------------------------- PTCE
+_MEMBERSHIP = [object()]
+"""A token renewed on every change of any hub's members (:class:`_Members`): a
+:class:`HubTable` made under another token is stale."""
+
+
+class _Members(dict):
+    """A hub's members, id -> legal person: a dict that renews ``_MEMBERSHIP``'s token on
+    every change, however made (Ptce.add_member, remove_member, leave_hubs, a direct
+    ``pop``), so that a :class:`HubTable` of the hubs' members is remade only when a
+    membership changed (issue 9: it was remade 6 times a quarter, for 2 or 3 changes)."""
+
+    __slots__ = ()
+
+    def __setitem__(self, key, value) -> None:
+        _MEMBERSHIP[0] = object()
+        dict.__setitem__(self, key, value)
+
+    def __delitem__(self, key) -> None:
+        _MEMBERSHIP[0] = object()
+        dict.__delitem__(self, key)
+
+    def pop(self, *args):
+        _MEMBERSHIP[0] = object()
+        return dict.pop(self, *args)
+
+    def popitem(self):
+        _MEMBERSHIP[0] = object()
+        return dict.popitem(self)
+
+    def clear(self) -> None:
+        _MEMBERSHIP[0] = object()
+        dict.clear(self)
+
+    def update(self, *args, **kwargs) -> None:
+        _MEMBERSHIP[0] = object()
+        dict.update(self, *args, **kwargs)
+
+    def setdefault(self, key, default=None):
+        _MEMBERSHIP[0] = object()
+        return dict.setdefault(self, key, default)
+
+    def __ior__(self, other):
+        _MEMBERSHIP[0] = object()
+        return dict.__ior__(self, other)
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False  # shared by the phases of a quarter: none may write into it
+    return a
+
+
+class HubTable:
+    """The members of ``hubs`` (model.ptces()) as arrays, hub after hub in member order:
+    ``members``, their ``ids`` and ``rows``, ``hub_pos`` (the position in ``hubs`` of each
+    one's hub), ``ess`` (whether each is an ESS organisation) and the hubs' ``sizes``.
+
+    Kept on the model (hub_table) and shared by the phases of a quarter (book_ptce_costs,
+    pool_treasuries, update_network, update_hubs, restore_hubs_legality, choose_strategies)
+    until a hub's members change (_Members renews the token) or the hubs do.  Only what
+    cannot change while the membership stands is kept (ids, rows, ess): a member's staff,
+    treasury or ``alive`` is read from the columns and agents at each use."""
+
+    def __init__(self, model: TerritoryModel, hubs: list[Ptce], token: object) -> None:
+        self.hubs, self.token = hubs, token
+        self.sizes = [len(hub.members) for hub in hubs]
+        self.members: list[Provider] = [m for hub in hubs for m in hub.members.values()]
+        n = len(self.members)
+        self.ids = _read_only(np.fromiter(chain.from_iterable(hub.members for hub in hubs), np.int64, n))
+        # Rows from the model's cached row of each provider id (one gather, not a read per
+        # member); from the members themselves for the others (local employers, which are
+        # not providers).
+        by_id = model.row_by_id()
+        rows = np.full(n, -1, dtype=np.int64)
+        known = self.ids < len(by_id)
+        rows[known] = by_id[self.ids[known]]
+        missing = np.flatnonzero(rows < 0)
+        if len(missing):
+            rows[missing] = rows_of([self.members[i] for i in missing.tolist()])
+        self.rows = _read_only(rows)
+        self.hub_pos = _read_only(np.repeat(np.arange(len(hubs)), self.sizes))
+        self.ess = _read_only(model.provider_state.cols["ess"][self.rows] == 1)
+        self._ess_rows: tuple | None = None
+        self._ess_by_id: np.ndarray | None = None
+
+    def ess_rows(self) -> tuple[np.ndarray, np.ndarray, list[int]]:
+        """hub_ess_rows: the ESS members' rows, the position of each one's hub, and the
+        bounds of each hub's slice."""
+        if self._ess_rows is None:
+            hub_pos = _read_only(self.hub_pos[self.ess])
+            bounds = np.zeros(len(self.hubs) + 1, dtype=np.int64)
+            np.cumsum(np.bincount(hub_pos, minlength=len(self.hubs)), out=bounds[1:])
+            self._ess_rows = (_read_only(self.rows[self.ess]), hub_pos, bounds.tolist())
+        return self._ess_rows
+
+    def ess_by_id(self) -> np.ndarray:
+        """The ESS members' places in ``members``, hub after hub, by id within each hub."""
+        if self._ess_by_id is None:
+            ess = np.flatnonzero(self.ess)
+            self._ess_by_id = _read_only(ess[np.lexsort((self.ids[ess], self.hub_pos[ess]))])
+        return self._ess_by_id
+
+
+def hub_table(model: TerritoryModel, hubs: list[Ptce]) -> HubTable:
+    """The HubTable of ``hubs``: the model's kept one if no hub's members changed since it
+    was made and the hubs are the same, else a new one (then kept)."""
+    table, token = getattr(model, "_hub_table", None), _MEMBERSHIP[0]
+    if table is None or table.token is not token or table.hubs != hubs:
+        table = model._hub_table = HubTable(model, list(hubs), token)
+    return table
+
+
 def _book_carries(cols: dict, stats: dict, rows: np.ndarray, t: np.ndarray, new_t: np.ndarray, moved: np.ndarray) -> None:
     """What a PTCE fund carried to its members (treasury t -> new_t at ``rows``, ``moved``
     where it changed): the carried_eur and transfers_eur columns, the quarter's
@@ -211,7 +322,7 @@ class Ptce(mesa.Agent):
     def __init__(self, model: TerritoryModel, seat: int, members: list[Provider]) -> None:
         super().__init__(model)
         self.seat = seat
-        self.members: dict[int, Provider] = {}
+        self.members: dict[int, Provider] = _Members()
         self.fund_eur = 0.0
         self.depth = 0.0
         self.formalisation = 0.0
@@ -433,17 +544,18 @@ class Ptce(mesa.Agent):
         self.remove()
 
 
+def hub_rigidities(hubs: list[Ptce], cp) -> np.ndarray:
+    """Ptce.rigidity of every hub (mechanisms.ptce_rigidities; tests/test_vectorised.py)."""
+    n = np.array([len(hub.members) for hub in hubs], dtype=np.int64)
+    return mech.ptce_rigidities(np.array([hub.formalisation for hub in hubs], dtype=float), n, cp.rigidity_half_size)
+
+
 def hub_ess_rows(model: TerritoryModel, hubs: list[Ptce]) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """The ESS members of ``hubs`` in one pass: their rows in ``provider_state``, hub after hub
     in member order (each hub's ``ess_members()`` order), the position in ``hubs`` of each
-    one's hub, and the bounds of each hub's slice (``len(hubs) + 1`` of them)."""
-    members = [m for hub in hubs for m in hub.members.values()]
-    rows = rows_of(members)
-    ess = model.provider_state.cols["ess"][rows] == 1
-    hub_pos = np.repeat(np.arange(len(hubs)), [len(hub.members) for hub in hubs])[ess]
-    bounds = np.zeros(len(hubs) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(hub_pos, minlength=len(hubs)), out=bounds[1:])
-    return rows[ess], hub_pos, bounds.tolist()
+    one's hub, and the bounds of each hub's slice (``len(hubs) + 1`` of them); from the
+    model's HubTable (read-only arrays, shared until a membership changes)."""
+    return hub_table(model, hubs).ess_rows()
 
 
 def book_ptce_costs(model: TerritoryModel, hubs: list[Ptce], funded_eur: dict[int, float]) -> list[float]:
@@ -456,18 +568,22 @@ def book_ptce_costs(model: TerritoryModel, hubs: list[Ptce], funded_eur: dict[in
     C_h the hub's coordination cost, P_h its funded share, A_h a development agency's
     outside funding; a hub whose members have no staff books nothing.  Each hub's staff sum
     is numpy's over its own members, as the method's (tests/test_vectorised.py)."""
-    cols = model.provider_state.cols
+    cols, cp = model.provider_state.cols, model.config.cooperation
     rows, hub_pos, bounds = hub_ess_rows(model, hubs)
     staff = cols["staff_fte"][rows]
-    total_staff, cost, subsidy = np.zeros(len(hubs)), np.zeros(len(hubs)), np.zeros(len(hubs))
-    outside_eur = [0.0] * len(hubs)
-    for k, hub in enumerate(hubs):
-        s, e = bounds[k], bounds[k + 1]
-        if e == s or (total := staff[s:e].sum()) <= 0:
-            continue
-        outside = hub.outside_funding_eur()
-        total_staff[k], cost[k], subsidy[k] = total, hub.coordination_cost_eur(), funded_eur.get(hub.unique_id, 0.0) + outside
-        outside_eur[k] = outside
+    add = np.add.reduce  # ndarray.sum's pairwise sum, without its per-call overhead
+    total_staff = np.array([add(staff[s:e]) if e > s else 0.0 for s, e in zip(bounds[:-1], bounds[1:], strict=True)])
+    booking = total_staff > 0
+    # Ptce.coordination_cost_eur and outside_funding_eur of every hub over arrays (the
+    # mechanisms over arrays: the same operations), A = a_dev d for a development agency.
+    n = np.array([len(hub.members) for hub in hubs], dtype=np.int64)
+    rigidity = mech.ptce_rigidities(np.array([hub.formalisation for hub in hubs], dtype=float), n, cp.rigidity_half_size)
+    cost = np.where(booking, mech.coordination_cost(n, cp.animation_eur_per_member_quarter, rigidity, cp.coordination_cost_per_rigidity), 0.0)
+    agency = np.array(["development_agency" in hub.forms for hub in hubs], dtype=bool) & booking
+    outside = np.where(agency, cp.agency_funding_eur_per_quarter * np.array([hub.depth for hub in hubs], dtype=float), 0.0)
+    funded = np.array([funded_eur.get(hub.unique_id, 0.0) for hub in hubs], dtype=float)
+    subsidy = np.where(booking, funded + outside, 0.0)
+    outside_eur = outside.tolist()
     booked = total_staff[hub_pos] > 0
     rows, hub_pos = rows[booked], hub_pos[booked]
     w = staff[booked] / total_staff[hub_pos]
@@ -505,9 +621,19 @@ def pool_treasuries(model: TerritoryModel, hubs: list[Ptce]) -> None:
     short = t < 0
     if short.any():
         new_t = t.copy()
+        # mechanisms.carry_from_fund's operations on each hub's slice (its sums numpy's
+        # pairwise sums over the slice, as over the method's own array), without a call
+        # and its array copies per hub:  paid = D, or D F / sum D if the fund is short.
+        deficit = np.where(short, -t, 0.0)
+        add = np.add.reduce
         for k in np.unique(hub_pos[short]).tolist():  # only hubs with a member in deficit
             s, e = bounds[k], bounds[k + 1]
-            new_t[s:e], funds[k] = mech.carry_from_fund(t[s:e], funds[k])
+            total, fund = add(deficit[s:e]), funds[k]
+            if total <= 0 or fund <= 0:
+                continue
+            paid = deficit[s:e] if fund >= total else deficit[s:e] * (fund / total)
+            new_t[s:e] = t[s:e] + paid
+            funds[k] = fund - float(add(paid))
         moved = new_t != t
         _book_carries(cols, stats, rows, t, new_t, moved)
     for hub, fund in zip(hubs, funds, strict=True):
@@ -552,8 +678,17 @@ def hub_trust_means(hub_of: np.ndarray, u: np.ndarray, v: np.ndarray, trust: np.
     hub_ids, low, trust = hu[inside], np.minimum(u[inside], v[inside]), trust[inside]
     if not len(hub_ids):
         return {}
-    # By hub, then lower end, then slot: one stable sort of a key (hub, lower end).
-    order = np.argsort(hub_ids * len(hub_of) + low, kind="stable")
+    # By hub, then lower end, then slot: one stable sort of a key (hub, lower end).  Both
+    # ends of such a tie are members of the hub, so the key can be the lower end's rank
+    # among all members ordered by (hub, id): below 2**16 members a uint16, which numpy
+    # sorts stably by radix, some 5 times faster than the int64 (hub, id) key (issue 9).
+    members = np.flatnonzero(hub_of >= 0)  # by id
+    if len(members) <= 1 << 16:
+        rank = np.zeros(len(hub_of), dtype=np.uint16)
+        rank[members[np.argsort(hub_of[members], kind="stable")]] = np.arange(len(members))
+        order = np.argsort(rank[low], kind="stable")
+    else:
+        order = np.argsort(hub_ids * len(hub_of) + low, kind="stable")
     hub_ids, trust = hub_ids[order], trust[order]
     cuts = (np.flatnonzero(hub_ids[1:] != hub_ids[:-1]) + 1).tolist()
     starts, ends = [0, *cuts], [*cuts, len(hub_ids)]
@@ -577,6 +712,14 @@ def ptce_candidates_firms(model: TerritoryModel, muni: int, exclude: set[int]) -
     return sorted(firms, key=lambda f: (d[muni, f.municipality], f.unique_id))
 
 
+def rigidities_after_joining(hubs: list[Ptce], cp) -> list[float]:
+    """Ptce.rigidity_after_joining of every hub over arrays, the same operations
+    (tests/test_vectorised.py):  r = max(f, f_target) (n + 1) / ((n + 1) + n_half)."""
+    after = np.array([len(p.members) for p in hubs], dtype=np.int64) + 1  # > 0: mechanisms.ptce_rigidity's n > 0 case
+    f = np.maximum(np.array([p.formalisation for p in hubs], dtype=float), cp.formalisation_target)
+    return (f * after / (after + cp.rigidity_half_size)).tolist()
+
+
 def cooperate(model: TerritoryModel) -> None:
     """Each cooperating organisation outside a PTCE tries, with probability
     ``join_per_quarter``, to join the nearby PTCE where it would add least rigidity (if
@@ -586,7 +729,10 @@ def cooperate(model: TerritoryModel) -> None:
     d = model.territory.distance_km
     seekers = [o for o in organisations_by_id(model)[0] if o.strategy == "cooperate" and o.ptce is None]  # in id order
     draws = model.dyn_rng.random(len(seekers))
-    index = NearestIndex(seekers, d, in_id_order=True)
+    # The founding partners' index, made at the first foundation attempt (in most quarters
+    # none reaches one): of the seekers still outside a PTCE then, the only ones its search
+    # can accept (found_ptce), so it finds what an index of all seekers made now would.
+    index: NearestIndex | None = None
 
     def open_hubs() -> tuple[list[Ptce], np.ndarray, list[float]]:
         # Each hub's rigidity with one more member changes only when it admits one (below):
@@ -594,16 +740,17 @@ def cooperate(model: TerritoryModel) -> None:
         # Distances from each municipality to each hub's seat, as plain floats.
         hubs = model.ptces()
         seats = np.array([p.seat for p in hubs], dtype=np.int64)
-        return hubs, d[:, seats].tolist(), [p.rigidity_after_joining() for p in hubs]
+        return hubs, d[:, seats].tolist(), rigidities_after_joining(hubs, cp)
 
     hubs, to_seat_km, r_after = open_hubs()
+    ptce_rigidity, f_target, half_size = mech.ptce_rigidity, cp.formalisation_target, cp.rigidity_half_size
     # Per municipality, the hubs within the radius (position, distance), and the firms a
     # foundation there could recruit (ptce_candidates_firms): neither changes until a PTCE is
     # founded (joining members are ESS organisations; firms join only at a foundation).
     near_hubs: dict[int, list[tuple[int, float]]] = {}
     firms_near: dict[int, list[Provider]] = {}
-    for org, u in zip(seekers, draws, strict=True):
-        if org.ptce is not None or not org.alive or u >= cp.join_per_quarter:
+    for org in compress(seekers, (draws < cp.join_per_quarter).tolist()):  # those who try, in id order
+        if org.ptce is not None or not org.alive:
             continue
         muni = org.municipality
         near = near_hubs.get(muni)
@@ -612,13 +759,18 @@ def cooperate(model: TerritoryModel) -> None:
         options = [(r_after[j], dist, hubs[j].unique_id, j) for j, dist in near if r_after[j] <= cp.rigidity_exit_threshold]
         if options:
             j = min(options)[3]  # (rigidity after joining, distance, id): ids are unique
-            hubs[j].add_member(org)
-            r_after[j] = hubs[j].rigidity_after_joining()
-            index.remove(org)
+            hub = hubs[j]
+            hub.add_member(org)
+            # Ptce.rigidity_after_joining, its parameters read once for the loop.
+            r_after[j] = ptce_rigidity(max(hub.formalisation, f_target), len(hub.members) + 1, half_size)
+            if index is not None:
+                index.remove(org)
             continue
         firms = firms_near.get(muni)
         if firms is None:
             firms = firms_near[muni] = ptce_candidates_firms(model, muni, set())
+        if firms and index is None:
+            index = NearestIndex([o for o in seekers if o.ptce is None], d, in_id_order=True)
         if found_ptce(model, org, index, firms) is not None:
             hubs, to_seat_km, r_after = open_hubs()  # the new PTCE is open to the next seekers
             near_hubs.clear()
@@ -687,20 +839,20 @@ def restore_hubs_legality(model: TerritoryModel, hubs: list[Ptce]) -> None:
     (a recruited firm is in no PTCE; a dissolved hub's fund goes to treasuries)."""
     if not hubs:
         return
-    sizes = [len(hub.members) for hub in hubs]
-    members = [m for hub in hubs for m in hub.members.values()]
-    cols, rows = model.provider_state.cols, rows_of(members)
-    ess = cols["ess"][rows] == 1
+    table = hub_table(model, hubs)
+    members, rows, ess, hub_pos = table.members, table.rows, table.ess, table.hub_pos
     alive = np.fromiter(map(attrgetter("alive"), members), bool, len(members))
-    leaving = ~alive | (~ess & (cols["staff_fte"][rows] <= 0))
-    hub_pos = np.repeat(np.arange(len(hubs)), sizes)
+    leaving = ~alive | (~ess & (model.provider_state.cols["staff_fte"][rows] <= 0))
     n_leaving = np.bincount(hub_pos[leaving], minlength=len(hubs))
     n_ess = np.bincount(hub_pos[ess], minlength=len(hubs))
-    # Nothing to do: no one leaves, a firm is left (ess < size), and the law's composition is met.
-    fine = (n_leaving == 0) & (n_ess < np.array(sizes, dtype=np.int64))
-    for hub, ok, ess_count in zip(hubs, fine.tolist(), n_ess.tolist(), strict=True):
-        if not (ok and hub.legal(ess_count)):
-            restore_legality(model, hub)
+    size = np.array(table.sizes, dtype=np.int64)
+    # Nothing to do: no one leaves, a firm is left (ess < size), and the law's composition
+    # is met (Ptce.legal: size >= founding_members_min, ess >= 1, size - ess >= 1).
+    fine = (n_leaving == 0) & (n_ess < size) & (size >= model.config.cooperation.founding_members_min) & (n_ess >= 1)
+    if fine.all():
+        return
+    for k in np.flatnonzero(~fine).tolist():  # in hub order
+        restore_legality(model, hubs[k])
 
 
 # --------------------------------------------------------------------------- network
@@ -715,7 +867,7 @@ def update_network(model: TerritoryModel, hubs: list[Ptce] | None = None, by_nod
     add their own trust gain, regimes.Cooperative.fund_joint_projects).  The regime is told
     of the dropped ties (a joint project on one ends: regimes.Cooperative.on_ties_dropped).
     ``by_node``: hub_by_node(hubs, ...) with the members' rows (hub_members), if already
-    made (TerritoryModel.update_cooperation: update_hubs reads them too).
+    made; else read from the model's HubTable (hub_table).
     """
     cp = model.config.cooperation
     net = model.cooperation
@@ -726,9 +878,16 @@ def update_network(model: TerritoryModel, hubs: list[Ptce] | None = None, by_nod
     top = max(int(u.max(initial=-1)), int(v.max(initial=-1)), int(ids.max(initial=-1))) + 1
     # Arrays by node id: the hub of each member, and of each member whose quarter ended
     # without a deficit (-1 otherwise).
-    hub_of, members, member_ids, owner, rows = hub_members(hubs, top) if by_node is None else by_node
-    if len(hub_of) < top:
-        hub_of = np.concatenate((hub_of, np.full(top - len(hub_of), -1, dtype=np.int64)))
+    if by_node is None:
+        table = hub_table(model, hubs)
+        member_ids, rows = table.ids, table.rows
+        owner = np.array([hub.unique_id for hub in hubs], dtype=np.int64)[table.hub_pos]
+        hub_of = np.full(max(top, int(member_ids.max(initial=-1)) + 1), -1, dtype=np.int64)
+        hub_of[member_ids] = owner  # a member is in one hub only
+    else:
+        hub_of, _, member_ids, owner, rows = by_node
+        if len(hub_of) < top:
+            hub_of = np.concatenate((hub_of, np.full(top - len(hub_of), -1, dtype=np.int64)))
     hub_ok = np.full(len(hub_of), -1, dtype=np.int64)
     ok = model.provider_state.cols["last_result_eur"][rows] >= 0
     hub_ok[member_ids[ok]] = owner[ok]
@@ -751,19 +910,44 @@ def update_network(model: TerritoryModel, hubs: list[Ptce] | None = None, by_nod
     return hub_trust_means(hub_of, u, v, t, kept)
 
 
+def advance_hubs(hubs: list[Ptce], member_trust: dict[int, float], cp) -> np.ndarray:
+    """Ptce.advance of every hub over arrays (the mechanisms' array forms, the same
+    operations; tests/test_vectorised.py): each hub's formalisation f' = f + s (f* - f)
+    and pooling depth move, and the exit chance of its members at its new rigidity is
+    returned (``member_trust``: by hub id, 0 if absent)."""
+    if not hubs:
+        return np.zeros(0)
+    f = np.array([hub.formalisation for hub in hubs], dtype=float)
+    d = np.array([hub.depth for hub in hubs], dtype=float)
+    trust = np.array([member_trust.get(hub.unique_id, 0.0) for hub in hubs], dtype=float)
+    n = np.array([len(hub.members) for hub in hubs], dtype=np.int64)
+    f = f + cp.formalisation_speed * (cp.formalisation_target - f)
+    d = mech.pooling_depth_steps(d, trust, cp.depth_growth_per_quarter)
+    for hub, fk, dk in zip(hubs, f.tolist(), d.tolist(), strict=True):
+        hub.formalisation, hub.depth = fk, dk
+    r = mech.ptce_rigidities(f, n, cp.rigidity_half_size)
+    return mech.rigidity_exit_probabilities(r, cp.rigidity_exit_threshold, cp.rigidity_exit_rate)
+
+
 def update_hubs(model: TerritoryModel, hubs: list[Ptce], member_trust: dict[int, float], by_node: tuple | None = None) -> None:
     """Ptce.update of every hub, hub after hub (``member_trust``: update_network's means, 0
     for a hub absent from it), the members' exit draws taken at once: the draws of the
     hubs one after the other, each over its ESS members by id, are one call's draws in
     that order (numpy's Generator.random; tests/test_vectorised.py).  ``by_node``:
-    hub_members(hubs, ...) if already made, the hubs' members unchanged since."""
-    p_exit = [hub.advance(member_trust.get(hub.unique_id, 0.0)) for hub in hubs]
-    _, members, ids, _, rows = hub_members(hubs, 0) if by_node is None else by_node
-    hub_pos = np.repeat(np.arange(len(hubs)), [len(hub.members) for hub in hubs])
-    ess = np.flatnonzero(model.provider_state.cols["ess"][rows] == 1)
-    ess = ess[np.lexsort((ids[ess], hub_pos[ess]))]  # hub after hub, by id within each
+    hub_members(hubs, ...) if already made, the hubs' members unchanged since; else the
+    model's HubTable (hub_table)."""
+    p_exit = advance_hubs(hubs, member_trust, model.config.cooperation)
+    if by_node is None:
+        table = hub_table(model, hubs)
+        members, hub_pos = table.members, table.hub_pos
+        ess = table.ess_by_id()  # hub after hub, by id within each
+    else:
+        _, members, ids, _, rows = by_node
+        hub_pos = np.repeat(np.arange(len(hubs)), [len(hub.members) for hub in hubs])
+        ess = np.flatnonzero(model.provider_state.cols["ess"][rows] == 1)
+        ess = ess[np.lexsort((ids[ess], hub_pos[ess]))]  # hub after hub, by id within each
     draws = model.dyn_rng.random(len(ess))  # one per ESS member, even when p_exit = 0
-    for i in ess[draws < np.array(p_exit)[hub_pos[ess]]].tolist():
+    for i in ess[draws < p_exit[hub_pos[ess]]].tolist():
         m = members[i]
         hubs[hub_pos[i]].remove_member(m)
         m.strategy = "independent"  # disappointed by the superstructure
@@ -887,7 +1071,7 @@ def strategy_payoffs(model: TerritoryModel, orgs: list[Provider], sheet: dict[st
         has = which >= 0
         pool = np.array([h.pool_capacity_hours for h in hubs])
         n_hub = np.array([h.size for h in hubs], dtype=np.int64)
-        rig_hub = np.array([h.rigidity for h in hubs])
+        rig_hub = hub_rigidities(hubs, cp)
         w = which[has]
         q_tot[has] = pool[w] + np.where(member[has], 0.0, q[has])
         size[has] = n_hub[w] + np.where(member[has], 0, 1)
@@ -922,15 +1106,30 @@ def organisations_by_id(model: TerritoryModel) -> tuple[list[Provider], np.ndarr
     return orgs, ids
 
 
-def own_hub_positions(ids: np.ndarray, hubs: list[Ptce]) -> np.ndarray:
+def organisations_rows_by_id(model: TerritoryModel) -> tuple[list[Provider], np.ndarray, np.ndarray]:
+    """organisations_by_id and the organisations' rows: the model's cached
+    organisation_rows() when no sort was needed (they are in organisations()' order)."""
+    orgs = model.organisations()
+    ids = model.organisation_ids()
+    if (ids[1:] <= ids[:-1]).any():
+        orgs, ids = organisations_by_id(model)
+        return orgs, ids, rows_of(orgs)
+    return orgs, ids, model.organisation_rows()
+
+
+def own_hub_positions(ids: np.ndarray, hubs: list[Ptce], table: HubTable | None = None) -> np.ndarray:
     """For the organisations of ids ``ids``, the position in ``hubs`` of the hub each is a
     member of, -1 if none (hubs' members and members' ``ptce`` agree: Ptce.add_member,
-    remove_member), from the hubs' members rather than a pass over the organisations."""
+    remove_member), from the hubs' members rather than a pass over the organisations.
+    ``table``: the hubs' HubTable, if at hand."""
     own = np.full(len(ids), -1, dtype=np.int64)
     if not hubs or not len(ids):
         return own
-    member_ids = np.fromiter(chain.from_iterable(hub.members for hub in hubs), dtype=np.int64, count=sum(len(hub.members) for hub in hubs))
-    hub_pos = np.repeat(np.arange(len(hubs)), [len(hub.members) for hub in hubs])
+    if table is not None:
+        member_ids, hub_pos = table.ids, table.hub_pos
+    else:
+        member_ids = np.fromiter(chain.from_iterable(hub.members for hub in hubs), dtype=np.int64, count=sum(len(hub.members) for hub in hubs))
+        hub_pos = np.repeat(np.arange(len(hubs)), [len(hub.members) for hub in hubs])
     index = np.full(max(int(ids.max()), int(member_ids.max(initial=-1))) + 1, -1, dtype=np.int64)
     index[ids] = np.arange(len(ids))
     at = index[member_ids]
@@ -964,11 +1163,11 @@ def choose_strategies(model: TerritoryModel) -> None:
         for o in model.organisations():
             o.strategy = sp.policy
         return
-    orgs, ids = organisations_by_id(model)
+    orgs, ids, rows = organisations_rows_by_id(model)
     op = model.config.organisation
     n = len(orgs)
     draws = model.dyn_rng.random(n)
-    cols, rows = model.provider_state.cols, rows_of(orgs)
+    cols = model.provider_state.cols
     sheet = cost_sheet(orgs, op, rows)
     result = cols["last_result_eur"][rows]
     perf = result / np.maximum(quarterly_costs_eur(orgs, op, sheet, rows), 1e-9)
@@ -997,8 +1196,8 @@ def choose_strategies(model: TerritoryModel) -> None:
     mean_k = np.divide(sum_k, cnt_k, out=np.zeros((n, 3)), where=cnt_k > 0)
     imitation = np.where(cnt_k > 0, mean_k - mean_all, 0.0)
     hubs = model.ptces()
-    own = own_hub_positions(ids, hubs)
-    hub_rigidity = np.array([h.rigidity for h in hubs] + [0.0])  # once per hub, not per member; [-1]: none
+    own = own_hub_positions(ids, hubs, hub_table(model, hubs))
+    hub_rigidity = np.append(hub_rigidities(hubs, model.config.cooperation), 0.0)  # once per hub, not per member; [-1]: none
     rigidity = hub_rigidity[own]
     mission_loss = np.column_stack([np.zeros(n), np.ones(n), rigidity])
     governance = cols["governance"][rows]
@@ -1008,7 +1207,8 @@ def choose_strategies(model: TerritoryModel) -> None:
     # Inverse CDF of each organisation's own uniform draw (searchsorted, side right).
     pick = np.minimum((np.cumsum(shares, axis=1) <= draws[:, None]).sum(axis=1), 2)
     # Simultaneous revision: everybody chose above on last year's states.
-    for i, k in zip(np.flatnonzero(pick != strat).tolist(), pick[pick != strat].tolist(), strict=True):
-        orgs[i].strategy = STRATEGIES[k]  # the others keep theirs
+    changed = pick != strat
+    for o, k in zip(compress(orgs, changed.tolist()), pick[changed].tolist(), strict=True):
+        o.strategy = STRATEGIES[k]  # the others keep theirs
     # Members who no longer cooperate leave their hub (STRATEGIES[2] == "cooperate").
     leave_hubs(model, [orgs[i] for i in np.flatnonzero((pick != 2) & (own >= 0)).tolist()])

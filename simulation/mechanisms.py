@@ -722,6 +722,36 @@ def merge_organisations(
     }
 
 
+def merge_pair(
+    staff_fte: tuple[float, float],
+    insertion_fte: tuple[float, float],
+    volunteers_fte: tuple[float, float],
+    treasury_eur: tuple[float, float],
+    governance: tuple[float, float],
+    governance_base: tuple[float, float],
+    technicisation: tuple[float, float],
+    dilution: float,
+    technicisation_rise: float,
+    volunteer_loss: float,
+) -> tuple[float, float, float, float, float, float, float]:
+    """merge_organisations as a tuple (S, I, V, T, g, g_base, tau), with the merged base
+    governance g_base = (1 - d) (S1 gb1 + S2 gb2) / S by the same weights (what a second
+    merge_organisations call on the base governances gives; cooperation.absorb, one call
+    a merger instead of two dicts: tests/test_vectorised.py)."""
+    s = staff_fte[0] + staff_fte[1]
+    w = (0.5, 0.5) if s <= 0 else (staff_fte[0] / s, staff_fte[1] / s)
+    tau = w[0] * technicisation[0] + w[1] * technicisation[1]
+    return (
+        s,
+        insertion_fte[0] + insertion_fte[1],
+        (1 - volunteer_loss) * (volunteers_fte[0] + volunteers_fte[1]),
+        treasury_eur[0] + treasury_eur[1],
+        (1 - dilution) * (w[0] * governance[0] + w[1] * governance[1]),
+        (1 - dilution) * (w[0] * governance_base[0] + w[1] * governance_base[1]),
+        tau + technicisation_rise * (1 - tau),
+    )
+
+
 # --------------------------------------------------------------------------- cooperation (PTCE)
 
 
@@ -750,6 +780,14 @@ def ptce_rigidity(formalisation: float, members: int, half_size: float) -> float
     return formalisation * members / (members + half_size) if members > 0 else 0.0
 
 
+def ptce_rigidities(formalisation: np.ndarray, members: np.ndarray, half_size: float) -> np.ndarray:
+    """ptce_rigidity of several PTCEs, the same operations: r = f n / (n + n_half), 0 where
+    n = 0 (n_half > 0).  Bit for bit the scalar's (tests/test_vectorised.py)."""
+    members = np.asarray(members)
+    with np.errstate(divide="ignore", invalid="ignore"):  # n + n_half = 0 only where n = 0
+        return np.where(members > 0, formalisation * members / (members + half_size), 0.0)
+
+
 def rigidity_exit_probability(rigidity: float, threshold: float, rate: float) -> float:
     """Quarterly chance that a member leaves: x = rate (r - r0) / (1 - r0) above r0, else 0."""
     if rigidity <= threshold or threshold >= 1:
@@ -757,14 +795,28 @@ def rigidity_exit_probability(rigidity: float, threshold: float, rate: float) ->
     return min(1.0, rate * (rigidity - threshold) / (1 - threshold))
 
 
+def rigidity_exit_probabilities(rigidity: np.ndarray, threshold: float, rate: float) -> np.ndarray:
+    """rigidity_exit_probability of several PTCEs, the same operations (tests/test_vectorised.py)."""
+    rigidity = np.asarray(rigidity, dtype=float)
+    if threshold >= 1:
+        return np.zeros(rigidity.shape)
+    return np.where(rigidity > threshold, np.minimum(1.0, rate * (rigidity - threshold) / (1 - threshold)), 0.0)
+
+
 def coordination_cost(members: int, animation_eur_per_member: float, rigidity: float, cost_per_rigidity: float) -> float:
-    """Animation and coordination cost of a PTCE, EUR/quarter: C = a n (1 + k r)."""
+    """Animation and coordination cost of a PTCE, EUR/quarter: C = a n (1 + k r).  Also
+    over arrays of n and r (the same operations: cooperation.book_ptce_costs)."""
     return animation_eur_per_member * members * (1 + cost_per_rigidity * rigidity)
 
 
 def pooling_depth_step(depth: float, mean_trust: float, growth: float) -> float:
     """From cohabitation to pooled projects: d' = d + g trust (1 - d), in [0, 1]."""
     return min(1.0, depth + growth * mean_trust * (1 - depth))
+
+
+def pooling_depth_steps(depth: np.ndarray, mean_trust: np.ndarray, growth: float) -> np.ndarray:
+    """pooling_depth_step of several PTCEs, the same operations (tests/test_vectorised.py)."""
+    return np.minimum(1.0, depth + growth * mean_trust * (1 - depth))
 
 
 def carry_from_fund(treasury_eur: np.ndarray, fund_eur: float) -> tuple[np.ndarray, float]:

@@ -653,14 +653,13 @@ class TerritoryModel(mesa.Model):
         rigidity exits; a PTCE that no longer meets the law's composition recruits a firm
         or dissolves."""
         hubs = self.ptces()
-        # The hubs' members (by node, ids, rows) read once for both passes: update_network
-        # changes no membership.
-        by_node = coop.hub_members(hubs, 0)
-        trust = coop.update_network(self, hubs, by_node)  # and the mean trust between each hub's members
+        # The hubs' members (by node, ids, rows) read once for both passes (the model's
+        # cooperation.HubTable): update_network changes no membership.
+        trust = coop.update_network(self, hubs)  # and the mean trust between each hub's members
         # Every hub's update (Ptce.update), then the legality checks: no hub's update or
         # legality check changes the ties or the members of another hub (a recruited firm
         # is in no PTCE), and the checks draw no random numbers.
-        coop.update_hubs(self, hubs, trust, by_node)
+        coop.update_hubs(self, hubs, trust)
         coop.restore_hubs_legality(self, hubs)
 
     def update_personalisation(self) -> None:

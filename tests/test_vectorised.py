@@ -889,3 +889,152 @@ def test_fund_public_services_costs_the_hubs_as_their_method():
     model.fund_public_services()
     assert model.animation_funded_eur == {uid: c * scale for uid, c in costs.items()}
     assert all(c > 0 for c in model.animation_funded_eur.values())
+
+
+def test_hub_table_is_remade_after_any_change_of_members_and_equals_a_fresh_one():
+    """cooperation.hub_table keeps one table of the hubs' members until a member joins or
+    leaves, however (add_member, remove_member, leave_hubs, a direct pop): after each
+    change it is a new table equal to one made from scratch; its arrays are read-only."""
+    from simulation import cooperation as coop
+
+    model = TerritoryModel(smoke(**{"strategy.policy": "cooperate", "steps": 6}), rng=5).run()
+    hubs = model.ptces()
+    assert len(hubs) >= 2
+
+    def check(table):
+        fresh = coop.HubTable(model, hubs, None)
+        assert table.members == fresh.members and table.sizes == fresh.sizes
+        for name in ("ids", "rows", "hub_pos", "ess"):
+            np.testing.assert_array_equal(getattr(table, name), getattr(fresh, name), err_msg=name)
+            assert not getattr(table, name).flags.writeable
+        for got, expected in zip(table.ess_rows(), fresh.ess_rows(), strict=True):
+            np.testing.assert_array_equal(got, expected)
+        np.testing.assert_array_equal(table.ess_by_id(), fresh.ess_by_id())
+        return table
+
+    table = check(coop.hub_table(model, hubs))
+    assert coop.hub_table(model, hubs) is table  # nothing changed: kept
+    assert coop.hub_table(model, hubs[1:]) is not table  # other hubs: another table
+    table = check(coop.hub_table(model, hubs))
+    member = next(m for m in hubs[0].members.values() if m.is_ess)
+    changes = [
+        lambda: hubs[0].remove_member(member),
+        lambda: hubs[0].add_member(member),
+        lambda: coop.leave_hubs(model, [member]),
+        lambda: hubs[0].members.update({member.unique_id: member}),
+        lambda: hubs[0].members.pop(member.unique_id),
+    ]
+    for change in changes:
+        change()
+        new = coop.hub_table(model, hubs)
+        assert new is not table
+        table = check(new)
+
+
+@pytest.mark.parametrize("n_members", [40, 70_000])
+def test_hub_trust_means_equal_np_mean_of_each_hubs_ties_by_lower_end_then_slot(n_members):
+    """hub_trust_means' sort (a uint16 rank of the members up to 2**16 of them, else an
+    int64 key) orders each hub's ties by lower end, then slot, as member_trust_means says."""
+    from simulation.cooperation import hub_trust_means
+
+    rng = np.random.default_rng(n_members)
+    top = n_members + 50
+    hub_of = np.full(top, -1, dtype=np.int64)
+    members = rng.choice(top, n_members, replace=False)
+    hub_of[members] = rng.integers(0, 7, n_members) * 3 + 100  # hub ids, not positions
+    n_ties = 3000
+    u, v = rng.choice(members, n_ties), rng.integers(0, top, n_ties)
+    same = rng.random(n_ties) < 0.8  # most ties inside a hub: v another member of u's hub
+    for k in np.flatnonzero(same):
+        peers = members[hub_of[members] == hub_of[u[k]]]
+        v[k] = peers[rng.integers(len(peers))]
+    trust = rng.random(n_ties)
+    keep = rng.random(n_ties) < 0.9
+    got = hub_trust_means(hub_of, u, v, trust, keep)
+    lists = {}
+    for k in sorted(range(n_ties), key=lambda k: (hub_of[u[k]], min(u[k], v[k]), k)):
+        if keep[k] and u[k] != v[k] and hub_of[u[k]] >= 0 and hub_of[u[k]] == hub_of[v[k]]:
+            lists.setdefault(int(hub_of[u[k]]), []).append(trust[k])
+    assert len(lists) >= 5
+    assert got == {h: float(np.mean(t)) for h, t in lists.items()}
+
+
+def test_rigidities_after_joining_equal_the_method():
+    from simulation import cooperation as coop
+
+    model = TerritoryModel(smoke(**{"strategy.policy": "cooperate", "steps": 6}), rng=8).run()
+    hubs = model.ptces()
+    hubs[0].formalisation = 0.0  # below the target: the target counts
+    hubs[1].formalisation = 0.97
+    assert len(hubs) >= 3
+    assert coop.rigidities_after_joining(hubs, model.config.cooperation) == [h.rigidity_after_joining() for h in hubs]
+
+
+@pytest.mark.parametrize("threshold", [0.1, 0.3, 1.0])
+def test_advance_hubs_equals_ptce_advance_hub_by_hub(threshold):
+    import copy
+
+    from simulation import cooperation as coop
+
+    model = TerritoryModel(smoke(**{"strategy.policy": "cooperate", "steps": 6}), rng=9).run()
+    cp = model.config.cooperation.model_copy(update={"rigidity_half_size": 1.0, "rigidity_exit_threshold": threshold})
+    model.config = model.config.model_copy(update={"cooperation": cp})  # read by Ptce.advance
+    hubs = model.ptces()
+    assert len(hubs) >= 3
+    hubs[0].depth, hubs[1].formalisation = 0.999, 0.99  # depth capped at 1; a rigid hub
+    twin = copy.deepcopy(model)
+    trust = coop.member_trust_means(model, hubs)
+    trust.pop(hubs[2].unique_id, None)  # a hub without ties between members: trust 0
+    expected = [h.advance(trust.get(h.unique_id, 0.0)) for h in twin.ptces()]
+    got = coop.advance_hubs(hubs, trust, model.config.cooperation).tolist()
+    assert got == expected
+    assert (threshold >= 1) == (max(expected) == 0.0)
+    assert [(h.formalisation, h.depth) for h in hubs] == [(h.formalisation, h.depth) for h in twin.ptces()]
+
+
+def test_hub_rigidities_equal_the_property():
+    from simulation import cooperation as coop
+
+    model = TerritoryModel(smoke(**{"strategy.policy": "cooperate", "steps": 6}), rng=3).run()
+    hubs = model.ptces()
+    assert len(hubs) >= 2
+    hubs[0].formalisation = 0.37
+    for m in list(hubs[1].members.values()):  # an empty hub: rigidity 0
+        hubs[1].remove_member(m)
+    assert coop.hub_rigidities(hubs, model.config.cooperation).tolist() == [h.rigidity for h in hubs]
+
+
+def test_merge_pair_equals_two_merge_organisations_calls():
+    """cooperation.absorb's one call: the merged state and the merged base governance are
+    what merge_organisations gives for the two and for their base governances."""
+    rng = np.random.default_rng(2)
+    cases = [tuple(rng.uniform(0, 50, 2)) for _ in range(200)] + [(0.0, 0.0), (0.0, 3.0)]
+    for staff in cases:
+        ins, vol, tre, gov, base, tech = (tuple(rng.uniform(-1e4, 1e4, 2)) if k == 2 else tuple(rng.random(2)) for k in range(6))
+        d, r, loss = rng.random(3)
+        merged = mech.merge_organisations(staff, ins, vol, tre, gov, tech, d, r, loss)
+        based = mech.merge_organisations(staff, (0, 0), (0, 0), (0, 0), base, (0, 0), d, 0, 0)
+        assert mech.merge_pair(staff, ins, vol, tre, gov, base, tech, d, r, loss) == (
+            merged["staff_fte"], merged["insertion_fte"], merged["volunteers_fte"], merged["treasury_eur"],
+            merged["governance"], based["governance"], merged["technicisation"])
+
+
+def test_ptce_mechanisms_over_arrays_equal_the_scalar_forms_bit_for_bit():
+    """The array forms cooperation applies to every hub at once (rigidity, exit chance,
+    pooling depth, coordination cost) give the scalar mechanisms' floats."""
+    rng = np.random.default_rng(12)
+    f, n = rng.random(300), rng.integers(0, 60, 300)
+    n[:5] = 0
+    half = 15.0
+    r = mech.ptce_rigidities(f, n, half)
+    assert r.tolist() == [mech.ptce_rigidity(a, int(b), half) for a, b in zip(f.tolist(), n.tolist(), strict=True)]
+    for threshold in (0.0, 0.2, 0.5, 1.0):
+        got = mech.rigidity_exit_probabilities(r, threshold, 0.3).tolist()
+        assert got == [mech.rigidity_exit_probability(x, threshold, 0.3) for x in r.tolist()]
+    assert mech.rigidity_exit_probabilities(r, 0.2, 50.0).max() == 1.0  # capped
+    d, trust = rng.random(300), rng.random(300)
+    d[:3] = 0.9999
+    got = mech.pooling_depth_steps(d, trust, 5.0).tolist()
+    assert got == [mech.pooling_depth_step(a, b, 5.0) for a, b in zip(d.tolist(), trust.tolist(), strict=True)] and 1.0 in got
+    got = mech.coordination_cost(n, 1234.5, r, 0.8).tolist()
+    assert got == [mech.coordination_cost(int(b), 1234.5, x, 0.8) for b, x in zip(n.tolist(), r.tolist(), strict=True)]
