@@ -54,25 +54,25 @@ def absorb(model: TerritoryModel, absorber: Provider, absorbed: Provider) -> Non
     governance, governance_base, technicisation = cols["governance"], cols["governance_base"], cols["technicisation"]
     staff_ab = (staff.item(a), staff.item(b))
     treasury_b = treasury.item(b)
-    # mechanisms.merge_organisations of the two, and of their base governances (the same
-    # weights), in one call (mechanisms.merge_pair).
-    s_fte, i_fte, v_fte, t_eur, g, g_base, tau = mech.merge_pair(
+    merged = mech.merge_organisations(
         staff_ab, (staff_ab[0] * share.item(a), staff_ab[1] * share.item(b)),  # Provider.insertion_fte
         (volunteers.item(a), volunteers.item(b)), (treasury.item(a), treasury_b),
-        (governance.item(a), governance.item(b)), (governance_base.item(a), governance_base.item(b)),
-        (technicisation.item(a), technicisation.item(b)), cp.governance_dilution, cp.technicisation_rise, cp.volunteer_loss,
+        (governance.item(a), governance.item(b)), (technicisation.item(a), technicisation.item(b)),
+        cp.governance_dilution, cp.technicisation_rise, cp.volunteer_loss,
+        governance_base=(governance_base.item(a), governance_base.item(b)),
     )
+    s_fte, t_eur = merged["staff_fte"], merged["treasury_eur"]
     model.log_merger(absorber, absorbed)
     staff[a] = s_fte
-    share[a] = i_fte / s_fte if s_fte > 0 else 0.0
-    volunteers[a] = v_fte
+    share[a] = merged["insertion_fte"] / s_fte if s_fte > 0 else 0.0
+    volunteers[a] = merged["volunteers_fte"]
     cols["transfers_eur"][a] = cols["transfers_eur"].item(a) + treasury_b
     model.quarter_stats["merger_carry_eur"] = model.quarter_stats.get("merger_carry_eur", 0.0) + treasury_b
     treasury[a] = t_eur
     treasury[b] = 0.0  # carried over: the absorbed ledger closes empty
-    governance[a] = g
-    governance_base[a] = g_base
-    technicisation[a] = tau
+    governance[a] = merged["governance"]
+    governance_base[a] = merged["governance_base"]
+    technicisation[a] = merged["technicisation"]
     if t_eur >= 0:
         cols["insolvent_quarters"][a] = 0
     absorbed_flows = absorbed.prev_flows
@@ -621,19 +621,9 @@ def pool_treasuries(model: TerritoryModel, hubs: list[Ptce]) -> None:
     short = t < 0
     if short.any():
         new_t = t.copy()
-        # mechanisms.carry_from_fund's operations on each hub's slice (its sums numpy's
-        # pairwise sums over the slice, as over the method's own array), without a call
-        # and its array copies per hub:  paid = D, or D F / sum D if the fund is short.
-        deficit = np.where(short, -t, 0.0)
-        add = np.add.reduce
         for k in np.unique(hub_pos[short]).tolist():  # only hubs with a member in deficit
             s, e = bounds[k], bounds[k + 1]
-            total, fund = add(deficit[s:e]), funds[k]
-            if total <= 0 or fund <= 0:
-                continue
-            paid = deficit[s:e] if fund >= total else deficit[s:e] * (fund / total)
-            new_t[s:e] = t[s:e] + paid
-            funds[k] = fund - float(add(paid))
+            new_t[s:e], funds[k] = mech.carry_from_fund(t[s:e], funds[k])
         moved = new_t != t
         _book_carries(cols, stats, rows, t, new_t, moved)
     for hub, fund in zip(hubs, funds, strict=True):

@@ -698,6 +698,7 @@ def merge_organisations(
     dilution: float,
     technicisation_rise: float,
     volunteer_loss: float,
+    governance_base: tuple[float, float] | None = None,
 ) -> dict[str, float]:
     """State of the organisation that results from absorbing another (seed text: concentration).
 
@@ -705,14 +706,16 @@ def merge_organisations(
     T = T1 + T2 (treasury carried over, EUR: no money created or lost);
     V = (1 - l) (V1 + V2) (some volunteers leave, l the loss);
     g = (1 - d) (S1 g1 + S2 g2) / S (democratic governance diluted by d);
-    tau = t + r (1 - t), t = (S1 tau1 + S2 tau2) / S (technicisation raised by r toward 1).
+    tau = t + r (1 - t), t = (S1 tau1 + S2 tau2) / S (technicisation raised by r toward 1);
+    with ``governance_base``, the base governances merged by the same weights and dilution,
+    under the key "governance_base" (cooperation.absorb: one call a merger).
     Fixed costs are not merged: they follow from the merged capacity, F = f0 Q**beta,
     which is less than F1 + F2 when beta < 1 (economies of scale).
     """
     s = staff_fte[0] + staff_fte[1]
     w = (0.5, 0.5) if s <= 0 else (staff_fte[0] / s, staff_fte[1] / s)
     tau = w[0] * technicisation[0] + w[1] * technicisation[1]
-    return {
+    merged = {
         "staff_fte": s,
         "insertion_fte": insertion_fte[0] + insertion_fte[1],
         "volunteers_fte": (1 - volunteer_loss) * (volunteers_fte[0] + volunteers_fte[1]),
@@ -720,36 +723,9 @@ def merge_organisations(
         "governance": (1 - dilution) * (w[0] * governance[0] + w[1] * governance[1]),
         "technicisation": tau + technicisation_rise * (1 - tau),
     }
-
-
-def merge_pair(
-    staff_fte: tuple[float, float],
-    insertion_fte: tuple[float, float],
-    volunteers_fte: tuple[float, float],
-    treasury_eur: tuple[float, float],
-    governance: tuple[float, float],
-    governance_base: tuple[float, float],
-    technicisation: tuple[float, float],
-    dilution: float,
-    technicisation_rise: float,
-    volunteer_loss: float,
-) -> tuple[float, float, float, float, float, float, float]:
-    """merge_organisations as a tuple (S, I, V, T, g, g_base, tau), with the merged base
-    governance g_base = (1 - d) (S1 gb1 + S2 gb2) / S by the same weights (what a second
-    merge_organisations call on the base governances gives; cooperation.absorb, one call
-    a merger instead of two dicts: tests/test_vectorised.py)."""
-    s = staff_fte[0] + staff_fte[1]
-    w = (0.5, 0.5) if s <= 0 else (staff_fte[0] / s, staff_fte[1] / s)
-    tau = w[0] * technicisation[0] + w[1] * technicisation[1]
-    return (
-        s,
-        insertion_fte[0] + insertion_fte[1],
-        (1 - volunteer_loss) * (volunteers_fte[0] + volunteers_fte[1]),
-        treasury_eur[0] + treasury_eur[1],
-        (1 - dilution) * (w[0] * governance[0] + w[1] * governance[1]),
-        (1 - dilution) * (w[0] * governance_base[0] + w[1] * governance_base[1]),
-        tau + technicisation_rise * (1 - tau),
-    )
+    if governance_base is not None:
+        merged["governance_base"] = (1 - dilution) * (w[0] * governance_base[0] + w[1] * governance_base[1])
+    return merged
 
 
 # --------------------------------------------------------------------------- cooperation (PTCE)

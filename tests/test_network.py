@@ -63,6 +63,18 @@ def assert_same_graph(net, ref):
     assert net.number_of_ties() == ref.number_of_edges()
 
 
+def _take_over_by_networkx(ref: nx.Graph, u: int, w: int) -> None:
+    """The reference of CooperationNetwork.take_over_ties on a plain networkx graph, tie by
+    tie: a tie u-x that exists keeps the larger trust, else u-x gets w-x's trust and kind."""
+    for x, d in list(ref.adj[w].items()):
+        if x == u:
+            continue
+        if ref.has_edge(u, x):
+            ref.adj[u][x]["trust"] = max(d["trust"], ref.adj[u][x]["trust"])
+        else:
+            ref.add_edge(u, x, trust=d["trust"], kind=d.get("kind", "tie"))
+
+
 def test_cooperation_network_behaves_as_a_networkx_graph():
     net, ref = mutate_both()
     assert_same_graph(net, ref)
@@ -155,13 +167,7 @@ def test_take_over_ties_equals_a_loop_of_networkx_reads_and_add_edge():
         assert ref.degree(w) > 0
         shared = [x for x in ref.adj[w] if x in ref.adj[u] and x != u]
         n_shared += len(shared)
-        for x, d in list(ref.adj[w].items()):  # the reference: networkx, tie by tie
-            if x == u:
-                continue
-            if ref.has_edge(u, x):
-                ref.adj[u][x]["trust"] = max(d["trust"], ref.adj[u][x]["trust"])
-            else:
-                ref.add_edge(u, x, trust=d["trust"], kind=d.get("kind", "tie"))
+        _take_over_by_networkx(ref, u, w)
         net.take_over_ties(u, w)
         assert_same_graph(net, ref)
         assert all(net.edges[u, x]["trust"] == ref.edges[u, x]["trust"] for x in shared)
@@ -305,13 +311,7 @@ def random_operations(seed, steps, check_every):
                     ref.add_edge(u, v, trust=0.3, kind="comember")
         elif r < 0.66:
             u, w = pick(), pick()
-            for x, d in list(ref.adj[w].items()):
-                if x == u:
-                    continue
-                if ref.has_edge(u, x):
-                    ref.adj[u][x]["trust"] = max(d["trust"], ref.adj[u][x]["trust"])
-                else:
-                    ref.add_edge(u, x, trust=d["trust"], kind=d.get("kind", "tie"))
+            _take_over_by_networkx(ref, u, w)
             net.take_over_ties(u, w)
         elif r < 0.70:
             us = [next_node, next_node + 1]
