@@ -372,7 +372,7 @@ class Ptce(mesa.Agent):
         members, if the caller has just counted them."""
         if ess is None:
             ess = sum(1 for m in self.members.values() if m.is_ess)
-        return self.size >= self.model.config.cooperation.founding_members_min and ess >= 1 and self.size - ess >= 1
+        return bool(mech.legal_composition(self.size, ess, self.model.config.cooperation.founding_members_min))
 
     @property
     def rigidity(self) -> float:
@@ -462,7 +462,7 @@ class Ptce(mesa.Agent):
     def outside_funding_eur(self) -> float:
         """A development agency's outside funding this quarter, growing with pooling depth; 0 otherwise."""
         cp = self.model.config.cooperation
-        return cp.agency_funding_eur_per_quarter * self.depth if "development_agency" in self.forms else 0.0
+        return mech.agency_funding_eur(self.depth, cp.agency_funding_eur_per_quarter) if "development_agency" in self.forms else 0.0
 
     def book_costs_and_outside_funding(self, funded_eur: float) -> float:
         """Book the coordination cost on ESS members pro rata to staff, the public share
@@ -507,7 +507,7 @@ class Ptce(mesa.Agent):
         """The quarter's move of formalisation (towards its target) and pooling depth (with
         the members' mean trust); returns each ESS member's chance to leave for rigidity."""
         cp = self.model.config.cooperation
-        self.formalisation += cp.formalisation_speed * (cp.formalisation_target - self.formalisation)
+        self.formalisation = mech.formalisation_step(self.formalisation, cp.formalisation_speed, cp.formalisation_target)
         self.depth = mech.pooling_depth_step(self.depth, member_trust, cp.depth_growth_per_quarter)
         return mech.rigidity_exit_probability(self.rigidity, cp.rigidity_exit_threshold, cp.rigidity_exit_rate)
 
@@ -580,7 +580,7 @@ def book_ptce_costs(model: TerritoryModel, hubs: list[Ptce], funded_eur: dict[in
     rigidity = mech.ptce_rigidities(np.array([hub.formalisation for hub in hubs], dtype=float), n, cp.rigidity_half_size)
     cost = np.where(booking, mech.coordination_cost(n, cp.animation_eur_per_member_quarter, rigidity, cp.coordination_cost_per_rigidity), 0.0)
     agency = np.array(["development_agency" in hub.forms for hub in hubs], dtype=bool) & booking
-    outside = np.where(agency, cp.agency_funding_eur_per_quarter * np.array([hub.depth for hub in hubs], dtype=float), 0.0)
+    outside = np.where(agency, mech.agency_funding_eur(np.array([hub.depth for hub in hubs], dtype=float), cp.agency_funding_eur_per_quarter), 0.0)
     funded = np.array([funded_eur.get(hub.unique_id, 0.0) for hub in hubs], dtype=float)
     subsidy = np.where(booking, funded + outside, 0.0)
     outside_eur = outside.tolist()
@@ -705,9 +705,9 @@ def ptce_candidates_firms(model: TerritoryModel, muni: int, exclude: set[int]) -
 def rigidities_after_joining(hubs: list[Ptce], cp) -> list[float]:
     """Ptce.rigidity_after_joining of every hub over arrays, the same operations
     (tests/test_vectorised.py):  r = max(f, f_target) (n + 1) / ((n + 1) + n_half)."""
-    after = np.array([len(p.members) for p in hubs], dtype=np.int64) + 1  # > 0: mechanisms.ptce_rigidity's n > 0 case
+    after = np.array([len(p.members) for p in hubs], dtype=np.int64) + 1
     f = np.maximum(np.array([p.formalisation for p in hubs], dtype=float), cp.formalisation_target)
-    return (f * after / (after + cp.rigidity_half_size)).tolist()
+    return mech.ptce_rigidities(f, after, cp.rigidity_half_size).tolist()
 
 
 def cooperate(model: TerritoryModel) -> None:
@@ -836,9 +836,8 @@ def restore_hubs_legality(model: TerritoryModel, hubs: list[Ptce]) -> None:
     n_leaving = np.bincount(hub_pos[leaving], minlength=len(hubs))
     n_ess = np.bincount(hub_pos[ess], minlength=len(hubs))
     size = np.array(table.sizes, dtype=np.int64)
-    # Nothing to do: no one leaves, a firm is left (ess < size), and the law's composition
-    # is met (Ptce.legal: size >= founding_members_min, ess >= 1, size - ess >= 1).
-    fine = (n_leaving == 0) & (n_ess < size) & (size >= model.config.cooperation.founding_members_min) & (n_ess >= 1)
+    # Nothing to do: no one leaves and the law's composition is met (Ptce.legal).
+    fine = (n_leaving == 0) & mech.legal_composition(size, n_ess, model.config.cooperation.founding_members_min)
     if fine.all():
         return
     for k in np.flatnonzero(~fine).tolist():  # in hub order
@@ -911,7 +910,7 @@ def advance_hubs(hubs: list[Ptce], member_trust: dict[int, float], cp) -> np.nda
     d = np.array([hub.depth for hub in hubs], dtype=float)
     trust = np.array([member_trust.get(hub.unique_id, 0.0) for hub in hubs], dtype=float)
     n = np.array([len(hub.members) for hub in hubs], dtype=np.int64)
-    f = f + cp.formalisation_speed * (cp.formalisation_target - f)
+    f = mech.formalisation_step(f, cp.formalisation_speed, cp.formalisation_target)
     d = mech.pooling_depth_steps(d, trust, cp.depth_growth_per_quarter)
     for hub, fk, dk in zip(hubs, f.tolist(), d.tolist(), strict=True):
         hub.formalisation, hub.depth = fk, dk

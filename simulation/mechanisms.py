@@ -715,16 +715,20 @@ def merge_organisations(
     s = staff_fte[0] + staff_fte[1]
     w = (0.5, 0.5) if s <= 0 else (staff_fte[0] / s, staff_fte[1] / s)
     tau = w[0] * technicisation[0] + w[1] * technicisation[1]
+
+    def diluted(g: tuple[float, float]) -> float:
+        return (1 - dilution) * (w[0] * g[0] + w[1] * g[1])
+
     merged = {
         "staff_fte": s,
         "insertion_fte": insertion_fte[0] + insertion_fte[1],
         "volunteers_fte": (1 - volunteer_loss) * (volunteers_fte[0] + volunteers_fte[1]),
         "treasury_eur": treasury_eur[0] + treasury_eur[1],
-        "governance": (1 - dilution) * (w[0] * governance[0] + w[1] * governance[1]),
+        "governance": diluted(governance),
         "technicisation": tau + technicisation_rise * (1 - tau),
     }
     if governance_base is not None:
-        merged["governance_base"] = (1 - dilution) * (w[0] * governance_base[0] + w[1] * governance_base[1])
+        merged["governance_base"] = diluted(governance_base)
     return merged
 
 
@@ -745,6 +749,25 @@ def pooled_fixed_costs(capacity_hours: np.ndarray, scale_eur: float, exponent: f
     if total <= 0:
         return own
     return (1 - pooled_share) * own + pooled_share * fixed_cost(total, scale_eur, exponent) * q / total
+
+
+def formalisation_step(formalisation, speed: float, target: float):
+    """A PTCE's formalisation after a quarter, moving towards its target: f' = f + s (f* - f)
+    (one hub's float or every hub's array, the same operations)."""
+    return formalisation + speed * (target - formalisation)
+
+
+def agency_funding_eur(depth, eur_per_quarter: float):
+    """A development agency's outside funding in a quarter, growing with its pooling depth:
+    A = a d (one hub's float or every hub's array)."""
+    return eur_per_quarter * depth
+
+
+def legal_composition(size, ess_members, founding_members_min: int):
+    """The law's composition of a PTCE (FACTS.md [ptce-law]): at least ``founding_members_min``
+    legal persons, one ESS organisation and one enterprise outside the ESS (one hub's
+    counts, a bool; or every hub's arrays, a bool array)."""
+    return (size >= founding_members_min) & (ess_members >= 1) & (size - ess_members >= 1)
 
 
 def ptce_rigidity(formalisation: float, members: int, half_size: float) -> float:

@@ -607,13 +607,15 @@ def cost_sheet(provs: list[Provider], op: OrganisationParams, rows: np.ndarray |
         surcharge = np.zeros(n)
     else:
         surcharge = np.where(mult == 1.0, 0.0, f * op.purchased_share_of_fixed_costs * outside * (mult - 1.0))
-    if (staff > 0).all() and (q > 0).all():  # the np.where below take their first branch everywhere
-        c = op.wage_eur_per_fte_quarter / (q / staff) + (f + surcharge) / q
-    else:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            productivity = np.where(staff > 0, q / np.where(staff > 0, staff, 1.0), np.inf)
-            labour = op.wage_eur_per_fte_quarter / productivity
-            c = np.where(q <= 0, labour, labour + (f + surcharge) / np.where(q > 0, q, 1.0))
+    # c = w / h + (F + surcharge) / Q, h = Q / S (mechanisms.unit_cost); the guards (no
+    # staff: h infinite; no capacity: the labour cost alone) only where a provider needs them.
+    positive = bool((staff > 0).all() and (q > 0).all())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        productivity = q / staff if positive else np.where(staff > 0, q / np.where(staff > 0, staff, 1.0), np.inf)
+        labour = op.wage_eur_per_fte_quarter / productivity
+        c = labour + (f + surcharge) / (q if positive else np.where(q > 0, q, 1.0))
+        if not positive:
+            c = np.where(q <= 0, labour, c)
     return {"capacity_hours": q, "fixed_cost_eur": f, "supply_surcharge_eur": surcharge, "unit_cost_eur": c}
 
 

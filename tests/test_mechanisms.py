@@ -171,3 +171,16 @@ def test_lognormal_from_quantiles_matches_facts():
     cdf = NormalDist(mu, sigma).cdf
     assert cdf(math.log(10)) == pytest.approx(0.8)
     assert 1 - cdf(math.log(50)) == pytest.approx(0.05)
+
+
+def test_ptce_formalisation_agency_funding_and_legal_composition_by_hand():
+    assert mech.formalisation_step(0.25, 0.5, 1.0) == 0.625  # 0.25 + 0.5 (1 - 0.25), exact in binary
+    np.testing.assert_array_equal(mech.formalisation_step(np.array([0.0, 1.0]), 0.25, 0.5), [0.125, 0.875])
+    assert mech.agency_funding_eur(0.5, 12_000.0) == 6_000.0
+    # three members with one ESS organisation and two firms: legal; all ESS (no enterprise
+    # outside the ESS), no ESS member, or too few members: not
+    assert mech.legal_composition(3, 1, 3)
+    assert not mech.legal_composition(3, 3, 3)
+    assert not mech.legal_composition(3, 0, 3)
+    assert not mech.legal_composition(2, 1, 3)
+    np.testing.assert_array_equal(mech.legal_composition(np.array([3, 3, 2]), np.array([1, 3, 1]), 3), [True, False, False])
