@@ -55,3 +55,46 @@ def test_any_executor_and_any_chunking_give_the_serial_results(reference, tmp_pa
         assert pool.submit(sum, [1, 2]).result() == 3  # still usable: the runner did not shut it down
     assert summary.success and len(load_results(tmp_path / "t").manifest["parts"]) == 6
     assert_same_batch(serial, load_results(tmp_path / "t"))
+
+
+def test_a_cancelled_dask_task_logs_no_traceback_other_errors_still_do(caplog):
+    """After Ctrl-C the driver cancels the tasks not yet started; Dask's executor callback
+    then raises FutureCancelledError on the client's loop and tornado logs it with its
+    traceback. The dask executor filters those records out of tornado's error logger (and
+    only those) while the batch runs."""
+    import concurrent.futures as cf
+    import logging
+
+    from simulation.runner import TORNADO_ERROR_LOGGER, _CancelledCallbackFilter
+
+    log = logging.getLogger(TORNADO_ERROR_LOGGER)
+    drop = _CancelledCallbackFilter()
+    log.addFilter(drop)
+    try:
+        with caplog.at_level(logging.ERROR, logger=TORNADO_ERROR_LOGGER):
+            for exc in (cf.CancelledError("run_group_task cancelled"), RuntimeError("a real failure")):
+                try:
+                    raise exc
+                except Exception:
+                    log.exception("Exception in callback")
+    finally:
+        log.removeFilter(drop)
+    assert [r.exc_info[1].__class__ for r in caplog.records] == [RuntimeError]
+
+
+def test_the_dask_executor_filters_cancelled_callbacks_while_it_is_open():
+    pytest.importorskip("dask.distributed", reason="the [dask] extra is part of [test]")
+    import logging
+
+    from simulation.runner import TORNADO_ERROR_LOGGER, _CancelledCallbackFilter, _open_executor
+
+    def filtering() -> bool:
+        return any(isinstance(f, _CancelledCallbackFilter) for f in logging.getLogger(TORNADO_ERROR_LOGGER).filters)
+
+    assert not filtering()
+    _pool, _n, close, _desc = _open_executor("dask", 1, None)
+    try:
+        assert filtering()
+    finally:
+        close(True)
+    assert not filtering()
