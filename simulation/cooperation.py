@@ -268,6 +268,14 @@ class HubTable:
         self._ess_rows: tuple | None = None
         self._ess_by_id: np.ndarray | None = None
 
+    def hub_of(self, top: int) -> np.ndarray:
+        """``hub_of[uid]``: the id of the hub of node ``uid`` (-1 if in none), for ids up to
+        ``top`` at least (further if a member's id is larger)."""
+        owner = np.array([hub.unique_id for hub in self.hubs], dtype=np.int64)[self.hub_pos]
+        hub_of = np.full(max(top, int(self.ids.max(initial=-1)) + 1), -1, dtype=np.int64)
+        hub_of[self.ids] = owner  # a member is in one hub only
+        return hub_of
+
     def ess_rows(self) -> tuple[np.ndarray, np.ndarray, list[int]]:
         """hub_ess_rows: the ESS members' rows, the position of each one's hub, and the
         bounds of each hub's slice."""
@@ -637,32 +645,13 @@ def member_trust_means(model: TerritoryModel, hubs: list[Ptce]) -> dict[int, flo
     their neighbours of higher id in adjacency order, as ``np.mean`` of that list gives."""
     net = model.cooperation
     u, v, slots = net.tie_arrays()
-    hub_of = hub_by_node(hubs, max(int(u.max(initial=-1)), int(v.max(initial=-1))) + 1)[0]
+    hub_of = hub_table(model, hubs).hub_of(max(int(u.max(initial=-1)), int(v.max(initial=-1))) + 1)
     return hub_trust_means(hub_of, u, v, net.trust[slots], np.ones(len(u), dtype=bool))
-
-
-def hub_by_node(hubs: list[Ptce], top: int) -> tuple[np.ndarray, list[Provider], np.ndarray, np.ndarray]:
-    """(hub_of, members, ids, owner): ``hub_of[uid]`` the id of the hub of node ``uid`` (-1 if
-    in none), for ids up to ``top`` at least (further if a member's id is larger); the
-    hubs' members hub after hub, their ids, and the id of each one's hub."""
-    sizes = [len(hub.members) for hub in hubs]
-    members = [m for hub in hubs for m in hub.members.values()]
-    ids = np.fromiter(chain.from_iterable(hub.members for hub in hubs), dtype=np.int64, count=len(members))
-    owner = np.repeat(np.array([hub.unique_id for hub in hubs], dtype=np.int64), sizes)
-    hub_of = np.full(max(top, int(ids.max(initial=-1)) + 1), -1, dtype=np.int64)
-    hub_of[ids] = owner  # a member is in one hub only
-    return hub_of, members, ids, owner
-
-
-def hub_members(hubs: list[Ptce], top: int) -> tuple[np.ndarray, list[Provider], np.ndarray, np.ndarray, np.ndarray]:
-    """hub_by_node(hubs, top) and the members' rows (organisations.rows_of)."""
-    hub_of, members, ids, owner = hub_by_node(hubs, top)
-    return hub_of, members, ids, owner, rows_of(members)
 
 
 def hub_trust_means(hub_of: np.ndarray, u: np.ndarray, v: np.ndarray, trust: np.ndarray, keep: np.ndarray) -> dict[int, float]:
     """member_trust_means over the ties (u, v) in slot order with this ``trust``, those of
-    ``keep`` only, ``hub_of`` as hub_by_node gives."""
+    ``keep`` only, ``hub_of`` as HubTable.hub_of gives."""
     hu = hub_of[u]
     inside = (hu == hub_of[v]) & (hu >= 0) & keep & (u != v)
     hub_ids, low, trust = hu[inside], np.minimum(u[inside], v[inside]), trust[inside]
@@ -733,7 +722,6 @@ def cooperate(model: TerritoryModel) -> None:
         return hubs, d[:, seats].tolist(), rigidities_after_joining(hubs, cp)
 
     hubs, to_seat_km, r_after = open_hubs()
-    ptce_rigidity, f_target, half_size = mech.ptce_rigidity, cp.formalisation_target, cp.rigidity_half_size
     # Per municipality, the hubs within the radius (position, distance), and the firms a
     # foundation there could recruit (ptce_candidates_firms): neither changes until a PTCE is
     # founded (joining members are ESS organisations; firms join only at a foundation).
@@ -751,8 +739,7 @@ def cooperate(model: TerritoryModel) -> None:
             j = min(options)[3]  # (rigidity after joining, distance, id): ids are unique
             hub = hubs[j]
             hub.add_member(org)
-            # Ptce.rigidity_after_joining, its parameters read once for the loop.
-            r_after[j] = ptce_rigidity(max(hub.formalisation, f_target), len(hub.members) + 1, half_size)
+            r_after[j] = hub.rigidity_after_joining()
             if index is not None:
                 index.remove(org)
             continue
@@ -845,7 +832,7 @@ def restore_hubs_legality(model: TerritoryModel, hubs: list[Ptce]) -> None:
 
 
 # --------------------------------------------------------------------------- network
-def update_network(model: TerritoryModel, hubs: list[Ptce] | None = None, by_node: tuple | None = None) -> dict[int, float]:
+def update_network(model: TerritoryModel, hubs: list[Ptce] | None = None) -> dict[int, float]:
     """Trust grows on ties of successful cooperation and decays otherwise; weak ties drop;
     each provider's productivity follows the summed trust of its ties (spillovers).
     Returns the mean trust of the ties between members of each hub after the update
@@ -855,8 +842,7 @@ def update_network(model: TerritoryModel, hubs: list[Ptce] | None = None, by_nod
     and both closed the quarter without a deficit (joint projects of the cooperative regime
     add their own trust gain, regimes.Cooperative.fund_joint_projects).  The regime is told
     of the dropped ties (a joint project on one ends: regimes.Cooperative.on_ties_dropped).
-    ``by_node``: hub_by_node(hubs, ...) with the members' rows (hub_members), if already
-    made; else read from the model's HubTable (hub_table).
+    The hubs' members are read from the model's HubTable (hub_table).
     """
     cp = model.config.cooperation
     net = model.cooperation
@@ -867,19 +853,11 @@ def update_network(model: TerritoryModel, hubs: list[Ptce] | None = None, by_nod
     top = max(int(u.max(initial=-1)), int(v.max(initial=-1)), int(ids.max(initial=-1))) + 1
     # Arrays by node id: the hub of each member, and of each member whose quarter ended
     # without a deficit (-1 otherwise).
-    if by_node is None:
-        table = hub_table(model, hubs)
-        member_ids, rows = table.ids, table.rows
-        owner = np.array([hub.unique_id for hub in hubs], dtype=np.int64)[table.hub_pos]
-        hub_of = np.full(max(top, int(member_ids.max(initial=-1)) + 1), -1, dtype=np.int64)
-        hub_of[member_ids] = owner  # a member is in one hub only
-    else:
-        hub_of, _, member_ids, owner, rows = by_node
-        if len(hub_of) < top:
-            hub_of = np.concatenate((hub_of, np.full(top - len(hub_of), -1, dtype=np.int64)))
+    table = hub_table(model, hubs)
+    hub_of, member_ids, rows = table.hub_of(top), table.ids, table.rows
     hub_ok = np.full(len(hub_of), -1, dtype=np.int64)
     ok = model.provider_state.cols["last_result_eur"][rows] >= 0
-    hub_ok[member_ids[ok]] = owner[ok]
+    hub_ok[member_ids[ok]] = hub_of[member_ids[ok]]
     # Over the tie arrays (simulation.network), tie by tie:
     #   t' = min(1, t + gain) if both ends are in the same hub and ended without a deficit,
     #   t' = t - decay otherwise;  the tie drops if t' < floor.
@@ -918,23 +896,16 @@ def advance_hubs(hubs: list[Ptce], member_trust: dict[int, float], cp) -> np.nda
     return mech.rigidity_exit_probabilities(r, cp.rigidity_exit_threshold, cp.rigidity_exit_rate)
 
 
-def update_hubs(model: TerritoryModel, hubs: list[Ptce], member_trust: dict[int, float], by_node: tuple | None = None) -> None:
+def update_hubs(model: TerritoryModel, hubs: list[Ptce], member_trust: dict[int, float]) -> None:
     """Ptce.update of every hub, hub after hub (``member_trust``: update_network's means, 0
     for a hub absent from it), the members' exit draws taken at once: the draws of the
     hubs one after the other, each over its ESS members by id, are one call's draws in
-    that order (numpy's Generator.random; tests/test_vectorised.py).  ``by_node``:
-    hub_members(hubs, ...) if already made, the hubs' members unchanged since; else the
-    model's HubTable (hub_table)."""
+    that order (numpy's Generator.random; tests/test_vectorised.py).  The hubs' members
+    are read from the model's HubTable (hub_table)."""
     p_exit = advance_hubs(hubs, member_trust, model.config.cooperation)
-    if by_node is None:
-        table = hub_table(model, hubs)
-        members, hub_pos = table.members, table.hub_pos
-        ess = table.ess_by_id()  # hub after hub, by id within each
-    else:
-        _, members, ids, _, rows = by_node
-        hub_pos = np.repeat(np.arange(len(hubs)), [len(hub.members) for hub in hubs])
-        ess = np.flatnonzero(model.provider_state.cols["ess"][rows] == 1)
-        ess = ess[np.lexsort((ids[ess], hub_pos[ess]))]  # hub after hub, by id within each
+    table = hub_table(model, hubs)
+    members, hub_pos = table.members, table.hub_pos
+    ess = table.ess_by_id()  # hub after hub, by id within each
     draws = model.dyn_rng.random(len(ess))  # one per ESS member, even when p_exit = 0
     for i in ess[draws < p_exit[hub_pos[ess]]].tolist():
         m = members[i]
@@ -1054,7 +1025,7 @@ def strategy_payoffs(model: TerritoryModel, orgs: list[Provider], sheet: dict[st
         #   Q_tot = Q_pool + (0 if member else Q),  size = n_hub + (0 if member else 1).
         # A member's own hub (every live hub is among model.ptces(): a dissolved one has no members).
         if own is None:
-            own = own_hub_positions(np.fromiter(map(attrgetter("unique_id"), orgs), np.int64, n), hubs)
+            own = own_hub_positions(np.fromiter(map(attrgetter("unique_id"), orgs), np.int64, n), hub_table(model, hubs))
         member = own >= 0
         which = np.where(member, own, choice)
         has = which >= 0
@@ -1106,19 +1077,14 @@ def organisations_rows_by_id(model: TerritoryModel) -> tuple[list[Provider], np.
     return orgs, ids, model.organisation_rows()
 
 
-def own_hub_positions(ids: np.ndarray, hubs: list[Ptce], table: HubTable | None = None) -> np.ndarray:
-    """For the organisations of ids ``ids``, the position in ``hubs`` of the hub each is a
-    member of, -1 if none (hubs' members and members' ``ptce`` agree: Ptce.add_member,
-    remove_member), from the hubs' members rather than a pass over the organisations.
-    ``table``: the hubs' HubTable, if at hand."""
+def own_hub_positions(ids: np.ndarray, table: HubTable) -> np.ndarray:
+    """For the organisations of ids ``ids``, the position in ``table.hubs`` of the hub each
+    is a member of, -1 if none (hubs' members and members' ``ptce`` agree: Ptce.add_member,
+    remove_member), from the hubs' members rather than a pass over the organisations."""
     own = np.full(len(ids), -1, dtype=np.int64)
-    if not hubs or not len(ids):
+    if not table.hubs or not len(ids):
         return own
-    if table is not None:
-        member_ids, hub_pos = table.ids, table.hub_pos
-    else:
-        member_ids = np.fromiter(chain.from_iterable(hub.members for hub in hubs), dtype=np.int64, count=sum(len(hub.members) for hub in hubs))
-        hub_pos = np.repeat(np.arange(len(hubs)), [len(hub.members) for hub in hubs])
+    member_ids, hub_pos = table.ids, table.hub_pos
     index = np.full(max(int(ids.max()), int(member_ids.max(initial=-1))) + 1, -1, dtype=np.int64)
     index[ids] = np.arange(len(ids))
     at = index[member_ids]
@@ -1185,7 +1151,7 @@ def choose_strategies(model: TerritoryModel) -> None:
     mean_k = np.divide(sum_k, cnt_k, out=np.zeros((n, 3)), where=cnt_k > 0)
     imitation = np.where(cnt_k > 0, mean_k - mean_all, 0.0)
     hubs = model.ptces()
-    own = own_hub_positions(ids, hubs, hub_table(model, hubs))
+    own = own_hub_positions(ids, hub_table(model, hubs))
     hub_rigidity = np.append(hub_rigidities(hubs, model.config.cooperation), 0.0)  # once per hub, not per member; [-1]: none
     rigidity = hub_rigidity[own]
     mission_loss = np.column_stack([np.zeros(n), np.ones(n), rigidity])

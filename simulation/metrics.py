@@ -8,12 +8,12 @@ gifts); personalisation is weighted by the hours each provider served.
 
 from __future__ import annotations
 
-from itertools import chain
 from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
 
+from .cooperation import hub_table
 from .mechanisms import herfindahl
 from .organisations import cost_sheet
 
@@ -265,23 +265,12 @@ def ptce_members_mean(model: TerritoryModel) -> float:
 def _hub_members(model: TerritoryModel) -> tuple[np.ndarray, list[int], np.ndarray]:
     """The live hubs' (``model.ptces()``) ESS members, hub after hub in member order: their
     rows in ``provider_state`` and the bounds of each hub's slice (``len(hubs) + 1``), with
-    the ids of all the hubs' members (ESS organisations and firms), as
-    cooperation.hub_ess_rows gives the rows.  Read from the hubs' member ids (the keys of
-    ``Ptce.members``) and the model's row of each provider id (``row_by_id``), without
-    touching a member agent: the agents are far apart in memory at the end of a quarter."""
+    the ids of all the hubs' members (ESS organisations and firms): the model's
+    cooperation.HubTable, which the quarter's phases share."""
     def compute() -> tuple[np.ndarray, list[int], np.ndarray]:
-        hubs = _ptces(model)
-        sizes = [len(hub.members) for hub in hubs]
-        ids = np.fromiter(chain.from_iterable(hub.members for hub in hubs), np.int64, sum(sizes))
-        by_id = model.row_by_id()  # -1 for an id that is no provider's (a local employer)
-        rows = by_id[np.minimum(ids, len(by_id) - 1)]
-        ess = (ids < len(by_id)) & (rows >= 0)
-        ess[ess] = model.provider_state.cols["ess"][rows[ess]] == 1
-        starts = np.zeros(len(hubs) + 1, dtype=np.int64)  # of each hub's members in ids
-        np.cumsum(sizes, out=starts[1:])
-        before = np.zeros(len(ids) + 1, dtype=np.int64)  # ESS members before each position
-        np.cumsum(ess, out=before[1:])
-        return rows[ess], before[starts].tolist(), ids
+        table = hub_table(model, _ptces(model))
+        rows, _, bounds = table.ess_rows()
+        return rows, bounds, table.ids
     return _memo(model, "hub_members", compute)
 
 
