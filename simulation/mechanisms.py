@@ -232,7 +232,7 @@ class MarketLayout:
         self.starts = self.bounds[:-1]
         self.counts = self.bounds[1:] - self.starts  # providers per market
         self.spans = list(zip(self.starts.tolist(), self.bounds[1:].tolist(), strict=True))
-        self.singles = self.starts[self.counts == 1].tolist()  # _single_columns
+        self.singles = _single_columns(self.bounds)
         # ln S_j of the providers with a size, S_j**alpha in the logit; no size, no attraction (ln 0).
         self.sized: np.ndarray | None = None
         self.log_attraction: np.ndarray | None = None

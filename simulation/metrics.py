@@ -63,11 +63,6 @@ def _sum(values: np.ndarray) -> float:
     return float(sum(memoryview(values)))
 
 
-def _hubs_of(model: TerritoryModel) -> list:
-    """Each organisation's PTCE or None, in the order of ``model.organisations()``."""
-    return _memo(model, "ptce", lambda: [o.ptce for o in _orgs(model)])
-
-
 def _ptces(model: TerritoryModel) -> list:
     return _memo(model, "ptces", model.ptces)
 

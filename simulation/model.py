@@ -741,17 +741,8 @@ class TerritoryModel(mesa.Model):
 
     def remove_provider(self, p: Provider) -> None:
         """``p`` leaves the model: its PTCE (which then restores its legality), the
-        registers, the network and Mesa's agent sets; recorded in ``closed``.  One in no
-        PTCE (a merger's absorbed organisation, some 40 a year) without remove_providers'
-        passes over a list."""
-        if p.ptce is not None:
-            self.remove_providers([p])
-            return
-        uid, row, cols = p.unique_id, p._row, self.provider_state.cols
-        self.closed.append({"id": uid, "ess": p.is_ess, "sector": cols["sector"].item(row), "municipality": cols["municipality"].item(row),
-                            "founded_step": cols["founded_step"].item(row), "closed_step": self.steps})
-        p.alive = False
-        self._drop([p], [uid])
+        registers, the network and Mesa's agent sets; recorded in ``closed``."""
+        self.remove_providers([p])
 
     def remove_providers(self, provs: list[Provider], rows: np.ndarray | None = None, uids: list[int] | None = None) -> None:
         """remove_provider of each of ``provs`` in turn, with the records written, and the
@@ -784,14 +775,8 @@ class TerritoryModel(mesa.Model):
 
     def _record_closures(self, provs: list[Provider], rows: np.ndarray | None, uids: list[int]) -> None:
         """The closing providers ``provs`` (their ``uids``, their ``rows`` if known) appended to
-        ``closed``, in order: one numpy read per column for a quarter's closures, the
-        element reads for one alone (a merger's absorbed organisation)."""
+        ``closed``, in order: one numpy read per column."""
         cols, step = self.provider_state.cols, self.steps
-        if len(provs) < 8 and rows is None:  # numpy's calls would cost more than they save
-            sector, municipality, founded = cols["sector"].item, cols["municipality"].item, cols["founded_step"].item
-            self.closed.extend([{"id": uid, "ess": p.is_ess, "sector": sector(p._row), "municipality": municipality(p._row),
-                                 "founded_step": founded(p._row), "closed_step": step} for p, uid in zip(provs, uids, strict=True)])
-            return
         if rows is None:
             rows = rows_of(provs)
         self.closed.extend([{"id": uid, "ess": ess, "sector": sector, "municipality": muni, "founded_step": founded, "closed_step": step}
@@ -814,15 +799,8 @@ class TerritoryModel(mesa.Model):
             self.roster.remove_many(uids)
         self._rows = None
         self.cooperation.remove_nodes_from(uids)
-        # Mesa's Agent.remove is deregister_agent (in a suppress(KeyError): each of these is
-        # registered) and the removal from the agent's datasets, which providers do not
-        # have: deregister_agent alone, without the context manager (0.5 us an agent).
-        deregister, agent_remove = self.deregister_agent, mesa.Agent.remove
         for p in provs:
-            if p._datasets or type(p).remove is not agent_remove:  # Agent.remove has more to do
-                p.remove()
-            else:
-                deregister(p)
+            p.remove()  # Mesa's own removal (its agent sets, signals and datasets)
 
     def draw_entries(self) -> tuple[np.ndarray, dict[int, coop.Ptce]]:
         """This quarter's entrants per (municipality, sector), Poisson(r U / K_new) with the

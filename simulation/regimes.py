@@ -211,12 +211,13 @@ class RegimeBase:
         return (cols["ess"][rows] == 1) & (cols["accredited_from"][rows] <= quarter)
 
     def on_entry(self, model: TerritoryModel, org: Provider) -> None:
-        org.accredited_from = model.quarter + self.params.accreditation_delay_quarters
+        """:meth:`on_entries` of one entrant."""
+        self.on_entries(model, [org], np.array([org._row]))
 
     def on_entries(self, model: TerritoryModel, orgs: list[Provider], rows: np.ndarray) -> None:
-        """:meth:`on_entry` of each of ``orgs`` (a quarter's entrants, at ``rows`` of the model's
-        columns): one column write, not a property write each (some 90 entrants a quarter at
-        1,000 organisations, issue 9).  A regime that changes on_entry overrides both."""
+        """What a regime does for a quarter's entrants ``orgs`` (at ``rows`` of the model's
+        columns): they are accredited after the regime's delay (one column write for all,
+        issue 9).  A regime that does more overrides this method."""
         model.provider_state.cols["accredited_from"][rows] = model.quarter + self.params.accreditation_delay_quarters
 
     def on_ties_dropped(self, model: TerritoryModel, u: np.ndarray, v: np.ndarray) -> None:
@@ -462,10 +463,6 @@ class Cooperative(RegimeBase):
                                   params.bid_radius_km, 0.0)
         self.agreement_shares: dict[int, float] = {}
         self.projects: list[tuple[int, int, int]] = []  # (uid a, uid b, end quarter)
-
-    def on_entry(self, model: TerritoryModel, org: Provider) -> None:
-        super().on_entry(model, org)
-        org.pending_support = True
 
     def on_entries(self, model: TerritoryModel, orgs: list[Provider], rows: np.ndarray) -> None:
         super().on_entries(model, orgs, rows)

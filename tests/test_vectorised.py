@@ -489,27 +489,23 @@ def test_settlement_capacity_and_accreditation_over_columns_equal_the_methods_bi
 
 
 @pytest.mark.parametrize("regime", ["administrative", "competitive", "cooperative"])
-def test_on_entries_equals_on_entry_for_each_entrant(regime):
-    """regime.on_entries (a quarter's entrants at once: one column write) against on_entry
-    of each entrant: every column of their rows and their slots."""
-    from simulation.organisations import Provider
-
-    one, many = (TerritoryModel(smoke(regime, steps=3), rng=6).run() for _ in range(2))
-    made = {}
-    for model in (one, many):
-        made[model] = Organisation.create_many(model, 4, sector=np.array([0, 1, 2, 1]), municipality=1, staff_fte=1.0)
-        model.register_many(made[model])
-    for org in made[one]:
-        one.regime.on_entry(one, org)
-    rows = np.array([o._row for o in made[many]])
-    many.regime.on_entries(many, made[many], rows)
-    slots = [s for s in Provider.__slots__ if s != "_cols"]
-    for a, b in zip(made[one], made[many], strict=True):
-        assert {name: col[a._row].item() for name, col in one.provider_state.cols.items()} == {
-            name: col[b._row].item() for name, col in many.provider_state.cols.items()}
-        assert [getattr(a, s) for s in slots] == [getattr(b, s) for s in slots]
-    assert made[many][0].accredited_from == many.quarter + many.regime.params.accreditation_delay_quarters
-    assert all(o.pending_support for o in made[many]) == (regime == "cooperative")
+def test_entrants_are_accredited_after_the_delay_and_owed_support_in_the_cooperative_regime(regime):
+    """regime.on_entries (a quarter's entrants at once: one column write) and on_entry (one
+    entrant): accreditation from the current quarter plus the regime's delay; the start-up
+    support flag only under the cooperative regime; the others' rows untouched."""
+    model = TerritoryModel(smoke(regime, steps=3), rng=6).run()
+    made = Organisation.create_many(model, 4, sector=np.array([0, 1, 2, 1]), municipality=1, staff_fte=1.0)
+    model.register_many(made)
+    before = {name: col.copy() for name, col in model.provider_state.cols.items()}
+    model.regime.on_entries(model, made[:3], np.array([o._row for o in made[:3]]))
+    model.regime.on_entry(model, made[3])
+    expected = model.quarter + model.regime.params.accreditation_delay_quarters
+    assert [o.accredited_from for o in made] == [expected] * 4
+    assert [o.pending_support for o in made] == [regime == "cooperative"] * 4
+    others = np.ones(len(before["accredited_from"]), dtype=bool)
+    others[[o._row for o in made]] = False
+    for name, col in model.provider_state.cols.items():
+        np.testing.assert_array_equal(col[: len(others)][others], before[name][others], err_msg=name)
 
 
 def test_entry_peers_equals_a_lot_by_lot_search():
