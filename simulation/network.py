@@ -445,16 +445,8 @@ class CooperationNetwork(nx.Graph):
             self._stale = True
 
     def add_node(self, node_for_adding, **attr) -> None:
-        n = node_for_adding
-        if n not in self._node:
-            if n is None:
-                raise ValueError("None cannot be a node")
-            self._nbr[n] = {}
-            attr_dict = self._node[n] = self.node_attr_dict_factory()
-            attr_dict.update(attr)
-            self._stale = True
-        else:  # the attributes updated even if the node exists
-            self._node[n].update(attr)
+        self._add_node_if_new(node_for_adding)
+        self._node[node_for_adding].update(attr)  # the attributes updated even if the node exists
         nx._clear_cache(self)
 
     def add_nodes_from(self, nodes_for_adding, **attr) -> None:
@@ -468,11 +460,7 @@ class CooperationNetwork(nx.Graph):
                 newdict = attr.copy()
                 newdict.update(ndict)
             if newnode:
-                if n is None:
-                    raise ValueError("None cannot be a node")
-                self._nbr[n] = {}
-                self._node[n] = self.node_attr_dict_factory()
-                self._stale = True
+                self._add_node_if_new(n)
             self._node[n].update(newdict)
         nx._clear_cache(self)
 
@@ -573,15 +561,8 @@ class CooperationNetwork(nx.Graph):
         """add_nodes_from(nodes) for plain node ids, no attributes (the entrants of a
         quarter, TerritoryModel.register_many): without networkx's per-node handling of
         (node, attributes) pairs.  A node already there is left as it is."""
-        nbr, node = self._nbr, self._node
-        new_attr = self.node_attr_dict_factory
         for n in nodes:
-            if n not in node:
-                if n is None:
-                    raise ValueError("None cannot be a node")
-                nbr[n] = {}
-                node[n] = new_attr()
-        self._stale = True
+            self._add_node_if_new(n)
         nx._clear_cache(self)
 
     def clear(self) -> None:
